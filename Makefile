@@ -1,0 +1,41 @@
+# Quick start: `make run` serves the bot, `make test` runs every test.
+# Both create .venv when it is missing and install the project into it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run chat test bench gallery flow cards package clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) app.py
+
+chat: $(STAMP)
+	$(PY) app.py chat
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+flow: $(STAMP)
+	$(PY) app.py flow --out docs/flow.md
+
+cards: $(STAMP)
+	$(PY) app.py cards --out docs/cards/json
+
+gallery: $(STAMP)
+	$(PY) app.py gallery --out docs/cards
+
+package: $(STAMP)
+	$(PY) app.py package --out dist
+
+clean:
+	rm -rf $(VENV) dist var .pytest_cache .hypothesis
