@@ -1,0 +1,288 @@
+"""Turn stored items into plain JSON and back, without jsonpickle.
+
+botbuilder's Azure storages serialize with jsonpickle, which records a Python
+class path in the data and instantiates it on read: whoever can write a row can
+make the bot construct arbitrary objects. Here the stored document is plain
+JSON. Dicts, lists, strings, numbers, booleans and null go in as they are;
+``StoreItem`` objects and dataclasses are stored as their attributes and come
+back as dicts.
+
+A short, fixed allowlist of botbuilder types is tagged as
+``{"$type": <name>, "$value": …}`` and rebuilt on read: the Bot Framework schema
+models (``Activity``, ``CardAction``…) and the few botbuilder-dialogs classes a
+``DialogSet`` keeps in conversation state. Without them botbuilder-testing's
+waterfall conformance test could not run on a JSON store. The tag names a
+registry entry, never an import path, so data cannot pick what gets built.
+Anything else raises ``TypeError`` on write, which is louder than silently
+turning an object into a dict that code will later treat as the object.
+
+Strings are cleaned on the way in so both backends store the same thing:
+NUL becomes U+FFFD (PostgreSQL text and JSONB cannot hold it) and lone
+surrogates, which cannot be encoded as UTF-8, become U+FFFD too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any
+
+from botbuilder.core import StoreItem
+
+MAX_DEPTH = 256
+TYPE_KEY = "$type"
+VALUE_KEY = "$value"
+
+
+def clean_text(text: str) -> str:
+    """Return ``text`` with NUL and unencodable lone surrogates replaced by U+FFFD.
+
+    Args:
+        text: Any Python string, e.g. a message that arrived as invalid UTF-8.
+
+    Returns:
+        A string every backend can store unchanged.
+    """
+    if text.isascii():
+        return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
+
+
+class _Codec:
+    """One allowlisted non-JSON type: how to flatten it and how to rebuild it."""
+
+    def __init__(
+        self,
+        cls: type,
+        dump: Callable[[Any], Any],
+        load: Callable[[Any], Any],
+    ) -> None:
+        self.cls = cls
+        self.dump = dump
+        self.load = load
+
+
+_registry: dict[str, _Codec] | None = None
+_by_class: dict[type, tuple[str, _Codec]] = {}
+
+
+def _build_registry() -> dict[str, _Codec]:
+    """Collect the allowlisted botbuilder types that are importable here.
+
+    botbuilder-dialogs is not a dependency of the bot (the flow runs on
+    ``transitions``); it is only present when botbuilder-testing is installed,
+    so its types are registered only if they import.
+    """
+    registry: dict[str, _Codec] = {}
+
+    from botbuilder import schema
+    from msrest.serialization import Model
+
+    for name in dir(schema):
+        cls = getattr(schema, name)
+        if isinstance(cls, type) and issubclass(cls, Model) and cls is not Model:
+            registry[f"botbuilder.schema.{name}"] = _Codec(
+                cls,
+                lambda obj: obj.serialize(keep_readonly=True),
+                # Bind cls now; a bare closure would see the loop's last class.
+                lambda value, cls=cls: cls.deserialize(value),
+            )
+        elif isinstance(cls, type) and issubclass(cls, Enum):
+            registry[f"botbuilder.schema.{name}"] = _Codec(
+                cls, lambda obj: obj.name, lambda value, cls=cls: cls[value]
+            )
+
+    try:
+        from botbuilder.dialogs import DialogInstance, DialogState
+        from botbuilder.dialogs.choices import Choice, ListStyle
+        from botbuilder.dialogs.prompts import PromptOptions
+    except ImportError:
+        return registry
+
+    registry["botbuilder.dialogs.DialogState"] = _Codec(
+        DialogState,
+        lambda obj: {"dialog_stack": obj.dialog_stack},
+        lambda value: DialogState(value.get("dialog_stack") or []),
+    )
+    registry["botbuilder.dialogs.DialogInstance"] = _Codec(
+        DialogInstance,
+        lambda obj: {"id": obj.id, "state": obj.state},
+        lambda value: DialogInstance(value.get("id"), value.get("state")),
+    )
+    prompt_fields = ("prompt", "retry_prompt", "choices", "style", "validations")
+    registry["botbuilder.dialogs.PromptOptions"] = _Codec(
+        PromptOptions,
+        lambda obj: {
+            **{name: getattr(obj, name, None) for name in prompt_fields},
+            "number_of_attempts": getattr(obj, "number_of_attempts", 0),
+        },
+        lambda value: PromptOptions(
+            **{k: v for k, v in value.items() if k in (*prompt_fields, "number_of_attempts")}
+        ),
+    )
+    registry["botbuilder.dialogs.Choice"] = _Codec(
+        Choice,
+        lambda obj: {"value": obj.value, "action": obj.action, "synonyms": obj.synonyms},
+        lambda value: Choice(value.get("value"), value.get("action"), value.get("synonyms")),
+    )
+    registry["botbuilder.dialogs.ListStyle"] = _Codec(
+        ListStyle, lambda obj: obj.name, lambda value: ListStyle[value]
+    )
+    return registry
+
+
+def _codecs() -> dict[str, _Codec]:
+    global _registry
+    if _registry is None:
+        registry = _build_registry()
+        _by_class.update({codec.cls: (name, codec) for name, codec in registry.items()})
+        _registry = registry
+    return _registry
+
+
+def _codec_for(obj: object) -> tuple[str, _Codec] | None:
+    _codecs()
+    # Exact class only: a subclass may carry state the codec does not know.
+    return _by_class.get(type(obj))
+
+
+def _key(key: object) -> str:
+    # Mirror json.dumps: scalar keys become strings, anything else is an error.
+    if isinstance(key, str):
+        return clean_text(key)
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int | float):
+        return json.dumps(key)
+    raise TypeError(f"dict keys must be strings, got {type(key).__name__}")
+
+
+def to_json_value(value: Any, _depth: int = 0) -> Any:
+    """Convert ``value`` into something ``json.dumps`` writes as plain JSON.
+
+    Args:
+        value: A stored item or any part of one.
+
+    Returns:
+        Dicts, lists and scalars only (allowlisted botbuilder types as tagged dicts).
+
+    Raises:
+        TypeError: For an object that is neither JSON, a ``StoreItem``, a
+            dataclass nor an allowlisted botbuilder type.
+        ValueError: For NaN or infinity, or nesting deeper than ``MAX_DEPTH``.
+    """
+    if _depth > MAX_DEPTH:
+        raise ValueError(f"stored item is nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return value
+    tagged = _codec_for(value) if not isinstance(value, dict | list) else None
+    if tagged is not None:
+        name, codec = tagged
+        return {TYPE_KEY: name, VALUE_KEY: to_json_value(codec.dump(value), _depth + 1)}
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("NaN and infinity cannot be stored as JSON")
+        return float(value)
+    if isinstance(value, Mapping):
+        return {_key(k): to_json_value(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_value(item, _depth + 1) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: to_json_value(getattr(value, f.name), _depth + 1)
+            for f in dataclasses.fields(value)
+        }
+    if isinstance(value, StoreItem):
+        return {_key(k): to_json_value(v, _depth + 1) for k, v in vars(value).items()}
+    raise TypeError(
+        f"cannot store a {type(value).__module__}.{type(value).__qualname__} as JSON; "
+        "store plain dicts, lists and scalars"
+    )
+
+
+def _object_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 2 and TYPE_KEY in obj and VALUE_KEY in obj:
+        codec = _codecs().get(obj[TYPE_KEY]) if isinstance(obj[TYPE_KEY], str) else None
+        if codec is not None:
+            return codec.load(obj[VALUE_KEY])
+    return obj
+
+
+def encode_item(item: Any) -> str:
+    """Serialize a stored item to JSON text, leaving out its ``e_tag``.
+
+    The e_tag lives in its own column; keeping it out of the document means
+    the stored JSON is exactly the caller's data.
+
+    Args:
+        item: A dict, a ``StoreItem`` or a dataclass.
+
+    Returns:
+        Compact JSON text.
+    """
+    doc = to_json_value(item)
+    if not isinstance(doc, dict):
+        raise TypeError(f"a stored item must be a dict or an object, got {type(item).__name__}")
+    doc.pop("e_tag", None)
+    return dumps(doc)
+
+
+def decode_item(text: str | bytes) -> dict[str, Any]:
+    """Parse a stored document back into a dict (allowlisted types rebuilt).
+
+    Args:
+        text: JSON text as written by ``encode_item``.
+
+    Returns:
+        The item as a dict, without ``e_tag``.
+    """
+    value = json.loads(text, object_hook=_object_hook)
+    if not isinstance(value, dict):
+        raise ValueError("stored document is not a JSON object")
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Write an already JSON-safe value compactly (no NaN, UTF-8 kept readable)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def dumps_value(value: Any) -> str:
+    """Clean and serialize any JSON-like value (used for records, not state items).
+
+    Args:
+        value: Dicts, lists and scalars.
+
+    Returns:
+        Compact JSON text.
+    """
+    return dumps(to_json_value(value))
+
+
+def loads(text: str | bytes | None) -> Any:
+    """Parse JSON text written by ``dumps_value``; None stays None."""
+    if text is None:
+        return None
+    return json.loads(text)
+
+
+def e_tag_of(item: Any) -> Any:
+    """Return the ``e_tag`` of a dict or object, or None when it has none."""
+    if isinstance(item, Mapping):
+        return item.get("e_tag")
+    return getattr(item, "e_tag", None)

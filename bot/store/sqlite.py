@@ -1,0 +1,383 @@
+"""Conversation state in SQLite: a botbuilder ``Storage`` with e-tag concurrency.
+
+SQLite is the embedded default (``STORAGE_URL=sqlite:///var/bot.db``). One
+``aiosqlite`` connection per process is opened in WAL mode, so readers never
+block the writer, with a busy timeout, so a second process on the same file
+waits for the write lock instead of failing. Statements that belong together
+run in ``BEGIN IMMEDIATE`` transactions: the write lock is taken up front,
+because a WAL read transaction that later tries to write fails with
+``SQLITE_BUSY`` without waiting.
+
+Every use of the connection holds an ``asyncio.Lock``: aiosqlite runs one
+statement at a time, but two coroutines interleaving their statements on one
+connection would otherwise share each other's transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+from botbuilder.core import Storage
+
+from .base import EtagConflict, StoreError
+from .codec import decode_item, e_tag_of, encode_item
+from .migrations import migrate_sqlite
+
+MEMORY = ":memory:"
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+# SQLite's default limit on bound parameters is far higher, but keep IN lists short.
+_CHUNK = 500
+
+
+def iso(ts: datetime) -> str:
+    """Format a timestamp the way SQLite rows store it (UTC, fixed width, sortable).
+
+    Args:
+        ts: An aware datetime; a naive one is taken to be UTC.
+
+    Returns:
+        ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``; equal-width strings compare like times.
+    """
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """Parse a timestamp written by ``iso``; None stays None."""
+    return datetime.fromisoformat(text) if text else None
+
+
+class SqliteDatabase:
+    """One SQLite file (or ``:memory:``) and the single connection used for it."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    ) -> None:
+        """Describe the database; nothing is opened until ``open``.
+
+        Args:
+            path: The database file, or ``":memory:"`` for a private in-memory one.
+            busy_timeout_ms: How long a statement waits for another process's
+                write lock before failing.
+        """
+        self.path = str(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._open_lock = asyncio.Lock()
+
+    @property
+    def is_memory(self) -> bool:
+        """True for a private in-memory database (nothing survives ``close``)."""
+        return self.path == MEMORY or self.path == ""
+
+    @property
+    def is_open(self) -> bool:
+        """True between ``open`` and ``close``."""
+        return self._conn is not None
+
+    async def open(self) -> None:
+        """Connect, switch to WAL and apply migrations. Calling it again is a no-op."""
+        async with self._open_lock:
+            if self._conn is not None:
+                return
+            if not self.is_memory:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(
+                self.path,
+                isolation_level=None,  # autocommit; transactions are explicit
+                timeout=self.busy_timeout_ms / 1000,
+            )
+            try:
+                await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+                if not self.is_memory:
+                    await conn.execute("PRAGMA journal_mode = WAL")
+                    # With WAL, NORMAL survives a process crash (kill -9); only
+                    # an OS crash or power loss can drop the last commits.
+                    await conn.execute("PRAGMA synchronous = NORMAL")
+                await conn.execute("PRAGMA foreign_keys = ON")
+                await migrate_sqlite(conn)
+            except BaseException:
+                await conn.close()
+                raise
+            self._conn = conn
+
+    async def close(self) -> None:
+        """Close the connection (waiting for the statement in progress). Idempotent."""
+        async with self._open_lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                async with self._lock:
+                    await conn.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Use the connection exclusively, in autocommit mode (each statement commits).
+
+        Yields:
+            The open connection.
+        """
+        if self._conn is None:
+            await self.open()
+        async with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise StoreError("the SQLite store is closed")
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Run statements in one ``BEGIN IMMEDIATE`` transaction; roll back on any error.
+
+        Yields:
+            The open connection, inside the transaction.
+        """
+        async with self.connection() as conn:
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                raise
+            else:
+                await conn.execute("COMMIT")
+
+    async def ping(self) -> None:
+        """Run a trivial query; raises when the database cannot be used."""
+        async with self.connection() as conn:
+            await conn.execute_fetchall("SELECT 1")
+
+
+def new_etag() -> int:
+    """Pick the first version number of a newly created item.
+
+    Random rather than 1: after a key is deleted and created again, an e_tag
+    someone read before the delete must not match the new item by accident.
+    """
+    return secrets.randbelow(2**31) + 1
+
+
+def parse_etag(e_tag: Any) -> int | None:
+    """Return the version number an e_tag names, or None if it names none we issue.
+
+    An e_tag we never issued (say ``"new"``) matches no stored item, so a write
+    carrying one only succeeds when the key does not exist yet.
+    """
+    text = str(e_tag).strip()
+    if not text.isdigit() or len(text) > 18:
+        return None
+    return int(text)
+
+
+def check_keys(keys: Iterable[str] | str | None, action: str) -> list[str]:
+    """Normalise the ``keys`` argument of ``read``/``delete`` to a list of unique strings.
+
+    Args:
+        keys: A list, set, dict view or a single key.
+        action: ``"reading"`` or ``"deleting"``, for the error message.
+
+    Returns:
+        The keys, duplicates removed, in first-seen order.
+
+    Raises:
+        ValueError: When ``keys`` is None (the message is the one
+            botbuilder-testing expects).
+        TypeError: When a key is not a string.
+    """
+    if keys is None:
+        raise ValueError(f"Keys are required when {action}")
+    if isinstance(keys, str):
+        keys = [keys]
+    out: list[str] = []
+    for key in keys:
+        if not isinstance(key, str):
+            raise TypeError(f"storage keys must be strings, got {type(key).__name__}")
+        out.append(key)
+    return list(dict.fromkeys(out))
+
+
+def prepare_changes(changes: Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:
+    """Validate and serialize the ``changes`` argument of ``write``.
+
+    Done before any database work so a bad item never holds a lock.
+
+    Args:
+        changes: Key to item (dict or object with attributes).
+
+    Returns:
+        ``(key, json_doc, e_tag)`` per item.
+
+    Raises:
+        ValueError: For ``changes=None`` or an empty-string ``e_tag``.
+        TypeError: For a non-string key or an item that is not plain JSON.
+    """
+    if changes is None:
+        raise ValueError("Changes are required when writing")
+    if not changes:
+        # MemoryStorage accepts any empty container here, an empty list included.
+        return []
+    prepared: list[tuple[str, str, Any]] = []
+    for key, item in changes.items():
+        if not isinstance(key, str):
+            raise TypeError(f"storage keys must be strings, got {type(key).__name__}")
+        e_tag = e_tag_of(item)
+        if e_tag == "":
+            # Same rule as MemoryStorage: an empty e_tag is a bug, not a wildcard.
+            raise ValueError(f"e_tag of {key!r} is empty; use '*' or leave it out to overwrite")
+        prepared.append((key, encode_item(item), e_tag))
+    return prepared
+
+
+class SqliteStorage(Storage):
+    """botbuilder ``Storage`` on SQLite, with e-tag optimistic concurrency.
+
+    Semantics follow ``MemoryStorage``: ``read`` returns the stored dict with
+    an ``e_tag``; ``write`` with that e_tag succeeds only while the item is
+    unchanged, and raises ``EtagConflict`` otherwise; ``"*"`` or no e_tag
+    overwrites. Items are stored as plain JSON and always read back as dicts.
+
+    Usage::
+
+        async with SqliteStorage("var/bot.db") as storage:
+            conversation_state = ConversationState(storage)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | SqliteDatabase,
+        *,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    ) -> None:
+        """Describe the storage; the file is opened by ``open`` or on first use.
+
+        Args:
+            path: The database file (its directory is created), ``":memory:"``,
+                or an already configured ``SqliteDatabase`` to share with the
+                record repositories (it is then not closed by ``close``).
+            busy_timeout_ms: Wait for another process's write lock this long.
+        """
+        super().__init__()
+        if isinstance(path, SqliteDatabase):
+            self.db = path
+            self._owns_db = False
+        else:
+            self.db = SqliteDatabase(path, busy_timeout_ms=busy_timeout_ms)
+            self._owns_db = True
+
+    async def open(self) -> SqliteStorage:
+        """Open the database now, so a bad path fails at startup rather than on a turn.
+
+        Returns:
+            The storage itself.
+        """
+        await self.db.open()
+        return self
+
+    async def close(self) -> None:
+        """Close the connection, unless the database was passed in shared."""
+        if self._owns_db:
+            await self.db.close()
+
+    async def __aenter__(self) -> SqliteStorage:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def read(self, keys: Iterable[str]) -> dict[str, Any]:
+        """Load items by key; unknown keys are left out of the result.
+
+        Args:
+            keys: The keys to load.
+
+        Returns:
+            Key to item dict, each with its current ``e_tag`` (a string).
+        """
+        wanted = check_keys(keys, "reading")
+        result: dict[str, Any] = {}
+        if not wanted:
+            return result
+        async with self.db.connection() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = await conn.execute_fetchall(
+                    f"SELECT key, doc, etag FROM bot_state WHERE key IN ({marks})", chunk
+                )
+                for key, doc, etag in rows:
+                    item = decode_item(doc)
+                    item["e_tag"] = str(etag)
+                    result[key] = item
+        return result
+
+    async def write(self, changes: Mapping[str, Any]) -> None:
+        """Save items, all or none, checking each item's ``e_tag``.
+
+        Args:
+            changes: Key to item. An item whose ``e_tag`` is a value read
+                earlier is written only if the stored item still has that
+                e_tag; ``"*"``, None or no e_tag overwrites unconditionally.
+
+        Raises:
+            EtagConflict: An item changed since its e_tag was read. Nothing
+                from this call is saved.
+            ValueError: ``changes`` is None or an e_tag is the empty string.
+            TypeError: An item is not plain JSON.
+        """
+        prepared = prepare_changes(changes)
+        if not prepared:
+            return
+        now = iso(datetime.now(UTC))
+        async with self.db.transaction() as conn:
+            for key, doc, e_tag in prepared:
+                if e_tag is None or e_tag == "*":
+                    await conn.execute(
+                        "INSERT INTO bot_state (key, doc, etag, updated_at) VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, "
+                        "etag = bot_state.etag + 1, updated_at = excluded.updated_at",
+                        (key, doc, new_etag(), now),
+                    )
+                    continue
+                expected = parse_etag(e_tag)
+                if expected is not None:
+                    # Check and bump in one statement: no window between the two.
+                    updated = await conn.execute_fetchall(
+                        "UPDATE bot_state SET doc = ?, etag = etag + 1, updated_at = ? "
+                        "WHERE key = ? AND etag = ? RETURNING etag",
+                        (doc, now, key, expected),
+                    )
+                    if updated:
+                        continue
+                # Not matched: fine only if the key does not exist (as in MemoryStorage).
+                inserted = await conn.execute_fetchall(
+                    "INSERT INTO bot_state (key, doc, etag, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (key) DO NOTHING RETURNING etag",
+                    (key, doc, new_etag(), now),
+                )
+                if not inserted:
+                    raise EtagConflict(key, str(e_tag))
+
+    async def delete(self, keys: Iterable[str]) -> None:
+        """Remove items; unknown keys are ignored.
+
+        Args:
+            keys: The keys to remove (a list or set).
+        """
+        doomed = check_keys(keys, "deleting")
+        if not doomed:
+            return
+        async with self.db.transaction() as conn:
+            for start in range(0, len(doomed), _CHUNK):
+                chunk = doomed[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                await conn.execute(f"DELETE FROM bot_state WHERE key IN ({marks})", chunk)

@@ -1,0 +1,170 @@
+"""SQLite specifics: file handling, WAL, raw rows, migrations, and a model-based check
+of the e-tag rules against an independent oracle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.store import EtagConflict, SqliteDatabase, SqliteStorage
+from bot.store.migrations import SQLITE_MIGRATIONS, latest_version, migrate_sqlite
+
+
+async def test_creates_parent_directory_and_uses_wal(sqlite_file: Path) -> None:
+    assert not sqlite_file.parent.exists()
+    async with SqliteStorage(sqlite_file) as storage:
+        await storage.write({"k": {"v": 1}})
+        async with storage.db.connection() as conn:
+            (mode,) = (await conn.execute_fetchall("PRAGMA journal_mode"))[0]
+            (timeout,) = (await conn.execute_fetchall("PRAGMA busy_timeout"))[0]
+    assert sqlite_file.exists()
+    assert mode == "wal" and timeout >= 1000
+
+
+async def test_stored_rows_are_plain_json(sqlite_file: Path) -> None:
+    async with SqliteStorage(sqlite_file) as storage:
+        await storage.write({"conv": {"state": "asking_mfa", "facts": {"mfa": None}, "e_tag": "*"}})
+    with sqlite3.connect(sqlite_file) as raw:
+        doc, etag = raw.execute("SELECT doc, etag FROM bot_state WHERE key = 'conv'").fetchone()
+    assert json.loads(doc) == {"state": "asking_mfa", "facts": {"mfa": None}}
+    assert isinstance(etag, int)
+    assert "py/object" not in doc  # nothing jsonpickle-shaped
+
+
+async def test_memory_database_is_private_and_works() -> None:
+    async with SqliteStorage(":memory:") as one, SqliteStorage(":memory:") as two:
+        await one.write({"k": {"v": 1}})
+        assert await two.read(["k"]) == {}
+        assert (await one.read(["k"]))["k"]["v"] == 1
+
+
+async def test_opens_lazily_on_first_use(sqlite_file: Path) -> None:
+    storage = SqliteStorage(sqlite_file)
+    try:
+        await storage.write({"k": {"v": 1}})
+        assert (await storage.read(["k"]))["k"]["v"] == 1
+    finally:
+        await storage.close()
+    await storage.close()  # idempotent
+
+
+async def test_migrations_are_recorded_and_idempotent(sqlite_file: Path) -> None:
+    db = SqliteDatabase(sqlite_file)
+    await db.open()
+    try:
+        async with db.connection() as conn:
+            assert await migrate_sqlite(conn) == []
+            rows = await conn.execute_fetchall("SELECT version FROM schema_migrations ORDER BY 1")
+    finally:
+        await db.close()
+    assert [r[0] for r in rows] == [m.version for m in SQLITE_MIGRATIONS]
+    # Reopening applies nothing and keeps data.
+    async with SqliteStorage(sqlite_file) as storage:
+        await storage.write({"k": {"v": 1}})
+    async with SqliteStorage(sqlite_file) as storage:
+        assert (await storage.read(["k"]))["k"]["v"] == 1
+
+
+async def test_concurrent_open_in_one_process(sqlite_file: Path) -> None:
+    storages = [SqliteStorage(sqlite_file) for _ in range(8)]
+    try:
+        await asyncio.gather(*(s.open() for s in storages))
+        await asyncio.gather(*(s.write({f"k{i}": {"i": i}}) for i, s in enumerate(storages)))
+        assert len(await storages[0].read([f"k{i}" for i in range(8)])) == 8
+    finally:
+        await asyncio.gather(*(s.close() for s in storages))
+    with sqlite3.connect(sqlite_file) as raw:
+        versions = raw.execute("SELECT version FROM schema_migrations").fetchall()
+    assert sorted(v for (v,) in versions) == list(range(1, latest_version(SQLITE_MIGRATIONS) + 1))
+
+
+_OPEN_AND_WRITE = """
+import asyncio, sys
+from bot.store import SqliteStorage
+async def main():
+    async with SqliteStorage(sys.argv[1]) as s:
+        await s.write({"proc" + sys.argv[2]: {"ok": True}})
+asyncio.run(main())
+"""
+
+
+async def test_concurrent_open_from_separate_processes(sqlite_file: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _OPEN_AND_WRITE, str(sqlite_file), str(i), cwd=root,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for i in range(4)
+    ]
+    results = [await p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err.decode() for _, err in results]
+    async with SqliteStorage(sqlite_file) as storage:
+        assert len(await storage.read([f"proc{i}" for i in range(4)])) == 4
+
+
+# --- model-based: random operations against an oracle of the e-tag rules ----------
+
+_KEYS = st.sampled_from(["a", "b", "c"])
+_ETAG_CHOICE = st.sampled_from(["none", "star", "current", "stale", "bogus"])
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("write"), _KEYS, st.integers(0, 9), _ETAG_CHOICE),
+        st.tuples(st.just("delete"), _KEYS, st.just(0), st.just("none")),
+        st.tuples(st.just("read"), _KEYS, st.just(0), st.just("none")),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=_OPS)
+async def test_etag_rules_match_an_oracle(ops: list[tuple[str, str, int, str]]) -> None:
+    """Whatever the order of writes, deletes and reads, the storage does what the
+    rules say: matching, wildcard or missing e_tags write; stale ones conflict;
+    e_tags never issued write only to absent keys."""
+    oracle: dict[str, int] = {}
+    seen_etags: dict[str, list[str]] = {}
+    async with SqliteStorage(":memory:") as storage:
+        for op, key, value, choice in ops:
+            current = await storage.read([key])
+            if op == "read":
+                assert ({key: current[key]["v"]} if current else {}) == (
+                    {key: oracle[key]} if key in oracle else {}
+                )
+                continue
+            if op == "delete":
+                await storage.delete([key])
+                oracle.pop(key, None)
+                continue
+            item: dict[str, Any] = {"v": value}
+            stale = [e for e in seen_etags.get(key, []) if e != current.get(key, {}).get("e_tag")]
+            if choice == "star":
+                item["e_tag"] = "*"
+            elif choice == "current" and key in current:
+                item["e_tag"] = current[key]["e_tag"]
+            elif choice == "stale" and stale:
+                item["e_tag"] = stale[-1]
+            elif choice == "bogus":
+                item["e_tag"] = "not-an-etag"
+            tag = item.get("e_tag")
+            expect_conflict = tag not in (None, "*") and key in oracle and (
+                tag != current[key]["e_tag"]
+            )
+            try:
+                await storage.write({key: item})
+                assert not expect_conflict
+                oracle[key] = value
+            except EtagConflict:
+                assert expect_conflict
+            after = await storage.read([key])
+            if key in after:
+                seen_etags.setdefault(key, []).append(after[key]["e_tag"])
