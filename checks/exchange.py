@@ -40,7 +40,7 @@ from checks.base import (
 
 logger = logging.getLogger(__name__)
 
-UNSUPPORTED_LABEL = "read through an unsupported Microsoft endpoint (Exchange admin InvokeCommand)"
+UNSUPPORTED_LABEL = "read through an unsupported Microsoft endpoint: Exchange admin InvokeCommand"
 PASTED_LABEL = "read from the PowerShell output you pasted"
 PROPERTY = "SmtpClientAuthenticationDisabled"
 POWERSHELL_TENANT = f"Get-TransportConfig | Format-List {PROPERTY}"
@@ -252,7 +252,13 @@ def evaluate_switches(
     lines = [powershell_mailbox(mailbox_upn)]
     if tenant_disabled is NOT_READ:
         lines.insert(0, POWERSHELL_TENANT)
-    cause = "smtp_auth_disabled_tenant" if tenant_disabled is True else "smtp_auth_disabled_mailbox"
+    # With the organisation off, only a mailbox override could still allow SMTP;
+    # with it on, only a mailbox block could stop it; unread, we can't say.
+    cause: str | None = None
+    if tenant_disabled is True:
+        cause = "smtp_auth_disabled_tenant"
+    elif tenant_disabled is False:
+        cause = "smtp_auth_disabled_mailbox"
     return Outcome(
         CheckStatus.UNKNOWN,
         f"{facts} Run this PowerShell and paste the output: " + " ; ".join(lines),
@@ -292,7 +298,10 @@ class SmtpAuthSwitchesCheck(BaseCheck):
         outcome = evaluate_switches(tenant, mailbox, context.mailbox_upn)
         errors = [e for e in (tenant_err, mailbox_err) if e]
         if errors:
-            refused = "The Exchange admin endpoint refused (" + "; ".join(errors) + "). "
+            refused = (
+                "The Exchange admin endpoint (unsupported by Microsoft) refused: "
+                + "; ".join(errors) + ". "
+            )
             return Outcome(outcome.status, shorten(refused + outcome.evidence, 600), outcome.cause_id)
         return Outcome(
             outcome.status, f"{outcome.evidence} ({UNSUPPORTED_LABEL})", outcome.cause_id
@@ -305,7 +314,7 @@ class SmtpAuthSwitchesCheck(BaseCheck):
             values = await self.client.invoke(context, cmdlet, params, deadline=deadline)
             return _as_switch(values[0].get(PROPERTY)), None
         except ExchangeAdminError as err:
-            return NOT_READ, f"{cmdlet}: {err.status} {err.detail}"
+            return NOT_READ, f"{cmdlet}: {err.status} {err.detail.rstrip('.')}"
         except ValueError as err:
             return NOT_READ, f"{cmdlet}: unexpected value ({err})"
 

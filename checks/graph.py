@@ -887,7 +887,9 @@ class SignInsCheck(GraphCheck):
             text += f" {reason}"
         if blocked_by:
             text += " (policy " + ", ".join(f"'{n}'" for n in blocked_by) + ")"
-        text += f". {len(failures)} of the last {len(sign_ins)} failed."
+        text = text.rstrip(".") + "."
+        if len(sign_ins) > 1:
+            text += f" {len(failures)} of the last {len(sign_ins)} attempts failed."
         return Outcome(CheckStatus.FAIL, shorten(text), cause)
 
 
