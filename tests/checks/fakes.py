@@ -697,7 +697,11 @@ class _FakeHttpServer:
 
     async def start(self) -> None:
         """Listen on 127.0.0.1, on a free port."""
-        self._runner = web.AppRunner(self.app, access_log=None)
+        # Cancel handlers whose client went away (a timed-out check) and don't wait
+        # for delayed ones at shutdown: a scenario's delay must not slow teardown.
+        self._runner = web.AppRunner(
+            self.app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -1121,7 +1125,10 @@ class FakeSmtpServer:
         token_ok = fields.get("auth") == f"Bearer {self.tokens.tokens[SMTP_SCOPE]}"
         user_ok = fields.get("user", "").lower() == self.scenario.mailbox_upn.lower()
         if not (token_ok and user_ok) or behaviour == SMTP_BAD_TOKEN:
-            await send(REPLY_BAD_TOKEN)
+            if self.scenario.echo_token_in_errors:
+                await send(f"535 5.7.3 Authentication unsuccessful ({fields.get('auth')}) {_TRACE}")
+            else:
+                await send(REPLY_BAD_TOKEN)
         elif behaviour == SMTP_TENANT_DISABLED:
             await send(REPLY_TENANT_DISABLED)
         elif behaviour == SMTP_MAILBOX_DISABLED:
