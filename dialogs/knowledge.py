@@ -23,7 +23,7 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from dialogs.powershell import PLACEHOLDER as IDENTITY_PLACEHOLDER
 from dialogs.powershell import placeholders
@@ -75,17 +75,34 @@ MAILBOX_PLACEHOLDER = "{mailbox}"
 """The only placeholder allowed in a cause's forward_text."""
 
 _TOP_KEYS = frozenset(
-    {"version", "notices", "causes", "questions", "assessment_rules", "mailbox_types", "summary_table"}
+    {
+        "version",
+        "notices",
+        "causes",
+        "questions",
+        "assessment_rules",
+        "mailbox_types",
+        "summary_table",
+    }
 )
 _CAUSE_KEYS = frozenset(
     {
-        "id", "title", "summary", "why", "symptoms", "error_codes", "keywords",
-        "check", "fix", "wait", "links", "forward_text", "patterns",
+        "id",
+        "title",
+        "summary",
+        "why",
+        "symptoms",
+        "error_codes",
+        "keywords",
+        "check",
+        "fix",
+        "wait",
+        "links",
+        "forward_text",
+        "patterns",
     }
 )
-_QUESTION_KEYS = frozenset(
-    {"prompt", "help", "options", "how_to_find_out", "related_causes"}
-)
+_QUESTION_KEYS = frozenset({"prompt", "help", "options", "how_to_find_out", "related_causes"})
 _OPTION_VALUE = re.compile(r"[a-z][a-z0-9_]*")
 _REQUIRED_NOTICES = ("basic_auth_retirement",)
 # Apostrophes are dropped (not turned into spaces) so "don't" and "dont" match.
@@ -106,6 +123,9 @@ class SmtpAuthSupport(StrEnum):
     SUPPORTED = "supported"
     NOT_SUPPORTED = "not_supported"
     NEEDS_LICENSED_USER = "needs_licensed_user"
+
+
+_Choice = TypeVar("_Choice", Severity, SmtpAuthSupport)
 
 
 class KnowledgeError(ValueError):
@@ -317,13 +337,13 @@ class Question:
         hits: list[tuple[int, int, int]] = []  # (start, end, option index)
         for index, option in enumerate(self.options):
             for phrase in option.phrases():
-                hits.extend((start, end, index) for start, end in _find_phrase(words, phrase.split()))
+                hits.extend(
+                    (start, end, index) for start, end in _find_phrase(words, phrase.split())
+                )
         kept = {
             index
             for start, end, index in hits
-            if not any(
-                s <= start and end <= e and (e - s) > (end - start) for s, e, _ in hits
-            )
+            if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in hits)
         }
         if len(kept) != 1:
             return None
@@ -655,6 +675,12 @@ class _Parser:
         items = self._list(value, where, non_empty=non_empty)
         return tuple(self._text(item, f"{where}[{i}]") for i, item in enumerate(items))
 
+    def _choice(self, kind: type[_Choice], value: Any, where: str, default: _Choice) -> _Choice:
+        if isinstance(value, str) and value in {member.value for member in kind}:
+            return kind(value)
+        self._problem(where, f"must be one of {[m.value for m in kind]}, got {value!r}")
+        return default
+
     def _url(self, value: Any, where: str) -> str:
         url = self._text(value, where)
         if url and not url.startswith("https://"):
@@ -728,7 +754,9 @@ class _Parser:
                 when = date.fromisoformat(raw_date)
             except ValueError:
                 if raw_date:
-                    self._problem(f"{here}.date", f"must be an ISO date (YYYY-MM-DD), got {raw_date!r}")
+                    self._problem(
+                        f"{here}.date", f"must be an ISO date (YYYY-MM-DD), got {raw_date!r}"
+                    )
                 when = date.min
             notices[name] = Notice(date=when, text=text)
         for name in _REQUIRED_NOTICES:
@@ -758,14 +786,18 @@ class _Parser:
         obj = self._object(item, where, _CAUSE_KEYS)
         cause_id = self._text(obj.get("id"), f"{where}.id")
         here = f"causes[{cause_id or where}]"
-        check = self._object(obj.get("check"), f"{here}.check", frozenset({"click_paths", "powershell"}))
+        check = self._object(
+            obj.get("check"), f"{here}.check", frozenset({"click_paths", "powershell"})
+        )
         fix = self._object(
             obj.get("fix"), f"{here}.fix", frozenset({"steps", "click_paths", "powershell"})
         )
         forward_text = self._text(obj.get("forward_text"), f"{here}.forward_text")
         wrong = [name for name in placeholders(forward_text) if name != MAILBOX_PLACEHOLDER]
         if wrong:
-            self._problem(f"{here}.forward_text", f"only {MAILBOX_PLACEHOLDER} may be used, found {wrong}")
+            self._problem(
+                f"{here}.forward_text", f"only {MAILBOX_PLACEHOLDER} may be used, found {wrong}"
+            )
         links = []
         for i, link in enumerate(self._list(obj.get("links"), f"{here}.links", non_empty=True)):
             link_obj = self._object(link, f"{here}.links[{i}]", frozenset({"title", "url"}))
@@ -784,7 +816,9 @@ class _Parser:
             error_codes=self._texts(obj.get("error_codes"), f"{here}.error_codes"),
             keywords=self._texts(obj.get("keywords"), f"{here}.keywords", non_empty=True),
             check=Check(
-                click_paths=self._click_paths(check.get("click_paths"), f"{here}.check.click_paths"),
+                click_paths=self._click_paths(
+                    check.get("click_paths"), f"{here}.check.click_paths"
+                ),
                 powershell=self._powershell(check.get("powershell"), f"{here}.check.powershell"),
             ),
             fix=Fix(
@@ -809,20 +843,26 @@ class _Parser:
             except re.error as exc:
                 self._problem(f"{here}.regex", f"does not compile: {exc}")
             weight = obj.get("weight")
-            if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, int | float)
+                or not 0 <= weight <= 1
+            ):
                 self._problem(f"{here}.weight", f"must be a number from 0 to 1, got {weight!r}")
                 weight = 0.0
             patterns.append(
-                Pattern(regex=regex, weight=float(weight), label=self._text(obj.get("label"), f"{here}.label"))
+                Pattern(
+                    regex=regex,
+                    weight=float(weight),
+                    label=self._text(obj.get("label"), f"{here}.label"),
+                )
             )
         return tuple(patterns)
 
     def _questions(self, value: Any, cause_ids: frozenset[str]) -> dict[str, Question]:
         obj = self._object(value, "questions", frozenset(QUESTION_IDS))
         # Keep the contract's question order, whatever order the file uses.
-        return {
-            qid: self._question(qid, obj[qid], cause_ids) for qid in QUESTION_IDS if qid in obj
-        }
+        return {qid: self._question(qid, obj[qid], cause_ids) for qid in QUESTION_IDS if qid in obj}
 
     def _question(self, qid: str, item: Any, cause_ids: frozenset[str]) -> Question:
         here = f"questions.{qid}"
@@ -844,7 +884,10 @@ class _Parser:
         values = [option.value for option in options]
         if qid == MAILBOX_QUESTION:
             if options:
-                self._problem(f"{here}.options", "the mailbox question is answered with an address; it has no options")
+                self._problem(
+                    f"{here}.options",
+                    "the mailbox question is answered with an address; it has no options",
+                )
         else:
             if UNSURE not in values:
                 self._problem(f"{here}.options", f"must include an {UNSURE!r} option")
@@ -852,7 +895,9 @@ class _Parser:
                 self._problem(f"{here}.options", f"value {duplicate!r} appears more than once")
             self._check_phrases_unique(here, options)
         how = self._object(
-            obj.get("how_to_find_out"), f"{here}.how_to_find_out", frozenset({"text", "click_paths", "powershell"})
+            obj.get("how_to_find_out"),
+            f"{here}.how_to_find_out",
+            frozenset({"text", "click_paths", "powershell"}),
         )
         related = self._texts(obj.get("related_causes"), f"{here}.related_causes")
         for cause_id in related:
@@ -865,8 +910,12 @@ class _Parser:
             options=tuple(options),
             how_to_find_out=HowToFindOut(
                 text=self._text(how.get("text"), f"{here}.how_to_find_out.text"),
-                click_paths=self._click_paths(how.get("click_paths"), f"{here}.how_to_find_out.click_paths"),
-                powershell=self._powershell(how.get("powershell"), f"{here}.how_to_find_out.powershell"),
+                click_paths=self._click_paths(
+                    how.get("click_paths"), f"{here}.how_to_find_out.click_paths"
+                ),
+                powershell=self._powershell(
+                    how.get("powershell"), f"{here}.how_to_find_out.powershell"
+                ),
             ),
             related_causes=related,
         )
@@ -897,7 +946,11 @@ class _Parser:
             conditions = []
             for fact, wanted in when.items():
                 where = f"{here}.when.{fact}"
-                values = (wanted,) if isinstance(wanted, str) else self._texts(wanted, where, non_empty=True)
+                values = (
+                    (wanted,)
+                    if isinstance(wanted, str)
+                    else self._texts(wanted, where, non_empty=True)
+                )
                 question = questions.get(fact)
                 if question is None:
                     self._problem(where, f"unknown fact {fact!r} (must be a question id)")
@@ -906,17 +959,16 @@ class _Parser:
                 else:
                     for v in values:
                         if v not in question.values:
-                            self._problem(where, f"{v!r} is not an option of {fact!r} {list(question.values)}")
+                            self._problem(
+                                where, f"{v!r} is not an option of {fact!r} {list(question.values)}"
+                            )
                 conditions.append(Condition(fact=fact, values=tuple(values)))
             cause_id = self._text(obj.get("cause"), f"{here}.cause")
             if cause_id and cause_id not in cause_ids:
                 self._problem(f"{here}.cause", f"unknown cause {cause_id!r}")
-            raw_severity = obj.get("severity")
-            try:
-                severity = Severity(raw_severity)
-            except ValueError:
-                self._problem(f"{here}.severity", f"must be one of {[s.value for s in Severity]}, got {raw_severity!r}")
-                severity = Severity.WARNING
+            severity = self._choice(
+                Severity, obj.get("severity"), f"{here}.severity", Severity.WARNING
+            )
             rules.append(
                 Rule(
                     when=tuple(conditions),
@@ -927,20 +979,19 @@ class _Parser:
             )
         return tuple(rules)
 
-    def _mailbox_types(self, value: Any, questions: Mapping[str, Question]) -> tuple[MailboxType, ...]:
+    def _mailbox_types(
+        self, value: Any, questions: Mapping[str, Question]
+    ) -> tuple[MailboxType, ...]:
         types = []
         for i, item in enumerate(self._list(value, "mailbox_types", non_empty=True)):
             here = f"mailbox_types[{i}]"
             obj = self._object(item, here, frozenset({"id", "title", "smtp_auth", "note"}))
-            raw_support = obj.get("smtp_auth")
-            try:
-                support = SmtpAuthSupport(raw_support)
-            except ValueError:
-                self._problem(
-                    f"{here}.smtp_auth",
-                    f"must be one of {[s.value for s in SmtpAuthSupport]}, got {raw_support!r}",
-                )
-                support = SmtpAuthSupport.NOT_SUPPORTED
+            support = self._choice(
+                SmtpAuthSupport,
+                obj.get("smtp_auth"),
+                f"{here}.smtp_auth",
+                SmtpAuthSupport.NOT_SUPPORTED,
+            )
             types.append(
                 MailboxType(
                     id=self._text(obj.get("id"), f"{here}.id"),
