@@ -87,6 +87,7 @@ class Endpoints:
     smtp_port: int = 587
 
     def __post_init__(self) -> None:
+        """Normalise the base URLs."""
         # A trailing slash would produce "//users" and some proxies reject that.
         object.__setattr__(self, "graph_url", self.graph_url.rstrip("/"))
         object.__setattr__(self, "exchange_admin_url", self.exchange_admin_url.rstrip("/"))
@@ -133,11 +134,18 @@ class CheckContext:
     check_timeouts: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Validate the addresses and the auth method; freeze the domain list.
+
+        Raises:
+            ValueError: An address or the auth method is not acceptable.
+        """
         for name in ("user_upn", "mailbox_upn"):
             if not is_valid_upn(getattr(self, name)):
                 raise ValueError(f"{name} is not a valid address: {getattr(self, name)!r}")
         if self.auth_method not in (None, "basic", "oauth"):
-            raise ValueError(f"auth_method must be 'basic', 'oauth' or None, not {self.auth_method!r}")
+            raise ValueError(
+                f"auth_method must be 'basic', 'oauth' or None, not {self.auth_method!r}"
+            )
         # Accept any iterable (lists from JSON) but keep the context hashable/frozen.
         object.__setattr__(self, "verified_domains", tuple(self.verified_domains))
 

@@ -231,7 +231,8 @@ def evaluate_switches(
         return Outcome(CheckStatus.PASS, f"SMTP AUTH is on for the mailbox: {facts}{extra}")
     if mailbox_disabled is True:
         return Outcome(
-            CheckStatus.FAIL, f"SMTP AUTH is off for the mailbox: {facts}",
+            CheckStatus.FAIL,
+            f"SMTP AUTH is off for the mailbox: {facts}",
             "smtp_auth_disabled_mailbox",
         )
     if mailbox_disabled is None:
@@ -300,9 +301,12 @@ class SmtpAuthSwitchesCheck(BaseCheck):
         if errors:
             refused = (
                 "The Exchange admin endpoint (unsupported by Microsoft) refused: "
-                + "; ".join(errors) + ". "
+                + "; ".join(errors)
+                + ". "
             )
-            return Outcome(outcome.status, shorten(refused + outcome.evidence, 600), outcome.cause_id)
+            return Outcome(
+                outcome.status, shorten(refused + outcome.evidence, 600), outcome.cause_id
+            )
         return Outcome(
             outcome.status, f"{outcome.evidence} ({UNSUPPORTED_LABEL})", outcome.cause_id
         )
@@ -481,4 +485,3 @@ def result_from_pasted(
         outcome.cause_id,
         int((time.perf_counter() - started) * 1000),
     )
-

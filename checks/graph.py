@@ -1,10 +1,11 @@
 """Checks that read the tenant through Microsoft Graph (delegated permissions).
 
-Endpoints, permissions and fields are those of docs in /work/shared/domain.md
-§4. Graph answers errors as ``{"error": {"code", "message"}}``; the client
-here turns them into :class:`GraphError`, retries a 429 once when its
-``Retry-After`` still fits in the check's time budget, and the checks turn
-errors into UNKNOWN/SKIPPED results that say which permission is missing.
+Endpoints, permissions and fields follow Microsoft's Graph documentation
+(summarised in the project's domain notes, "Live checks"). Graph answers
+errors as ``{"error": {"code", "message"}}``; the client here turns them
+into :class:`GraphError`, retries a 429 once when its ``Retry-After`` still
+fits in the check's time budget, and the checks turn errors into
+UNKNOWN/SKIPPED results that say which permission is missing.
 """
 
 from __future__ import annotations
@@ -225,15 +226,14 @@ class GraphClient:
             status, body, retry_after = await self._send(url, token, deadline)
             if status == 429 and attempt == 1:
                 wait = retry_after if retry_after is not None else 1.0
-                fits = (
-                    loop.time() + wait < deadline - 0.05 if deadline is not None else wait <= 5
-                )
+                fits = loop.time() + wait < deadline - 0.05 if deadline is not None else wait <= 5
                 if fits:
                     logger.info("Graph throttled %s; retrying in %.1f s", _path(url), wait)
                     await asyncio.sleep(wait)
                     continue
             if status >= 400:
-                error = body.get("error") if isinstance(body.get("error"), dict) else {}
+                raw_error = body.get("error")
+                error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
                 code = str(error.get("code") or f"HTTP{status}")
                 message = shorten(redact(str(error.get("message") or ""), token), 200)
                 raise GraphError(status, code, message, retry_after)
@@ -479,11 +479,14 @@ def judge_licenses(skus: Iterable[Mapping[str, Any]]) -> Outcome:
                 else:
                     found["Disabled"].append(label)
     if found["Success"]:
-        return Outcome(CheckStatus.PASS, "Exchange Online plan active: " + ", ".join(found["Success"]))
+        return Outcome(
+            CheckStatus.PASS, "Exchange Online plan active: " + ", ".join(found["Success"])
+        )
     if found["Pending"]:
         return Outcome(
             CheckStatus.WARN,
-            "Exchange Online plan still being provisioned: " + ", ".join(found["Pending"])
+            "Exchange Online plan still being provisioned: "
+            + ", ".join(found["Pending"])
             + ". Wait for it to finish (usually minutes).",
             "no_exchange_license",
         )
@@ -500,9 +503,7 @@ def judge_licenses(skus: Iterable[Mapping[str, Any]]) -> Outcome:
             "no_exchange_license",
         )
     what = ", ".join(sku_names) if sku_names else "no licences at all"
-    return Outcome(
-        CheckStatus.FAIL, f"No Exchange Online plan ({what}).", "no_exchange_license"
-    )
+    return Outcome(CheckStatus.FAIL, f"No Exchange Online plan ({what}).", "no_exchange_license")
 
 
 class MailboxTypeCheck(GraphCheck):
@@ -594,7 +595,8 @@ class AccountEnabledCheck(GraphCheck):
         upn = body.get("userPrincipalName") or context.mailbox_upn
         if body.get("accountEnabled") is False:
             return Outcome(
-                CheckStatus.FAIL, f"Sign-in is blocked for {upn} (accountEnabled false).",
+                CheckStatus.FAIL,
+                f"Sign-in is blocked for {upn} (accountEnabled false).",
                 "account_blocked",
             )
         if body.get("accountEnabled") is True:
@@ -677,7 +679,9 @@ class PolicyVerdict:
 
 def _needs_membership(policy: Mapping[str, Any]) -> bool:
     users = (policy.get("conditions") or {}).get("users") or {}
-    return any(users.get(k) for k in ("includeGroups", "excludeGroups", "includeRoles", "excludeRoles"))
+    return any(
+        users.get(k) for k in ("includeGroups", "excludeGroups", "includeRoles", "excludeRoles")
+    )
 
 
 def judge_policy(
@@ -827,7 +831,9 @@ class SignInsCheck(GraphCheck):
         "(and the Reports Reader, Security Reader or Global Reader role)"
     )
 
-    def __init__(self, graph: GraphClient, map_error: ErrorCodeMapper = default_error_mapper) -> None:
+    def __init__(
+        self, graph: GraphClient, map_error: ErrorCodeMapper = default_error_mapper
+    ) -> None:
         """Create the check.
 
         Args:
@@ -946,7 +952,10 @@ class SignedInUser:
 
 
 async def me(
-    session: aiohttp.ClientSession, token_provider: TokenProvider, *, graph_url: str = DEFAULT_GRAPH_URL
+    session: aiohttp.ClientSession,
+    token_provider: TokenProvider,
+    *,
+    graph_url: str = DEFAULT_GRAPH_URL,
 ) -> SignedInUser:
     """Read the signed-in user (``GET /me``).
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import replace
 
 import aiohttp
@@ -110,7 +110,7 @@ def ensure_same_tenant(token_tenant_id: str, context: CheckContext) -> None:
 
 def run_checks(
     context: CheckContext, checks: Iterable[Check], *, token_tenant_id: str
-) -> AsyncIterator[CheckResult]:
+) -> AsyncGenerator[CheckResult, None]:
     """Start every check concurrently; yield each result as soon as it is ready.
 
     Tenant isolation is enforced here, eagerly: a refused run raises from this
@@ -122,7 +122,7 @@ def run_checks(
         token_tenant_id: The ``tid`` claim of the signed-in user's token.
 
     Returns:
-        An async iterator of results in completion order. Close it (for example
+        An async generator of results in completion order. Close it (for example
         with ``contextlib.aclosing``) when stopping early; closing cancels the
         checks still running.
 
@@ -138,7 +138,7 @@ def run_checks(
     return _run(context, checks)
 
 
-async def _run(context: CheckContext, checks: Sequence[Check]) -> AsyncIterator[CheckResult]:
+async def _run(context: CheckContext, checks: Sequence[Check]) -> AsyncGenerator[CheckResult, None]:
     tasks = [
         asyncio.create_task(_run_one(check, context), name=f"check:{check.check_id}")
         for check in checks
@@ -165,17 +165,24 @@ async def _run_one(check: Check, context: CheckContext) -> CheckResult:
             result = await check.run(context)
     except TimeoutError:
         return CheckResult(
-            check.check_id, check.title, CheckStatus.UNKNOWN, f"Timed out after {timeout:g} s.",
-            getattr(check, "cause_id", None), elapsed(),
+            check.check_id,
+            check.title,
+            CheckStatus.UNKNOWN,
+            f"Timed out after {timeout:g} s.",
+            getattr(check, "cause_id", None),
+            elapsed(),
         )
     except Exception as exc:
         # Checks report problems as results; reaching here is a bug. Log it for
         # us, show the user only the exception type (its text is not vetted).
         logger.warning("check %s failed unexpectedly", check.check_id, exc_info=exc)
         return CheckResult(
-            check.check_id, check.title, CheckStatus.UNKNOWN,
+            check.check_id,
+            check.title,
+            CheckStatus.UNKNOWN,
             f"The check failed unexpectedly ({type(exc).__name__}).",
-            getattr(check, "cause_id", None), elapsed(),
+            getattr(check, "cause_id", None),
+            elapsed(),
         )
     return replace(result, duration_ms=elapsed())
 
@@ -197,5 +204,7 @@ async def collect(
         TenantIsolationError: The run would leave the user's tenant.
     """
     checks = list(checks)
-    results = {r.check_id: r async for r in run_checks(context, checks, token_tenant_id=token_tenant_id)}
+    results = {
+        r.check_id: r async for r in run_checks(context, checks, token_tenant_id=token_tenant_id)
+    }
     return [results[c.check_id] for c in checks]

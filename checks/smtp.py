@@ -136,8 +136,10 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"security defaults", re.I), "security_defaults"),
     (re.compile(r"credentials were incorrect", re.I), "wrong_credentials"),
     (re.compile(r"did not meet the criteria", re.I), "conditional_access"),
-    (re.compile(r"basic authentication is (disabled|not supported)|\b5\.7\.30\b", re.I),
-     "basic_auth_disabled"),
+    (
+        re.compile(r"basic authentication is (disabled|not supported)|\b5\.7\.30\b", re.I),
+        "basic_auth_disabled",
+    ),
     (re.compile(r"STARTTLS is required|Must issue a STARTTLS", re.I), "starttls_required"),
     (re.compile(r"\b5\.7\.4\b|Unrecognized authentication type", re.I), "auth_mechanism"),
     (re.compile(r"^535 5\.7\.3\b", re.I), "oauth_token"),
@@ -296,8 +298,7 @@ class SmtpProbeCheck(BaseCheck):
             await self._quit(command)
             return Outcome(
                 CheckStatus.PASS,
-                f"{where}: {offered}. Sign-in not tried: only the mailbox's own user "
-                "can test it.",
+                f"{where}: {offered}. Sign-in not tried: only the mailbox's own user can test it.",
             )
         if "XOAUTH2" not in mechanisms:
             await self._quit(command)
@@ -308,9 +309,12 @@ class SmtpProbeCheck(BaseCheck):
         except TokenUnavailable as exc:
             await self._quit(command)
             return Outcome(
-                CheckStatus.PASS, f"{where}: {offered}. Sign-in not tried: no SMTP.Send token ({exc})."
+                CheckStatus.PASS,
+                f"{where}: {offered}. Sign-in not tried: no SMTP.Send token ({exc}).",
             )
-        reply = await command("AUTH XOAUTH2 " + xoauth2_initial_response(context.mailbox_upn, token))
+        reply = await command(
+            "AUTH XOAUTH2 " + xoauth2_initial_response(context.mailbox_upn, token)
+        )
         if reply.code == 334:
             # SASL error challenge (base64 JSON); an empty line ends the exchange.
             reply = await command("")

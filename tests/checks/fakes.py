@@ -90,9 +90,15 @@ class TlsMaterial:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, key_cert_sign=True, crl_sign=True,
-                    content_commitment=False, key_encipherment=False, data_encipherment=False,
-                    key_agreement=False, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -451,8 +457,10 @@ class TenantScenario:
     account_enabled: bool = True
     licenses: list[dict[str, Any]] = field(
         default_factory=lambda: [
-            license_sku("O365_BUSINESS_ESSENTIALS", {"EXCHANGE_S_STANDARD": "Success",
-                                                     "MCOSTANDARD": "Success"})
+            license_sku(
+                "O365_BUSINESS_ESSENTIALS",
+                {"EXCHANGE_S_STANDARD": "Success", "MCOSTANDARD": "Success"},
+            )
         ]
     )
     user_purpose: str | None = "user"  # None: MailboxNotEnabledForRESTAPI
@@ -524,8 +532,11 @@ class TenantScenario:
 
 def _no_license(s: TenantScenario) -> TenantScenario:
     return s.with_(
-        licenses=[license_sku("POWER_BI_STANDARD", {"EXCHANGE_S_FOUNDATION": "Success",
-                                                    "BI_AZURE_P0": "Success"})],
+        licenses=[
+            license_sku(
+                "POWER_BI_STANDARD", {"EXCHANGE_S_FOUNDATION": "Success", "BI_AZURE_P0": "Success"}
+            )
+        ],
         user_purpose=None,
     )
 
@@ -542,19 +553,32 @@ CAUSE_SCENARIOS: dict[str, Callable[[TenantScenario], TenantScenario]] = {
         ca_policies=[ca_policy("Block legacy authentication")],
         sign_ins=[
             smtp_sign_in(
-                s.mailbox_upn, 53003, "Access has been blocked by Conditional Access policies.",
+                s.mailbox_upn,
+                53003,
+                "Access has been blocked by Conditional Access policies.",
                 policies=[("Block legacy authentication", "failure")],
             )
         ],
     ),
     "mfa_required": lambda s: s.with_(
         mfa_registered=True,
-        sign_ins=[smtp_sign_in(s.mailbox_upn, 50076, "Due to a configuration change made by "
-                               "your administrator, you must use multi-factor authentication.")],
+        sign_ins=[
+            smtp_sign_in(
+                s.mailbox_upn,
+                50076,
+                "Due to a configuration change made by "
+                "your administrator, you must use multi-factor authentication.",
+            )
+        ],
     ),
     "wrong_credentials": lambda s: s.with_(
-        sign_ins=[smtp_sign_in(s.mailbox_upn, 50126, "Error validating credentials due to "
-                               "invalid username or password.")],
+        sign_ins=[
+            smtp_sign_in(
+                s.mailbox_upn,
+                50126,
+                "Error validating credentials due to invalid username or password.",
+            )
+        ],
     ),
     "smtp_auth_disabled_tenant": lambda s: s.with_(
         transport_smtp_auth_disabled=True, cas_smtp_auth_disabled=None
@@ -655,7 +679,10 @@ class _FakeHttpServer:
                 body = None
             self.requests.append(
                 RecordedRequest(
-                    endpoint, request.method, request.path, dict(request.query),
+                    endpoint,
+                    request.method,
+                    request.path,
+                    dict(request.query),
                     {k: v for k, v in request.headers.items() if k.lower() != "authorization"},
                     body,
                 )
@@ -669,13 +696,16 @@ class _FakeHttpServer:
             if self._throttled.get(endpoint, 0) < self.scenario.throttle.get(endpoint, 0):
                 self._throttled[endpoint] = self._throttled.get(endpoint, 0) + 1
                 return graph_error(
-                    429, "TooManyRequests", "Too many requests.",
+                    429,
+                    "TooManyRequests",
+                    "Too many requests.",
                     Retry_After=self.scenario.retry_after,
                 )
             if code := self.scenario.forbidden.get(endpoint):
                 echo = f" Token: {auth}" if self.scenario.echo_token_in_errors else ""
-                return graph_error(403, code, "Insufficient privileges to complete the "
-                                   f"operation.{echo}")
+                return graph_error(
+                    403, code, f"Insufficient privileges to complete the operation.{echo}"
+                )
             return await handler(request)
 
         self.app.router.add_route(method, path, wrapped)
@@ -739,16 +769,18 @@ class FakeGraph(_FakeHttpServer):
         self.route("GET", f"{v}/users/{{user}}/mailboxSettings", "mailboxSettings", self._mbx)
         self.route("GET", f"{v}/users/{{user}}/transitiveMemberOf", "memberOf", self._member_of)
         self.route(
-            "GET", f"{v}/policies/identitySecurityDefaultsEnforcementPolicy",
-            "securityDefaults", self._security_defaults,
+            "GET",
+            f"{v}/policies/identitySecurityDefaultsEnforcementPolicy",
+            "securityDefaults",
+            self._security_defaults,
         )
-        self.route(
-            "GET", f"{v}/identity/conditionalAccess/policies", "conditionalAccess", self._ca
-        )
+        self.route("GET", f"{v}/identity/conditionalAccess/policies", "conditionalAccess", self._ca)
         self.route("GET", f"{v}/auditLogs/signIns", "signIns", self._sign_ins)
         self.route(
-            "GET", f"{v}/reports/authenticationMethods/userRegistrationDetails/{{user}}",
-            "registrationDetails", self._registration,
+            "GET",
+            f"{v}/reports/authenticationMethods/userRegistrationDetails/{{user}}",
+            "registrationDetails",
+            self._registration,
         )
 
     @property
@@ -768,21 +800,26 @@ class FakeGraph(_FakeHttpServer):
 
     def _not_found(self, ref: str) -> web.Response:
         return graph_error(
-            404, "Request_ResourceNotFound",
+            404,
+            "Request_ResourceNotFound",
             f"Resource '{ref}' does not exist or one of its queried reference-property objects "
             "are not present.",
         )
 
     def _not_premium(self) -> web.Response:
         return graph_error(
-            403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            403,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
             "Neither tenant is B2C or tenant doesn't have premium license",
         )
 
     def _page(self, request: web.Request, items: list[dict[str, Any]], what: str) -> web.Response:
         start = int(request.query.get("$skiptoken", "0"))
         size = self.scenario.page_size
-        body: dict[str, Any] = {"@odata.context": self._ctx(what), "value": items[start:start + size]}
+        body: dict[str, Any] = {
+            "@odata.context": self._ctx(what),
+            "value": items[start : start + size],
+        }
         if start + size < len(items):
             body["@odata.nextLink"] = str(
                 request.url.with_query({**request.query, "$skiptoken": str(start + size)})
@@ -791,22 +828,33 @@ class FakeGraph(_FakeHttpServer):
 
     async def _me(self, request: web.Request) -> web.Response:
         s = self.scenario
-        return web.json_response({
-            "@odata.context": self._ctx("users(id,userPrincipalName,displayName)/$entity"),
-            "id": s.admin_id, "userPrincipalName": s.admin_upn, "displayName": "Contoso Admin",
-        })
+        return web.json_response(
+            {
+                "@odata.context": self._ctx("users(id,userPrincipalName,displayName)/$entity"),
+                "id": s.admin_id,
+                "userPrincipalName": s.admin_upn,
+                "displayName": "Contoso Admin",
+            }
+        )
 
     async def _organization(self, request: web.Request) -> web.Response:
         s = self.scenario
         domains = [
-            {"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": i == 0,
-             "isInitial": d.endswith(".onmicrosoft.com"), "name": d, "type": "Managed"}
+            {
+                "capabilities": "Email, OfficeCommunicationsOnline",
+                "isDefault": i == 0,
+                "isInitial": d.endswith(".onmicrosoft.com"),
+                "name": d,
+                "type": "Managed",
+            }
             for i, d in enumerate(s.domains)
         ]
-        return web.json_response({
-            "@odata.context": self._ctx("organization(id,verifiedDomains)"),
-            "value": [{"id": s.tenant_id, "verifiedDomains": domains}],
-        })
+        return web.json_response(
+            {
+                "@odata.context": self._ctx("organization(id,verifiedDomains)"),
+                "value": [{"id": s.tenant_id, "verifiedDomains": domains}],
+            }
+        )
 
     async def _user(self, request: web.Request) -> web.Response:
         ref = request.match_info["user"]
@@ -815,11 +863,15 @@ class FakeGraph(_FakeHttpServer):
             return self._not_found(ref)
         upn, oid = found
         enabled = self.scenario.account_enabled if upn == self.scenario.mailbox_upn else True
-        full = {"id": oid, "userPrincipalName": upn, "accountEnabled": enabled,
-                "displayName": upn.split("@")[0]}
+        full = {
+            "id": oid,
+            "userPrincipalName": upn,
+            "accountEnabled": enabled,
+            "displayName": upn.split("@")[0],
+        }
         select = request.query.get("$select")
         fields = select.split(",") if select else ["id", "userPrincipalName", "displayName"]
-        body = {"@odata.context": self._ctx(f"users({select or ''})/$entity")}
+        body: dict[str, Any] = {"@odata.context": self._ctx(f"users({select or ''})/$entity")}
         body.update({k: full.get(k) for k in fields})
         return web.json_response(body)
 
@@ -837,13 +889,16 @@ class FakeGraph(_FakeHttpServer):
             return self._not_found(ref)
         if self.scenario.user_purpose is None:
             return graph_error(
-                404, "MailboxNotEnabledForRESTAPI",
+                404,
+                "MailboxNotEnabledForRESTAPI",
                 "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
             )
-        return web.json_response({
-            "@odata.context": self._ctx(f"users('{ref}')/mailboxSettings(userPurpose)"),
-            "userPurpose": self.scenario.user_purpose,
-        })
+        return web.json_response(
+            {
+                "@odata.context": self._ctx(f"users('{ref}')/mailboxSettings(userPurpose)"),
+                "userPurpose": self.scenario.user_purpose,
+            }
+        )
 
     async def _member_of(self, request: web.Request) -> web.Response:
         ref = request.match_info["user"]
@@ -852,14 +907,18 @@ class FakeGraph(_FakeHttpServer):
         return self._page(request, self.scenario.memberships, "directoryObjects")
 
     async def _security_defaults(self, request: web.Request) -> web.Response:
-        return web.json_response({
-            "@odata.context": self._ctx("policies/identitySecurityDefaultsEnforcementPolicy/$entity"),
-            "id": "00000000-0000-0000-0000-000000000005",
-            "displayName": "Security Defaults",
-            "description": "Security defaults is a set of basic identity security mechanisms "
-                           "recommended by Microsoft.",
-            "isEnabled": self.scenario.security_defaults,
-        })
+        return web.json_response(
+            {
+                "@odata.context": self._ctx(
+                    "policies/identitySecurityDefaultsEnforcementPolicy/$entity"
+                ),
+                "id": "00000000-0000-0000-0000-000000000005",
+                "displayName": "Security Defaults",
+                "description": "Security defaults is a set of basic identity security mechanisms "
+                "recommended by Microsoft.",
+                "isEnabled": self.scenario.security_defaults,
+            }
+        )
 
     async def _ca(self, request: web.Request) -> web.Response:
         return self._page(request, self.scenario.ca_policies, "identity/conditionalAccess/policies")
@@ -871,13 +930,15 @@ class FakeGraph(_FakeHttpServer):
         if "clientAppUsed eq 'Authenticated SMTP'" not in flt:
             return graph_error(400, "BadRequest", "This fake only answers Authenticated SMTP.")
         items = [
-            s for s in self.scenario.sign_ins
+            s
+            for s in self.scenario.sign_ins
             if f"userPrincipalName eq '{s['userPrincipalName']}'".lower() in flt.lower()
         ]
         items.sort(key=lambda s: s["createdDateTime"], reverse=True)
         top = int(request.query.get("$top", "1000"))
-        return web.json_response({"@odata.context": self._ctx("auditLogs/signIns"),
-                                  "value": items[:top]})
+        return web.json_response(
+            {"@odata.context": self._ctx("auditLogs/signIns"), "value": items[:top]}
+        )
 
     async def _registration(self, request: web.Request) -> web.Response:
         if not self.scenario.premium:
@@ -888,17 +949,29 @@ class FakeGraph(_FakeHttpServer):
         if not found or ref.lower() != found[1].lower():
             return self._not_found(ref)
         registered = self.scenario.mfa_registered and found[0] == self.scenario.mailbox_upn
-        return web.json_response({
-            "@odata.context": self._ctx("reports/authenticationMethods/userRegistrationDetails/$entity"),
-            "id": found[1], "userPrincipalName": found[0], "userDisplayName": found[0].split("@")[0],
-            "userType": "member", "isAdmin": found[0] == self.scenario.admin_upn,
-            "isSsprRegistered": registered, "isSsprEnabled": False, "isSsprCapable": False,
-            "isMfaRegistered": registered, "isMfaCapable": registered,
-            "isPasswordlessCapable": False,
-            "methodsRegistered": ["microsoftAuthenticatorPush", "mobilePhone"] if registered else [],
-            "defaultMfaMethod": "microsoftAuthenticatorPush" if registered else "none",
-            "lastUpdatedDateTime": "2026-11-27T10:00:00Z",
-        })
+        return web.json_response(
+            {
+                "@odata.context": self._ctx(
+                    "reports/authenticationMethods/userRegistrationDetails/$entity"
+                ),
+                "id": found[1],
+                "userPrincipalName": found[0],
+                "userDisplayName": found[0].split("@")[0],
+                "userType": "member",
+                "isAdmin": found[0] == self.scenario.admin_upn,
+                "isSsprRegistered": registered,
+                "isSsprEnabled": False,
+                "isSsprCapable": False,
+                "isMfaRegistered": registered,
+                "isMfaCapable": registered,
+                "isPasswordlessCapable": False,
+                "methodsRegistered": ["microsoftAuthenticatorPush", "mobilePhone"]
+                if registered
+                else [],
+                "defaultMfaMethod": "microsoftAuthenticatorPush" if registered else "none",
+                "lastUpdatedDateTime": "2026-11-27T10:00:00Z",
+            }
+        )
 
 
 class FakeExchangeAdmin(_FakeHttpServer):
@@ -930,10 +1003,14 @@ class FakeExchangeAdmin(_FakeHttpServer):
         if request.match_info["tenant"] != s.tenant_id:
             return graph_error(404, "NotFound", "Tenant not found.")
         if s.exchange_error:
-            messages = {401: "The user is not authorized.", 403: "The user isn't assigned to "
-                        "any management roles.", 404: "The requested resource was not found."}
+            messages = {
+                401: "The user is not authorized.",
+                403: "The user isn't assigned to any management roles.",
+                404: "The requested resource was not found.",
+            }
             return graph_error(
-                s.exchange_error, "Forbidden" if s.exchange_error == 403 else "Error",
+                s.exchange_error,
+                "Forbidden" if s.exchange_error == 403 else "Error",
                 messages.get(s.exchange_error, "An internal server error occurred."),
             )
         body = await request.json()
@@ -942,7 +1019,7 @@ class FakeExchangeAdmin(_FakeHttpServer):
         params = cmdlet_input.get("Parameters") or {}
         meta = {
             "@odata.context": f"https://outlook.office365.com/adminapi/beta/{s.tenant_id}/"
-                              "$metadata#Collection(Exchange.GenericHashTable)",
+            "$metadata#Collection(Exchange.GenericHashTable)",
             "adminapi.warnings@odata.type": "#Collection(String)",
             "@adminapi.warnings": [],
         }
@@ -958,14 +1035,21 @@ class FakeExchangeAdmin(_FakeHttpServer):
             identity = str(params.get("Identity", ""))
             if identity.lower() not in (s.mailbox_upn.lower(), s.admin_upn.lower()):
                 return graph_error(
-                    404, "ManagementObjectNotFoundException",
+                    404,
+                    "ManagementObjectNotFoundException",
                     f"|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|"
                     f"The operation couldn't be performed because object '{identity}' couldn't "
                     "be found on 'AM0PR06A01DC001.EURPR06A001.PROD.OUTLOOK.COM'.",
                 )
-            disabled = s.cas_smtp_auth_disabled if identity.lower() == s.mailbox_upn.lower() else None
-            row = {"Identity": identity.split("@")[0], "PrimarySmtpAddress": identity,
-                   "SmtpClientAuthenticationDisabled": disabled, "ImapEnabled": True}
+            disabled = (
+                s.cas_smtp_auth_disabled if identity.lower() == s.mailbox_upn.lower() else None
+            )
+            row = {
+                "Identity": identity.split("@")[0],
+                "PrimarySmtpAddress": identity,
+                "SmtpClientAuthenticationDisabled": disabled,
+                "ImapEnabled": True,
+            }
             return web.json_response({**meta, "value": [row]})
         return graph_error(400, "BadRequest", f"Cmdlet {name!r} is not available in this fake.")
 
@@ -1047,8 +1131,10 @@ class FakeSmtpServer:
 
         if delay := self.scenario.delays.get("smtp"):
             await asyncio.sleep(delay)
-        await send(f"220 {host} Microsoft ESMTP MAIL Service ready at "
-                   f"{dt.datetime.now(dt.UTC):%a, %d %b %Y %H:%M:%S} +0000 08DE2C5B7A1F3D44")
+        await send(
+            f"220 {host} Microsoft ESMTP MAIL Service ready at "
+            f"{dt.datetime.now(dt.UTC):%a, %d %b %Y %H:%M:%S} +0000 08DE2C5B7A1F3D44"
+        )
         secure = False
         while True:
             raw = await reader.readline()
@@ -1056,8 +1142,9 @@ class FakeSmtpServer:
                 return
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             verb = line.split(" ", 1)[0].upper()
-            self.commands.append("AUTH XOAUTH2 <payload>" if verb == "AUTH" and " " in line[5:]
-                                 else line)
+            self.commands.append(
+                "AUTH XOAUTH2 <payload>" if verb == "AUTH" and " " in line[5:] else line
+            )
             if verb in ("EHLO", "HELO"):
                 if secure and behaviour == SMTP_TLS_421:
                     await send(REPLY_TLS_421)
@@ -1119,9 +1206,7 @@ class FakeSmtpServer:
             await send(REPLY_BAD_TOKEN)
             return
         self.auth_payloads.append(decoded)
-        fields = dict(
-            item.split("=", 1) for item in decoded.split("\x01") if "=" in item
-        )
+        fields = dict(item.split("=", 1) for item in decoded.split("\x01") if "=" in item)
         token_ok = fields.get("auth") == f"Bearer {self.tokens.tokens[SMTP_SCOPE]}"
         user_ok = fields.get("user", "").lower() == self.scenario.mailbox_upn.lower()
         if not (token_ok and user_ok) or behaviour == SMTP_BAD_TOKEN:
@@ -1211,7 +1296,9 @@ class FakeTenant:
             The context.
         """
         s = self.scenario
-        user_upn, user_id = (s.mailbox_upn, s.mailbox_id) if as_mailbox else (s.admin_upn, s.admin_id)
+        user_upn, user_id = (
+            (s.mailbox_upn, s.mailbox_id) if as_mailbox else (s.admin_upn, s.admin_id)
+        )
         values: dict[str, Any] = {
             "tenant_id": s.tenant_id,
             "user_id": user_id,
@@ -1246,7 +1333,11 @@ class FakeTenant:
         return default_checks(session, self.tokens, **kwargs)
 
     async def run_check(
-        self, session: aiohttp.ClientSession, check_id: str, *, as_mailbox: bool = True,
+        self,
+        session: aiohttp.ClientSession,
+        check_id: str,
+        *,
+        as_mailbox: bool = True,
         **overrides: Any,
     ) -> CheckResult:
         """Run one of the default checks against this tenant.

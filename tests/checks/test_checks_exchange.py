@@ -59,7 +59,12 @@ async def test_invoke_command_request_shape(
     assert {c.path for c in calls} == {f"/adminapi/beta/{S.tenant_id}/InvokeCommand"}
     bodies = sorted((c.json for c in calls), key=lambda b: b["CmdletInput"]["CmdletName"])
     assert bodies == [
-        {"CmdletInput": {"CmdletName": "Get-CASMailbox", "Parameters": {"Identity": S.mailbox_upn}}},
+        {
+            "CmdletInput": {
+                "CmdletName": "Get-CASMailbox",
+                "Parameters": {"Identity": S.mailbox_upn},
+            }
+        },
         {"CmdletInput": {"CmdletName": "Get-TransportConfig", "Parameters": {}}},
     ]
     for call in calls:
@@ -185,7 +190,9 @@ PS C:\\>"""
         ("", "tenant", {}),
     ],
 )
-def test_parse_pasted_output(text: str, default: str | None, expected: dict) -> None:
+def test_parse_pasted_output(
+    text: str, default: str | None, expected: dict[str, bool | None]
+) -> None:
     assert parse_pasted_output(text, default=default) == expected  # type: ignore[arg-type]
 
 
@@ -200,12 +207,20 @@ _VALUES = st.sampled_from([True, False, None])
 
 def _render(value: bool | None, style: str, case: str) -> str:
     word = {True: "True", False: "False", None: ""}[value]
-    prop = {"lower": "smtpclientauthenticationdisabled", "same": "SmtpClientAuthenticationDisabled"}[case]
+    prop = {
+        "lower": "smtpclientauthenticationdisabled",
+        "same": "SmtpClientAuthenticationDisabled",
+    }[case]
     if style == "list":
         return f"{prop} : {word}"
     if style == "json":
-        return f'{{"SmtpClientAuthenticationDisabled": {str(value).lower() if value is not None else "null"}}}'
-    return f"{prop}\n{'-' * len(prop)}\n{word.rjust(len(prop))}\n" if word else f"{prop}\n{'-' * len(prop)}\n"
+        literal = "null" if value is None else str(value).lower()
+        return f'{{"SmtpClientAuthenticationDisabled": {literal}}}'
+    return (
+        f"{prop}\n{'-' * len(prop)}\n{word.rjust(len(prop))}\n"
+        if word
+        else f"{prop}\n{'-' * len(prop)}\n"
+    )
 
 
 @given(
@@ -234,7 +249,12 @@ async def test_result_from_pasted(start_tenant: StartTenant) -> None:
     assert (result.status, result.cause_id) == (CheckStatus.FAIL, "smtp_auth_disabled_tenant")
     assert result.check_id == "smtp_auth_switches" and "pasted" in result.evidence
     # A second paste (mailbox only, no prompt line) completes an earlier tenant reading.
-    follow_up = result_from_pasted(FL_TRUE.replace("True", "False"), context, known={"tenant": True})
+    follow_up = result_from_pasted(
+        FL_TRUE.replace("True", "False"), context, known={"tenant": True}
+    )
     assert follow_up.status is CheckStatus.PASS
     nothing = result_from_pasted("garbage", context)
-    assert nothing.status is CheckStatus.UNKNOWN and "No SmtpClientAuthenticationDisabled" in nothing.evidence
+    assert (
+        nothing.status is CheckStatus.UNKNOWN
+        and "No SmtpClientAuthenticationDisabled" in nothing.evidence
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -25,8 +26,15 @@ async def test_healthy_tenant_passes_every_graph_check(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
     tenant = await start_tenant(TenantScenario.healthy())
-    for check_id in ("license", "mailbox_type", "account_enabled", "security_defaults",
-                     "conditional_access", "smtp_sign_ins", "mfa_registration"):
+    for check_id in (
+        "license",
+        "mailbox_type",
+        "account_enabled",
+        "security_defaults",
+        "conditional_access",
+        "smtp_sign_ins",
+        "mfa_registration",
+    ):
         result = await tenant.run_check(session, check_id)
         assert result.status is CheckStatus.PASS, (check_id, result)
         assert result.check_id == check_id and result.title
@@ -44,13 +52,18 @@ async def test_healthy_tenant_passes_every_graph_check(
         ([license_sku("SPE_F1", {"EXCHANGE_S_DESKLESS": "Success"})], CheckStatus.PASS),
         ([license_sku("SPB", {"EXCHANGE_S_STANDARD": "PendingProvisioning"})], CheckStatus.WARN),
         ([license_sku("SPB", {"EXCHANGE_S_STANDARD": "Disabled"})], CheckStatus.FAIL),
-        ([license_sku("POWER_BI_STANDARD", {"EXCHANGE_S_FOUNDATION": "Success"})],
-         CheckStatus.FAIL),
+        (
+            [license_sku("POWER_BI_STANDARD", {"EXCHANGE_S_FOUNDATION": "Success"})],
+            CheckStatus.FAIL,
+        ),
         ([], CheckStatus.FAIL),
     ],
 )
 async def test_license(
-    start_tenant: StartTenant, session: aiohttp.ClientSession, licenses: list, status: CheckStatus
+    start_tenant: StartTenant,
+    session: aiohttp.ClientSession,
+    licenses: list[dict[str, Any]],
+    status: CheckStatus,
 ) -> None:
     tenant = await start_tenant(S.with_(licenses=licenses))
     result = await tenant.run_check(session, "license")
@@ -64,7 +77,10 @@ def test_license_rules_prefer_an_active_plan_over_a_disabled_one() -> None:
         license_sku("SPB", {"EXCHANGE_S_STANDARD": "Success", "EXCHANGE_S_FOUNDATION": "Success"}),
     ]
     assert judge_licenses(skus).status is CheckStatus.PASS
-    assert "FOUNDATION" in judge_licenses([license_sku("X", {"EXCHANGE_S_FOUNDATION": "Success"})]).evidence
+    assert (
+        "FOUNDATION"
+        in judge_licenses([license_sku("X", {"EXCHANGE_S_FOUNDATION": "Success"})]).evidence
+    )
 
 
 # ------------------------------------------------------------------ mailbox type
@@ -149,7 +165,9 @@ async def test_security_defaults(
 async def test_security_defaults_without_policy_read_names_it(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
-    tenant = await start_tenant(S.with_(forbidden={"securityDefaults": "Authorization_RequestDenied"}))
+    tenant = await start_tenant(
+        S.with_(forbidden={"securityDefaults": "Authorization_RequestDenied"})
+    )
     result = await tenant.run_check(session, "security_defaults")
     assert result.status is CheckStatus.UNKNOWN
     assert "Policy.Read.All" in result.evidence
@@ -163,39 +181,87 @@ GROUP = "5e6f7a8b-3333-4eee-8fff-000000000003"
 @pytest.mark.parametrize(
     ("policies", "memberships", "status", "named"),
     [
-        ([ca_policy("Block legacy authentication")], [], CheckStatus.FAIL,
-         "Block legacy authentication"),
-        ([ca_policy("Legacy report-only", state="enabledForReportingButNotEnforced")], [],
-         CheckStatus.WARN, "report-only"),
+        (
+            [ca_policy("Block legacy authentication")],
+            [],
+            CheckStatus.FAIL,
+            "Block legacy authentication",
+        ),
+        (
+            [ca_policy("Legacy report-only", state="enabledForReportingButNotEnforced")],
+            [],
+            CheckStatus.WARN,
+            "report-only",
+        ),
         ([ca_policy("Off", state="disabled")], [], CheckStatus.PASS, None),
         ([ca_policy("Excluded", exclude_users=[S.mailbox_id])], [], CheckStatus.PASS, None),
         ([ca_policy("Browser only", client_app_types=["browser"])], [], CheckStatus.PASS, None),
-        ([ca_policy("Only EAS", client_app_types=["exchangeActiveSync"])], [], CheckStatus.PASS,
-         None),
-        ([ca_policy("All apps", client_app_types=["all"], controls=["mfa"])], [],
-         CheckStatus.FAIL, "requires mfa"),
-        ([ca_policy("EXO only", include_applications=["00000002-0000-0ff1-ce00-000000000000"])],
-         [], CheckStatus.FAIL, "EXO only"),
-        ([ca_policy("SharePoint", include_applications=["00000003-0000-0ff1-ce00-000000000000"])],
-         [], CheckStatus.PASS, None),
+        (
+            [ca_policy("Only EAS", client_app_types=["exchangeActiveSync"])],
+            [],
+            CheckStatus.PASS,
+            None,
+        ),
+        (
+            [ca_policy("All apps", client_app_types=["all"], controls=["mfa"])],
+            [],
+            CheckStatus.FAIL,
+            "requires mfa",
+        ),
+        (
+            [ca_policy("EXO only", include_applications=["00000002-0000-0ff1-ce00-000000000000"])],
+            [],
+            CheckStatus.FAIL,
+            "EXO only",
+        ),
+        (
+            [
+                ca_policy(
+                    "SharePoint", include_applications=["00000003-0000-0ff1-ce00-000000000000"]
+                )
+            ],
+            [],
+            CheckStatus.PASS,
+            None,
+        ),
         ([ca_policy("Other user", include_users=["someone-else"])], [], CheckStatus.PASS, None),
-        ([ca_policy("Via group", include_users=[], include_groups=[GROUP])],
-         [{"@odata.type": "#microsoft.graph.group", "id": GROUP}], CheckStatus.FAIL, "Via group"),
-        ([ca_policy("Group not member", include_users=[], include_groups=[GROUP])], [],
-         CheckStatus.PASS, None),
-        ([ca_policy("Excluded group", exclude_groups=[GROUP])],
-         [{"@odata.type": "#microsoft.graph.group", "id": GROUP}], CheckStatus.PASS, None),
-        ([ca_policy("Outside office", locations={"includeLocations": ["All"],
-                                                 "excludeLocations": ["AllTrusted"]})],
-         [], CheckStatus.WARN, "Outside office"),
+        (
+            [ca_policy("Via group", include_users=[], include_groups=[GROUP])],
+            [{"@odata.type": "#microsoft.graph.group", "id": GROUP}],
+            CheckStatus.FAIL,
+            "Via group",
+        ),
+        (
+            [ca_policy("Group not member", include_users=[], include_groups=[GROUP])],
+            [],
+            CheckStatus.PASS,
+            None,
+        ),
+        (
+            [ca_policy("Excluded group", exclude_groups=[GROUP])],
+            [{"@odata.type": "#microsoft.graph.group", "id": GROUP}],
+            CheckStatus.PASS,
+            None,
+        ),
+        (
+            [
+                ca_policy(
+                    "Outside office",
+                    locations={"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]},
+                )
+            ],
+            [],
+            CheckStatus.WARN,
+            "Outside office",
+        ),
         ([ca_policy("Session only", controls=[])], [], CheckStatus.PASS, None),
     ],
 )
 async def test_conditional_access(
     start_tenant: StartTenant,
     session: aiohttp.ClientSession,
-    policies: list,
-    memberships: list,
+    policies: list[dict[str, Any]],
+    memberships: list[dict[str, Any]],
     status: CheckStatus,
     named: str | None,
 ) -> None:
@@ -210,10 +276,12 @@ async def test_conditional_access(
 async def test_conditional_access_group_policy_without_membership_permission_warns(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
-    tenant = await start_tenant(S.with_(
-        ca_policies=[ca_policy("Via group", include_users=[], include_groups=[GROUP])],
-        forbidden={"memberOf": "Authorization_RequestDenied"},
-    ))
+    tenant = await start_tenant(
+        S.with_(
+            ca_policies=[ca_policy("Via group", include_users=[], include_groups=[GROUP])],
+            forbidden={"memberOf": "Authorization_RequestDenied"},
+        )
+    )
     result = await tenant.run_check(session, "conditional_access")
     assert result.status is CheckStatus.WARN and "may apply" in result.evidence
 
@@ -269,8 +337,11 @@ async def test_injected_mapper_is_used(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
     tenant = await start_tenant(S.with_(sign_ins=[smtp_sign_in(S.mailbox_upn, 50126)]))
-    (check,) = [c for c in tenant.checks(session, map_error=lambda code: f"diag_{code}")
-                if c.check_id == "smtp_sign_ins"]
+    (check,) = [
+        c
+        for c in tenant.checks(session, map_error=lambda code: f"diag_{code}")
+        if c.check_id == "smtp_sign_ins"
+    ]
     result = await check.run(tenant.context())
     assert result.cause_id == "diag_50126"
 
@@ -313,8 +384,12 @@ async def test_sign_ins_without_permission_names_it(
 
 @pytest.mark.parametrize(
     ("registered", "auth_method", "status"),
-    [(True, "basic", CheckStatus.WARN), (True, None, CheckStatus.WARN),
-     (True, "oauth", CheckStatus.PASS), (False, "basic", CheckStatus.PASS)],
+    [
+        (True, "basic", CheckStatus.WARN),
+        (True, None, CheckStatus.WARN),
+        (True, "oauth", CheckStatus.PASS),
+        (False, "basic", CheckStatus.PASS),
+    ],
 )
 async def test_mfa_registration(
     start_tenant: StartTenant,
@@ -412,7 +487,9 @@ async def test_verified_domains_of_another_org_are_refused(
     tenant = await start_tenant(S)
     with pytest.raises(TenantIsolationError):
         await verified_domains(
-            session, tenant.tokens, graph_url=tenant.graph.url,
+            session,
+            tenant.tokens,
+            graph_url=tenant.graph.url,
             tenant_id="00000000-0000-0000-0000-00000000beef",
         )
 

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 import aiohttp
 import pytest
 
 from checks import (
+    Check,
     CheckContext,
     CheckResult,
     CheckStatus,
@@ -61,7 +63,7 @@ class BrokenCheck:
         raise RuntimeError("bug in a check")
 
 
-def _pick(checks: list, *ids: str) -> list:
+def _pick(checks: list[Check], *ids: str) -> list[Check]:
     return [c for c in checks if c.check_id in ids]
 
 
@@ -150,8 +152,11 @@ async def test_collect_keeps_the_given_order_and_closing_early_cancels(
 async def test_duplicate_check_ids_are_refused(start_tenant: StartTenant) -> None:
     tenant = await start_tenant(S)
     with pytest.raises(ValueError, match="duplicate"):
-        run_checks(tenant.context(), [SleepyCheck("a", 0), SleepyCheck("a", 0)],
-                   token_tenant_id=S.tenant_id)
+        run_checks(
+            tenant.context(),
+            [SleepyCheck("a", 0), SleepyCheck("a", 0)],
+            token_tenant_id=S.tenant_id,
+        )
 
 
 # ------------------------------------------------------------- tenant isolation
@@ -168,7 +173,10 @@ async def test_duplicate_check_ids_are_refused(start_tenant: StartTenant) -> Non
     ],
 )
 async def test_tenant_isolation_refuses_before_any_request(
-    start_tenant: StartTenant, session: aiohttp.ClientSession, token_tid: str, overrides: dict
+    start_tenant: StartTenant,
+    session: aiohttp.ClientSession,
+    token_tid: str,
+    overrides: dict[str, Any],
 ) -> None:
     tenant = await start_tenant(S)
     context = tenant.context(**overrides)
@@ -183,16 +191,24 @@ async def test_tenant_isolation_refuses_before_any_request(
 
 def test_same_tenant_is_case_insensitive() -> None:
     context = CheckContext(
-        tenant_id=S.tenant_id.upper(), user_id="u", user_upn="Admin@Contoso.example",
-        mailbox_upn="TMS@CONTOSO.EXAMPLE", verified_domains=("contoso.example",),
+        tenant_id=S.tenant_id.upper(),
+        user_id="u",
+        user_upn="Admin@Contoso.example",
+        mailbox_upn="TMS@CONTOSO.EXAMPLE",
+        verified_domains=("contoso.example",),
     )
     ensure_same_tenant(S.tenant_id, context)
 
 
 def test_context_rejects_odd_addresses() -> None:
     with pytest.raises(ValueError):
-        CheckContext(tenant_id="t", user_id="u", user_upn="admin@contoso.example",
-                     mailbox_upn="x@contoso.example; Remove-Mailbox", verified_domains=())
+        CheckContext(
+            tenant_id="t",
+            user_id="u",
+            user_upn="admin@contoso.example",
+            mailbox_upn="x@contoso.example; Remove-Mailbox",
+            verified_domains=(),
+        )
 
 
 # ---------------------------------------------------------- one scenario per cause
@@ -224,12 +240,21 @@ async def test_healthy_tenant_has_no_failures(
 
 LEAKY = [
     # Servers that quote the bearer token in their error messages.
-    S.with_(echo_token_in_errors=True, forbidden={"licenseDetails": "Authorization_RequestDenied",
-                                                  "signIns": "Authorization_RequestDenied"},
-            smtp=SMTP_BAD_TOKEN),
-    S.with_(exchange_error=403, throttle={"securityDefaults": 5}, retry_after="0",
-            ca_policies=[ca_policy("Block legacy authentication")],
-            sign_ins=[smtp_sign_in(S.mailbox_upn, 53003)]),
+    S.with_(
+        echo_token_in_errors=True,
+        forbidden={
+            "licenseDetails": "Authorization_RequestDenied",
+            "signIns": "Authorization_RequestDenied",
+        },
+        smtp=SMTP_BAD_TOKEN,
+    ),
+    S.with_(
+        exchange_error=403,
+        throttle={"securityDefaults": 5},
+        retry_after="0",
+        ca_policies=[ca_policy("Block legacy authentication")],
+        sign_ins=[smtp_sign_in(S.mailbox_upn, 53003)],
+    ),
     TenantScenario.for_cause("smtp_auth_disabled_tenant"),
 ]
 
@@ -247,8 +272,9 @@ async def test_no_token_in_results_evidence_exceptions_or_logs(
     seen = [repr(results)]
     seen += [r.evidence for r in results]
     # A raised error (from the helpers the bot calls directly) must be clean as well.
-    broken = scenario.with_(forbidden={"me": "Authorization_RequestDenied"},
-                            echo_token_in_errors=True)
+    broken = scenario.with_(
+        forbidden={"me": "Authorization_RequestDenied"}, echo_token_in_errors=True
+    )
     tenant.graph.scenario = broken
     with pytest.raises(GraphError) as info:
         await me(session, tenant.tokens, graph_url=tenant.graph.url)

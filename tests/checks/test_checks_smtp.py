@@ -50,10 +50,16 @@ async def test_accepted_token_passes_and_sends_no_mail(
 @pytest.mark.parametrize(
     ("scenario", "cause", "reply"),
     [
-        (S.with_(transport_smtp_auth_disabled=True), "smtp_auth_disabled_tenant",
-         REPLY_TENANT_DISABLED),
-        (S.with_(cas_smtp_auth_disabled=True), "smtp_auth_disabled_mailbox",
-         REPLY_MAILBOX_DISABLED),
+        (
+            S.with_(transport_smtp_auth_disabled=True),
+            "smtp_auth_disabled_tenant",
+            REPLY_TENANT_DISABLED,
+        ),
+        (
+            S.with_(cas_smtp_auth_disabled=True),
+            "smtp_auth_disabled_mailbox",
+            REPLY_MAILBOX_DISABLED,
+        ),
         (S.with_(smtp=SMTP_BAD_TOKEN), "oauth_token", REPLY_BAD_TOKEN),
         (S.with_(smtp=SMTP_TLS_421), "tls_version", REPLY_TLS_421),
     ],
@@ -100,7 +106,8 @@ async def test_probe_refuses_tls_below_1_2_even_if_the_factory_allows_it(
 
 
 @pytest.mark.parametrize(
-    ("behaviour", "cause"), [(SMTP_NO_STARTTLS, "starttls_required"), (SMTP_NO_AUTH, "wrong_endpoint")]
+    ("behaviour", "cause"),
+    [(SMTP_NO_STARTTLS, "starttls_required"), (SMTP_NO_AUTH, "wrong_endpoint")],
 )
 async def test_missing_extensions(
     start_tenant: StartTenant, session: aiohttp.ClientSession, behaviour: str, cause: str
@@ -166,16 +173,28 @@ def test_xoauth2_initial_response_format() -> None:
 @pytest.mark.parametrize(
     ("line", "cause"),
     [
-        ("535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.",
-         "wrong_credentials"),
-        ("535 5.7.139 Authentication unsuccessful, user is locked by your organization's "
-         "security defaults policy. Contact your administrator.", "security_defaults"),
-        ("535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be "
-         "authenticated successfully. Contact your administrator.", "conditional_access"),
-        ("535 5.7.139 Authentication unsuccessful, basic authentication is disabled.",
-         "basic_auth_disabled"),
-        ("550 5.7.30 Basic authentication is not supported for Client Submission.",
-         "basic_auth_disabled"),
+        (
+            "535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.",
+            "wrong_credentials",
+        ),
+        (
+            "535 5.7.139 Authentication unsuccessful, user is locked by your organization's "
+            "security defaults policy. Contact your administrator.",
+            "security_defaults",
+        ),
+        (
+            "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be "
+            "authenticated successfully. Contact your administrator.",
+            "conditional_access",
+        ),
+        (
+            "535 5.7.139 Authentication unsuccessful, basic authentication is disabled.",
+            "basic_auth_disabled",
+        ),
+        (
+            "550 5.7.30 Basic authentication is not supported for Client Submission.",
+            "basic_auth_disabled",
+        ),
         ("504 5.7.4 Unrecognized authentication type", "auth_mechanism"),
         ("451 5.7.3 STARTTLS is required to send mail", "starttls_required"),
         ("535 5.7.139 Authentication unsuccessful [AM0PR06MB6545]", "unknown"),
