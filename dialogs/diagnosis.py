@@ -1,0 +1,632 @@
+"""Diagnose a pasted SMTP / Entra / Graph error text: ranked causes with evidence.
+
+The customer pastes whatever they have: a CLOUDEX TMS log line, a client
+library's exception, an NDR, an Entra sign-in failure. :class:`Diagnoser`
+turns that text into causes of the knowledge file, ranked by confidence,
+each with the code or phrase that matched.
+
+Design:
+
+* **Patterns are data.** Every cause in ``dialogs/knowledge.json`` carries
+  ``"patterns": [{"regex", "weight", "label"}]``. This module holds no
+  error strings of its own, only the text clean-up and the scoring.
+* **Compiled once.** A :class:`Diagnoser` compiles the patterns when it is
+  built; :func:`diagnoser_for` caches one per knowledge base. Nothing is
+  built at import time.
+* **Normalise first.** Pasted text arrives JSON-escaped (sometimes several
+  levels deep), as Python ``b'...'`` reprs, inside HTML or Markdown, URL
+  encoded, wrapped over lines, with log prefixes and non-English text around
+  the English server reply. :func:`normalise` undoes all of that so one
+  regex per phrase is enough.
+* **Specific beats generic.** A cause's confidence combines its matching
+  patterns as a noisy-OR (``1 - prod(1 - weight)``): a specific reply such as
+  ``5.7.139 ... disabled for the Tenant`` carries a weight near 1, a bare
+  ``535`` a small one, and weak context hints (``AUTH XOAUTH2``, .NET's
+  ``SmtpException``) only tip the balance between close generic candidates.
+  Client wrappers that merely report an earlier failure (``5.7.57`` after a
+  ``535``) are written in the data so that the server's own reply wins.
+* **Bounded cost.** Only the first and last few thousand characters are read
+  (the reply is near one end of a pasted log), and a pattern's regex only runs
+  when its literal anchor (derived from the regex) occurs in the text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+UNKNOWN = "unknown"
+
+# The issue's budget: a 1 MB paste must be answered in well under 50 ms, so
+# only this many characters are examined. Head and tail are kept because a
+# log's interesting line is usually the last one, an exception's the first.
+MAX_CHARS = 10_000
+_HEAD_CHARS = 6_000
+
+# Candidates below this confidence are noise (a lone context hint).
+MIN_CONFIDENCE = 0.1
+# Two candidates this close, with the leader below the "sure" level, need a
+# follow-up question rather than a guess.
+AMBIGUITY_MARGIN = 0.1
+SURE_CONFIDENCE = 0.75
+MAX_CANDIDATES = 6
+_EVIDENCE_CHARS = 160
+
+# One short question per pair of causes that the same text can mean. The
+# generic fallback (pick from the two titles) covers every other pair.
+_FOLLOW_UPS: dict[frozenset[str], tuple[str, tuple[tuple[str, str], ...]]] = {
+    frozenset({"wrong_credentials", "oauth_token"}): (
+        "Does CLOUDEX TMS sign in with a password / app password, or with OAuth "
+        "(Microsoft sign-in)?",
+        (("Password or app password", "wrong_credentials"),
+         ("OAuth (Microsoft sign-in)", "oauth_token")),
+    ),
+    frozenset({"conditional_access", "mfa_required"}): (
+        "Does the Entra sign-in log for this account show error 53003 (Conditional "
+        "Access) or 50076 / 50079 (MFA required)?",
+        (("53003 - blocked by Conditional Access", "conditional_access"),
+         ("50076 / 50079 - MFA required", "mfa_required")),
+    ),
+    frozenset({"mfa_required", "security_defaults"}): (
+        "Are security defaults turned on in Microsoft Entra ID (Overview > Properties > "
+        "Manage security defaults)?",
+        (("Yes, security defaults are on", "security_defaults"),
+         ("No, but the account uses MFA", "mfa_required")),
+    ),
+    frozenset({"smtp_auth_disabled_tenant", "smtp_auth_disabled_mailbox"}): (
+        "Does sending fail for every mailbox in your organisation, or only for this one?",
+        (("Every mailbox", "smtp_auth_disabled_tenant"),
+         ("Only this mailbox", "smtp_auth_disabled_mailbox")),
+    ),
+    frozenset({"wrong_endpoint", "auth_mechanism"}): (
+        "Which server does CLOUDEX TMS connect to: smtp.office365.com, or an address "
+        "ending in mail.protection.outlook.com?",
+        (("An address ending in mail.protection.outlook.com", "wrong_endpoint"),
+         ("smtp.office365.com", "auth_mechanism")),
+    ),
+    frozenset({"wrong_endpoint", "starttls_required"}): (
+        "Which server and port does CLOUDEX TMS use?",
+        (("smtp.office365.com, port 587", "starttls_required"),
+         ("Another server or port", "wrong_endpoint")),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One possible cause of the pasted error.
+
+    Attributes:
+        cause_id: a cause id of the knowledge file.
+        confidence: 0..1, how sure the diagnosis is.
+        evidence: the code or phrase in the text that points to the cause.
+        label: what that evidence means, from the matching pattern.
+    """
+
+    cause_id: str
+    confidence: float
+    evidence: str
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """One short question that separates the leading candidates.
+
+    Attributes:
+        question: the question to ask.
+        options: ``(answer label, cause id)`` pairs, one per button.
+    """
+
+    question: str
+    options: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """The ranked result for one text.
+
+    Attributes:
+        candidates: causes, best first; empty when nothing fits.
+        follow_up: the separating question when the text is ambiguous.
+    """
+
+    candidates: tuple[Candidate, ...] = ()
+    follow_up: FollowUp | None = None
+
+    @property
+    def best(self) -> Candidate | None:
+        """The most likely cause, or ``None`` when nothing fits."""
+        return self.candidates[0] if self.candidates else None
+
+    @property
+    def cause_id(self) -> str:
+        """The best cause id, ``"unknown"`` when nothing fits."""
+        return self.candidates[0].cause_id if self.candidates else UNKNOWN
+
+    @property
+    def is_ambiguous(self) -> bool:
+        """True when the text fits several causes equally and a question is needed."""
+        return self.follow_up is not None
+
+    @property
+    def alternatives(self) -> tuple[str, ...]:
+        """The cause ids after the best one, in order."""
+        return tuple(c.cause_id for c in self.candidates[1:])
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``app.py diagnose --json`` / ``--jsonl``."""
+        best = self.best
+        return {
+            "cause": self.cause_id,
+            "confidence": best.confidence if best else 0.0,
+            "evidence": best.evidence if best else "",
+            "alternatives": list(self.alternatives),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PatternSpec:
+    """One pattern as written in the knowledge file, tied to its cause."""
+
+    cause_id: str
+    regex: str
+    weight: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    spec: PatternSpec
+    pattern: re.Pattern[str]
+    # Lower-case literals that every match contains (maybe none). Checking
+    # them with ``in`` is far cheaper than running the regex.
+    anchors: tuple[tuple[str, ...], ...]
+
+
+# --- normalisation --------------------------------------------------------------------
+
+_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
+_TYPOGRAPHY = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-", "\u00a0": " ",
+})
+_SCRIPT_STYLE = re.compile(r"(?is)<(script|style)\b[^>]{0,500}>.{0,20000}?</\1\s*>")
+# Only real tags (a letter after "<", no "<" inside): "<-  250 ..." transcript
+# arrows and "<user@example.com>" survive.
+_TAG = re.compile(r"</?[A-Za-z][\w:.-]{0,40}(?:\s[^<>]{0,500})?/?>")
+_URL_ESCAPE = re.compile(r"%([2-7][0-9A-Fa-f])")
+# Any depth of JSON/Python string escaping: \n, \\n, \\\\r ...
+_ESCAPED_BREAK = re.compile(r"\\+[nrt]")
+_ESCAPED_UNICODE = re.compile(r"\\+u([0-9a-fA-F]{4})")
+_ESCAPED_PUNCT = re.compile(r"\\+([\"'/\\_*`\[\]()#.<>-])")
+_BYTES_PREFIX = re.compile(r"(?<![\w'\"])b(['\"])")
+_MARKUP = re.compile(r"\*+|`+|~~")
+_LOG_PREFIX = re.compile(
+    r"(?m)^[ \t]*(?:>+[ \t]?|\d+\|[\w-]+[ \t]*\||"
+    r"\[?\d{4}-\d\d-\d\d[ T][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?\]?[ \t]*|"
+    r"(?:DEBUG|INFO|WARN(?:ING)?|ERROR|FATAL|TRACE|CRITICAL)\b[:\]]?[ \t]+)+"
+)
+_SPACE = re.compile(r"\s+")
+
+
+def _cap(text: str) -> str:
+    if len(text) <= MAX_CHARS:
+        return text
+    return text[:_HEAD_CHARS] + "\n" + text[-(MAX_CHARS - _HEAD_CHARS):]
+
+
+def _unescape_url(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16))
+
+
+def _unescape_unicode(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16))
+
+
+def normalise(text: str) -> str:
+    """Turn a pasted error into one line of plain text for matching.
+
+    Args:
+        text: whatever the customer pasted (any length, any wrapping).
+
+    Returns:
+        At most about :data:`MAX_CHARS` characters: escapes, markup, HTML tags
+        and entities, ``b'...'`` prefixes and line-start log prefixes removed,
+        typographic quotes made plain, all whitespace runs made one space.
+    """
+    text = _cap(text)
+    if not text.isascii():
+        text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text)).translate(_TYPOGRAPHY)
+    if "%" in text:
+        text = _URL_ESCAPE.sub(_unescape_url, text)
+    if "<" in text and ">" in text:
+        text = _TAG.sub(" ", _SCRIPT_STYLE.sub(" ", text))
+    if "&" in text:
+        text = html.unescape(text)
+    if "\\" in text:
+        text = _ESCAPED_BREAK.sub(" ", text)
+        text = _ESCAPED_UNICODE.sub(_unescape_unicode, text)
+        text = _ESCAPED_PUNCT.sub(r"\1", text)
+    text = _BYTES_PREFIX.sub(r"\1", text)
+    text = _MARKUP.sub("", text)
+    text = _LOG_PREFIX.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+# --- patterns ------------------------------------------------------------------------------
+
+
+def _runs(items: Any, literal: Any) -> set[str]:
+    runs: list[str] = []
+    run: list[str] = []
+    for op, arg in items:
+        if op is literal:
+            run.append(chr(arg))
+            continue
+        runs.append("".join(run))
+        run = []
+    runs.append("".join(run))
+    # Case folding can change length (e.g. "\u0130"), so only ASCII runs are safe.
+    return {r.lower() for r in runs if len(r) >= 3 and r.isascii()}
+
+
+def _literal_anchors(regex: str) -> tuple[tuple[str, ...], ...]:
+    """What every match of ``regex`` must contain, as lower-case literals.
+
+    Returns alternatives: a match contains all anchors of at least one of
+    them. A top-level ``a|b|c`` gives one alternative per branch; otherwise
+    there is one alternative made of the top-level literal runs. Only what
+    the stdlib's regex parser reports at top level is trusted, so the
+    anchors are always a necessary condition; anything unusual yields ``()``
+    (no prefilter: the regex always runs).
+    """
+    try:
+        from re import _constants as sre_constants  # type: ignore[attr-defined]
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+        parsed = list(sre_parse.parse(regex))
+        literal, branch = sre_constants.LITERAL, sre_constants.BRANCH
+    except Exception:  # a private API: it must never break diagnosis
+        return ()
+    if len(parsed) == 1 and parsed[0][0] is branch:
+        alternatives = [_runs(items, literal) for items in parsed[0][1][1]]
+    else:
+        alternatives = [_runs(parsed, literal)]
+    if not alternatives or not all(alternatives):
+        return ()
+    # Rarest first (codes with digits, then longer text): it is the gate.
+    return tuple(
+        tuple(sorted(alt, key=lambda a: (any(c.isdigit() for c in a), len(a)), reverse=True))
+        for alt in alternatives)
+
+
+def _field(item: Any, name: str, default: Any = None) -> Any:
+    if isinstance(item, Mapping):
+        return item.get(name, default)
+    return getattr(item, name, default)
+
+
+def pattern_specs(knowledge: Any) -> tuple[PatternSpec, ...]:
+    """Read the patterns of every cause of a knowledge base.
+
+    Args:
+        knowledge: the loaded knowledge (objects with ``causes[].id`` and
+            ``causes[].patterns[]``) or the raw JSON mapping.
+
+    Returns:
+        One spec per pattern, in file order.
+    """
+    specs: list[PatternSpec] = []
+    for cause in _field(knowledge, "causes", ()) or ():
+        cause_id = str(_field(cause, "id", ""))
+        for pattern in _field(cause, "patterns", ()) or ():
+            specs.append(PatternSpec(
+                cause_id=cause_id,
+                regex=str(_field(pattern, "regex", "")),
+                weight=float(_field(pattern, "weight", 0.0)),
+                label=str(_field(pattern, "label", "")),
+            ))
+    return tuple(specs)
+
+
+def _cause_titles(knowledge: Any) -> dict[str, str]:
+    return {
+        str(_field(cause, "id", "")): str(_field(cause, "title", ""))
+        for cause in _field(knowledge, "causes", ()) or ()
+    }
+
+
+# --- the diagnoser ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    weight: float
+    evidence: str
+    label: str
+
+
+@dataclass(slots=True)
+class _Score:
+    misses: float = 1.0  # product of (1 - weight): noisy-OR accumulator
+    best: _Hit | None = None
+    seen: set[str] = field(default_factory=set)
+
+    def add(self, spec: PatternSpec, evidence: str) -> None:
+        # The same regex written twice for one cause must not count twice.
+        if spec.regex in self.seen:
+            return
+        self.seen.add(spec.regex)
+        self.misses *= 1.0 - min(max(spec.weight, 0.0), 1.0)
+        if self.best is None or spec.weight > self.best.weight:
+            self.best = _Hit(spec.weight, evidence, spec.label)
+
+    @property
+    def confidence(self) -> float:
+        return round(1.0 - self.misses, 3)
+
+
+class Diagnoser:
+    """Compiled patterns of one knowledge base; :meth:`diagnose` is pure and thread-safe.
+
+    Args:
+        specs: the patterns (see :func:`pattern_specs`).
+        titles: cause id -> title, for the generic follow-up question.
+        order: cause ids in the knowledge file's fix order, to break ties.
+    """
+
+    def __init__(self, specs: Iterable[PatternSpec], titles: Mapping[str, str] | None = None,
+                 order: Iterable[str] | None = None) -> None:
+        self._titles = dict(titles or {})
+        specs = tuple(specs)
+        self._rank = {cause_id: i for i, cause_id in enumerate(
+            order if order is not None else dict.fromkeys(s.cause_id for s in specs))}
+        compiled = []
+        for spec in specs:
+            try:
+                pattern = re.compile(spec.regex)
+            except re.error as error:
+                raise ValueError(
+                    f"bad pattern for {spec.cause_id}: {spec.regex!r}: {error}") from error
+            compiled.append(_Compiled(spec, pattern, _literal_anchors(spec.regex)))
+        self._patterns = tuple(compiled)
+        # Prefilter: one substring test per distinct anchor (the longest one of
+        # each alternative) selects the regexes worth running; patterns
+        # without an anchor always run.
+        gates: dict[str, list[int]] = {}
+        always: list[int] = []
+        for index, item in enumerate(self._patterns):
+            if not item.anchors:
+                always.append(index)
+            for alternative in item.anchors:
+                gates.setdefault(alternative[0], []).append(index)
+        self._gates = tuple((gate, tuple(indexes)) for gate, indexes in gates.items())
+        self._always = tuple(always)
+
+    @classmethod
+    def from_knowledge(cls, knowledge: Any) -> Diagnoser:
+        """Build a diagnoser from a loaded knowledge base (or its raw JSON mapping)."""
+        titles = _cause_titles(knowledge)
+        return cls(pattern_specs(knowledge), titles, order=titles)
+
+    @property
+    def pattern_count(self) -> int:
+        """How many patterns were compiled."""
+        return len(self._patterns)
+
+    def _hits(self, text: str) -> Iterator[tuple[PatternSpec, re.Match[str]]]:
+        lowered = text.lower()
+        selected = set(self._always)
+        for gate, indexes in self._gates:
+            if gate in lowered:
+                selected.update(indexes)
+        patterns = self._patterns
+        for index in sorted(selected):
+            item = patterns[index]
+            match = item.pattern.search(text)
+            if match is not None:
+                yield item.spec, match
+
+    def diagnose(self, text: str) -> Diagnosis:
+        """Rank the causes that fit ``text``.
+
+        Args:
+            text: the pasted error; any size, any encoding damage.
+
+        Returns:
+            The diagnosis; ``candidates`` is empty when nothing fits.
+        """
+        if not isinstance(text, str):
+            text = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else ""
+        if not text or text.isspace():
+            return Diagnosis()
+        clean = normalise(text)
+        scores: dict[str, _Score] = {}
+        for spec, match in self._hits(clean):
+            scores.setdefault(spec.cause_id, _Score()).add(spec, _evidence(clean, match))
+        candidates = [
+            Candidate(cause_id, score.confidence, score.best.evidence, score.best.label)
+            for cause_id, score in scores.items()
+            if score.best is not None and score.confidence >= MIN_CONFIDENCE
+        ]
+        candidates.sort(key=lambda c: (-c.confidence, self._rank.get(c.cause_id, len(self._rank))))
+        ranked = tuple(candidates[:MAX_CANDIDATES])
+        return Diagnosis(ranked, self._follow_up(ranked))
+
+    def _follow_up(self, ranked: tuple[Candidate, ...]) -> FollowUp | None:
+        if len(ranked) < 2:
+            return None
+        first, second = ranked[0], ranked[1]
+        # "unknown" as the leader hands over to the guided flow, which asks
+        # every question anyway; a single extra question would only delay it.
+        if first.cause_id == UNKNOWN or second.cause_id == UNKNOWN:
+            return None
+        if first.confidence >= SURE_CONFIDENCE:
+            return None
+        if first.confidence - second.confidence > AMBIGUITY_MARGIN + 1e-9:
+            return None
+        known = _FOLLOW_UPS.get(frozenset({first.cause_id, second.cause_id}))
+        if known is not None:
+            return FollowUp(known[0], known[1])
+        options = tuple(
+            (self._titles.get(c.cause_id) or c.cause_id, c.cause_id) for c in (first, second))
+        return FollowUp("Which of these fits your setup best?", options)
+
+    def code_to_cause(self, error_code: str | int) -> str | None:
+        """Map an Entra sign-in error code (``50126``, ``AADSTS53003``) to a cause id.
+
+        The live checks read ``status.errorCode`` from the sign-in log; the
+        mapping reuses the ``AADSTS`` patterns of the knowledge file.
+
+        Args:
+            error_code: the code, with or without the ``AADSTS`` prefix.
+
+        Returns:
+            The cause id, or ``None`` for success (0) and unknown codes.
+        """
+        digits = "".join(ch for ch in str(error_code) if ch.isdigit())
+        if not digits or int(digits) == 0:
+            return None
+        best = self.diagnose(f"AADSTS{digits}").best
+        return best.cause_id if best is not None and best.confidence >= 0.8 else None
+
+
+# A reply code right before the matched phrase ("535 ", "554 5.2.252 ") belongs
+# to the evidence; after a bare code, the reply text up to the next bracket,
+# quote or sentence end says what the code means.
+_CODE_BEFORE = re.compile(r"(?<![\w.])(?:[245]\d\d[ -])?(?:[245]\.\d{1,3}\.\d{1,3} )?$")
+_REPLY_END = re.compile(r"[\[(\"|\\]|'(?![a-z])| Visit | https?:| at |\. |;(?<!SMTP;)")
+
+
+def _evidence(text: str, match: re.Match[str]) -> str:
+    start, end = match.span()
+    before = _CODE_BEFORE.search(text, max(0, start - 16), start)
+    if before is not None and before.group(0):
+        start = before.start()
+    matched = match.group(0)
+    if len(matched) <= 16 and any(ch.isdigit() for ch in matched):
+        stop = _REPLY_END.search(text, end, end + _EVIDENCE_CHARS)
+        end = stop.start() if stop is not None else min(len(text), end + _EVIDENCE_CHARS)
+    evidence = text[start:end].strip(" .,;:'\"")
+    if len(evidence) > _EVIDENCE_CHARS:
+        evidence = evidence[: _EVIDENCE_CHARS - 1].rstrip() + "\u2026"
+    return evidence
+
+
+# --- factories and module-level shortcuts ------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _diagnoser_from_specs(
+    specs: tuple[PatternSpec, ...], titles: tuple[tuple[str, str], ...]
+) -> Diagnoser:
+    return Diagnoser(specs, dict(titles), order=(cause_id for cause_id, _ in titles))
+
+
+class _Identity:
+    """Hashes a knowledge object by identity (it may hold unhashable lists)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.obj is self.obj
+
+
+@lru_cache(maxsize=8)
+def _diagnoser_by_identity(key: _Identity) -> Diagnoser:
+    knowledge = key.obj
+    return _diagnoser_from_specs(pattern_specs(knowledge), tuple(_cause_titles(knowledge).items()))
+
+
+def diagnoser_for(knowledge: Any) -> Diagnoser:
+    """The cached :class:`Diagnoser` for a knowledge base (patterns compiled once).
+
+    Two caches: by object identity, so repeated calls with the same loaded
+    knowledge cost a dictionary lookup, and by pattern content, so equal
+    knowledge loaded twice still shares one compiled diagnoser.
+
+    Args:
+        knowledge: the loaded knowledge or its raw JSON mapping.
+
+    Returns:
+        A diagnoser shared by every caller with the same patterns.
+    """
+    return _diagnoser_by_identity(_Identity(knowledge))
+
+
+def diagnose(text: str, knowledge: Any) -> Diagnosis:
+    """Diagnose ``text`` with the patterns of ``knowledge`` (see :meth:`Diagnoser.diagnose`).
+
+    Args:
+        text: the pasted error.
+        knowledge: the loaded knowledge base.
+
+    Returns:
+        The ranked diagnosis.
+    """
+    return diagnoser_for(knowledge).diagnose(text)
+
+
+def _default_knowledge() -> Any:
+    from dialogs.knowledge import default_knowledge
+
+    return default_knowledge()
+
+
+def code_to_cause(error_code: str | int, knowledge: Any = None) -> str | None:
+    """Map an Entra sign-in error code to a cause id (see :meth:`Diagnoser.code_to_cause`).
+
+    Args:
+        error_code: e.g. ``"50126"``, ``53003`` or ``"AADSTS50076"``.
+        knowledge: the knowledge base; the packaged one when omitted.
+
+    Returns:
+        The cause id, or ``None`` when the code is success or not known.
+    """
+    source = knowledge if knowledge is not None else _default_knowledge()
+    return diagnoser_for(source).code_to_cause(error_code)
+
+
+def bench_diagnosis(texts: Iterable[str], knowledge: Any = None, repeat: int = 20) -> float:
+    """Measure diagnoses per second on one core over ``texts``.
+
+    Args:
+        texts: sample error texts (e.g. the test corpus).
+        knowledge: the knowledge base; the packaged one when omitted.
+        repeat: how many passes over the texts to time.
+
+    Returns:
+        Diagnoses per second.
+    """
+    import time
+
+    diagnoser = diagnoser_for(knowledge if knowledge is not None else _default_knowledge())
+    sample = list(texts)
+    if not sample:
+        return 0.0
+    for text in sample:  # warm caches outside the timing
+        diagnoser.diagnose(text)
+    started = time.perf_counter()
+    for _ in range(repeat):
+        for text in sample:
+            diagnoser.diagnose(text)
+    return repeat * len(sample) / (time.perf_counter() - started)
+
+
+def to_json_line(diagnosis: Diagnosis) -> str:
+    """One ``--jsonl`` output line (compact JSON, no newline)."""
+    return json.dumps(diagnosis.as_dict(), ensure_ascii=False)
