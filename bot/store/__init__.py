@@ -1,6 +1,7 @@
 """Persistence: conversation state behind botbuilder's ``Storage``, plus the bot's records.
 
-``open_store(settings.storage_url)`` opens the configured backend and returns a
+PostgreSQL support (asyncpg) is imported only when a ``postgresql://`` URL is
+opened. ``open_store(settings.storage_url)`` opens the configured backend and returns a
 ``Store``:
 
 * ``sqlite:///relative/path`` (relative to the project root) or
@@ -14,18 +15,43 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .base import EtagConflict, Store, StoreError
+from .base import (
+    AuditEvent,
+    AuditRepository,
+    ClaimResult,
+    Clock,
+    EtagConflict,
+    KeyValueRepository,
+    Store,
+    StoreError,
+    Ticket,
+    TicketRepository,
+    TicketStatus,
+    TranscriptEntry,
+    TranscriptRepository,
+    utc_now,
+)
 from .sqlite import MEMORY, SqliteDatabase, SqliteStorage
 
 __all__ = [
+    "AuditEvent",
+    "AuditRepository",
+    "ClaimResult",
     "EtagConflict",
+    "KeyValueRepository",
+    "Ticket",
+    "TicketRepository",
+    "TicketStatus",
+    "TranscriptEntry",
+    "TranscriptRepository",
     "SqliteDatabase",
     "SqliteStorage",
     "Store",
     "StoreError",
     "open_store",
+    "postgres_options",
     "redact_url",
     "sqlite_path_from_url",
 ]
@@ -68,12 +94,41 @@ def redact_url(storage_url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-async def open_store(storage_url: str, **options: Any) -> Store:
+def postgres_options(storage_url: str) -> tuple[str, dict[str, Any]]:
+    """Split our own query parameters off a PostgreSQL URL.
+
+    asyncpg passes unknown query parameters to the server as settings, so
+    ``schema``, ``min_size`` and ``max_size`` are taken out first.
+
+    Args:
+        storage_url: ``postgresql://…[?schema=name&min_size=1&max_size=10]``.
+
+    Returns:
+        The DSN for asyncpg and the options for ``PostgresDatabase``.
+    """
+    parts = urlsplit(storage_url)
+    options: dict[str, Any] = {}
+    kept: list[tuple[str, str]] = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "schema":
+            options["schema"] = value
+        elif name in ("min_size", "max_size"):
+            options[name] = int(value)
+        else:
+            kept.append((name, value))
+    dsn = urlunsplit(parts._replace(query=urlencode(kept)))
+    return dsn, options
+
+
+async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any) -> Store:
     """Open the backend a storage URL names, apply migrations, and return the bundle.
 
     Args:
         storage_url: See the module docstring for the accepted forms.
-        **options: Passed to the backend (e.g. ``busy_timeout_ms`` for SQLite).
+        clock: Returns the current UTC time for record timestamps (tests
+            pass a fake one to age tickets).
+        **options: Passed to the backend's database class (e.g.
+            ``busy_timeout_ms`` for SQLite, ``min_size`` for PostgreSQL).
 
     Returns:
         The opened ``Store``; close it with ``await store.close()``.
@@ -82,16 +137,40 @@ async def open_store(storage_url: str, **options: Any) -> Store:
         ValueError: For an unsupported URL.
     """
     if storage_url == "memory://" or storage_url.startswith("sqlite:///"):
+        from .sqlite_records import SqliteAudit, SqliteKeyValue, SqliteTickets, SqliteTranscripts
+
         db = SqliteDatabase(sqlite_path_from_url(storage_url), **options)
         await db.open()
         return Store(
             state=SqliteStorage(db),
-            tickets=None,  # type: ignore[arg-type]  # records arrive in the next change
-            transcripts=None,  # type: ignore[arg-type]
-            audit=None,  # type: ignore[arg-type]
-            kv=None,  # type: ignore[arg-type]
+            tickets=SqliteTickets(db, clock),
+            transcripts=SqliteTranscripts(db, clock),
+            audit=SqliteAudit(db, clock),
+            kv=SqliteKeyValue(db, clock),
             ping=db.ping,
             close=db.close,
+            url=redact_url(storage_url),
+        )
+    if storage_url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresDatabase, PostgresStorage
+        from .postgres_records import (
+            PostgresAudit,
+            PostgresKeyValue,
+            PostgresTickets,
+            PostgresTranscripts,
+        )
+
+        dsn, url_options = postgres_options(storage_url)
+        pg = PostgresDatabase(dsn, **{**url_options, **options})
+        await pg.open()
+        return Store(
+            state=PostgresStorage(pg),
+            tickets=PostgresTickets(pg, clock),
+            transcripts=PostgresTranscripts(pg, clock),
+            audit=PostgresAudit(pg, clock),
+            kv=PostgresKeyValue(pg, clock),
+            ping=pg.ping,
+            close=pg.close,
             url=redact_url(storage_url),
         )
     raise ValueError(

@@ -71,6 +71,7 @@ class EtagConflict(KeyError):
         self.e_tag = e_tag
 
     def __str__(self) -> str:
+        """Return the message itself (KeyError would show its repr)."""
         # KeyError's __str__ repr()s its argument; keep the message readable.
         return str(self.args[0])
 
@@ -172,8 +173,11 @@ UNSET: Any = _Unset()
 
 @runtime_checkable
 class TicketRepository(Protocol):
-    """Handoff tickets. Every state change is one conditional statement, so two bot
-    instances on one database agree on who holds a ticket."""
+    """Handoff tickets.
+
+    Every state change is one conditional statement, so two bot instances on
+    one database agree on who holds a ticket.
+    """
 
     async def create_ticket(
         self,
@@ -387,9 +391,11 @@ class Store:
         await self._close()
 
     async def __aenter__(self) -> Store:
+        """Use the opened store in ``async with``."""
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        """Close the store when the ``async with`` block ends."""
         await self.close()
 
 

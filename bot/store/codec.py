@@ -28,6 +28,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from botbuilder.core import StoreItem
@@ -71,6 +72,22 @@ class _Codec:
         self.load = load
 
 
+def _dump_model(obj: Any) -> Any:
+    return obj.serialize(keep_readonly=True)
+
+
+def _load_model(cls: Any, value: Any) -> Any:
+    return cls.deserialize(value)
+
+
+def _dump_enum(obj: Enum) -> str:
+    return obj.name
+
+
+def _load_enum(cls: Any, value: Any) -> Any:
+    return cls[value]
+
+
 _registry: dict[str, _Codec] | None = None
 _by_class: dict[type, tuple[str, _Codec]] = {}
 
@@ -91,14 +108,11 @@ def _build_registry() -> dict[str, _Codec]:
         cls = getattr(schema, name)
         if isinstance(cls, type) and issubclass(cls, Model) and cls is not Model:
             registry[f"botbuilder.schema.{name}"] = _Codec(
-                cls,
-                lambda obj: obj.serialize(keep_readonly=True),
-                # Bind cls now; a bare closure would see the loop's last class.
-                lambda value, cls=cls: cls.deserialize(value),
+                cls, _dump_model, partial(_load_model, cls)
             )
         elif isinstance(cls, type) and issubclass(cls, Enum):
             registry[f"botbuilder.schema.{name}"] = _Codec(
-                cls, lambda obj: obj.name, lambda value, cls=cls: cls[value]
+                cls, _dump_enum, partial(_load_enum, cls)
             )
 
     try:
@@ -135,7 +149,7 @@ def _build_registry() -> dict[str, _Codec]:
         lambda value: Choice(value.get("value"), value.get("action"), value.get("synonyms")),
     )
     registry["botbuilder.dialogs.ListStyle"] = _Codec(
-        ListStyle, lambda obj: obj.name, lambda value: ListStyle[value]
+        ListStyle, _dump_enum, partial(_load_enum, ListStyle)
     )
     return registry
 

@@ -58,6 +58,81 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        2,
+        "handoff tickets, transcripts, audit log, settings",
+        (
+            """
+            CREATE TABLE tickets (
+                id                       TEXT PRIMARY KEY,
+                status                   TEXT NOT NULL
+                                         CHECK (status IN ('waiting', 'taken', 'closed')),
+                customer_conversation_id TEXT NOT NULL,
+                customer_ref             TEXT NOT NULL,
+                customer_name            TEXT NOT NULL DEFAULT '',
+                tenant_id                TEXT NOT NULL DEFAULT '',
+                summary                  TEXT NOT NULL DEFAULT '{}',
+                support_thread_id        TEXT,
+                support_thread_ref       TEXT,
+                created_at               TEXT NOT NULL,
+                updated_at               TEXT NOT NULL,
+                taken_at                 TEXT,
+                closed_at                TEXT,
+                agent_id                 TEXT,
+                agent_name               TEXT,
+                rating                   INTEGER CHECK (rating BETWEEN 1 AND 5),
+                solved                   INTEGER CHECK (solved IN (0, 1))
+            )
+            """,
+            # At most one open ticket per customer conversation, enforced by the
+            # database so two instances escalating at once create one ticket.
+            """
+            CREATE UNIQUE INDEX tickets_one_open_per_customer
+                ON tickets (customer_conversation_id) WHERE status <> 'closed'
+            """,
+            "CREATE INDEX tickets_by_thread ON tickets (support_thread_id)",
+            "CREATE INDEX tickets_by_status ON tickets (status, created_at)",
+            """
+            CREATE TABLE transcripts (
+                id              INTEGER PRIMARY KEY AUTOINCREMENT,
+                ticket_id       TEXT,
+                conversation_id TEXT NOT NULL,
+                direction       TEXT NOT NULL,
+                sender          TEXT NOT NULL DEFAULT '',
+                text            TEXT NOT NULL,
+                at              TEXT NOT NULL,
+                activity_id     TEXT,
+                -- A relay retried after a timeout carries the same activity id:
+                -- record it once. NULL activity ids are never equal, so they
+                -- are not deduplicated.
+                CONSTRAINT transcripts_once_per_activity
+                    UNIQUE (conversation_id, direction, activity_id)
+            )
+            """,
+            "CREATE INDEX transcripts_by_conversation ON transcripts (conversation_id, at, id)",
+            "CREATE INDEX transcripts_by_ticket ON transcripts (ticket_id, at, id)",
+            """
+            CREATE TABLE audit_log (
+                id              INTEGER PRIMARY KEY AUTOINCREMENT,
+                at              TEXT NOT NULL,
+                kind            TEXT NOT NULL,
+                conversation_id TEXT,
+                tenant_id       TEXT,
+                detail          TEXT NOT NULL DEFAULT '{}'
+            )
+            """,
+            "CREATE INDEX audit_log_by_time ON audit_log (at)",
+            "CREATE INDEX audit_log_by_kind ON audit_log (kind, at)",
+            "CREATE INDEX audit_log_by_conversation ON audit_log (conversation_id, at)",
+            """
+            CREATE TABLE kv (
+                key        TEXT PRIMARY KEY,
+                value      TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
@@ -71,6 +146,76 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
                 doc        JSONB NOT NULL,
                 etag       BIGINT NOT NULL,
                 updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )
+            """,
+        ),
+    ),
+    Migration(
+        2,
+        "handoff tickets, transcripts, audit log, settings",
+        (
+            """
+            CREATE TABLE tickets (
+                id                       TEXT PRIMARY KEY,
+                status                   TEXT NOT NULL
+                                         CHECK (status IN ('waiting', 'taken', 'closed')),
+                customer_conversation_id TEXT NOT NULL,
+                customer_ref             JSONB NOT NULL,
+                customer_name            TEXT NOT NULL DEFAULT '',
+                tenant_id                TEXT NOT NULL DEFAULT '',
+                summary                  JSONB NOT NULL DEFAULT '{}',
+                support_thread_id        TEXT,
+                support_thread_ref       JSONB,
+                created_at               TIMESTAMPTZ NOT NULL,
+                updated_at               TIMESTAMPTZ NOT NULL,
+                taken_at                 TIMESTAMPTZ,
+                closed_at                TIMESTAMPTZ,
+                agent_id                 TEXT,
+                agent_name               TEXT,
+                rating                   SMALLINT CHECK (rating BETWEEN 1 AND 5),
+                solved                   BOOLEAN
+            )
+            """,
+            """
+            CREATE UNIQUE INDEX tickets_one_open_per_customer
+                ON tickets (customer_conversation_id) WHERE status <> 'closed'
+            """,
+            "CREATE INDEX tickets_by_thread ON tickets (support_thread_id)",
+            "CREATE INDEX tickets_by_status ON tickets (status, created_at)",
+            """
+            CREATE TABLE transcripts (
+                id              BIGSERIAL PRIMARY KEY,
+                ticket_id       TEXT,
+                conversation_id TEXT NOT NULL,
+                direction       TEXT NOT NULL,
+                sender          TEXT NOT NULL DEFAULT '',
+                text            TEXT NOT NULL,
+                at              TIMESTAMPTZ NOT NULL,
+                activity_id     TEXT,
+                CONSTRAINT transcripts_once_per_activity
+                    UNIQUE (conversation_id, direction, activity_id)
+            )
+            """,
+            "CREATE INDEX transcripts_by_conversation ON transcripts (conversation_id, at, id)",
+            "CREATE INDEX transcripts_by_ticket ON transcripts (ticket_id, at, id)",
+            """
+            CREATE TABLE audit_log (
+                id              BIGSERIAL PRIMARY KEY,
+                at              TIMESTAMPTZ NOT NULL,
+                kind            TEXT NOT NULL,
+                conversation_id TEXT,
+                tenant_id       TEXT,
+                detail          JSONB NOT NULL DEFAULT '{}'
+            )
+            """,
+            "CREATE INDEX audit_log_by_time ON audit_log (at)",
+            "CREATE INDEX audit_log_by_kind ON audit_log (kind, at)",
+            "CREATE INDEX audit_log_by_conversation ON audit_log (conversation_id, at)",
+            """
+            CREATE TABLE kv (
+                key        TEXT PRIMARY KEY,
+                value      JSONB NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL
             )
             """,
         ),
@@ -212,7 +357,8 @@ async def migrate_postgres(
             )
             """
         )
-        applied = {int(r["version"]) for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        rows = await conn.fetch("SELECT version FROM schema_migrations")
+        applied = {int(row["version"]) for row in rows}
         _warn_if_newer(applied, migrations)
         for migration in migrations:
             if migration.version in applied:

@@ -238,7 +238,7 @@ def prepare_changes(changes: Mapping[str, Any] | None) -> list[tuple[str, str, A
     return prepared
 
 
-class SqliteStorage(Storage):
+class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
     """botbuilder ``Storage`` on SQLite, with e-tag optimistic concurrency.
 
     Semantics follow ``MemoryStorage``: ``read`` returns the stored dict with
@@ -289,9 +289,11 @@ class SqliteStorage(Storage):
             await self.db.close()
 
     async def __aenter__(self) -> SqliteStorage:
+        """Open the storage for an ``async with`` block."""
         return await self.open()
 
     async def __aexit__(self, *exc: object) -> None:
+        """Close the storage when the block ends."""
         await self.close()
 
     async def read(self, keys: Iterable[str]) -> dict[str, Any]:

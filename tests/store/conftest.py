@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 
 from bot.store import SqliteStorage
 
-BACKENDS = ["sqlite"]  # postgres: next change
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def in_ci() -> bool:
@@ -40,18 +40,32 @@ def pg_url() -> str:
     return url
 
 
-@pytest.fixture
-async def pg_schema(pg_url: str) -> AsyncIterator[str]:
-    """A schema name unique to this test; dropped with everything in it afterwards."""
+def drop_schema(url: str, schema: str) -> None:
+    """Drop a test schema and everything in it (runs its own short event loop)."""
+    import asyncio
+
     import asyncpg
 
+    async def drop() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A schema name unique to this test; dropped with everything in it afterwards.
+
+    A plain (sync) fixture so async fixtures can request it lazily; the drop
+    runs after the test's event loop has stopped.
+    """
     schema = f"test_store_{os.getpid()}_{secrets.token_hex(4)}"
     yield schema
-    conn = await asyncpg.connect(pg_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    drop_schema(pg_url, schema)
 
 
 @pytest.fixture
@@ -101,3 +115,65 @@ async def storage_factory(
 async def storage(storage_factory: StorageFactory) -> Any:
     """One opened state storage per backend."""
     return await storage_factory()
+
+
+class FakeClock:
+    """A settable UTC clock for the record repositories."""
+
+    def __init__(self) -> None:
+        """Start at 2026-11-28 09:00 UTC."""
+        from datetime import UTC, datetime
+
+        self.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> Any:
+        """Return the current fake time."""
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock forward by ``timedelta(**delta)``."""
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock starting at 2026-11-28 09:00 UTC."""
+    return FakeClock()
+
+
+def with_schema(url: str, schema: str) -> str:
+    """Add ``schema=…`` to a PostgreSQL URL for ``open_store``."""
+    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
+
+
+@pytest.fixture(params=BACKENDS)
+async def store_factory(
+    request: pytest.FixtureRequest, sqlite_file: Path, clock: FakeClock
+) -> AsyncIterator[StorageFactory]:
+    """Open any number of independent ``Store`` bundles on one fresh database."""
+    from bot.store import open_store
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{sqlite_file}"
+    else:
+        url = with_schema(request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema"))
+    opened: list[Any] = []
+
+    async def make() -> Any:
+        store = await open_store(url, clock=clock)
+        opened.append(store)
+        return store
+
+    try:
+        yield make
+    finally:
+        for store in opened:
+            await store.close()
+
+
+@pytest.fixture
+async def store(store_factory: StorageFactory) -> Any:
+    """One opened ``Store`` per backend."""
+    return await store_factory()

@@ -1,5 +1,7 @@
-"""SQLite specifics: file handling, WAL, raw rows, migrations, and a model-based check
-of the e-tag rules against an independent oracle.
+"""SQLite specifics.
+
+File handling, WAL, raw rows, migrations, and a model-based check of the e-tag
+rules against an independent oracle.
 """
 
 from __future__ import annotations
@@ -37,6 +39,25 @@ async def test_stored_rows_are_plain_json(sqlite_file: Path) -> None:
     assert json.loads(doc) == {"state": "asking_mfa", "facts": {"mfa": None}}
     assert isinstance(etag, int)
     assert "py/object" not in doc  # nothing jsonpickle-shaped
+
+
+async def test_record_rows_are_plain_json(sqlite_file: Path) -> None:
+    from bot.store import open_store
+
+    async with await open_store(f"sqlite:///{sqlite_file}") as store:
+        await store.tickets.create_ticket(
+            customer_ref={"conversation": {"id": "a:1"}}, summary={"causes": ["mfa_required"]}
+        )
+        await store.audit.append("diagnosis", detail={"cause": "mfa_required"})
+        await store.kv.set("support_channel", {"conversation": {"id": "19:x"}})
+    with sqlite3.connect(sqlite_file) as raw:
+        ref, summary = raw.execute("SELECT customer_ref, summary FROM tickets").fetchone()
+        (detail,) = raw.execute("SELECT detail FROM audit_log").fetchone()
+        (value,) = raw.execute("SELECT value FROM kv").fetchone()
+    assert json.loads(ref) == {"conversation": {"id": "a:1"}}
+    assert json.loads(summary) == {"causes": ["mfa_required"]}
+    assert json.loads(detail) == {"cause": "mfa_required"}
+    assert json.loads(value) == {"conversation": {"id": "19:x"}}
 
 
 async def test_memory_database_is_private_and_works() -> None:
@@ -125,12 +146,16 @@ _OPS = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=_OPS)
 async def test_etag_rules_match_an_oracle(ops: list[tuple[str, str, int, str]]) -> None:
-    """Whatever the order of writes, deletes and reads, the storage does what the
-    rules say: matching, wildcard or missing e_tags write; stale ones conflict;
-    e_tags never issued write only to absent keys."""
+    """Random writes, deletes and reads follow the e-tag rules.
+
+    Matching, wildcard or missing e_tags write; stale ones conflict; e_tags
+    never issued write only to absent keys.
+    """
     oracle: dict[str, int] = {}
     seen_etags: dict[str, list[str]] = {}
     async with SqliteStorage(":memory:") as storage:

@@ -1,5 +1,6 @@
-"""Conversation-state storage beyond the conformance suite: e-tag concurrency,
-atomic batches, persistence and what gets stored — on every backend.
+"""Conversation-state storage beyond the conformance suite, on every backend.
+
+E-tag concurrency, atomic batches, persistence and what gets stored.
 """
 
 from __future__ import annotations
