@@ -198,15 +198,16 @@ _TYPOGRAPHY = str.maketrans({
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
     "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-", "\u00a0": " ",
 })
-_SCRIPT_STYLE = re.compile(r"(?is)<(script|style)\b[^>]{0,500}>.{0,20000}?</\1\s*>")
 # Only real tags (a letter after "<", no "<" inside): "<-  250 ..." transcript
 # arrows and "<user@example.com>" survive.
 _TAG = re.compile(r"</?[A-Za-z][\w:.-]{0,40}(?:\s[^<>]{0,500})?/?>")
 _URL_ESCAPE = re.compile(r"%([2-7][0-9A-Fa-f])")
-# Any depth of JSON/Python string escaping: \n, \\n, \\\\r ...
-_ESCAPED_BREAK = re.compile(r"\\+[nrt]")
-_ESCAPED_UNICODE = re.compile(r"\\+u([0-9a-fA-F]{4})")
-_ESCAPED_PUNCT = re.compile(r"\\+([\"'/\\_*`\[\]()#.<>-])")
+# Any depth of JSON/Python string escaping: \n, \\n, \\\\r ... Each match starts at
+# the first backslash of a run ((?<!\\)), so a long run is scanned once, not once
+# per backslash.
+_ESCAPED_BREAK = re.compile(r"(?<!\\)\\+[nrt]")
+_ESCAPED_UNICODE = re.compile(r"(?<!\\)\\+u([0-9a-fA-F]{4})")
+_ESCAPED_PUNCT = re.compile(r"(?<!\\)\\+([\"'/\\_*`\[\]()#.<>-])")
 _BYTES_PREFIX = re.compile(r"(?<![\w'\"])b(['\"])")
 _MARKUP = re.compile(r"\*+|`+|~~")
 _LOG_PREFIX = re.compile(
@@ -248,7 +249,7 @@ def normalise(text: str) -> str:
     if "%" in text:
         text = _URL_ESCAPE.sub(_unescape_url, text)
     if "<" in text and ">" in text:
-        text = _TAG.sub(" ", _SCRIPT_STYLE.sub(" ", text))
+        text = _TAG.sub(" ", text)
     if "&" in text:
         text = html.unescape(text)
     if "\\" in text:
@@ -458,6 +459,10 @@ class Diagnoser:
             if score.best is not None and score.confidence >= MIN_CONFIDENCE
         ]
         candidates.sort(key=lambda c: (-c.confidence, self._rank.get(c.cause_id, len(self._rank))))
+        # "unknown" only speaks when it leads (a reason-less reply); behind a real
+        # cause it would just repeat "the guided flow comes last".
+        if candidates and candidates[0].cause_id != UNKNOWN:
+            candidates = [c for c in candidates if c.cause_id != UNKNOWN]
         ranked = tuple(candidates[:MAX_CANDIDATES])
         return Diagnosis(ranked, self._follow_up(ranked))
 
