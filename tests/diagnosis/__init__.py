@@ -1,0 +1,1 @@
+"""Tests of the error-text diagnosis (dialogs/diagnosis.py) and its corpus."""
