@@ -183,7 +183,9 @@ class PatternSpec:
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    spec: PatternSpec
+    # Every spec with this exact regex (several causes may share one, e.g. a
+    # reason-less 5.7.139): the regex runs once and counts for each of them.
+    specs: tuple[PatternSpec, ...]
     pattern: re.Pattern[str]
     # Lower-case literals that every match contains (maybe none). Checking
     # them with ``in`` is far cheaper than running the regex.
@@ -256,8 +258,10 @@ def normalise(text: str) -> str:
         text = _ESCAPED_BREAK.sub(" ", text)
         text = _ESCAPED_UNICODE.sub(_unescape_unicode, text)
         text = _ESCAPED_PUNCT.sub(r"\1", text)
-    text = _BYTES_PREFIX.sub(r"\1", text)
-    text = _MARKUP.sub("", text)
+    if "b'" in text or 'b"' in text:
+        text = _BYTES_PREFIX.sub(r"\1", text)
+    if "*" in text or "`" in text or "~~" in text:
+        text = _MARKUP.sub("", text)
     text = _LOG_PREFIX.sub(" ", text)
     return _SPACE.sub(" ", text).strip()
 
@@ -390,14 +394,17 @@ class Diagnoser:
         specs = tuple(specs)
         self._rank = {cause_id: i for i, cause_id in enumerate(
             order if order is not None else dict.fromkeys(s.cause_id for s in specs))}
-        compiled = []
+        by_regex: dict[str, list[PatternSpec]] = {}
         for spec in specs:
+            by_regex.setdefault(spec.regex, []).append(spec)
+        compiled = []
+        for regex, same in by_regex.items():
             try:
-                pattern = re.compile(spec.regex)
+                pattern = re.compile(regex)
             except re.error as error:
                 raise ValueError(
-                    f"bad pattern for {spec.cause_id}: {spec.regex!r}: {error}") from error
-            compiled.append(_Compiled(spec, pattern, _literal_anchors(spec.regex)))
+                    f"bad pattern for {same[0].cause_id}: {regex!r}: {error}") from error
+            compiled.append(_Compiled(tuple(same), pattern, _literal_anchors(regex)))
         self._patterns = tuple(compiled)
         # Prefilter: one substring test per distinct anchor (the longest one of
         # each alternative) selects the regexes worth running; patterns
@@ -420,21 +427,21 @@ class Diagnoser:
 
     @property
     def pattern_count(self) -> int:
-        """How many patterns were compiled."""
-        return len(self._patterns)
+        """How many patterns (cause, regex pairs) the diagnoser knows."""
+        return sum(len(item.specs) for item in self._patterns)
 
     def _hits(self, text: str) -> Iterator[tuple[PatternSpec, re.Match[str]]]:
         lowered = text.lower()
-        selected = set(self._always)
-        for gate, indexes in self._gates:
-            if gate in lowered:
-                selected.update(indexes)
+        # A comprehension keeps the per-gate cost to one C-level substring test.
+        opened = [indexes for gate, indexes in self._gates if gate in lowered]
+        selected = set(self._always).union(*opened)
         patterns = self._patterns
         for index in sorted(selected):
             item = patterns[index]
             match = item.pattern.search(text)
             if match is not None:
-                yield item.spec, match
+                for spec in item.specs:
+                    yield spec, match
 
     def diagnose(self, text: str) -> Diagnosis:
         """Rank the causes that fit ``text``.
