@@ -62,20 +62,20 @@ _EVIDENCE_CHARS = 160
 # generic fallback (pick from the two titles) covers every other pair.
 _FOLLOW_UPS: dict[frozenset[str], tuple[str, tuple[tuple[str, str], ...]]] = {
     frozenset({"wrong_credentials", "oauth_token"}): (
-        "Does CLOUDEX TMS sign in with a password / app password, or with OAuth "
-        "(Microsoft sign-in)?",
+        ("Does CLOUDEX TMS sign in with a password / app password, or with OAuth "
+        "(Microsoft sign-in)?"),
         (("Password or app password", "wrong_credentials"),
          ("OAuth (Microsoft sign-in)", "oauth_token")),
     ),
     frozenset({"conditional_access", "mfa_required"}): (
-        "Does the Entra sign-in log for this account show error 53003 (Conditional "
-        "Access) or 50076 / 50079 (MFA required)?",
+        ("Does the Entra sign-in log for this account show error 53003 (Conditional "
+        "Access) or 50076 / 50079 (MFA required)?"),
         (("53003 - blocked by Conditional Access", "conditional_access"),
          ("50076 / 50079 - MFA required", "mfa_required")),
     ),
     frozenset({"mfa_required", "security_defaults"}): (
-        "Are security defaults turned on in Microsoft Entra ID (Overview > Properties > "
-        "Manage security defaults)?",
+        ("Are security defaults turned on in Microsoft Entra ID (Overview > Properties > "
+        "Manage security defaults)?"),
         (("Yes, security defaults are on", "security_defaults"),
          ("No, but the account uses MFA", "mfa_required")),
     ),
@@ -85,8 +85,8 @@ _FOLLOW_UPS: dict[frozenset[str], tuple[str, tuple[tuple[str, str], ...]]] = {
          ("Only this mailbox", "smtp_auth_disabled_mailbox")),
     ),
     frozenset({"wrong_endpoint", "auth_mechanism"}): (
-        "Which server does CLOUDEX TMS connect to: smtp.office365.com, or an address "
-        "ending in mail.protection.outlook.com?",
+        ("Which server does CLOUDEX TMS connect to: smtp.office365.com, or an address "
+        "ending in mail.protection.outlook.com?"),
         (("An address ending in mail.protection.outlook.com", "wrong_endpoint"),
          ("smtp.office365.com", "auth_mechanism")),
     ),
@@ -299,7 +299,7 @@ def _literal_anchors(regex: str) -> tuple[tuple[str, ...], ...]:
 
         parsed = list(sre_parse.parse(regex))
         literal, branch = sre_constants.LITERAL, sre_constants.BRANCH
-    except Exception:  # a private API: it must never break diagnosis
+    except Exception:  # noqa: BLE001 - a private API: it must never break diagnosis
         return ()
     if len(parsed) == 1 and parsed[0][0] is branch:
         alternatives = [_runs(items, literal) for items in parsed[0][1][1]]
@@ -380,16 +380,20 @@ class _Score:
 
 
 class Diagnoser:
-    """Compiled patterns of one knowledge base; :meth:`diagnose` is pure and thread-safe.
-
-    Args:
-        specs: the patterns (see :func:`pattern_specs`).
-        titles: cause id -> title, for the generic follow-up question.
-        order: cause ids in the knowledge file's fix order, to break ties.
-    """
+    """Compiled patterns of one knowledge base; :meth:`diagnose` is pure and thread-safe."""
 
     def __init__(self, specs: Iterable[PatternSpec], titles: Mapping[str, str] | None = None,
                  order: Iterable[str] | None = None) -> None:
+        """Compile the patterns and build the literal-anchor prefilter.
+
+        Args:
+            specs: the patterns (see :func:`pattern_specs`).
+            titles: cause id -> title, for the generic follow-up question.
+            order: cause ids in the knowledge file's fix order, to break ties.
+
+        Raises:
+            ValueError: when a regex does not compile.
+        """
         self._titles = dict(titles or {})
         specs = tuple(specs)
         self._rank = {cause_id: i for i, cause_id in enumerate(

@@ -107,7 +107,7 @@ def _json_line(diagnoser: Diagnoser, line: str, number: int) -> dict[str, Any]:
         return {"error": 'expected an object like {"text": "..."}', "line": number}
     try:
         return diagnoser.diagnose(item["text"]).as_dict()
-    except Exception as error:  # one bad line must never end the run
+    except Exception as error:  # noqa: BLE001 - one bad line must never end the run
         return {"error": f"diagnosis failed: {type(error).__name__}", "line": number}
 
 

@@ -73,19 +73,19 @@ def test_5_7_139_reason_beats_the_wrapper(diagnoser: Diagnoser) -> None:
 
 @pytest.mark.parametrize(("text", "cause"), [
     # .NET SmtpClient reports 5.7.57 for any failed AUTH; the server's 535 is the cause.
-    ("System.Net.Mail.SmtpException: The SMTP server requires a secure connection or the client "
+    (("System.Net.Mail.SmtpException: The SMTP server requires a secure connection or the client "
      "was not authenticated. The server response was: 5.7.57 Client not authenticated to send "
      "mail. Error: 535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled "
-     "for the Mailbox.", "smtp_auth_disabled_mailbox"),
-    ("The SMTP server requires a secure connection or the client was not authenticated. The "
+     "for the Mailbox."), "smtp_auth_disabled_mailbox"),
+    (("The SMTP server requires a secure connection or the client was not authenticated. The "
      "server response was: 5.7.57 Client not authenticated to send mail. Error: 535 5.7.3 "
-     "Authentication unsuccessful.", "wrong_credentials"),
-    ("The SMTP server requires a secure connection or the client was not authenticated. The "
-     "server response was: 5.7.57 Client not authenticated to send mail", "not_authenticated"),
-    ("Error: Invalid login: 535 5.7.139 Authentication unsuccessful, user is locked by your "
-     "organization's security defaults policy. Contact your administrator.", "security_defaults"),
-    ("SMTP Error: Could not authenticate. 535 5.7.139 Authentication unsuccessful, the user "
-     "credentials were incorrect.", "wrong_credentials"),
+     "Authentication unsuccessful."), "wrong_credentials"),
+    (("The SMTP server requires a secure connection or the client was not authenticated. The "
+     "server response was: 5.7.57 Client not authenticated to send mail"), "not_authenticated"),
+    (("Error: Invalid login: 535 5.7.139 Authentication unsuccessful, user is locked by your "
+     "organization's security defaults policy. Contact your administrator."), "security_defaults"),
+    (("SMTP Error: Could not authenticate. 535 5.7.139 Authentication unsuccessful, the user "
+     "credentials were incorrect."), "wrong_credentials"),
     ("Net::SMTPAuthenticationError: 504 5.7.4 Unrecognized authentication type", "auth_mechanism"),
     ("smtplib.SMTPNotSupportedError: SMTP AUTH extension not supported by server.",
      "wrong_endpoint"),
@@ -254,7 +254,8 @@ def test_bytes_and_non_text_are_tolerated(diagnoser: Diagnoser) -> None:
 _TOKENS = st.sampled_from([
     "535", "5.7.139", "5.7.3", "Authentication unsuccessful", "SmtpClientAuthentication",
     "is disabled for the Tenant", "AADSTS50126", "XOAUTH2", "\\n", "\\u0027", "b'", "<p>", "&amp;",
-    "%20", "**", "[", "]", "\u200b", "\u2019", "错误", "5.7.57", "535 5.7.3", "wrong version number",
+    "%20", "**", "[", "]", "\u200b", "\u2019", "错误", "5.7.57", "535 5.7.3",
+    "wrong version number",
 ])
 
 
