@@ -90,6 +90,11 @@ _FOLLOW_UPS: dict[frozenset[str], tuple[str, tuple[tuple[str, str], ...]]] = {
         (("An address ending in mail.protection.outlook.com", "wrong_endpoint"),
          ("smtp.office365.com", "auth_mechanism")),
     ),
+    frozenset({"send_as_denied", "sender_blocked"}): (
+        ("Is the From address in CLOUDEX TMS exactly the mailbox it signs in with?"),
+        (("No, it sends as another address", "send_as_denied"),
+         ("Yes, the same mailbox", "sender_blocked")),
+    ),
     frozenset({"wrong_endpoint", "starttls_required"}): (
         "Which server and port does CLOUDEX TMS use?",
         (("smtp.office365.com, port 587", "starttls_required"),
