@@ -18,7 +18,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -102,7 +102,9 @@ _CAUSE_KEYS = frozenset(
         "patterns",
     }
 )
-_QUESTION_KEYS = frozenset({"prompt", "help", "options", "how_to_find_out", "related_causes"})
+_QUESTION_KEYS = frozenset(
+    {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics", "polarity"}
+)
 _OPTION_VALUE = re.compile(r"[a-z][a-z0-9_]*")
 _REQUIRED_NOTICES = ("basic_auth_retirement",)
 # Apostrophes are dropped (not turned into spaces) so "don't" and "dont" match.
@@ -286,6 +288,11 @@ class Question:
     options: tuple[Option, ...]
     how_to_find_out: HowToFindOut
     related_causes: tuple[str, ...]
+    # Short name for summaries ("MFA"); words that show a sentence is about this
+    # question; and which option a plain yes / no / not sure about it selects.
+    label: str = ""
+    topics: tuple[str, ...] = ()
+    polarity: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_free_text(self) -> bool:
@@ -900,6 +907,12 @@ class _Parser:
             frozenset({"text", "click_paths", "powershell"}),
         )
         related = self._texts(obj.get("related_causes"), f"{here}.related_causes")
+        polarity = self._object(obj.get("polarity", {}), f"{here}.polarity")
+        for said, value in polarity.items():
+            if said not in {"yes", "no", "unsure"}:
+                self._problem(f"{here}.polarity", f"unknown key {said!r} (yes, no or unsure)")
+            if value not in values:
+                self._problem(f"{here}.polarity.{said}", f"unknown option {value!r}")
         for cause_id in related:
             if cause_id and cause_id not in cause_ids:
                 self._problem(f"{here}.related_causes", f"unknown cause {cause_id!r}")
@@ -918,6 +931,9 @@ class _Parser:
                 ),
             ),
             related_causes=related,
+            label=self._text(obj.get("label"), f"{here}.label"),
+            topics=tuple(normalise(t) for t in self._texts(obj.get("topics", []), f"{here}.topics")),
+            polarity={str(k): str(v) for k, v in polarity.items()},
         )
 
     def _check_phrases_unique(self, where: str, options: Sequence[Option]) -> None:

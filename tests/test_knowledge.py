@@ -162,7 +162,8 @@ def test_every_cause_is_complete(kb: Knowledge) -> None:
         )
         assert "{mailbox}" in cause.forward_text, cause.id
         assert cause.forward_text.startswith("Hello"), cause.id
-        assert cause.patterns == (), "patterns are filled in by the diagnosis work"
+        if cause.id != "unknown":
+            assert cause.patterns, f"{cause.id} has no diagnosis patterns"
 
 
 def test_every_question_explains_how_to_find_out(kb: Knowledge) -> None:

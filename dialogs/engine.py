@@ -1,0 +1,433 @@
+"""One conversation turn: snapshot + what the customer did -> new snapshot + replies.
+
+This is the whole domain side of a turn and knows nothing about Teams. The
+bot reads the snapshot from storage, calls :meth:`FlowEngine.handle`, sends
+the replies and writes the snapshot back. One :class:`FlowEngine` (and so one
+machine) serves every conversation; the session model is attached for the
+turn and always detached again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from transitions import MachineError
+
+from dialogs import cards, messages, understanding
+from dialogs.flow import FLOW_VERSION, QUESTIONS, STATES, build_machine
+from dialogs.knowledge import Knowledge
+from dialogs.session import UNSURE, Reply, TroubleshootingSession
+
+MAX_TEXT = 10_000
+
+# Pasted errors are long and technical; a short answer like "no" must never be
+# read as an error even when a diagnosis pattern would match part of it.
+_MIN_ERROR_LENGTH = 6
+# Replies up to this long are read as answers before they are read as errors.
+_SHORT_ANSWER = 40
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    """What the customer did this turn: typed text and/or a card button's data."""
+
+    text: str = ""
+    action: Mapping[str, Any] | None = None
+
+
+@dataclass
+class TurnResult:
+    """The outcome of a turn.
+
+    Attributes:
+        snapshot: the JSON-able state to store for the conversation.
+        replies: messages to send, in order.
+        events: domain events for audit and metrics (``diagnosed:<cause>`` …).
+    """
+
+    snapshot: dict[str, Any]
+    replies: list[Reply]
+    events: list[str] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        """The flow state the conversation is in after the turn."""
+        return str(self.snapshot["state"])
+
+
+@dataclass(frozen=True)
+class DiagnosisSummary:
+    """The part of a diagnosis the flow needs (kept small: it is persisted)."""
+
+    candidates: tuple[str, ...]
+    evidence: str = ""
+    confidence: float = 0.0
+    follow_up: Mapping[str, Any] | None = None
+
+
+Diagnose = Callable[[str], DiagnosisSummary]
+
+
+def new_snapshot() -> dict[str, Any]:
+    """Return the snapshot of a conversation that has not started."""
+    return {"v": FLOW_VERSION, "state": "welcome", "facts": {}}
+
+
+class FlowEngine:
+    """Runs turns of the guided flow against one shared machine."""
+
+    def __init__(self, knowledge: Knowledge, diagnose: Diagnose | None = None) -> None:
+        """Build the machine once.
+
+        Args:
+            knowledge: the loaded knowledge base.
+            diagnose: turns pasted text into a diagnosis; None disables diagnosis.
+        """
+        self.knowledge = knowledge
+        self.machine = build_machine()
+        self._diagnose = diagnose
+
+    # ----- entry points ----------------------------------------------------
+    def welcome(self, snapshot: Mapping[str, Any] | None) -> TurnResult:
+        """Greet a conversation the bot was just added to, keeping any progress."""
+        session = self._session(snapshot)
+        session.say(card=cards.welcome_card(self.knowledge))
+        if session.state != "welcome":
+            session.say_where_we_are()
+        return self._result(session, [])
+
+    def handle(self, snapshot: Mapping[str, Any] | None, turn: TurnInput) -> TurnResult:
+        """Run one turn.
+
+        Args:
+            snapshot: the stored snapshot, or None for a new conversation.
+            turn: what the customer typed or pressed.
+
+        Returns:
+            The new snapshot, the replies and the domain events.
+        """
+        session = self._session(snapshot)
+        events: list[str] = []
+        self.machine.add_model(session, initial=session.state)
+        try:
+            self._dispatch(session, turn, events)
+        finally:
+            self.machine.remove_model(session)
+        if not session.replies:
+            # Never silence: whatever happened, say where we are.
+            session.say_where_we_are()
+        return self._result(session, events)
+
+    # ----- internals -------------------------------------------------------
+    def _session(self, snapshot: Mapping[str, Any] | None) -> TroubleshootingSession:
+        state = "welcome"
+        facts: dict[str, Any] = {}
+        if snapshot and snapshot.get("v") == FLOW_VERSION and snapshot.get("state") in STATES:
+            state = str(snapshot["state"])
+            raw_facts = snapshot.get("facts")
+            facts = dict(raw_facts) if isinstance(raw_facts, Mapping) else {}
+        return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state)
+
+    @staticmethod
+    def _result(session: TroubleshootingSession, events: list[str]) -> TurnResult:
+        snapshot = {"v": FLOW_VERSION, "state": session.state, "facts": session.facts}
+        return TurnResult(snapshot=snapshot, replies=session.replies, events=events)
+
+    def _fire(self, session: TroubleshootingSession, trigger: str) -> bool:
+        """Fire ``trigger``; False when no row of the table applies here."""
+        try:
+            return bool(session.trigger(trigger))  # type: ignore[attr-defined]
+        except MachineError:
+            return False
+
+    def _dispatch(self, session: TroubleshootingSession, turn: TurnInput, events: list[str]) -> None:
+        action = turn.action if isinstance(turn.action, Mapping) else None
+        if action is not None and isinstance(action.get("msa"), str):
+            self._on_action(session, action, events)
+            return
+        text = (turn.text or "").strip()
+        if not text and action is not None:
+            session.say(messages.STALE_BUTTON)
+            session.say_where_we_are()
+            return
+        if len(text) > MAX_TEXT:
+            text = text[:MAX_TEXT]
+            session.say(messages.TRUNCATED)
+        self._on_text(session, text, events)
+
+    # ----- buttons ---------------------------------------------------------
+    def _on_action(
+        self, session: TroubleshootingSession, action: Mapping[str, Any], events: list[str]
+    ) -> None:
+        verb = str(action["msa"])
+        question = action.get("question")
+        if verb == "answer" and isinstance(question, str) and question in QUESTIONS:
+            value = action.get("value")
+            if question == "mailbox":
+                value = action.get("mailbox", value)
+            self._answer(session, question, str(value) if value is not None else "", events)
+        elif verb == "unsure" and isinstance(question, str) and question in QUESTIONS:
+            self._unsure(session, question, events)
+        elif verb == "clarify" and session.state == "clarifying_error":
+            self._clarify(session, str(action.get("cause", "")), events)
+        elif verb == "show_fix" and isinstance(action.get("cause"), str):
+            cause_id = action["cause"]
+            if cause_id in self.knowledge.cause_ids:
+                session.say(card=cards.fix_card(self.knowledge, cause_id, session.facts))
+            else:
+                session.say(messages.STALE_BUTTON)
+                session.say_where_we_are()
+        elif verb in _COMMANDS:
+            _COMMANDS[verb](self, session, events)
+        else:
+            session.say(messages.STALE_BUTTON)
+            session.say_where_we_are()
+
+    # ----- typed text ------------------------------------------------------
+    def _on_text(self, session: TroubleshootingSession, text: str, events: list[str]) -> None:
+        if not text:
+            session.say_where_we_are()
+            return
+        if understanding.contains_password(text):
+            session.say(messages.PASSWORD_WARNING)
+            events.append("password_refused")
+            session.say_where_we_are()
+            return
+        command = understanding.match_command(text)
+        if command is not None:
+            _COMMANDS[command](self, session, events)
+            return
+        if session.state == "clarifying_error":
+            cause_id = understanding.match_follow_up(text, session.facts["diagnosis"]["follow_up"])
+            if cause_id:
+                self._clarify(session, cause_id, events)
+                return
+        question = session.state.removeprefix("ask_") if session.state.startswith("ask_") else None
+        # A short reply is an answer; a long one is more likely a pasted error, whose
+        # codes ("535", "5.7.139") would otherwise be taken for an answer's synonyms.
+        short = len(text) <= _SHORT_ANSWER
+        if short and question is not None and self._answer_from_text(session, question, text, events):
+            return
+        if self._diagnose_text(session, text, events):
+            return
+        if not short and question is not None and self._answer_from_text(
+            session, question, text, events
+        ):
+            return
+        volunteered = understanding.extract_facts(text, self.knowledge)
+        if question is not None and question in volunteered:
+            self._answer(session, question, volunteered[question], events)
+            return
+        if volunteered:
+            self._remember(session, volunteered, None, events)
+            session.say(cards_noted(self.knowledge, volunteered))
+            if session.state in {"welcome", "summary"}:
+                self._fire(session, "next_question")
+            else:
+                session.say_where_we_are()
+            return
+        self._not_understood(session)
+
+    def _remember(
+        self, session: TroubleshootingSession, facts: Mapping[str, str], current: str | None,
+        events: list[str],
+    ) -> None:
+        """Record facts volunteered beside the answer, so their questions are skipped."""
+        for fact, value in facts.items():
+            if fact != current:
+                session.record(fact, value)
+                events.append(f"volunteered:{fact}")
+
+    def _answer_from_text(
+        self, session: TroubleshootingSession, question: str, text: str, events: list[str]
+    ) -> bool:
+        if question == "mailbox":
+            address = understanding.find_address(text)
+            if address is None and understanding.is_unsure(text):
+                self._unsure(session, question, events)
+                return True
+            if address is None:
+                return False
+            self._answer(session, "mailbox", address, events)
+            return True
+        option = self.knowledge.questions[question].match_option(text)
+        if option is None:
+            return False
+        # "Yes, and security defaults are on too": keep the extra facts as well.
+        self._remember(session, understanding.extract_facts(text, self.knowledge), question, events)
+        self._answer(session, question, option.value, events)
+        return True
+
+    def _diagnose_text(
+        self, session: TroubleshootingSession, text: str, events: list[str]
+    ) -> bool:
+        if self._diagnose is None or len(text) < _MIN_ERROR_LENGTH:
+            return False
+        diagnosis = self._diagnose(text)
+        candidates = [c for c in diagnosis.candidates if c != "unknown"]
+        if not candidates:
+            if understanding.looks_like_error(text):
+                session.say(messages.UNKNOWN_ERROR)
+                events.append("diagnosed:unknown")
+                session.say_where_we_are()
+                return True
+            return False
+        session.facts["diagnosis"] = {
+            "candidates": candidates[:5],
+            "index": 0,
+            "evidence": diagnosis.evidence[:300],
+            "confidence": round(diagnosis.confidence, 3),
+            "follow_up": dict(diagnosis.follow_up) if diagnosis.follow_up else None,
+            "resume": session.state,
+        }
+        session.facts["failed_fixes"] = 0
+        events.append(f"diagnosed:{candidates[0]}")
+        self._fire(session, "error_pasted")
+        return True
+
+    # ----- shared moves ----------------------------------------------------
+    def _answer(
+        self, session: TroubleshootingSession, question: str, value: str, events: list[str]
+    ) -> None:
+        spec = self.knowledge.questions[question]
+        if question == "mailbox":
+            address = understanding.find_address(value)
+            if address is None:
+                session.say(messages.MAILBOX_INVALID)
+                if session.state == "ask_mailbox":
+                    session.ask_current_question()
+                else:
+                    session.say_where_we_are()
+                return
+            value = address
+        elif value not in {option.value for option in spec.options}:
+            self._not_understood(session)
+            return
+        elif (value == UNSURE and session.state == f"ask_{question}"
+              and question not in session.facts.get("how_shown", [])):
+            # "I don't know" always leads to how to find out, before moving on.
+            self._fire(session, "user_unsure")
+            return
+        session.record(question, value)
+        events.append(f"answered:{question}")
+        if session.state in {"clarifying_error", "proposing_fix", "resolved"}:
+            session.say(cards_noted(self.knowledge, {question: value}))
+            session.say_where_we_are()
+            return
+        self._fire(session, "next_question")
+
+    def _unsure(self, session: TroubleshootingSession, question: str, events: list[str]) -> None:
+        if session.state != f"ask_{question}":
+            # An old card's "I don't know": answer it for that question, stay put.
+            session.say(card=cards.how_to_find_out_card(self.knowledge, question, session.facts))
+            return
+        if question in session.facts.get("how_shown", []) and question != "mailbox":
+            # Second "I don't know" after seeing how to look it up: move on, noted as unknown.
+            self._answer(session, question, UNSURE, events)
+            return
+        self._fire(session, "user_unsure")
+
+    def _clarify(self, session: TroubleshootingSession, cause_id: str, events: list[str]) -> None:
+        diagnosis = session.facts.get("diagnosis", {})
+        candidates = [c for c in diagnosis.get("candidates", []) if c != cause_id]
+        if cause_id not in self.knowledge.cause_ids:
+            self._not_understood(session)
+            return
+        diagnosis.update({"candidates": [cause_id, *candidates], "index": 0, "follow_up": None})
+        events.append(f"clarified:{cause_id}")
+        self._fire(session, "error_clarified")
+
+    def _not_understood(self, session: TroubleshootingSession) -> None:
+        if session.state.startswith("ask_"):
+            hint = self.knowledge.questions[session.state.removeprefix("ask_")].help
+            session.ask_current_question(hint=f"{messages.NOT_UNDERSTOOD} {hint}")
+        else:
+            session.say(messages.NOT_UNDERSTOOD)
+            session.say_where_we_are()
+
+    # ----- commands (typed or pressed) ---------------------------------------
+    def _cmd_start(self, session: TroubleshootingSession, events: list[str]) -> None:
+        if session.state == "resolved":
+            self._cmd_start_over(session, events)
+            return
+        if not self._fire(session, "next_question"):
+            session.say_where_we_are()
+
+    def _cmd_start_over(self, session: TroubleshootingSession, events: list[str]) -> None:
+        events.append("start_over")
+        session.say(messages.STARTING_OVER)
+        self._fire(session, "start_over")
+
+    def _cmd_back(self, session: TroubleshootingSession, events: list[str]) -> None:
+        before = session.state
+        if self._fire(session, "back"):
+            # Going back means the customer wants to answer that question again.
+            session.forget(session.state.removeprefix("ask_"))
+            events.append(f"back:{before}")
+            return
+        session.say("There is no earlier question to go back to from here.")
+        session.say_where_we_are()
+
+    def _cmd_help(self, session: TroubleshootingSession, events: list[str]) -> None:
+        session.say(card=cards.help_card(self.knowledge))
+        if session.state != "welcome":
+            session.say_where_we_are()
+
+    def _cmd_person(self, session: TroubleshootingSession, events: list[str]) -> None:
+        events.append("person_requested")
+        session.facts["resume_state"] = session.state
+        self._fire(session, "ask_for_person")
+
+    def _cmd_continue(self, session: TroubleshootingSession, events: list[str]) -> None:
+        if session.state in {"handoff_requested", "welcome", "summary", "proposing_fix"}:
+            self._fire(session, "next_question")
+        else:
+            session.say_where_we_are()
+
+    def _cmd_fix_worked(self, session: TroubleshootingSession, events: list[str]) -> None:
+        came_from_fix = session.state == "proposing_fix"
+        if self._fire(session, "fix_worked"):
+            cause = session.current_candidate() if came_from_fix else None
+            events.append(f"resolved:{cause or 'guided'}")
+            return
+        session.say_where_we_are()
+
+    def _cmd_fix_failed(self, session: TroubleshootingSession, events: list[str]) -> None:
+        if session.state != "proposing_fix":
+            if session.state == "summary":
+                session.say(messages.UNKNOWN_ERROR)
+            else:
+                session.say_where_we_are()
+            return
+        session.facts["failed_fixes"] = int(session.facts.get("failed_fixes", 0)) + 1
+        events.append(f"fix_failed:{session.current_candidate()}")
+        if self._fire(session, "fix_failed"):
+            session.replies.insert(len(session.replies) - 1, Reply(messages.FIX_FAILED_NEXT))
+            return
+        session.say(messages.FIX_FAILED_RESUME)
+        self._fire(session, "next_question")
+
+
+_COMMANDS: dict[str, Callable[[FlowEngine, TroubleshootingSession, list[str]], None]] = {
+    "start": FlowEngine._cmd_start,
+    "start_over": FlowEngine._cmd_start_over,
+    "back": FlowEngine._cmd_back,
+    "help": FlowEngine._cmd_help,
+    "person": FlowEngine._cmd_person,
+    "continue": FlowEngine._cmd_continue,
+    "fix_worked": FlowEngine._cmd_fix_worked,
+    "fix_failed": FlowEngine._cmd_fix_failed,
+}
+
+
+def cards_noted(knowledge: Knowledge, learned: Mapping[str, str]) -> str:
+    """Say which volunteered facts were taken down, so the customer can correct them."""
+    parts = []
+    for question, value in learned.items():
+        spec = knowledge.questions[question]
+        title = next((o.title for o in spec.options if o.value == value), value)
+        parts.append(f"{spec.label}: {title}")
+    return "Noted: " + "; ".join(parts) + "."
+

@@ -1,0 +1,63 @@
+"""User-facing sentences that are not knowledge: greetings, hints, acknowledgements.
+
+Kept apart from the logic (errbot's templates idea) so wording can change
+without touching the flow. Troubleshooting content lives in knowledge.json.
+"""
+
+from __future__ import annotations
+
+BOT_NAME = "Mail Setup Assistant"
+
+WELCOME_TITLE = "Hi, I'm the CLOUDEX Mail Setup Assistant"
+WELCOME_TEXT = (
+    "I help you get the Microsoft 365 mailbox that CLOUDEX TMS sends from working with "
+    "smtp.office365.com (port 587, STARTTLS) or OAuth."
+)
+WELCOME_ABILITIES = (
+    "Walk you through the mailbox, licence, MFA, security defaults, SMTP AUTH and "
+    "Conditional Access settings, one question at a time",
+    "Read an error message you paste and tell you what causes it and how to fix it",
+    "Give you the exact admin-center clicks and PowerShell, and a text to forward to your IT provider",
+    "Hand you over to a person from CLOUDEX support when you need one",
+)
+NEVER_PASSWORD = "I will never ask for a password. Please don't paste one here."
+
+HELP_TITLE = "What you can say"
+HELP_COMMANDS = (
+    ("start over", "forget the answers and begin again"),
+    ("back", "go back to the previous question"),
+    ("help", "show this list"),
+    ("talk to a person", "ask CLOUDEX support to take over"),
+    ("paste an error", "paste the error text from CLOUDEX TMS and I will diagnose it"),
+)
+
+NOT_UNDERSTOOD = "Sorry, I didn't catch that."
+MAILBOX_INVALID = (
+    "That doesn't look like a mailbox address I can use. Please type the full address, "
+    "for example tms@contoso.com."
+)
+PASSWORD_WARNING = (
+    "It looks like that message may contain a password. I did not store it. Please change "
+    "that password if it was real, and never share passwords in chat."
+)
+UNKNOWN_ERROR = (
+    "I couldn't match that to a known Microsoft 365 error. If it is an error message, paste "
+    "the full text including the code (for example 535 5.7.139 …)."
+)
+FIX_WORKED = "Great, glad it works now!"
+RESOLVED_AGAIN = (
+    "This conversation is marked as solved. Say \"start over\" to check another mailbox, "
+    "or paste a new error message."
+)
+FIX_FAILED_NEXT = "Sorry that didn't help. The next most likely cause:"
+FIX_FAILED_RESUME = (
+    "I've run out of likely causes for that error, so let's check the setup step by step."
+)
+HANDOFF_REQUESTED = (
+    "I've noted that you'd like to talk to a person from CLOUDEX support. They will see "
+    "your answers so far, so you won't have to repeat anything."
+)
+HANDOFF_RESUME_HINT = "Meanwhile you can continue with me: say \"continue\"."
+STARTING_OVER = "Let's start over."
+TRUNCATED = "Your message was very long, so I only read its first 10,000 characters."
+STALE_BUTTON = "That button belongs to an earlier question, so here is where we are now:"

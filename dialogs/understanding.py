@@ -1,0 +1,182 @@
+"""Reading what the customer typed: commands, addresses and volunteered facts.
+
+Kept small and rule-based on purpose: the answers are yes / no / not sure,
+an address or a mailbox type, and the words people use for them live in the
+knowledge file (each question's options, synonyms and topic words). Nothing
+here parses text inside a flow guard.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from dialogs.knowledge import Knowledge
+from dialogs.knowledge import normalise as normalise_words
+from dialogs.powershell import InvalidIdentity, validate_identity
+
+# Typed commands, checked before anything else. Whole-message matches only, so
+# "back" inside a sentence like "security defaults are back on" is not a command.
+_COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
+    "start_over": ("start over", "restart", "reset", "start again", "begin again", "new check",
+                   "from the beginning", "start from scratch"),
+    "back": ("back", "go back", "previous", "previous question", "undo"),
+    "help": ("help", "?", "what can you do", "commands", "menu", "options"),
+    "person": ("talk to a person", "talk to a human", "human", "agent", "person",
+               "speak to someone", "talk to someone", "real person", "support agent",
+               "contact support", "escalate", "live agent", "talk to support"),
+    "continue": ("continue", "resume", "go on", "carry on", "next"),
+    "start": ("start", "let's start", "lets start", "begin", "go", "get started", "hi", "hello",
+              "hey", "hallo", "good morning", "set up smtp", "setup", "set up"),
+    "fix_worked": ("it works", "it works now", "that worked", "that fixed it", "fixed",
+                   "solved", "it's working", "its working", "working now", "works now",
+                   "yes it worked", "resolved", "all good"),
+    "fix_failed": ("it didn't work", "didn't work", "did not work", "still failing",
+                   "still not working", "not fixed", "no luck", "that wasn't it",
+                   "no, that wasn't it", "still broken", "doesn't work", "does not work",
+                   "same error", "still the same"),
+}
+
+_PUNCT = re.compile(r"[^\w@.'?+-]+", re.UNICODE)
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_PASSWORD = re.compile(
+    r"(?i)\b(?:pass(?:word|wort|wd)?|pwd|kennwort|parole|app[- ]?password)\b\s*(?:is|:|=|ist)\s*\S{4,}"
+)
+# Signs that a text is an error report rather than chat.
+_ERRORISH = re.compile(
+    r"(?i)(\b[245]\d\d[ -]\d\.\d{1,3}\.\d{1,3}\b|\b[45]\.\d\.\d{1,3}\b|AADSTS\d+|exception|"
+    r"error|failed|unable to|unsuccessful|denied|refused|timed? ?out)"
+)
+_NEGATION = re.compile(
+    r"(?i)\b(no|not|n't|never|off|disabled?|without|none|unchecked|unticked|turned off|"
+    r"switched off|doesn't|don't|isn't|aren't|haven't|hasn't|nicht|kein)\b"
+)
+_AFFIRMATION = re.compile(
+    r"(?i)\b(yes|on|enabled?|have|has|use|using|uses|active|activated|required|checked|"
+    r"ticked|turned on|switched on|we do|there is|there are|is set)\b"
+)
+_UNSURE = re.compile(
+    r"(?i)\b(not sure|don't know|dont know|do not know|no idea|unsure|unknown|maybe|idk|"
+    r"no clue|dunno|not certain|how do i (?:check|find)|where do i (?:look|find))\b"
+)
+_CLAUSE_SPLIT = re.compile(r"(?i)[.;,!\n]+|\b(?:and|but|also|plus|while|whereas)\b")
+
+
+def normalise(text: str) -> str:
+    """Lower-case, unify quotes and collapse punctuation to single spaces."""
+    text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
+    return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+def match_command(text: str) -> str | None:
+    """Return the command a whole message asks for (``back``, ``help`` …), or None."""
+    said = normalise(text).strip(" .!?") or normalise(text)
+    if len(said) > 60:
+        return None
+    for command, phrases in _COMMAND_PHRASES.items():
+        if said in phrases:
+            return command
+    # "please start over", "can I talk to a person?"
+    for command in ("start_over", "person", "help"):
+        if any(_contains_phrase(said, phrase) for phrase in _COMMAND_PHRASES[command] if len(phrase) > 6):
+            return command
+    return None
+
+
+def _contains_phrase(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
+
+
+def contains_password(text: str) -> bool:
+    """True when a message looks like it shares a password (we refuse to keep it)."""
+    return _PASSWORD.search(text) is not None
+
+
+def looks_like_error(text: str) -> bool:
+    """True when a message reads like an error report rather than a chat answer."""
+    return _ERRORISH.search(text) is not None
+
+
+def is_unsure(text: str) -> bool:
+    """True when a short message says "I don't know" in one of its usual forms."""
+    return len(text) <= 80 and _UNSURE.search(text) is not None
+
+
+def find_address(text: str) -> str | None:
+    """Return the mailbox address in ``text`` when it is one we can put in PowerShell."""
+    for candidate in _ADDRESS.findall(text or ""):
+        candidate = candidate.strip(".'")
+        try:
+            return validate_identity(candidate)
+        except InvalidIdentity:
+            continue
+    return None
+
+
+def _polarity(clause: str) -> str | None:
+    if _UNSURE.search(clause):
+        return "unsure"
+    negative = _NEGATION.search(clause) is not None
+    positive = _AFFIRMATION.search(clause) is not None
+    if negative:
+        return "no"
+    if positive:
+        return "yes"
+    return None
+
+
+def extract_facts(text: str, knowledge: Knowledge) -> dict[str, str]:
+    """Pick up answers the customer volunteers ("we have MFA and security defaults are on").
+
+    Each clause is matched against every question's topic words; a clause that
+    names one topic and carries a clear yes / no / not sure, or names one of the
+    question's options outright, answers that question.
+
+    Args:
+        text: what the customer typed.
+        knowledge: the knowledge base with the questions' options and topic words.
+
+    Returns:
+        question id -> option value, only for clear statements.
+    """
+    found: dict[str, str] = {}
+    address = find_address(text)
+    if address:
+        found["mailbox"] = address
+    for raw_clause in _CLAUSE_SPLIT.split(text):
+        clause = normalise_words(raw_clause or "")
+        if not clause:
+            continue
+        for question_id, question in knowledge.questions.items():
+            if question_id in found or question_id == "mailbox":
+                continue
+            if not any(_contains_phrase(clause, topic) for topic in question.topics if topic):
+                continue
+            option = question.match_option(clause)
+            if option is not None:
+                found[question_id] = option.value
+                continue
+            polarity = _polarity(raw_clause or "")
+            if polarity is None:
+                continue
+            value = question.polarity.get(polarity)
+            if value is not None:
+                found[question_id] = value
+    return found
+
+
+def match_follow_up(text: str, follow_up: Mapping[str, Any]) -> str | None:
+    """Map a typed answer to one of a follow-up question's options (label or cause id)."""
+    said = normalise(text)
+    options = follow_up.get("options", [])
+    for label, cause_id in options:
+        label_norm = normalise(str(label))
+        if said == label_norm or said == cause_id:
+            return str(cause_id)
+    for label, cause_id in options:
+        words = [w for w in normalise(str(label)).split() if len(w) > 3]
+        if words and any(_contains_phrase(said, word) for word in words):
+            return str(cause_id)
+    return None
