@@ -1,0 +1,151 @@
+"""Mail Setup Assistant: the app factory and the command line.
+
+``python app.py`` serves the bot (``make run``); the subcommands are
+``chat`` (the same bot in the terminal), ``diagnose`` (read an error
+message), ``cards`` (write every card as JSON), ``flow`` (write the flow
+diagram) and ``package`` (build the Teams app package). Nothing is created at
+import time: :func:`create_app` builds everything from a ``Settings`` value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from bot.settings import Settings, SettingsError
+
+
+def build_engine():  # type: ignore[no-untyped-def]
+    """Build the domain engine: knowledge, diagnosis and the one shared machine."""
+    from dialogs.diagnosis_adapter import diagnosis_function
+    from dialogs.engine import FlowEngine
+    from dialogs.knowledge import default_knowledge
+
+    knowledge = default_knowledge()
+    return FlowEngine(knowledge, diagnose=diagnosis_function(knowledge))
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the aiohttp application for ``settings``; resources open in cleanup_ctx."""
+    from bot.adapter import build_adapter
+    from bot.conversation import ConversationStateStore
+    from bot.features import BotServices, build_extensions
+    from bot.handler import SupportBot
+    from bot.http import setup_routes
+    from bot.keys import ADAPTER_KEY, BOT_KEY, SERVICES_KEY, SETTINGS_KEY, STORE_KEY
+    from bot.store import open_store
+
+    app = web.Application(client_max_size=settings.max_request_bytes)
+    app[SETTINGS_KEY] = settings
+    engine = build_engine()
+
+    adapter = build_adapter(settings)
+    app[ADAPTER_KEY] = adapter
+
+    async def services_context(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(settings.storage_url)
+        http = aiohttp.ClientSession()
+        conversations = ConversationStateStore(store.state)
+        services = BotServices(settings=settings, store=store, engine=engine,
+                               conversations=conversations, adapter=adapter, http=http)
+        app[STORE_KEY] = store
+        app[SERVICES_KEY] = services
+        app[BOT_KEY] = SupportBot(engine, conversations, build_extensions(services))
+        try:
+            yield
+        finally:
+            await http.close()
+            await store.close()
+
+    app.cleanup_ctx.append(services_context)
+    setup_routes(app)
+    return app
+
+
+def configure_logging(level: str) -> None:
+    """Structured one-line logs; message bodies are never logged at INFO."""
+    from bot.logs import configure
+
+    configure(level)
+
+
+def serve(settings: Settings) -> None:
+    """Serve the bot until interrupted."""
+    configure_logging(settings.log_level)
+    logging.getLogger(__name__).info(
+        "serving", extra={"url": f"http://{settings.host}:{settings.port}/api/messages",
+                          "storage": settings.storage_url.split("@")[-1],
+                          "auth": "off (local mode)" if settings.local_mode else "on"})
+    web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                print=lambda msg: print(msg, file=sys.stderr))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="app.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="serve the bot (the default)")
+    sub.add_parser("chat", help="talk to the bot in this terminal")
+    diag = sub.add_parser("diagnose", help="diagnose an error message")
+    diag.add_argument("--json", action="store_true", help="print JSON")
+    diag.add_argument("--jsonl", action="store_true", help="read {\"text\": …} lines on stdin")
+    diag.add_argument("text", nargs="*", help="the error text (stdin when omitted)")
+    cards_cmd = sub.add_parser("cards", help="write every card the bot can send as JSON")
+    cards_cmd.add_argument("--out", required=True, type=Path)
+    flow_cmd = sub.add_parser("flow", help="write the flow diagram (mermaid)")
+    flow_cmd.add_argument("--out", type=Path, default=Path("docs/flow.md"))
+    package_cmd = sub.add_parser("package", help="build the Teams app package")
+    package_cmd.add_argument("--out", type=Path, default=Path("dist"))
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    command = args.command or "serve"
+    if command == "serve":
+        serve(settings)
+        return 0
+    if command == "chat":
+        from bot.terminal import run_terminal_chat
+
+        return asyncio.run(run_terminal_chat(settings, build_engine()))
+    if command == "diagnose":
+        from dialogs.diagnosis_cli import main as diagnose_main
+
+        forwarded = (["--json"] if args.json else []) + (["--jsonl"] if args.jsonl else [])
+        return diagnose_main(forwarded + list(args.text), sys.stdin, sys.stdout)
+    if command == "cards":
+        from dialogs.gallery import write_card_files
+
+        written = write_card_files(args.out)
+        print(f"wrote {len(written)} cards to {args.out}")
+        return 0
+    if command == "flow":
+        from dialogs.diagram import write_flow_markdown
+
+        write_flow_markdown(args.out)
+        print(f"wrote {args.out}")
+        return 0
+    if command == "package":
+        from bot.package import build_package
+
+        zip_path = build_package(settings, args.out)
+        print(json.dumps({"package": str(zip_path)}))
+        return 0
+    parser.error(f"unknown command {command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""How features plug into the bot without growing the handler: live checks, handoff, staff tools.
+
+An extension sees every turn before the guided flow does and may take it
+(a relayed message while an agent has the conversation, a staff command);
+it sees the flow's result afterwards (to escalate on "talk to a person", to
+start live checks); and it may answer invokes (message-extension queries,
+sign-in, "Take over" buttons). The default methods do nothing, so each
+extension only overrides what it needs.
+"""
+
+from __future__ import annotations
+
+from botbuilder.core import InvokeResponse, TurnContext
+
+from dialogs.engine import TurnInput, TurnResult
+
+
+class BotExtension:
+    """Base class for features layered on the guided flow."""
+
+    async def before_turn(self, turn_context: TurnContext, turn: TurnInput) -> bool:
+        """Return True when this extension handled the turn (the flow then does not run)."""
+        return False
+
+    async def after_turn(
+        self, turn_context: TurnContext, turn: TurnInput, result: TurnResult
+    ) -> None:
+        """React to the flow's outcome (its ``events`` say what happened)."""
+
+    async def on_invoke(self, turn_context: TurnContext) -> InvokeResponse | None:
+        """Answer an invoke activity, or return None to let others (and the flow) try."""
+        return None
+
+    async def on_conversation_start(self, turn_context: TurnContext) -> bool:
+        """Return True to replace the greeting (e.g. in a staff or support channel)."""
+        return False

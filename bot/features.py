@@ -1,0 +1,36 @@
+"""The list of extensions the bot runs with, built from the services it has.
+
+Each feature (live checks, human handoff, staff tools) adds its extension
+here, so the handler and the app factory stay the same as features grow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiohttp
+from botbuilder.integration.aiohttp import CloudAdapter
+
+from bot.conversation import ConversationStateStore
+from bot.extensions import BotExtension
+from bot.settings import Settings
+from bot.store.base import Store
+from dialogs.engine import FlowEngine
+
+
+@dataclass
+class BotServices:
+    """What extensions may use; created once per process in the app's cleanup context."""
+
+    settings: Settings
+    store: Store
+    engine: FlowEngine
+    conversations: ConversationStateStore
+    adapter: CloudAdapter
+    http: aiohttp.ClientSession
+
+
+def build_extensions(services: BotServices) -> list[BotExtension]:
+    """Return the extensions in the order they see a turn."""
+    extensions: list[BotExtension] = []
+    return extensions

@@ -1,0 +1,113 @@
+"""HTTP routes: ``/api/messages`` with strict input checks, plus ``/healthz``.
+
+The SDK's own ``CloudAdapter.process`` answers a malformed body with a 500
+(platform.md §11); here every request is checked first, so a bad request
+gets a 4xx with a short reason and never reaches the bot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from botbuilder.schema import Activity
+
+from bot.keys import ADAPTER_KEY, BOT_KEY, STORE_KEY
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def bad_request(reason: str, status: int = 400) -> web.Response:
+    """Return a short JSON error the caller can read."""
+    return web.json_response({"error": reason}, status=status)
+
+
+def check_activity_shape(body: Any) -> str | None:
+    """Return why ``body`` is not an activity the bot can answer, or None when it is."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object (a Bot Framework activity)"
+    if not isinstance(body.get("type"), str) or not body["type"]:
+        return "the activity needs a 'type'"
+    conversation = body.get("conversation")
+    if not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str) \
+            or not conversation["id"]:
+        return "the activity needs 'conversation.id'"
+    if not isinstance(body.get("serviceUrl"), str) or not body["serviceUrl"].startswith("http"):
+        return "the activity needs a 'serviceUrl'"
+    for name in ("from", "recipient"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, dict):
+            return f"'{name}' must be an object"
+    for name in ("text", "channelId", "id", "name", "locale", "textFormat"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"'{name}' must be a string"
+    for name in ("entities", "attachments", "membersAdded", "membersRemoved"):
+        value = body.get(name)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, dict) for v in value)
+        ):
+            return f"'{name}' must be a list of objects"
+    channel_data = body.get("channelData")
+    if channel_data is not None and not isinstance(channel_data, dict):
+        return "'channelData' must be an object"
+    return None
+
+
+async def messages(request: web.Request) -> web.Response:
+    """Receive one activity from the Bot Connector (or a test harness)."""
+    if request.content_type != "application/json":
+        return bad_request("Content-Type must be application/json", status=415)
+    try:
+        raw = await request.read()
+        body = json.loads(raw.decode("utf-8"))
+    except web.HTTPRequestEntityTooLarge:
+        return bad_request("the request is too large", status=413)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return bad_request("the body is not valid UTF-8 JSON")
+    reason = check_activity_shape(body)
+    if reason:
+        return bad_request(reason)
+    try:
+        activity = Activity().deserialize(body)
+    except Exception:  # msrest raises its own DeserializationError family on wrong types
+        return bad_request("the activity could not be read")
+    auth_header = request.headers.get("Authorization", "")
+    adapter = request.app[ADAPTER_KEY]
+    try:
+        invoke_response = await adapter.process_activity(
+            auth_header, activity, request.app[BOT_KEY].on_turn
+        )
+    except PermissionError:
+        return bad_request("unauthorized", status=401)
+    if invoke_response is None:
+        return web.Response(status=200)
+    status = int(invoke_response.status or 200)
+    if status == 501:
+        # An invoke this bot does not implement is the caller's mistake, not a server error.
+        return bad_request(f"unsupported invoke '{activity.name}'")
+    body_out = invoke_response.body
+    if body_out is None:
+        return web.Response(status=status)
+    if hasattr(body_out, "serialize"):
+        body_out = body_out.serialize()
+    elif not isinstance(body_out, (dict, list, str, int, float, bool)):
+        from botbuilder.core import serializer_helper
+
+        body_out = serializer_helper(body_out)
+    return web.json_response(body_out, status=status)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Report whether the store answers (for load balancers and probes)."""
+    ok = await request.app[STORE_KEY].ping()
+    return web.json_response({"status": "ok" if ok else "store unreachable"},
+                             status=200 if ok else 503)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the bot's routes."""
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)

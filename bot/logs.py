@@ -1,0 +1,57 @@
+"""Structured JSON logs: one object per line, carrying the conversation id.
+
+Message bodies are never logged at INFO; anything that looks like a bearer
+token or secret is masked before a record is written, whatever its level.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# JWTs, "Bearer …" values and client secrets must never reach a log line.
+_SECRETS = re.compile(
+    r"(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"
+    r"|((?i:bearer)\s+[A-Za-z0-9._~+/=-]{12,})"
+    r"|((?i:client_secret|password|app_password)[\"']?\s*[:=]\s*[\"']?[^\s\"',}]{4,})"
+)
+
+
+def mask_secrets(text: str) -> str:
+    """Replace tokens and secrets in ``text`` with a marker."""
+    return _SECRETS.sub("[redacted]", text)
+
+
+class JsonFormatter(logging.Formatter):
+    """Format records as JSON with their ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as one JSON line."""
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return mask_secrets(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+def configure(level: str = "INFO", stream: Any = None) -> None:
+    """Send every logger's records to ``stream`` (stderr) as JSON lines."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiohttp's access log repeats every request; keep it at WARNING unless debugging.
+    logging.getLogger("aiohttp.access").setLevel("WARNING" if level != "DEBUG" else "DEBUG")

@@ -1,0 +1,28 @@
+"""Turn the domain's replies into Bot Framework activities (the only place cards become attachments)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from botbuilder.core import CardFactory
+from botbuilder.schema import Activity, ActivityTypes
+
+from dialogs.session import Reply
+
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+
+
+def to_activity(reply: Reply) -> Activity:
+    """Return one message activity for a reply: its text, its card, or both."""
+    activity = Activity(type=ActivityTypes.message)
+    if reply.text:
+        activity.text = reply.text
+        activity.text_format = "markdown"
+    if reply.card is not None:
+        activity.attachments = [CardFactory.adaptive_card(reply.card)]
+    return activity
+
+
+def to_activities(replies: Iterable[Reply]) -> list[Activity]:
+    """Return the activities for a turn's replies, in order, skipping empty ones."""
+    return [to_activity(reply) for reply in replies if reply.text or reply.card is not None]

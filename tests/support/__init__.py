@@ -1,0 +1,1 @@
+"""Test kit shared by the test modules: a local Bot Connector and Teams-shaped activities."""

@@ -1,0 +1,83 @@
+"""Validate cards against the official Adaptive Card 1.5 schema, Teams extensions allowed explicitly.
+
+The schema is strict, so Teams-only parts fail it as they are. Exactly two
+are allowed, and each is checked on its own before it is taken out: the
+top-level ``msteams`` object (only ``width: Full`` and ``entities``) and the
+``CodeBlock`` element (its known fields, a PowerShell/PlainText language, and a
+``fallback`` that must itself be a valid element). Anything else that the
+schema does not know fails.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft6Validator
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "adaptive-card-1.5.schema.json"
+MAX_CARD_BYTES = 28 * 1024
+_CODEBLOCK_FIELDS = {"type", "codeSnippet", "language", "startLineNumber", "fallback", "id",
+                     "spacing", "separator", "isVisible", "requires", "height"}
+_CODEBLOCK_LANGUAGES = {"PowerShell", "PlainText", "Bash", "Json"}
+_MSTEAMS_FIELDS = {"width", "entities"}
+
+
+@functools.cache
+def _validator() -> Draft6Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return Draft6Validator(schema)
+
+
+def _strip_teams(node: Any, errors: list[str], path: str) -> Any:
+    if isinstance(node, list):
+        return [_strip_teams(item, errors, f"{path}[{i}]") for i, item in enumerate(node)]
+    if not isinstance(node, dict):
+        return node
+    if node.get("type") == "CodeBlock":
+        unknown = set(node) - _CODEBLOCK_FIELDS
+        if unknown:
+            errors.append(f"{path}: CodeBlock has unknown fields {sorted(unknown)}")
+        if not isinstance(node.get("codeSnippet"), str) or not node["codeSnippet"]:
+            errors.append(f"{path}: CodeBlock needs a codeSnippet")
+        if node.get("language") not in _CODEBLOCK_LANGUAGES:
+            errors.append(f"{path}: CodeBlock language {node.get('language')!r} not allowed")
+        fallback = node.get("fallback")
+        if not isinstance(fallback, dict):
+            errors.append(f"{path}: CodeBlock needs a fallback element for non-Teams clients")
+            return {"type": "TextBlock", "text": "missing fallback"}
+        return _strip_teams(fallback, errors, f"{path}.fallback")
+    result = {}
+    for key, value in node.items():
+        if key == "msteams" and node.get("type") == "AdaptiveCard":
+            if not isinstance(value, dict) or set(value) - _MSTEAMS_FIELDS:
+                errors.append(f"{path}.msteams: only {sorted(_MSTEAMS_FIELDS)} are allowed")
+            elif "width" in value and value["width"] != "Full":
+                errors.append(f"{path}.msteams.width must be 'Full'")
+            continue
+        result[key] = _strip_teams(value, errors, f"{path}.{key}")
+    return result
+
+
+def card_errors(card: dict[str, Any]) -> list[str]:
+    """Return every problem with ``card``; an empty list means it is valid."""
+    errors: list[str] = []
+    size = len(json.dumps(card, ensure_ascii=False).encode("utf-8"))
+    if size > MAX_CARD_BYTES:
+        errors.append(f"card is {size} bytes, over the {MAX_CARD_BYTES} byte limit")
+    if card.get("version") != "1.5":
+        errors.append(f"card version must be 1.5, got {card.get('version')!r}")
+    stripped = _strip_teams(copy.deepcopy(card), errors, "$")
+    for error in _validator().iter_errors(stripped):
+        location = "/".join(str(p) for p in error.absolute_path)
+        errors.append(f"{location}: {error.message[:300]}")
+    return errors
+
+
+def cards_in(activity: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the Adaptive Cards attached to an activity body."""
+    return [a["content"] for a in activity.get("attachments") or []
+            if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]

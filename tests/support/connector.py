@@ -1,0 +1,92 @@
+"""A local Bot Connector: catches the bot's replies the way Teams' connector would.
+
+It serves the Bot Connector REST routes the bot uses (send to conversation,
+reply to activity, update activity, create conversation) on loopback and
+records every activity it receives, so tests read exactly what a Teams user
+would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class ReceivedActivity:
+    """One activity the bot posted."""
+
+    conversation_id: str
+    method: str
+    path: str
+    body: dict[str, Any]
+    authorization: str | None
+
+
+@dataclass
+class LocalConnector:
+    """Records activities; ``url`` is the serviceUrl to put in incoming activities."""
+
+    received: list[ReceivedActivity] = field(default_factory=list)
+    url: str = ""
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _event: asyncio.Event = field(default_factory=asyncio.Event)
+    fail_next: int = 0
+
+    def app(self) -> web.Application:
+        """Return the aiohttp application implementing the connector routes."""
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{cid}/activities", self._send)
+        app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._send)
+        app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._send)
+        app.router.add_post("/v3/conversations", self._create)
+        return app
+
+    async def _record(self, request: web.Request, cid: str) -> dict[str, Any]:
+        body = await request.json()
+        self.received.append(ReceivedActivity(cid, request.method, request.path, body,
+                                              request.headers.get("Authorization")))
+        self._event.set()
+        return body
+
+    async def _send(self, request: web.Request) -> web.Response:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return web.json_response({"error": {"code": "ServiceError"}}, status=503)
+        await self._record(request, request.match_info["cid"])
+        return web.json_response({"id": f"act-{next(self._ids)}"})
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        new_id = f"{(body.get('channelData') or {}).get('channel', {}).get('id', 'conv')};messageid={next(self._ids)}"
+        activity = body.get("activity")
+        if isinstance(activity, dict):
+            self.received.append(ReceivedActivity(new_id, "POST", request.path, activity,
+                                                  request.headers.get("Authorization")))
+            self._event.set()
+        return web.json_response({"id": new_id, "activityId": f"act-{next(self._ids)}"})
+
+    def for_conversation(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Return the bodies posted to one conversation, in order."""
+        return [r.body for r in self.received if r.conversation_id == conversation_id]
+
+    def clear(self) -> None:
+        """Forget what was received so far."""
+        self.received.clear()
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until at least ``count`` activities arrived (for proactive sends)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.received) < count:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise TimeoutError(f"expected {count} activities, got {len(self.received)}")
+            self._event.clear()
+            try:
+                await asyncio.wait_for(self._event.wait(), remaining)
+            except TimeoutError:
+                pass
