@@ -40,7 +40,8 @@ def create_app(settings: Settings) -> web.Application:
     from bot.features import BotServices, build_extensions
     from bot.handler import SupportBot
     from bot.http import setup_routes
-    from bot.keys import ADAPTER_KEY, BOT_KEY, SERVICES_KEY, SETTINGS_KEY, STORE_KEY
+    from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, SERVICES_KEY, SETTINGS_KEY, STORE_KEY
+    from bot.metrics import bot_metrics
     from bot.store import open_store
 
     app = web.Application(client_max_size=settings.max_request_bytes)
@@ -49,13 +50,16 @@ def create_app(settings: Settings) -> web.Application:
 
     adapter = build_adapter(settings)
     app[ADAPTER_KEY] = adapter
+    metrics = bot_metrics()
+    app[METRICS_KEY] = metrics
 
     async def services_context(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.storage_url)
         http = aiohttp.ClientSession()
         conversations = ConversationStateStore(store.state)
         services = BotServices(settings=settings, store=store, engine=engine,
-                               conversations=conversations, adapter=adapter, http=http)
+                               conversations=conversations, adapter=adapter, http=http,
+                               metrics=metrics)
         app[STORE_KEY] = store
         app[SERVICES_KEY] = services
         app[BOT_KEY] = SupportBot(engine, conversations, build_extensions(services))

@@ -13,6 +13,8 @@ from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.conversation import ConversationStateStore
 from bot.extensions import BotExtension
+from bot.metrics import Metrics
+from bot.observe import TurnEventsRecorder
 from bot.settings import Settings
 from bot.store.base import Store
 from dialogs.engine import FlowEngine
@@ -28,9 +30,12 @@ class BotServices:
     conversations: ConversationStateStore
     adapter: CloudAdapter
     http: aiohttp.ClientSession
+    metrics: Metrics
 
 
 def build_extensions(services: BotServices) -> list[BotExtension]:
     """Return the extensions in the order they see a turn."""
     extensions: list[BotExtension] = []
+    # Keep the recorder last: it sees the outcome of turns the flow handled.
+    extensions.append(TurnEventsRecorder(services.metrics, services.store.audit))
     return extensions

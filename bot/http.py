@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
 from botbuilder.schema import Activity
 
-from bot.keys import ADAPTER_KEY, BOT_KEY, STORE_KEY
+from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, STORE_KEY
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -76,12 +77,17 @@ async def messages(request: web.Request) -> web.Response:
         return bad_request("the activity could not be read")
     auth_header = request.headers.get("Authorization", "")
     adapter = request.app[ADAPTER_KEY]
+    started = time.perf_counter()
     try:
         invoke_response = await adapter.process_activity(
             auth_header, activity, request.app[BOT_KEY].on_turn
         )
     except PermissionError:
         return bad_request("unauthorized", status=401)
+    finally:
+        registry = request.app[METRICS_KEY]
+        registry.inc("msa_turns_total", type=str(activity.type))
+        registry.observe("msa_turn_seconds", time.perf_counter() - started)
     if invoke_response is None:
         return web.Response(status=200)
     status = int(invoke_response.status or 200)
@@ -107,7 +113,14 @@ async def healthz(request: web.Request) -> web.Response:
                              status=200 if ok else 503)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Expose counters and latencies in the Prometheus text format."""
+    return web.Response(text=request.app[METRICS_KEY].render(),
+                        content_type="text/plain", charset="utf-8")
+
+
 def setup_routes(app: web.Application) -> None:
     """Register the bot's routes."""
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)

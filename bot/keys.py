@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from bot.features import BotServices
     from bot.handler import SupportBot
+    from bot.metrics import Metrics
     from bot.settings import Settings
     from bot.store.base import Store
 
@@ -19,3 +20,4 @@ STORE_KEY: web.AppKey[Store] = web.AppKey("store")
 ADAPTER_KEY: web.AppKey[CloudAdapter] = web.AppKey("adapter")
 BOT_KEY: web.AppKey[SupportBot] = web.AppKey("bot")
 SERVICES_KEY: web.AppKey[BotServices] = web.AppKey("services")
+METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics")
