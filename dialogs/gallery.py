@@ -74,7 +74,7 @@ def _builders(knowledge: Knowledge) -> dict[str, CardBuilder]:
             lambda k, q=question: cards.how_to_find_out_card(k, q, SAMPLE_FACTS))
     builders["question-license-with-hint"] = lambda k: cards.question_card(
         k, "license", SAMPLE_FACTS, hint="Sorry, I didn't catch that.")
-    for cause_id in knowledge.causes:
+    for cause_id in knowledge.cause_ids:
         builders[f"fix-{cause_id}"] = lambda k, c=cause_id: cards.fix_card(k, c, SAMPLE_FACTS)
     return builders
 
