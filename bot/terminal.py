@@ -81,7 +81,10 @@ class CardPrinter:
         self.out.write("\n")
         for element in card.get("body", []):
             self._element(element, indent)
-        for action in card.get("actions", []):
+        self._buttons(card.get("actions", []), indent)
+
+    def _buttons(self, actions: list[dict[str, Any]], indent: str) -> None:
+        for action in actions:
             self.buttons.append(action)
             self.out.write(f"{indent}[{len(self.buttons)}] {action.get('title', '')}\n")
 
@@ -100,6 +103,9 @@ class CardPrinter:
                 self._element(item, indent)
         elif kind == "Input.Text":
             self.out.write(f"{indent}({element.get('label') or 'type your answer'})\n")
+        elif kind == "ActionSet":
+            # Buttons inside the body (the summary's "Full steps") can be pressed too.
+            self._buttons(element.get("actions", []), indent)
 
 
 async def run_terminal_chat(

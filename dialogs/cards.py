@@ -10,6 +10,7 @@ validates and single-quotes it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ Card = dict[str, Any]
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 # Shown in PowerShell lines when no mailbox is known yet (staff cards, early questions).
 IDENTITY_PLACEHOLDER = "'<sending mailbox address>'"
+# The summary stays well below the 28 KB Teams allows for a card (platform.md §4).
+SUMMARY_MAX_BYTES = 24 * 1024
 
 
 # ----- small element helpers ------------------------------------------------
@@ -270,7 +273,8 @@ def diagnosis_card(knowledge: Knowledge, facts: Mapping[str, Any], cause_id: str
         submit("No, still failing", {"msa": "fix_failed", "cause": cause_id}),
         forward_action(cause, facts),
     ]
-    return card(body, actions + _nav_actions(back=False))
+    # "Back" leaves the diagnosis for the guided questions (or the summary, when all are answered).
+    return card(body, actions + _nav_actions())
 
 
 def follow_up_card(follow_up: Mapping[str, Any]) -> Card:
@@ -279,62 +283,140 @@ def follow_up_card(follow_up: Mapping[str, Any]) -> Card:
             text(str(follow_up.get("question", "")), weight="Bolder")]
     actions = [submit(str(label), {"msa": "clarify", "cause": cause_id})
                for label, cause_id in follow_up.get("options", [])]
+    actions.append(submit("I don't know", {"msa": "clarify", "cause": "unsure"}))
     return card(body, actions + _nav_actions(back=False))
 
 
 def summary_card(knowledge: Knowledge, facts: Mapping[str, Any]) -> Card:
-    """The end of the guided flow: what is fine, then what to change, in order."""
+    """The end of the guided flow: what is fine, then what to change, in order.
+
+    The changes are listed in the knowledge's fix order (licence and mailbox
+    type, the organisation switch, the mailbox switch, security defaults,
+    Conditional Access, MFA and Basic authentication, …), because that is the
+    order an admin has to make them in; each is marked "Must fix" or
+    "Recommended" and carries its click path, PowerShell and waiting time, with
+    the full explanation one "Full steps" press away. Should the answers flag
+    so many causes that the card would pass :data:`SUMMARY_MAX_BYTES`, the last
+    changes are shortened to their title and note (their "Full steps" stays).
+    """
     answers = facts.get("answers", {})
-    findings = knowledge.findings(answers)
+    order = {cause_id: n for n, cause_id in enumerate(knowledge.cause_ids)}
+    findings = sorted(knowledge.findings(answers), key=lambda f: order[f.cause.id])
+    detailed = len(findings)
+    result = _summary(knowledge, facts, findings, detailed)
+    while detailed > 0 and card_bytes(result) > SUMMARY_MAX_BYTES:
+        detailed -= 1
+        result = _summary(knowledge, facts, findings, detailed)
+    return result
+
+
+def card_bytes(value: Mapping[str, Any]) -> int:
+    """Return the size of a card as Teams receives it (UTF-8 JSON)."""
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+def _summary(
+    knowledge: Knowledge, facts: Mapping[str, Any], findings: Sequence[Any], detailed: int
+) -> Card:
+    from dialogs.flow import QUESTIONS
+
+    answers = facts.get("answers", {})
     body: list[dict[str, Any]] = [text("Your mail setup summary", weight="Bolder", size="Large")]
     mailbox = identity_of(facts)
     if mailbox:
         body.append(text(f"Sending mailbox: **{mailbox}**"))
     flagged = {condition.fact for f in findings
                for condition in knowledge.assessment_rules[f.rule_index].when}
-    fine = [knowledge.questions[q] for q, v in answers.items()
-            if q in knowledge.questions and q != "mailbox" and v != "unsure" and q not in flagged]
+    asked = [q for q in QUESTIONS if q != "mailbox" and isinstance(answers.get(q), str)]
+    # "Not tested yet" is not a finding, but it is not "fine" either: it is still to do.
+    open_values = {"unsure", "not_tested"}
+    fine = [knowledge.questions[q] for q in asked
+            if answers[q] not in open_values and q not in flagged]
+    unknown = [knowledge.questions[q] for q in asked if answers[q] in open_values]
     if fine:
         body.append(heading("✅ Looks fine"))
         body.append({"type": "FactSet", "facts": [
             {"title": spec.label, "value": _option_title(spec, answers[spec.id])} for spec in fine]})
-    unknown = [knowledge.questions[q] for q, v in answers.items()
-               if q in knowledge.questions and v == "unsure"]
     if findings:
         body.append(heading("🔧 What to change, in this order"))
         for number, finding in enumerate(findings, start=1):
-            cause = finding.cause
-            marker = "Must fix" if finding.severity == "blocker" else "Recommended"
-            body.append({"type": "Container", "separator": True, "items": [
-                text(f"{number}. {cause.title} ({marker})", weight="Bolder"),
-                text(finding.note, subtle=True),
-                *fix_sections(cause, facts),
-            ]})
+            body.append(_summary_item(number, finding, facts, detailed=number <= detailed))
     if unknown:
         body.append(heading("❔ Still to find out"))
-        body.extend(text(f"• {spec.label}: {spec.how_to_find_out.text}") for spec in unknown)
+        for spec in unknown:
+            if answers[spec.id] == "not_tested":
+                body.append(text(f"• {spec.label}: when the changes are made, send a test e-mail "
+                                 "from CLOUDEX TMS; if it fails, paste the error here."))
+            else:
+                body.append(text(f"• {spec.label}: {spec.how_to_find_out.text}"))
+    kind = answers.get("mailbox_type")
+    if isinstance(kind, str) and kind not in {"user", "shared", "unsure"} and any(
+            f.cause.id == "unsupported_mailbox_type" for f in findings):
+        body.append(text("I stopped the questions here: the other settings do not matter "
+                         "until CLOUDEX TMS uses a licensed user mailbox. When you have one, "
+                         "press **Start over** and give me its address."))
     if not findings and not unknown:
         body.append(text("Nothing in your answers blocks SMTP AUTH. If sending still fails, "
                          "paste the exact error message here."))
-    body.append(text(f"⚠️ {knowledge.notice('basic_auth_retirement').text}",
-                     color="Warning"))
+    if answers.get("auth_method") in {"basic", "app_password", "unsure"}:
+        body.append(text(f"⚠️ {knowledge.notice('basic_auth_retirement').text}",
+                         color="Warning"))
+    if findings:
+        body.append(text("After the changes (and the waiting time), send a test e-mail from "
+                         "CLOUDEX TMS. If it still fails, paste the error message here.",
+                         subtle=True))
     actions = [submit("It works now", {"msa": "fix_worked"}, style="positive")]
     if findings:
-        actions.append(_summary_forward_action(knowledge, findings, facts))
+        actions.append(_summary_forward_action(findings, facts, detailed))
     return card(body, actions + _nav_actions())
 
 
+def _summary_item(
+    number: int, finding: Any, facts: Mapping[str, Any], *, detailed: bool
+) -> dict[str, Any]:
+    """One change in the summary: what, why, where to click, PowerShell, how long."""
+    cause: Cause = finding.cause
+    blocker = finding.severity == "blocker"
+    items: list[dict[str, Any]] = [
+        text(f"{number}. {cause.title}", weight="Bolder"),
+        text("Must fix" if blocker else "Recommended", size="Small", weight="Bolder",
+             color="Attention" if blocker else "Warning", spacing="None"),
+        text(finding.note, subtle=True, spacing="Small"),
+    ]
+    if detailed:
+        if cause.fix.click_paths:
+            items.extend(click_path_blocks(cause.fix.click_paths))
+        else:
+            # No admin-center path (client settings such as port or TLS): the steps are the fix.
+            items.extend(text(f"• {step}", spacing="Small") for step in cause.fix.steps)
+        if cause.fix.powershell:
+            items.append(code_block(powershell_lines(cause.fix.powershell, identity_of(facts))))
+        if cause.wait:
+            items.append(text(f"⏱ {cause.wait}", subtle=True, size="Small"))
+    items.append({"type": "ActionSet", "actions": [
+        submit("Full steps", {"msa": "show_fix", "cause": cause.id})]})
+    return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}
+
+
 def _summary_forward_action(
-    knowledge: Knowledge, findings: Sequence[Any], facts: Mapping[str, Any]
+    findings: Sequence[Any], facts: Mapping[str, Any], detailed: int
 ) -> dict[str, Any]:
     mailbox = identity_of(facts) or "our CLOUDEX TMS sending mailbox"
-    parts = [f"{i}. " + f.cause.forward(mailbox) for i, f in enumerate(findings, start=1)]
+    parts = []
+    for number, finding in enumerate(findings, start=1):
+        if number <= detailed:
+            # Each cause's text is a whole message; inside this one, drop its greeting and thanks.
+            request = finding.cause.forward(mailbox).removeprefix("Hello, ")
+            parts.append(f"{number}. {request.removesuffix(' Thank you!').strip()}")
+        else:
+            parts.append(f"{number}. {finding.cause.title}.")
     return {"type": "Action.ShowCard", "title": "Text for your IT provider",
             "card": {"type": "AdaptiveCard", "body": [
                 text("Copy this and send it to whoever manages your Microsoft 365:", subtle=True),
                 text("Hello, CLOUDEX TMS sends our e-mail through Microsoft 365 (SMTP AUTH). "
                      "Please make these changes, in this order:"),
-                *[text(p) for p in parts]]}}
+                *[text(p) for p in parts],
+                text("Thank you!")]}}
 
 
 def _option_title(spec: Any, value: str) -> str:

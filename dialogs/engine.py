@@ -27,6 +27,8 @@ MAX_TEXT = 10_000
 _MIN_ERROR_LENGTH = 6
 # Replies up to this long are read as answers before they are read as errors.
 _SHORT_ANSWER = 40
+# Sign-ins that use Basic authentication, which Microsoft turns off by default end of Dec 2026.
+BASIC_AUTH_METHODS = frozenset({"basic", "app_password"})
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,9 @@ class FlowEngine:
             _COMMANDS[command](self, session, events)
             return
         if session.state == "clarifying_error":
+            if understanding.is_unsure(text):
+                self._clarify(session, UNSURE, events)
+                return
             cause_id = understanding.match_follow_up(text, session.facts["diagnosis"]["follow_up"])
             if cause_id:
                 self._clarify(session, cause_id, events)
@@ -316,6 +321,11 @@ class FlowEngine:
             session.say(cards_noted(self.knowledge, {question: value}))
             session.say_where_we_are()
             return
+        if session.state.startswith("ask_") and session.state != f"ask_{question}":
+            # A button from an earlier card: take the answer, say so, then carry on.
+            session.say(cards_noted(self.knowledge, {question: value}))
+        if question == "auth_method" and value in BASIC_AUTH_METHODS:
+            session.say(messages.BASIC_AUTH_CHOSEN)
         self._fire(session, "next_question")
 
     def _unsure(self, session: TroubleshootingSession, question: str, events: list[str]) -> None:
@@ -331,6 +341,10 @@ class FlowEngine:
 
     def _clarify(self, session: TroubleshootingSession, cause_id: str, events: list[str]) -> None:
         diagnosis = session.facts.get("diagnosis", {})
+        if cause_id == UNSURE and diagnosis.get("candidates"):
+            # Not knowing the answer must not block: propose the causes in likelihood order.
+            cause_id = str(diagnosis["candidates"][0])
+            session.say(messages.FOLLOW_UP_UNSURE)
         candidates = [c for c in diagnosis.get("candidates", []) if c != cause_id]
         if cause_id not in self.knowledge.cause_ids:
             self._not_understood(session)
@@ -367,7 +381,15 @@ class FlowEngine:
             session.forget(session.state.removeprefix("ask_"))
             events.append(f"back:{before}")
             return
-        session.say("There is no earlier question to go back to from here.")
+        if before == "proposing_fix" and self._fire(session, "next_question"):
+            # "Back" from a diagnosis returns to the guided questions where they stopped.
+            events.append(f"back:{before}")
+            session.replies.insert(len(session.replies) - 1, Reply(messages.BACK_TO_QUESTIONS))
+            return
+        if before == "clarifying_error":
+            session.say(messages.ANSWER_FOLLOW_UP_FIRST)
+        else:
+            session.say(messages.NO_EARLIER_QUESTION)
         session.say_where_we_are()
 
     def _cmd_help(self, session: TroubleshootingSession, events: list[str]) -> None:
@@ -398,6 +420,9 @@ class FlowEngine:
         if session.state != "proposing_fix":
             if session.state == "summary":
                 session.say(messages.UNKNOWN_ERROR)
+            elif session.state.startswith("ask_"):
+                session.say(messages.PASTE_THE_ERROR)
+                session.say_where_we_are()
             else:
                 session.say_where_we_are()
             return

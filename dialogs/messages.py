@@ -27,6 +27,7 @@ HELP_COMMANDS = (
     ("start over", "forget the answers and begin again"),
     ("back", "go back to the previous question"),
     ("help", "show this list"),
+    ("I don't know", "I show you where to look the answer up, then we can skip it"),
     ("talk to a person", "ask CLOUDEX support to take over"),
     ("paste an error", "paste the error text from CLOUDEX TMS and I will diagnose it"),
 )
@@ -59,5 +60,24 @@ HANDOFF_REQUESTED = (
 )
 HANDOFF_RESUME_HINT = "Meanwhile you can continue with me: say \"continue\"."
 STARTING_OVER = "Let's start over."
+NO_EARLIER_QUESTION = "There is no earlier question to go back to from here."
+BACK_TO_QUESTIONS = "Back to the setup questions:"
+ANSWER_FOLLOW_UP_FIRST = (
+    "Please answer this one question first, or say \"I don't know\" and I will start with "
+    "the most likely cause."
+)
+FOLLOW_UP_UNSURE = (
+    "No problem. Here is the most likely cause first; if it doesn't help, press "
+    "\"No, still failing\" and I will show the next one."
+)
+PASTE_THE_ERROR = (
+    "If sending still fails, paste the error message from CLOUDEX TMS here and I will tell "
+    "you what causes it. Meanwhile, the current question:"
+)
+BASIC_AUTH_CHOSEN = (
+    "⚠️ Noted. Password and app-password sign-ins use Basic authentication, which Microsoft "
+    "turns off by default at the end of December 2026, so the summary will also show how to "
+    "move CLOUDEX TMS to OAuth (Microsoft sign-in)."
+)
 TRUNCATED = "Your message was very long, so I only read its first 10,000 characters."
 STALE_BUTTON = "That button belongs to an earlier question, so here is where we are now:"
