@@ -27,6 +27,8 @@ MAX_TEXT = 10_000
 _MIN_ERROR_LENGTH = 6
 # Replies up to this long are read as answers before they are read as errors.
 _SHORT_ANSWER = 40
+# Commands that report an outcome; on a question whose options say the same, they answer it.
+_OUTCOME_COMMANDS = frozenset({"fix_worked", "fix_failed"})
 # Sign-ins that use Basic authentication, which Microsoft turns off by default end of Dec 2026.
 BASIC_AUTH_METHODS = frozenset({"basic", "app_password"})
 
@@ -197,7 +199,12 @@ class FlowEngine:
             events.append("password_refused")
             session.say_where_we_are()
             return
+        question = session.state.removeprefix("ask_") if session.state.startswith("ask_") else None
         command = understanding.match_command(text)
+        if command in _OUTCOME_COMMANDS and question is not None and question != "mailbox" \
+                and self.knowledge.questions[question].match_option(text) is not None:
+            # "it works" on the test-send question answers it, exactly like its button.
+            command = None
         if command is not None:
             _COMMANDS[command](self, session, events)
             return
@@ -209,7 +216,6 @@ class FlowEngine:
             if cause_id:
                 self._clarify(session, cause_id, events)
                 return
-        question = session.state.removeprefix("ask_") if session.state.startswith("ask_") else None
         # A short reply is an answer; a long one is more likely a pasted error, whose
         # codes ("535", "5.7.139") would otherwise be taken for an answer's synonyms.
         short = len(text) <= _SHORT_ANSWER

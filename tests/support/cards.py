@@ -6,6 +6,11 @@ top-level ``msteams`` object (only ``width: Full`` and ``entities``) and the
 ``CodeBlock`` element (its known fields, a PowerShell/PlainText language, and a
 ``fallback`` that must itself be a valid element). Anything else that the
 schema does not know fails.
+
+Validation is fast enough to run on every card a conversation test sees: a
+card is first checked by a compiled validator (fastjsonschema), and only a
+card it rejects goes through ``jsonschema`` for readable messages, whose
+verdict is final. Results are remembered per distinct card.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft6Validator
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "adaptive-card-1.5.schema.json"
@@ -30,6 +36,25 @@ _MSTEAMS_FIELDS = {"width", "entities"}
 def _validator() -> Draft6Validator:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     return Draft6Validator(schema)
+
+
+@functools.cache
+def _compiled() -> Any:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return fastjsonschema.compile(schema)
+
+
+def _schema_errors(stripped: dict[str, Any]) -> list[str]:
+    try:
+        _compiled()(stripped)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass  # rejected by the quick check: let the reference validator say what is wrong
+    errors = []
+    for error in _validator().iter_errors(stripped):
+        location = "/".join(str(p) for p in error.absolute_path)
+        errors.append(f"{location}: {error.message[:300]}")
+    return errors
 
 
 def _strip_teams(node: Any, errors: list[str], path: str) -> Any:
@@ -64,17 +89,23 @@ def _strip_teams(node: Any, errors: list[str], path: str) -> Any:
 
 def card_errors(card: dict[str, Any]) -> list[str]:
     """Return every problem with ``card``; an empty list means it is valid."""
+    return list(_card_errors(json.dumps(card, ensure_ascii=False, sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _card_errors(serialized: str) -> tuple[str, ...]:
+    card = json.loads(serialized)
     errors: list[str] = []
-    size = len(json.dumps(card, ensure_ascii=False).encode("utf-8"))
+    size = len(serialized.encode("utf-8"))
     if size > MAX_CARD_BYTES:
         errors.append(f"card is {size} bytes, over the {MAX_CARD_BYTES} byte limit")
+    if not isinstance(card, dict):
+        return (*errors, "a card must be a JSON object")
     if card.get("version") != "1.5":
         errors.append(f"card version must be 1.5, got {card.get('version')!r}")
     stripped = _strip_teams(copy.deepcopy(card), errors, "$")
-    for error in _validator().iter_errors(stripped):
-        location = "/".join(str(p) for p in error.absolute_path)
-        errors.append(f"{location}: {error.message[:300]}")
-    return errors
+    errors.extend(_schema_errors(stripped))
+    return tuple(errors)
 
 
 def cards_in(activity: dict[str, Any]) -> list[dict[str, Any]]:
