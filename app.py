@@ -108,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     flow_cmd.add_argument("--out", type=Path, default=Path("docs/flow.md"))
     package_cmd = sub.add_parser("package", help="build the Teams app package")
     package_cmd.add_argument("--out", type=Path, default=Path("dist"))
+    gallery_cmd = sub.add_parser("gallery", help="draw every card as a PNG (Chromium + npm)")
+    gallery_cmd.add_argument("--out", type=Path, default=Path("docs/cards"))
     args = parser.parse_args(argv)
 
     try:
@@ -140,6 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         write_flow_markdown(args.out)
         print(f"wrote {args.out}")
+        return 0
+    if command == "gallery":
+        from tools.gallery import GalleryError, write_gallery
+        from tools.node import ToolMissing
+
+        try:
+            gallery = write_gallery(args.out)
+        except (ToolMissing, GalleryError) as exc:
+            print(f"gallery: {exc}", file=sys.stderr)
+            return 1
+        for warning in gallery.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"wrote {len(gallery.pictures)} card pictures and index.md to {args.out}")
         return 0
     if command == "package":
         from bot.package import build_package

@@ -1,0 +1,1 @@
+"""Developer tooling that is not part of the bot: the card gallery and its Node helpers."""
