@@ -14,6 +14,7 @@ from typing import Any
 
 from dialogs import cards
 from dialogs.flow import QUESTIONS
+from dialogs.handoff_cards import gallery_builders as handoff_builders
 from dialogs.knowledge import Knowledge, default_knowledge
 
 SAMPLE_MAILBOX = "tms@contoso.com"
@@ -76,6 +77,7 @@ def _builders(knowledge: Knowledge) -> dict[str, CardBuilder]:
         k, "license", SAMPLE_FACTS, hint="Sorry, I didn't catch that.")
     for cause_id in knowledge.cause_ids:
         builders[f"fix-{cause_id}"] = lambda k, c=cause_id: cards.fix_card(k, c, SAMPLE_FACTS)
+    builders.update(handoff_builders())
     return builders
 
 
