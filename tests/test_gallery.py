@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,10 @@ def test_write_gallery_changes_nothing_when_a_card_is_broken(tmp_path: Path) -> 
     else:
         raise AssertionError("a broken card was drawn")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_readme_shows_pictures_that_exist() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"\]\((docs/cards/[^)]+\.png)\)", readme)
+    assert len(shown) >= 4
+    assert [path for path in shown if not (ROOT / path).is_file()] == []
