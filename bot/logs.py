@@ -50,6 +50,9 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
     """Send every logger's records to ``stream`` (stderr) as JSON lines."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
+    # On the handler too: a library that sets its own logger to DEBUG (bm25s does)
+    # must not bring DEBUG records, which may carry message text, into INFO logs.
+    handler.setLevel(level)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
