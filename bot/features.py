@@ -16,6 +16,7 @@ from bot.extensions import BotExtension
 from bot.metrics import Metrics
 from bot.observe import TurnEventsRecorder
 from bot.settings import Settings
+from bot.staff import StaffExtension
 from bot.store.base import Store
 from dialogs.engine import FlowEngine
 
@@ -36,6 +37,7 @@ class BotServices:
 def build_extensions(services: BotServices) -> list[BotExtension]:
     """Return the extensions in the order they see a turn."""
     extensions: list[BotExtension] = []
+    extensions.append(StaffExtension.from_services(services))
     # Keep the recorder last: it sees the outcome of turns the flow handled.
     extensions.append(TurnEventsRecorder(services.metrics, services.store.audit))
     return extensions

@@ -16,6 +16,7 @@ from dialogs import cards
 from dialogs.flow import QUESTIONS
 from dialogs.handoff_cards import gallery_builders as handoff_builders
 from dialogs.knowledge import Knowledge, default_knowledge
+from dialogs.staff import gallery_builders as staff_builders
 
 SAMPLE_MAILBOX = "tms@contoso.com"
 
@@ -78,6 +79,7 @@ def _builders(knowledge: Knowledge) -> dict[str, CardBuilder]:
     for cause_id in knowledge.cause_ids:
         builders[f"fix-{cause_id}"] = lambda k, c=cause_id: cards.fix_card(k, c, SAMPLE_FACTS)
     builders.update(handoff_builders())
+    builders.update(staff_builders())
     return builders
 
 

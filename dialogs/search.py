@@ -73,7 +73,7 @@ UNKNOWN_DAMPING = 0.4
 # Negations carry meaning in error texts ("not authenticated", "no licence").
 KEPT_STOPWORDS = frozenset({"not", "no"})
 # Results below this share of the best score are noise for the reader.
-RELATIVE_CUTOFF = 0.15
+RELATIVE_CUTOFF = 0.3
 PREVIEW_CHARS = 150
 MAX_QUERY_CHARS = 2_000
 # Diagnose only texts that could be an error: a code, or several words.

@@ -1,0 +1,335 @@
+"""Staff tools in Teams: typed commands and the compose-box search, for CLOUDEX staff only.
+
+Who is staff:
+
+* every user whose tenant is in ``STAFF_TENANT_IDS`` (the activity's
+  ``conversation.tenantId``, else ``channelData.tenant.id``); and
+* with ``STAFF_GROUP_ID`` set, members of that Entra group — checked with
+  Microsoft Graph ``POST /users/{id}/checkMemberGroups`` (transitive
+  ``memberOf``) using the bot's own app-only token, so only when the bot has
+  credentials (``MicrosoftAppId``, ``MicrosoftAppPassword``,
+  ``MicrosoftAppTenantId``; the app needs the ``GroupMember.Read.All``
+  application permission) and only for users of the bot's own tenant, where
+  the group lives. Without credentials (local mode) the check is tenant-based
+  only. Answers are cached per user for 15 minutes (a failed lookup for one
+  minute) so the compose box stays well inside Teams' 5-second budget.
+
+Everyone else never sees a staff tool: their "kb smtp" goes to the guided
+flow like any other message, and their compose-box search gets a short
+"staff only" message and no results.
+
+The commands and cards themselves are pure (:mod:`dialogs.staff`); this module
+only decides who may use them, reads the store and sends the replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.schema import Attachment
+from botbuilder.schema.teams import (
+    MessagingExtensionAttachment,
+    MessagingExtensionResponse,
+    MessagingExtensionResult,
+)
+
+from bot.extensions import BotExtension
+from bot.metrics import Metrics
+from bot.render import ADAPTIVE_CARD, to_activities
+from bot.settings import Settings
+from bot.store.base import AuditRepository, Clock, utc_now
+from dialogs.engine import TurnInput
+from dialogs.knowledge import Knowledge
+from dialogs.session import Reply
+from dialogs.staff import STAFF_ONLY, StaffCommand, StaffTools, parse_command
+
+if TYPE_CHECKING:
+    from bot.features import BotServices
+
+_LOGGER = logging.getLogger(__name__)
+
+SEARCH_COMMAND = "searchKnowledge"
+"""The manifest's message-extension command id."""
+QUERY_INVOKE = "composeExtension/query"
+THUMBNAIL_CARD = "application/vnd.microsoft.card.thumbnail"
+MAX_COMPOSE_RESULTS = 25
+# Stats read at most this many of the newest audit events.
+STATS_ROW_LIMIT = 20_000
+POPULARITY_DAYS = 30
+POPULARITY_TTL_SECONDS = 300.0
+MEMBERSHIP_TTL_SECONDS = 900.0
+MEMBERSHIP_FAILURE_TTL_SECONDS = 60.0
+# Graph must answer well inside the compose box's 5 s.
+GRAPH_TIMEOUT_SECONDS = 2.0
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+def tenant_of(activity: Any) -> str:
+    """The tenant id of an incoming Teams activity ("" when absent)."""
+    tenant = getattr(activity.conversation, "tenant_id", None) if activity.conversation else None
+    if not tenant and isinstance(activity.channel_data, dict):
+        channel_tenant = activity.channel_data.get("tenant")
+        if isinstance(channel_tenant, dict):
+            tenant = channel_tenant.get("id")
+    return str(tenant or "").strip().lower()
+
+
+class AppGraphToken:
+    """The bot's app-only Microsoft Graph token (client credentials), cached until near expiry."""
+
+    def __init__(self, settings: Settings, http: aiohttp.ClientSession,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """Use the bot's credentials from ``settings`` and the shared HTTP session.
+
+        Args:
+            settings: app id, password, tenant id and authority.
+            http: the shared client session.
+            clock: monotonic seconds (injectable for tests).
+        """
+        self.settings = settings
+        self.http = http
+        self.clock = clock
+        self._token = ""
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def available(self) -> bool:
+        """True when the bot has the credentials to ask for an app-only token."""
+        s = self.settings
+        return bool(s.app_id and s.app_password and s.app_tenant_id)
+
+    async def __call__(self) -> str:
+        """Return a valid token, fetching a new one when the cached one is near expiry."""
+        async with self._lock:
+            if self._token and self.clock() < self._expires:
+                return self._token
+            url = f"{self.settings.authority}/{self.settings.app_tenant_id}/oauth2/v2.0/token"
+            form = {"grant_type": "client_credentials", "client_id": self.settings.app_id,
+                    "client_secret": self.settings.app_password, "scope": GRAPH_SCOPE}
+            timeout = aiohttp.ClientTimeout(total=GRAPH_TIMEOUT_SECONDS)
+            async with self.http.post(url, data=form, timeout=timeout) as response:
+                body = await response.json(content_type=None)
+                if response.status != 200 or not isinstance(body, dict) \
+                        or not body.get("access_token"):
+                    error = body.get("error") if isinstance(body, dict) else None
+                    raise RuntimeError(f"token endpoint answered {response.status} {error or ''}")
+            self._token = str(body["access_token"])
+            # Renew a minute early so a token never expires on the way to Graph.
+            self._expires = self.clock() + max(0, int(body.get("expires_in", 3600)) - 60)
+            return self._token
+
+
+class StaffDirectory:
+    """Decides whether the sender of an activity is CLOUDEX staff."""
+
+    def __init__(self, settings: Settings, http: aiohttp.ClientSession | None = None,
+                 token: Callable[[], Awaitable[str]] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """Configure from ``settings``.
+
+        Args:
+            settings: ``staff_tenant_ids``, ``staff_group_id``, ``app_tenant_id``, ``graph_url``.
+            http: the shared client session (needed for the group check).
+            token: returns an app-only Graph token; None turns the group check off.
+            clock: monotonic seconds for the membership cache.
+        """
+        self.settings = settings
+        self.tenants = frozenset(t.strip().lower() for t in settings.staff_tenant_ids)
+        self.group_id = settings.staff_group_id.strip()
+        self.http = http
+        self.token = token
+        self.clock = clock
+        self._members: dict[str, tuple[bool, float]] = {}
+
+    @property
+    def checks_group(self) -> bool:
+        """True when group membership is checked (a group, a token and a session)."""
+        return bool(self.group_id and self.token is not None and self.http is not None)
+
+    async def is_staff(self, activity: Any) -> bool:
+        """Tell whether the activity's sender is staff (tenant first, then the group).
+
+        Args:
+            activity: the incoming activity.
+
+        Returns:
+            True for staff.
+        """
+        tenant = tenant_of(activity)
+        if tenant and tenant in self.tenants:
+            return True
+        if not self.checks_group or tenant != self.settings.app_tenant_id.strip().lower():
+            return False
+        sender = activity.from_property
+        object_id = str(getattr(sender, "aad_object_id", "") or "")
+        if not _GUID.fullmatch(object_id):
+            return False
+        return await self.in_group(object_id.lower())
+
+    async def in_group(self, object_id: str) -> bool:
+        """Tell whether the user is a (transitive) member of the staff group, cached.
+
+        Args:
+            object_id: the user's Entra object id (a GUID).
+
+        Returns:
+            True for a member; False for a non-member or when Graph cannot be asked.
+        """
+        cached = self._members.get(object_id)
+        if cached is not None and self.clock() < cached[1]:
+            return cached[0]
+        assert self.token is not None and self.http is not None
+        try:
+            token = await self.token()
+            url = f"{self.settings.graph_url}/users/{object_id}/checkMemberGroups"
+            timeout = aiohttp.ClientTimeout(total=GRAPH_TIMEOUT_SECONDS)
+            async with self.http.post(url, json={"groupIds": [self.group_id]}, timeout=timeout,
+                                      headers={"Authorization": f"Bearer {token}"}) as response:
+                if response.status == 404:  # not a user of this tenant
+                    member = False
+                else:
+                    response.raise_for_status()
+                    body = await response.json(content_type=None)
+                    values = body.get("value", []) if isinstance(body, dict) else []
+                    member = self.group_id.lower() in {str(v).lower() for v in values}
+        except Exception:  # noqa: BLE001 - any failure means "not known to be staff"
+            _LOGGER.warning("staff group check failed", exc_info=True)
+            self._members[object_id] = (False, self.clock() + MEMBERSHIP_FAILURE_TTL_SECONDS)
+            return False
+        self._members[object_id] = (member, self.clock() + MEMBERSHIP_TTL_SECONDS)
+        return member
+
+
+def query_of(value: Any) -> tuple[str, str, int, int]:
+    """Read a ``composeExtension/query`` value: command id, query text, skip and count.
+
+    Args:
+        value: the invoke's ``value`` as Teams sends it.
+
+    Returns:
+        ``(command id, query, skip, count)``; an initial run has an empty query.
+    """
+    if not isinstance(value, dict):
+        return "", "", 0, MAX_COMPOSE_RESULTS
+    query = ""
+    for parameter in value.get("parameters") or []:
+        if isinstance(parameter, dict) and parameter.get("name") == "query":
+            query = str(parameter.get("value") or "")
+    raw_options = value.get("queryOptions")
+    options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
+
+    def number(name: str, default: int) -> int:
+        raw = options.get(name, default)
+        return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0 else default
+
+    skip = number("skip", 0)
+    count = min(number("count", MAX_COMPOSE_RESULTS) or MAX_COMPOSE_RESULTS, MAX_COMPOSE_RESULTS)
+    return str(value.get("commandId") or ""), query, skip, count
+
+
+class StaffExtension(BotExtension):
+    """Runs staff commands before the flow and answers the knowledge search box."""
+
+    def __init__(self, knowledge: Knowledge, directory: StaffDirectory, audit: AuditRepository,
+                 metrics: Metrics | None = None, clock: Clock = utc_now,
+                 tools: StaffTools | None = None) -> None:
+        """Wire the staff tools.
+
+        Args:
+            knowledge: the knowledge base.
+            directory: decides who is staff.
+            audit: the audit log (statistics and the common topics).
+            metrics: where staff command counts go.
+            clock: the current UTC time (statistics).
+            tools: the pure staff tools (built from ``knowledge`` when omitted).
+        """
+        self.tools = tools if tools is not None else StaffTools(knowledge)
+        self.directory = directory
+        self.audit = audit
+        self.metrics = metrics
+        self.clock = clock
+        self._popularity: Mapping[str, int] = {}
+        self._popularity_until = 0.0
+        if metrics is not None:
+            metrics.describe("msa_staff_commands_total", "counter",
+                             "Staff commands and searches, by command")
+
+    @classmethod
+    def from_services(cls, services: BotServices) -> StaffExtension:
+        """Build the extension from the bot's services (:func:`bot.features.build_extensions`)."""
+        token = AppGraphToken(services.settings, services.http)
+        directory = StaffDirectory(services.settings, services.http,
+                                   token if token.available else None)
+        return cls(services.engine.knowledge, directory, services.store.audit, services.metrics)
+
+    async def popularity(self) -> Mapping[str, int]:
+        """Diagnoses per cause over the last 30 days, cached for five minutes."""
+        if time.monotonic() < self._popularity_until:
+            return self._popularity
+        try:
+            self._popularity = await self.audit.counts_by_detail(
+                "diagnosed", "cause", POPULARITY_DAYS, now=self.clock())
+        except Exception:  # noqa: BLE001 - the fixed order is a fine fallback
+            _LOGGER.warning("could not read cause counts", exc_info=True)
+        self._popularity_until = time.monotonic() + POPULARITY_TTL_SECONDS
+        return self._popularity
+
+    async def run(self, command: StaffCommand) -> list[Reply]:
+        """Answer one staff command (reads the store for ``stats``)."""
+        popularity = await self.popularity()
+        if command.name != "stats":
+            return self.tools.run(command, popularity=popularity)
+        rows = await self.audit.recent(limit=STATS_ROW_LIMIT)
+        return self.tools.run(command, popularity=popularity, audit_rows=rows, now=self.clock())
+
+    async def before_turn(self, turn_context: TurnContext, turn: TurnInput) -> bool:
+        """Take typed staff commands from staff; everyone else's text goes to the flow."""
+        if not turn.text:
+            return False
+        command = parse_command(turn.text)
+        if command is None or not await self.directory.is_staff(turn_context.activity):
+            return False
+        replies = await self.run(command)
+        _LOGGER.info("staff command", extra={
+            "command": command.name,
+            "conversation_id": turn_context.activity.conversation.id})
+        if self.metrics is not None:
+            self.metrics.inc("msa_staff_commands_total", command=command.name)
+        await turn_context.send_activities(to_activities(replies))
+        return True
+
+    async def on_invoke(self, turn_context: TurnContext) -> InvokeResponse | None:
+        """Answer the compose-box knowledge search (``composeExtension/query``)."""
+        activity = turn_context.activity
+        if activity.name != QUERY_INVOKE:
+            return None
+        command_id, query, skip, count = query_of(activity.value)
+        if command_id != SEARCH_COMMAND:
+            return None
+        if not await self.directory.is_staff(activity):
+            body = MessagingExtensionResponse(compose_extension=MessagingExtensionResult(
+                type="message", text=STAFF_ONLY))
+            return InvokeResponse(status=200, body=body.serialize())
+        items = self.tools.compose_items(query, limit=skip + count,
+                                         popularity=await self.popularity())[skip:]
+        attachments = [
+            MessagingExtensionAttachment(
+                content_type=ADAPTIVE_CARD, content=item.card,
+                preview=Attachment(content_type=THUMBNAIL_CARD,
+                                   content={"title": item.title, "text": item.preview}))
+            for item in items
+        ]
+        if self.metrics is not None:
+            self.metrics.inc("msa_staff_commands_total", command="search")
+        body = MessagingExtensionResponse(compose_extension=MessagingExtensionResult(
+            type="result", attachment_layout="list", attachments=attachments))
+        return InvokeResponse(status=200, body=body.serialize())

@@ -1,0 +1,737 @@
+"""Staff tools as data in, cards out: ``kb``, ``ps``, ``diagnose``, ``explain``, ``stats``.
+
+CLOUDEX support and sales staff type these in any chat with the bot (the bot
+decides who is staff; see ``bot/staff.py``). Everything here is pure: the bot
+passes the command text, and for ``stats`` the audit rows it read, and sends
+the replies back. Every fix shown is :func:`dialogs.cards.fix_card`, the card
+customers get, and a typed address only reaches PowerShell through
+:func:`dialogs.powershell.render` (validated, single-quoted).
+
+Commands (case-insensitive, an optional leading "/"):
+
+=========================  ==========================================================
+``kb <words>``             ranked knowledge results with "Show fix" buttons
+``ps mailbox <upn>``       check and allow SMTP AUTH for one mailbox (PowerShell)
+``ps tenant``              check and allow SMTP AUTH for the whole organisation
+``ps check <upn>``         every setting that decides whether one mailbox can send
+``diagnose <text>``        the likely cause of a pasted error, as the fix card
+``explain <cause id>``     the fix card of one cause (suggestions for an unknown id)
+``stats [days]``           top causes, resolution rate, handoffs, time to resolution
+=========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from dialogs import cards
+from dialogs.cards import Card, card, code_block, heading, submit, text
+from dialogs.chart import bar_chart_png, data_uri
+from dialogs.diagnosis import Diagnoser, Diagnosis, diagnoser_for
+from dialogs.flow import QUESTIONS
+from dialogs.knowledge import UNKNOWN_CAUSE, Knowledge
+from dialogs.powershell import InvalidIdentity, render, validate_identity
+from dialogs.search import KnowledgeSearch, SearchResponse, search_for
+from dialogs.session import Reply
+
+COMMAND_NAMES = ("kb", "ps mailbox", "ps tenant", "ps check", "diagnose", "explain", "stats")
+"""The typed commands, as listed in the Teams manifest's staff command list."""
+
+KB_RESULTS = 5
+STATS_DEFAULT_DAYS = 30
+STATS_MAX_DAYS = 365
+TOP_CAUSES = 6
+EXAMPLE_UPN = "tms@contoso.com"
+# Causes whose checks complete "ps check" beyond the guided questions' own checks.
+_EXTRA_CHECK_CAUSES = ("basic_auth_disabled", "account_blocked")
+# Teams sometimes delivers typed text with a little HTML (links, paragraphs).
+_HTML_TAG = re.compile(r"</?(?:a|p|div|span|at|br|strong|em|b|i)\b[^<>]*>", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+
+USAGE_PS = (
+    "Which PowerShell? Type `ps mailbox name@company.com` (one mailbox's SMTP AUTH switch), "
+    "`ps tenant` (the organisation-wide switch) or `ps check name@company.com` "
+    "(everything that decides whether that mailbox can send)."
+)
+ASK_MAILBOX = "Which mailbox? Type the full address, for example `{command} " + EXAMPLE_UPN + "`."
+BAD_MAILBOX = ("That is not a mailbox address I will put into PowerShell: {reason} "
+               "Type it like `{command} " + EXAMPLE_UPN + "`.")
+ONE_ADDRESS = "Type one address only, with nothing after it."
+ASK_DIAGNOSE = ("Paste the error after the word, for example "
+                "`diagnose 535 5.7.139 Authentication unsuccessful`.")
+ASK_EXPLAIN = "Which cause? Type `explain <cause id>`, for example `explain security_defaults`."
+BAD_DAYS = "Type `stats` or `stats <days>` with a whole number of days from 1 to {max}."
+STAFF_ONLY = "Search is only available to CLOUDEX staff."
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCommand:
+    """A parsed staff command.
+
+    Attributes:
+        name: ``kb``, ``ps``, ``ps mailbox``, ``ps tenant``, ``ps check``, ``diagnose``,
+            ``explain`` or ``stats``.
+        argument: the rest of the message, trimmed (original case and line breaks kept).
+    """
+
+    name: str
+    argument: str = ""
+
+
+class AuditRow(Protocol):
+    """What ``stats`` needs of an audit event (``bot.store.base.AuditEvent`` has it)."""
+
+    @property
+    def at(self) -> datetime:
+        """When it happened (timezone-aware UTC)."""
+        ...
+
+    @property
+    def kind(self) -> str:
+        """What happened: ``diagnosed``, ``resolved``, ``person_requested``…."""
+        ...
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The conversation it belongs to."""
+        ...
+
+    @property
+    def detail(self) -> Mapping[str, Any]:
+        """Redacted detail, e.g. ``{"cause": "mfa_required"}``."""
+        ...
+
+
+def clean_text(raw: str) -> str:
+    """Remove the bits of HTML Teams may wrap typed text in, and unescape entities."""
+    return html.unescape(_HTML_TAG.sub("", raw or "")).replace("\u00a0", " ").strip()
+
+
+def parse_command(raw: str) -> StaffCommand | None:
+    """Recognise a staff command at the start of a message.
+
+    Args:
+        raw: the message text with the bot mention already removed.
+
+    Returns:
+        The command, or None when the text is not a staff command.
+    """
+    message = clean_text(raw).lstrip("/").strip()
+    if not message:
+        return None
+    first, _, rest = message.partition(" ")
+    if "\n" in first:  # "diagnose\n<pasted text>"
+        first, _, more = first.partition("\n")
+        rest = more + (" " + rest if rest else "")
+    word = first.lower().rstrip(":")
+    rest = rest.strip()
+    if word in {"kb", "diagnose", "explain", "stats"}:
+        return StaffCommand(word, rest)
+    if word == "ps":
+        sub, _, argument = rest.partition(" ")
+        sub = sub.lower()
+        if sub in {"mailbox", "tenant", "check"}:
+            return StaffCommand(f"ps {sub}", argument.strip())
+        return StaffCommand("ps", rest)
+    return None
+
+
+# ----- kb ------------------------------------------------------------------------------
+def kb_card(response: SearchResponse) -> Card:
+    """Ranked knowledge results, each with a "Show fix" button.
+
+    Args:
+        response: what the search found.
+
+    Returns:
+        The card.
+    """
+    title = f"Knowledge: {response.query}" if response.query else "Knowledge: common topics"
+    body: list[dict[str, Any]] = [text(title, weight="Bolder", size="Medium")]
+    if response.corrected and not response.is_fallback:
+        body.append(text(f"Searched for: *{response.corrected}*", subtle=True, size="Small"))
+    if response.is_fallback:
+        note = ("Nothing matched; these are the most common topics." if response.query
+                else "The most common topics:")
+        body.append(text(note, subtle=True))
+    for number, result in enumerate(response.results, start=1):
+        body.append({
+            "type": "Container", "separator": True, "spacing": "Medium",
+            "items": [
+                text(f"{number}. {result.title}", weight="Bolder"),
+                text(result.preview, subtle=True, spacing="Small"),
+                {"type": "ActionSet", "actions": [
+                    submit("Show fix", {"msa": "show_fix", "cause": result.cause_id})]},
+            ],
+        })
+    body.append(text("Tip: use the \"Search mail setup fixes\" box in any chat's compose area "
+                     "to insert a fix card.", subtle=True, size="Small"))
+    return card(body)
+
+
+# ----- ps ------------------------------------------------------------------------------
+def _section(title: str, lines: Sequence[str], note: str = "") -> list[dict[str, Any]]:
+    blocks = [heading(title)]
+    if note:
+        blocks.append(text(note, subtle=True, spacing="Small"))
+    blocks.append(code_block(list(lines)))
+    return blocks
+
+
+def mailbox_script(knowledge: Knowledge, identity: str) -> list[tuple[str, list[str]]]:
+    """PowerShell to check and allow Authenticated SMTP for one mailbox.
+
+    Args:
+        knowledge: the knowledge base (the lines come from it).
+        identity: the mailbox address; validated and quoted here.
+
+    Returns:
+        ``(section title, lines)`` pairs.
+
+    Raises:
+        InvalidIdentity: when ``identity`` is not a plain mailbox address.
+    """
+    cause = knowledge.cause("smtp_auth_disabled_mailbox")
+    return [("Check", [render(line, identity) for line in cause.check.powershell]),
+            ("Allow SMTP AUTH for this mailbox", [render(line, identity)
+                                                  for line in cause.fix.powershell])]
+
+
+def tenant_script(knowledge: Knowledge) -> list[tuple[str, list[str]]]:
+    """PowerShell to check and allow Authenticated SMTP for the whole organisation.
+
+    Args:
+        knowledge: the knowledge base (the lines come from it).
+
+    Returns:
+        ``(section title, lines)`` pairs; lines that need a mailbox are left out.
+    """
+    cause = knowledge.cause("smtp_auth_disabled_tenant")
+    check = [line for line in cause.check.powershell if "{identity}" not in line]
+    fix = [line for line in cause.fix.powershell if "{identity}" not in line]
+    return [("Check", check), ("Allow SMTP AUTH for the organisation", fix)]
+
+
+def _graph_scopes(line: str) -> list[str]:
+    _, _, scopes = line.partition("-Scopes")
+    return [s.strip() for s in scopes.split(",") if s.strip()]
+
+
+def check_script(knowledge: Knowledge, identity: str) -> list[tuple[str, list[str]]]:
+    """PowerShell that reads every setting deciding whether one mailbox can send.
+
+    The lines are the knowledge's "how to find out" lines of the guided questions
+    (in question order) plus the authentication-policy and account checks,
+    grouped by module: one Exchange Online session, one Microsoft Graph sign-in
+    with all scopes, and the sending test (which asks for the password).
+
+    Args:
+        knowledge: the knowledge base.
+        identity: the mailbox address; validated and quoted here.
+
+    Returns:
+        ``(section title, lines)`` pairs.
+
+    Raises:
+        InvalidIdentity: when ``identity`` is not a plain mailbox address.
+    """
+    validate_identity(identity)
+    sources = [knowledge.question(q).how_to_find_out.powershell for q in QUESTIONS]
+    sources += [knowledge.cause(c).check.powershell for c in _EXTRA_CHECK_CAUSES]
+    exchange: list[str] = []
+    graph: list[str] = []
+    scopes: list[str] = []
+    test: list[str] = []
+    for lines in sources:
+        target = exchange
+        for line in lines:
+            if line.startswith("Connect-ExchangeOnline"):
+                target = exchange
+                continue
+            if line.startswith("Connect-MgGraph"):
+                target = graph
+                scopes.extend(s for s in _graph_scopes(line) if s not in scopes)
+                continue
+            if line.startswith(("Install-Module", "Test-SmtpClientSubmission")):
+                target = test
+            rendered = render(line, identity)
+            if rendered not in target:
+                target.append(rendered)
+    sections = []
+    if exchange:
+        sections.append(("Exchange Online", ["Connect-ExchangeOnline", *exchange]))
+    if graph:
+        sections.append(("Microsoft Graph (Entra)",
+                         [f"Connect-MgGraph -Scopes {','.join(scopes)}", *graph]))
+    if test:
+        sections.append(("Test sending (asks for the mailbox password)", test))
+    return sections
+
+
+def powershell_card(title: str, intro: str, sections: Sequence[tuple[str, Sequence[str]]],
+                    notes: Sequence[str] = ()) -> Card:
+    """A card of PowerShell sections, each in its own copyable code block.
+
+    Args:
+        title: the card title.
+        intro: one sentence on what the lines do.
+        sections: ``(section title, lines)`` pairs.
+        notes: short hints shown after the code.
+
+    Returns:
+        The card.
+    """
+    body: list[dict[str, Any]] = [text(title, weight="Bolder", size="Medium"), text(intro)]
+    for section_title, lines in sections:
+        body.extend(_section(section_title, lines))
+    body.extend(text(note, subtle=True, size="Small") for note in notes)
+    return card(body)
+
+
+def ps_replies(knowledge: Knowledge, command: StaffCommand) -> list[Reply]:
+    """Answer ``ps mailbox|tenant|check``: the PowerShell card, or a re-ask.
+
+    Args:
+        knowledge: the knowledge base.
+        command: the parsed command.
+
+    Returns:
+        One reply.
+    """
+    if command.name == "ps tenant":
+        cause = knowledge.cause("smtp_auth_disabled_tenant")
+        return [Reply(card=powershell_card(
+            "PowerShell: SMTP AUTH for the whole organisation",
+            "Run in an Exchange Online PowerShell session as an Exchange administrator.",
+            tenant_script(knowledge),
+            notes=("SmtpClientAuthenticationDisabled: False = allowed, True = turned off.",
+                   cause.fix.steps[0], f"⏱ {cause.wait}")))]
+    if command.name not in {"ps mailbox", "ps check"}:
+        return [Reply(USAGE_PS)]
+    words = clean_text(command.argument).split()
+    if not words:
+        return [Reply(ASK_MAILBOX.format(command=command.name))]
+    if len(words) > 1:
+        return [Reply(BAD_MAILBOX.format(reason=ONE_ADDRESS, command=command.name))]
+    try:
+        identity = validate_identity(words[0].strip("<>"))
+    except InvalidIdentity as exc:
+        return [Reply(BAD_MAILBOX.format(reason=str(exc), command=command.name))]
+    if command.name == "ps mailbox":
+        cause = knowledge.cause("smtp_auth_disabled_mailbox")
+        return [Reply(card=powershell_card(
+            f"PowerShell: SMTP AUTH for {identity}",
+            "Run in an Exchange Online PowerShell session as an Exchange administrator.",
+            mailbox_script(knowledge, identity),
+            notes=("SmtpClientAuthenticationDisabled: False = allowed, True = turned off, "
+                   "empty = follows the organisation setting (`ps tenant`). The mailbox "
+                   "setting wins over the organisation's.", f"⏱ {cause.wait}")))]
+    return [Reply(card=powershell_card(
+        f"PowerShell: can {identity} send?",
+        "Read-only checks: licence, mailbox type, MFA, security defaults, the SMTP AUTH "
+        "switches, authentication policy, Conditional Access and recent SMTP sign-ins.",
+        check_script(knowledge, identity),
+        notes=("Needs the ExchangeOnlineManagement and Microsoft.Graph modules "
+               "(Get-MgBetaUserAuthenticationRequirement is in Microsoft.Graph.Beta).",)))]
+
+
+# ----- diagnose and explain ---------------------------------------------------------------
+def _with_header(fix: Card, header: Sequence[dict[str, Any]],
+                 extra_actions: Sequence[dict[str, Any]] = ()) -> Card:
+    result = dict(fix)
+    result["body"] = [*header, *fix["body"]]
+    actions = [*fix.get("actions", []), *extra_actions]
+    if actions:
+        result["actions"] = actions
+    return result
+
+
+def diagnosis_card(knowledge: Knowledge, diagnosis: Diagnosis) -> Card:
+    """The fix card of a pasted error's best cause, headed by what matched.
+
+    Args:
+        knowledge: the knowledge base.
+        diagnosis: the diagnosis of the text; must have a best candidate.
+
+    Returns:
+        :func:`dialogs.cards.fix_card` with the evidence on top and the other
+        candidates (or the follow-up question's answers) as "Show fix" buttons.
+    """
+    best = diagnosis.best
+    assert best is not None
+    header: list[dict[str, Any]] = [text(
+        f"Diagnosis · {best.confidence:.0%} sure", subtle=True, size="Small")]
+    if best.evidence:
+        header.append(text(f"Matched: `{best.evidence}`", subtle=True, size="Small"))
+    alternatives: list[tuple[str, str]] = []
+    if diagnosis.follow_up is not None:
+        header.append(text(f"Ask the customer: {diagnosis.follow_up.question}",
+                           color="Accent"))
+        alternatives = [(label, cause_id) for label, cause_id in diagnosis.follow_up.options
+                        if cause_id != best.cause_id]
+    else:
+        alternatives = [(knowledge.cause(c).title, c) for c in diagnosis.alternatives[:2]
+                        if c != UNKNOWN_CAUSE]
+    actions = [dict(submit(f"Or: {label}"[:60], {"msa": "show_fix", "cause": cause_id}),
+                    mode="secondary") for label, cause_id in alternatives]
+    return _with_header(cards.fix_card(knowledge, best.cause_id, {}), header, actions)
+
+
+def suggestions_card(title: str, note: str, response: SearchResponse) -> Card:
+    """A short "did you mean" list of causes with "Show fix" buttons.
+
+    Args:
+        title: the card title.
+        note: one line saying why suggestions are shown.
+        response: the search results to offer.
+
+    Returns:
+        The card.
+    """
+    body: list[dict[str, Any]] = [text(title, weight="Bolder", size="Medium"),
+                                  text(note, subtle=True)]
+    body.append({"type": "FactSet", "facts": [
+        {"title": result.cause_id, "value": result.title} for result in response.results]})
+    actions = [submit(result.title[:60], {"msa": "show_fix", "cause": result.cause_id})
+               for result in response.results[:5]]
+    return card(body, actions)
+
+
+# ----- stats -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StaffStats:
+    """Figures over the audit rows of one period.
+
+    Attributes:
+        days: the period's length.
+        since: its start (exclusive) and ``until`` its end (inclusive).
+        conversations: distinct conversations with any audited event in the period.
+        diagnoses: ``diagnosed`` events.
+        top_causes: ``(cause id, diagnoses)``, most first, at most :data:`TOP_CAUSES`.
+        resolved: conversations with a ``resolved`` event.
+        resolution_rate: ``resolved / conversations``; None without conversations.
+        handoffs: conversations that asked for a person (``person_requested``).
+        fixes_failed: ``fix_failed`` events.
+        start_overs: ``start_over`` events.
+        median_seconds_to_resolution: per conversation resolved in the period, its first
+            event (in any of the rows given) to its first ``resolved`` event in the
+            period; the median, None if none.
+    """
+
+    days: int
+    since: datetime
+    until: datetime
+    conversations: int
+    diagnoses: int
+    top_causes: tuple[tuple[str, int], ...]
+    resolved: int
+    resolution_rate: float | None
+    handoffs: int
+    fixes_failed: int
+    start_overs: int
+    median_seconds_to_resolution: float | None
+
+
+def compute_stats(rows: Iterable[AuditRow], *, now: datetime, days: int) -> StaffStats:
+    """Compute the staff statistics from audit rows.
+
+    Args:
+        rows: audit events in any order; those after ``now`` are ignored, older ones
+            only date the start of a conversation resolved in the period.
+        now: the end of the period (inject a clock in tests).
+        days: the period's length in days.
+
+    Returns:
+        The figures.
+    """
+    since = now - timedelta(days=days)
+    known = sorted((r for r in rows if r.at <= now), key=lambda r: r.at)
+    # A conversation resolved in the period may have started before it: its time to
+    # resolution counts from its first event in the rows, not from the period's start.
+    first_seen: dict[str, datetime] = {}
+    for row in known:
+        if row.conversation_id:
+            first_seen.setdefault(row.conversation_id, row.at)
+    in_period = [r for r in known if r.at > since]
+    conversations: set[str] = set()
+    resolved_at: dict[str, datetime] = {}
+    handoffs: set[str] = set()
+    causes: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    for row in in_period:
+        kinds[row.kind] += 1
+        conversation = row.conversation_id
+        if row.kind == "diagnosed":
+            causes[str(row.detail.get("cause") or UNKNOWN_CAUSE)] += 1
+        if not conversation:
+            continue
+        conversations.add(conversation)
+        if row.kind == "resolved":
+            resolved_at.setdefault(conversation, row.at)
+        elif row.kind == "person_requested":
+            handoffs.add(conversation)
+    durations = [(resolved_at[c] - first_seen[c]).total_seconds() for c in resolved_at]
+    return StaffStats(
+        days=days, since=since, until=now,
+        conversations=len(conversations),
+        diagnoses=kinds["diagnosed"],
+        top_causes=tuple(sorted(causes.items(), key=lambda item: (-item[1], item[0]))[:TOP_CAUSES]),
+        resolved=len(resolved_at),
+        resolution_rate=len(resolved_at) / len(conversations) if conversations else None,
+        handoffs=len(handoffs),
+        fixes_failed=kinds["fix_failed"],
+        start_overs=kinds["start_over"],
+        median_seconds_to_resolution=statistics.median(durations) if durations else None,
+    )
+
+
+def format_duration(seconds: float | None) -> str:
+    """Say a duration the way staff read it: "45 s", "12 min", "3.5 h", "2.0 days"."""
+    if seconds is None:
+        return "–"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def stats_card(knowledge: Knowledge, stats: StaffStats) -> Card:
+    """Top causes, resolution rate, handoffs and time to resolution, with a bar chart.
+
+    Args:
+        knowledge: the knowledge base (cause titles).
+        stats: the figures.
+
+    Returns:
+        The card; the chart is an inline PNG when at least two causes were diagnosed.
+    """
+    def title_of(cause_id: str) -> str:
+        try:
+            return knowledge.cause(cause_id).title
+        except KeyError:
+            return cause_id
+
+    rate = "–" if stats.resolution_rate is None else f"{stats.resolution_rate:.0%}"
+    body: list[dict[str, Any]] = [
+        text(f"Statistics, last {stats.days} day{'s' if stats.days != 1 else ''}",
+             weight="Bolder", size="Medium"),
+        text(f"{stats.since:%Y-%m-%d %H:%M} – {stats.until:%Y-%m-%d %H:%M} UTC",
+             subtle=True, size="Small"),
+        {"type": "FactSet", "facts": [
+            {"title": "Conversations", "value": str(stats.conversations)},
+            {"title": "Resolved", "value": f"{stats.resolved} ({rate})"},
+            {"title": "Handoffs to a person", "value": str(stats.handoffs)},
+            {"title": "Median time to resolution",
+             "value": format_duration(stats.median_seconds_to_resolution)},
+            {"title": "Diagnoses", "value": str(stats.diagnoses)},
+            {"title": "Fixes that did not help", "value": str(stats.fixes_failed)},
+            {"title": "Start overs", "value": str(stats.start_overs)},
+        ]},
+    ]
+    if stats.top_causes:
+        body.append(heading("Top causes"))
+        if len(stats.top_causes) >= 2:
+            # Several causes compare best as bars; the alt text carries the same numbers.
+            png = bar_chart_png([(title_of(c), n) for c, n in stats.top_causes])
+            body.append({"type": "Image", "url": data_uri(png),
+                         "altText": "Bar chart of the top causes: " + ", ".join(
+                             f"{title_of(c)} {n}" for c, n in stats.top_causes)})
+        else:
+            body.append({"type": "FactSet", "facts": [
+                {"title": str(n), "value": title_of(c)} for c, n in stats.top_causes]})
+    else:
+        body.append(text("No diagnoses in this period.", subtle=True))
+    body.append(text("Resolution rate = conversations with \"it works now\" / conversations "
+                     "with any recorded event. Time to resolution = a conversation's first "
+                     "event to its first resolution.", subtle=True, size="Small"))
+    return card(body)
+
+
+def parse_days(argument: str) -> int | None:
+    """The ``stats`` period: empty → the default, a number 1..365, anything else None."""
+    words = argument.split()
+    if not words:
+        return STATS_DEFAULT_DAYS
+    value = words[0].lower().removesuffix("d").removesuffix("days").removesuffix("day")
+    if not value.isdigit():
+        return None
+    days = int(value)
+    return days if 1 <= days <= STATS_MAX_DAYS else None
+
+
+# ----- the tools ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ComposeItem:
+    """One message-extension result: the preview Teams lists and the card it inserts."""
+
+    cause_id: str
+    title: str
+    preview: str
+    card: Card
+
+
+class StaffTools:
+    """The staff commands over one knowledge base (search and diagnosis built once)."""
+
+    def __init__(self, knowledge: Knowledge, search: KnowledgeSearch | None = None,
+                 diagnoser: Diagnoser | None = None) -> None:
+        """Use ``knowledge``; the cached search and diagnoser unless given.
+
+        Args:
+            knowledge: the knowledge base.
+            search: the knowledge search.
+            diagnoser: the error-text diagnoser.
+        """
+        self.knowledge = knowledge
+        self.search = search if search is not None else search_for(knowledge)
+        self.diagnoser = diagnoser if diagnoser is not None else diagnoser_for(knowledge)
+
+    def kb(self, words: str, popularity: Mapping[str, int] | None = None) -> list[Reply]:
+        """``kb <words>``: ranked results with "Show fix" buttons."""
+        response = self.search.search(words, limit=KB_RESULTS, popularity=popularity)
+        return [Reply(card=kb_card(response))]
+
+    def diagnose(self, pasted: str, popularity: Mapping[str, int] | None = None) -> list[Reply]:
+        """``diagnose <text>``: the fix card of the likely cause, or search results."""
+        if not pasted.strip():
+            return [Reply(ASK_DIAGNOSE)]
+        diagnosis = self.diagnoser.diagnose(pasted)
+        if diagnosis.best is None or diagnosis.best.cause_id == UNKNOWN_CAUSE:
+            response = self.search.search(pasted, limit=KB_RESULTS, popularity=popularity)
+            return [Reply(card=suggestions_card(
+                "No known error code or message in that text",
+                "Closest knowledge topics:" if not response.is_fallback
+                else "Nothing matched; the most common topics:", response))]
+        return [Reply(card=diagnosis_card(self.knowledge, diagnosis))]
+
+    def explain(self, argument: str, popularity: Mapping[str, int] | None = None) -> list[Reply]:
+        """``explain <cause id>``: the fix card, or suggestions for an unknown id."""
+        wanted = argument.strip()
+        if not wanted:
+            response = self.search.search("", limit=KB_RESULTS, popularity=popularity)
+            return [Reply(card=suggestions_card("Which cause?", ASK_EXPLAIN, response))]
+        key = re.sub(r"[\s\-]+", "_", wanted.lower())
+        if key in self.knowledge.cause_ids:
+            return [Reply(card=cards.fix_card(self.knowledge, key, {}))]
+        response = self.search.search(wanted.replace("_", " "), limit=KB_RESULTS,
+                                      popularity=popularity)
+        return [Reply(card=suggestions_card(
+            f"No cause with the id \"{wanted[:60]}\"", "Did you mean one of these?", response))]
+
+    def stats(self, rows: Iterable[AuditRow], *, now: datetime, days: int) -> list[Reply]:
+        """``stats [days]``: the statistics card over ``rows``."""
+        return [Reply(card=stats_card(self.knowledge, compute_stats(rows, now=now, days=days)))]
+
+    def run(self, command: StaffCommand, *, popularity: Mapping[str, int] | None = None,
+            audit_rows: Iterable[AuditRow] = (), now: datetime | None = None) -> list[Reply]:
+        """Answer any parsed command except that ``stats`` needs ``audit_rows`` and ``now``.
+
+        Args:
+            command: the parsed command.
+            popularity: diagnoses per cause, for the common topics.
+            audit_rows: the audit events of the period (``stats`` only).
+            now: the current time (``stats`` only).
+
+        Returns:
+            The replies to send.
+        """
+        if command.name == "kb":
+            return self.kb(command.argument, popularity)
+        if command.name.startswith("ps"):
+            return ps_replies(self.knowledge, command)
+        if command.name == "diagnose":
+            return self.diagnose(command.argument, popularity)
+        if command.name == "explain":
+            return self.explain(command.argument, popularity)
+        if command.name == "stats":
+            days = parse_days(command.argument)
+            if days is None or now is None:
+                return [Reply(BAD_DAYS.format(max=STATS_MAX_DAYS))]
+            return self.stats(audit_rows, now=now, days=days)
+        raise ValueError(f"unknown staff command {command.name!r}")
+
+    def compose_items(self, query: str, *, limit: int = 10,
+                      popularity: Mapping[str, int] | None = None) -> list[ComposeItem]:
+        """Message-extension results: a preview per cause and its fix card to insert.
+
+        Args:
+            query: what staff typed in the compose box (may be empty).
+            limit: at most this many results.
+            popularity: diagnoses per cause, for the common topics.
+
+        Returns:
+            The items, best first.
+        """
+        response = self.search.search(query, limit=limit, popularity=popularity)
+        return [ComposeItem(r.cause_id, r.title, r.preview,
+                            cards.fix_card(self.knowledge, r.cause_id, {}))
+                for r in response.results]
+
+
+# ----- gallery --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SampleRow:
+    """An audit row for the gallery's statistics card (the bot passes real ``AuditEvent`` rows)."""
+
+    at: datetime
+    kind: str
+    conversation_id: str | None
+    detail: Mapping[str, Any]
+
+
+SAMPLE_NOW = datetime.fromisoformat("2026-11-28T12:00:00+00:00")
+
+
+def sample_rows() -> list[SampleRow]:
+    """A week of plausible audit rows: diagnoses, resolutions, a handoff, a start-over."""
+    causes = ["smtp_auth_disabled_mailbox"] * 5 + ["security_defaults"] * 3 + [
+        "mfa_required"] * 2 + ["no_exchange_license", "send_as_denied"]
+    rows = []
+    for i, cause in enumerate(causes):
+        start = SAMPLE_NOW - timedelta(days=i % 6, hours=2 + i)
+        conversation = f"sample-{i}"
+        rows.append(SampleRow(start, "diagnosed", conversation, {"cause": cause}))
+        if i % 3 != 2:
+            rows.append(SampleRow(start + timedelta(minutes=8 + i), "resolved", conversation,
+                                  {"cause": cause}))
+    rows.append(SampleRow(SAMPLE_NOW - timedelta(hours=30), "person_requested", "sample-2", {}))
+    rows.append(SampleRow(SAMPLE_NOW - timedelta(hours=29), "start_over", "sample-5", {}))
+    return rows
+
+
+def gallery_builders() -> dict[str, Any]:
+    """Name -> builder(knowledge) for every staff card, with sample data (for the gallery)."""
+    def first_card(replies: list[Reply]) -> Card:
+        assert replies and replies[0].card is not None
+        return replies[0].card
+
+    def run(text_: str) -> Any:
+        command = parse_command(text_)
+        assert command is not None
+        return lambda k: first_card(StaffTools(k).run(
+            command, audit_rows=sample_rows(), now=SAMPLE_NOW))
+
+    return {
+        "staff-kb": run("kb smtp disabled"),
+        "staff-kb-common-topics": run("kb"),
+        "staff-kb-typo": run("kb secuirty defualts"),
+        "staff-ps-mailbox": run(f"ps mailbox {EXAMPLE_UPN}"),
+        "staff-ps-tenant": run("ps tenant"),
+        "staff-ps-check": run(f"ps check {EXAMPLE_UPN}"),
+        "staff-diagnose": run("diagnose 535 5.7.139 Authentication unsuccessful, "
+                              "SmtpClientAuthentication is disabled for the Tenant"),
+        "staff-diagnose-no-match": run("diagnose the printer says no"),
+        "staff-explain-suggestions": run("explain mfa"),
+        "staff-stats": run("stats 7"),
+        "staff-stats-empty": lambda k: stats_card(k, compute_stats([], now=SAMPLE_NOW, days=30)),
+    }

@@ -1,0 +1,137 @@
+"""Who is staff: tenant ids, and Entra group membership through Graph (local fake Entra + Graph)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from botbuilder.schema import Activity
+
+from bot.settings import Settings
+from bot.staff import AppGraphToken, StaffDirectory
+from tests.staff.conftest import CUSTOMER_TENANT
+from tests.support.teams import activity
+
+HOME_TENANT = "22222222-3333-4444-5555-666666666666"
+GROUP = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+MEMBER = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+OUTSIDER = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+BROKEN = "deadbeef-0000-4000-8000-000000000000"
+UNKNOWN = "abcdefab-cdef-4abc-8def-abcdefabcdef"
+
+
+@dataclass
+class FakeEntra:
+    """Answers like the Microsoft identity platform token endpoint and Graph checkMemberGroups."""
+
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    graph_requests: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/{tenant}/oauth2/v2.0/token", self.token)
+        app.router.add_post("/v1.0/users/{user}/checkMemberGroups", self.check)
+        return app
+
+    async def token(self, request: web.Request) -> web.Response:
+        form = dict(await request.post())
+        self.token_requests.append({"tenant": request.match_info["tenant"], **form})
+        if form.get("client_secret") != "secret":
+            return web.json_response({"error": "invalid_client"}, status=401)
+        return web.json_response({"token_type": "Bearer", "expires_in": 3599,
+                                  "access_token": "app-token"})
+
+    async def check(self, request: web.Request) -> web.Response:
+        user = request.match_info["user"]
+        body = await request.json()
+        self.graph_requests.append((user, request.headers.get("Authorization", ""), body))
+        if request.headers.get("Authorization") != "Bearer app-token":
+            return web.json_response({"error": {"code": "InvalidAuthenticationToken"}}, status=401)
+        if user == BROKEN:
+            return web.json_response({"error": {"code": "serviceNotAvailable"}}, status=503)
+        if user not in {MEMBER, OUTSIDER}:
+            return web.json_response({"error": {"code": "Request_ResourceNotFound"}}, status=404)
+        groups = body.get("groupIds", [])
+        return web.json_response({"value": [g for g in groups if user == MEMBER]})
+
+
+@pytest.fixture
+async def entra(aiohttp_server: Any) -> AsyncIterator[tuple[FakeEntra, str]]:
+    """The fake Entra/Graph server and its base URL."""
+    fake = FakeEntra()
+    server = await aiohttp_server(fake.app())
+    yield fake, str(server.make_url("")).rstrip("/")
+
+
+def teams_activity(tenant: str, object_id: str) -> Activity:
+    """A Teams message from ``object_id`` in ``tenant``, as the adapter deserialises it."""
+    body = activity("message", service_url="http://127.0.0.1:1/", conversation_id="a:x",
+                    tenant_id=tenant, text="kb smtp")
+    body["from"]["aadObjectId"] = object_id
+    return Activity().deserialize(body)
+
+
+def group_settings(base: str, secret: str = "secret") -> Settings:
+    return Settings(app_id="bot-app-id", app_password=secret, app_tenant_id=HOME_TENANT,
+                    authority=base, graph_url=f"{base}/v1.0", staff_group_id=GROUP)
+
+
+async def test_group_members_of_the_home_tenant_are_staff(entra: tuple[FakeEntra, str]) -> None:
+    fake, base = entra
+    settings = group_settings(base)
+    async with aiohttp.ClientSession() as http:
+        token = AppGraphToken(settings, http)
+        assert token.available
+        directory = StaffDirectory(settings, http, token)
+        assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER))
+        assert not await directory.is_staff(teams_activity(HOME_TENANT, OUTSIDER))
+        assert not await directory.is_staff(teams_activity(HOME_TENANT, UNKNOWN))
+        # Cached: asking again reaches neither Entra nor Graph.
+        assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER))
+    assert [r[0] for r in fake.graph_requests] == [MEMBER, OUTSIDER, UNKNOWN]
+    assert all(r[2] == {"groupIds": [GROUP]} for r in fake.graph_requests)
+    (request,) = fake.token_requests  # one app token, reused
+    assert request == {"tenant": HOME_TENANT, "grant_type": "client_credentials",
+                       "client_id": "bot-app-id", "client_secret": "secret",
+                       "scope": "https://graph.microsoft.com/.default"}
+
+
+async def test_customers_are_never_looked_up(entra: tuple[FakeEntra, str]) -> None:
+    fake, base = entra
+    settings = group_settings(base)
+    async with aiohttp.ClientSession() as http:
+        directory = StaffDirectory(settings, http, AppGraphToken(settings, http))
+        assert not await directory.is_staff(teams_activity(CUSTOMER_TENANT, MEMBER))
+        assert not await directory.is_staff(teams_activity(HOME_TENANT, "not-a-guid/../x"))
+    assert fake.graph_requests == [] and fake.token_requests == []
+
+
+async def test_a_failing_lookup_means_not_staff(entra: tuple[FakeEntra, str]) -> None:
+    fake, base = entra
+    async with aiohttp.ClientSession() as http:
+        settings = group_settings(base)
+        directory = StaffDirectory(settings, http, AppGraphToken(settings, http))
+        assert not await directory.is_staff(teams_activity(HOME_TENANT, BROKEN))
+        bad = group_settings(base, secret="wrong")
+        refused = StaffDirectory(bad, http, AppGraphToken(bad, http))
+        assert not await refused.is_staff(teams_activity(HOME_TENANT, MEMBER))
+    assert [r[0] for r in fake.graph_requests] == [BROKEN]
+
+
+def test_without_credentials_staff_is_tenant_based() -> None:
+    settings = Settings(staff_tenant_ids=("AAAAAAAA-0000-0000-0000-000000000000",),
+                        staff_group_id=GROUP)
+    directory = StaffDirectory(settings, None, None)
+    assert not directory.checks_group
+    assert not AppGraphToken(settings, None).available  # type: ignore[arg-type]
+
+
+async def test_staff_tenants_match_case_insensitively() -> None:
+    settings = Settings(staff_tenant_ids=(HOME_TENANT.upper(),))
+    directory = StaffDirectory(settings)
+    assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER))
+    assert not await directory.is_staff(teams_activity(CUSTOMER_TENANT, MEMBER))
