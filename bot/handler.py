@@ -21,6 +21,7 @@ from botbuilder.schema.teams import TeamInfo
 from bot.extensions import BotExtension
 from bot.conversation import ConversationRecord, ConversationStateStore, conversation_key
 from bot.render import to_activities
+from bot.wire import to_json
 from dialogs.engine import FlowEngine, TurnInput, TurnResult
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ MAX_TEXT = 10_000
 def reference_of(activity: Any) -> dict[str, Any]:
     """Return the serialized conversation reference of an incoming activity."""
     reference: ConversationReference = TurnContext.get_conversation_reference(activity)
-    return dict(reference.serialize())
+    return to_json(reference)  # == reference.serialize(), without msrest's per-call cost
 
 
 class SupportBot(TeamsActivityHandler):

