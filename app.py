@@ -14,7 +14,8 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -33,8 +34,13 @@ def build_engine():  # type: ignore[no-untyped-def]
     return FlowEngine(knowledge, diagnose=diagnosis_function(knowledge))
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the aiohttp application for ``settings``; resources open in cleanup_ctx."""
+def create_app(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> web.Application:
+    """Build the aiohttp application for ``settings``; resources open in cleanup_ctx.
+
+    ``clock`` (default: the real UTC time) is for tests that age handoff tickets.
+    """
     from bot.adapter import build_adapter
     from bot.conversation import ConversationStateStore
     from bot.features import BotServices, build_extensions
@@ -43,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, SERVICES_KEY, SETTINGS_KEY, STORE_KEY
     from bot.metrics import bot_metrics
     from bot.store import open_store
+    from bot.store.base import utc_now
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS_KEY] = settings
@@ -54,18 +61,22 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS_KEY] = metrics
 
     async def services_context(app: web.Application) -> AsyncIterator[None]:
-        store = await open_store(settings.storage_url)
+        store = await open_store(settings.storage_url, clock=clock or utc_now)
         http = aiohttp.ClientSession()
         conversations = ConversationStateStore(store.state)
         services = BotServices(settings=settings, store=store, engine=engine,
                                conversations=conversations, adapter=adapter, http=http,
-                               metrics=metrics)
+                               metrics=metrics, clock=clock or utc_now)
         app[STORE_KEY] = store
         app[SERVICES_KEY] = services
         app[BOT_KEY] = SupportBot(engine, conversations, build_extensions(services))
+        for extension in app[BOT_KEY].extensions:
+            await extension.start()
         try:
             yield
         finally:
+            for extension in app[BOT_KEY].extensions:
+                await extension.close()
             await http.close()
             await store.close()
 

@@ -34,3 +34,13 @@ class BotExtension:
     async def on_conversation_start(self, turn_context: TurnContext) -> bool:
         """Return True to replace the greeting (e.g. in a staff or support channel)."""
         return False
+
+    async def on_event(self, turn_context: TurnContext) -> bool:
+        """Return True when this extension handled an event activity (e.g. ``handoff.status``)."""
+        return False
+
+    async def start(self) -> None:
+        """Start background work (e.g. a periodic sweep) once the app's services are open."""
+
+    async def close(self) -> None:
+        """Release what the extension holds (background tasks) when the app stops."""

@@ -13,11 +13,12 @@ from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.conversation import ConversationStateStore
 from bot.extensions import BotExtension
+from bot.handoff import HandoffExtension
 from bot.metrics import Metrics
 from bot.observe import TurnEventsRecorder
 from bot.settings import Settings
 from bot.staff import StaffExtension
-from bot.store.base import Store
+from bot.store.base import Clock, Store, utc_now
 from dialogs.engine import FlowEngine
 
 
@@ -32,11 +33,15 @@ class BotServices:
     adapter: CloudAdapter
     http: aiohttp.ClientSession
     metrics: Metrics
+    # The time source for timeouts and records; tests pass a fake one.
+    clock: Clock = utc_now
 
 
 def build_extensions(services: BotServices) -> list[BotExtension]:
     """Return the extensions in the order they see a turn."""
     extensions: list[BotExtension] = []
+    # First: while an agent has the customer, the handoff takes every turn.
+    extensions.append(HandoffExtension(services))
     extensions.append(StaffExtension.from_services(services))
     # Keep the recorder last: it sees the outcome of turns the flow handled.
     extensions.append(TurnEventsRecorder(services.metrics, services.store.audit))
