@@ -92,6 +92,13 @@ class SupportBot(TeamsActivityHandler):
             action = {**action, "msa": verb}
         await self._run(turn_context, TurnInput(action=action))
 
+    async def on_event_activity(self, turn_context: TurnContext) -> None:
+        """Let extensions take events (a handoff hub's ``handoff.status``) first."""
+        for extension in self.extensions:
+            if await extension.on_event(turn_context):
+                return
+        await super().on_event_activity(turn_context)
+
     # ----- greetings -----------------------------------------------------------
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         """Greet when the app is installed in a chat or team."""
