@@ -391,3 +391,37 @@ async def test_staff_commands_in_the_support_channel_reach_the_staff_tools(
     assert "Show fix" in texts(replies)
     replies = await support.say("what is this channel for?")
     assert "I post customers who need a person here" in texts(replies)
+
+
+async def test_refresh_shows_the_current_state_and_only_staff_tenants_may_take_over(
+    aiohttp_client: AppClient, tmp_path: Path, connector: LocalConnector
+) -> None:
+    from tests.support.handoff import SUPPORT_TENANT
+
+    settings = Settings(storage_url=f"sqlite:///{tmp_path}/bot.db",
+                        staff_tenant_ids=(SUPPORT_TENANT,))
+    client = await aiohttp_client(create_app(settings))
+    customer = Chat(client, connector)
+    thread, ticket_id = await start_handoff(client, connector, customer)
+    outsider = thread.message("")
+    outsider_press = {**outsider, "type": "invoke", "name": "adaptiveCard/action",
+                      "value": {"action": {"type": "Action.Execute", "verb": "handoff_take_over",
+                                           "data": {"msa": "handoff_take_over",
+                                                    "ticket": ticket_id}}}}
+    outsider_press["conversation"] = {**outsider["conversation"], "tenantId": "someone-else"}
+    outsider_press["channelData"] = {**outsider["channelData"], "tenant": {"id": "someone-else"}}
+    status, _, body = await thread.post(outsider_press)
+    assert status == 200
+    assert body["value"]["body"][0]["text"] == "Only CLOUDEX support staff can do that."
+    status, body = await thread.as_agent(MARA).execute(
+        {"msa": "handoff_refresh", "ticket": ticket_id})
+    assert list(executes(body["value"])) == ["Take over"]  # still waiting
+    await thread.execute({"msa": "handoff_take_over", "ticket": ticket_id})
+    status, body = await thread.as_agent(MARA).execute(
+        {"msa": "handoff_refresh", "ticket": ticket_id})
+    assert status == 200 and list(executes(body["value"])) == ["End and hand back"]
+    assert "Already taken" not in shown({"attachments": [
+        {"contentType": "application/vnd.microsoft.card.adaptive", "content": body["value"]}]})
+    status, body = await thread.execute({"msa": "handoff_end", "ticket": ticket_id})
+    assert status == 200 and executes(body["value"]) == {}
+    assert "Is your problem solved?" in texts(messages_to(connector, customer.conversation_id))
