@@ -63,6 +63,7 @@ def create_app(
     async def services_context(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.storage_url, clock=clock or utc_now)
         http = aiohttp.ClientSession()
+        adapter.use_http_session(http)  # replies go out over the one shared session
         conversations = ConversationStateStore(store.state)
         services = BotServices(settings=settings, store=store, engine=engine,
                                conversations=conversations, adapter=adapter, http=http,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,9 @@ class ReceivedActivity:
     path: str
     body: dict[str, Any]
     authorization: str | None
+    raw_path: str = ""  # as sent, percent-encoding included
+    raw_body: bytes = b""  # the exact bytes, to compare serializations
+    user_agent: str | None = None
 
 
 @dataclass
@@ -36,6 +40,7 @@ class LocalConnector:
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _event: asyncio.Event = field(default_factory=asyncio.Event)
     fail_next: int = 0
+    fail_status: int = 503  # what the next ``fail_next`` calls answer
 
     def app(self) -> web.Application:
         """Return the aiohttp application implementing the connector routes."""
@@ -43,22 +48,40 @@ class LocalConnector:
         app.router.add_post("/v3/conversations/{cid}/activities", self._send)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._send)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._send)
+        app.router.add_delete("/v3/conversations/{cid}/activities/{aid}", self._delete)
         app.router.add_post("/v3/conversations", self._create)
         return app
 
     async def _record(self, request: web.Request, cid: str) -> dict[str, Any]:
-        body = await request.json()
-        self.received.append(ReceivedActivity(cid, request.method, request.path, body,
-                                              request.headers.get("Authorization")))
+        raw = await request.read()
+        body = json.loads(raw) if raw else {}
+        self.received.append(ReceivedActivity(
+            cid, request.method, request.path, body, request.headers.get("Authorization"),
+            raw_path=request.raw_path, raw_body=raw,
+            user_agent=request.headers.get("User-Agent")))
         self._event.set()
         return body
 
-    async def _send(self, request: web.Request) -> web.Response:
+    def _failure(self) -> web.Response | None:
         if self.fail_next > 0:
             self.fail_next -= 1
-            return web.json_response({"error": {"code": "ServiceError"}}, status=503)
+            return web.json_response({"error": {"code": "ServiceError", "message": "unavailable"}},
+                                     status=self.fail_status)
+        return None
+
+    async def _send(self, request: web.Request) -> web.Response:
+        failure = self._failure()
+        if failure is not None:
+            return failure
         await self._record(request, request.match_info["cid"])
         return web.json_response({"id": f"act-{next(self._ids)}"})
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        failure = self._failure()
+        if failure is not None:
+            return failure
+        await self._record(request, request.match_info["cid"])
+        return web.Response(status=200)
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.json()
