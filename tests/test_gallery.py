@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from dialogs.gallery import sample_cards
@@ -18,6 +20,7 @@ from tools.gallery import (
     card_digest,
     card_problems,
     card_warnings,
+    emoji_font_problem,
     render_cards,
     write_gallery,
 )
@@ -115,7 +118,8 @@ def test_write_gallery_draws_pictures_index_and_digests(tmp_path: Path) -> None:
     cards = {name: all_cards[name] for name in ("welcome", "fix-smtp_auth_disabled_tenant")}
     (tmp_path / "card-that-was-removed.png").write_bytes(b"old")
 
-    gallery = write_gallery(tmp_path, cards)
+    # The font check is the command's business; these assertions do not read glyphs.
+    gallery = write_gallery(tmp_path, cards, check_fonts=False)
 
     assert [path.name for path in gallery.pictures] == [
         "welcome.png", "fix-smtp_auth_disabled_tenant.png"]
@@ -136,7 +140,7 @@ def test_write_gallery_draws_pictures_index_and_digests(tmp_path: Path) -> None:
 def test_write_gallery_changes_nothing_when_a_card_is_broken(tmp_path: Path) -> None:
     require_browser_tooling(RENDER_DIR)
     try:
-        write_gallery(tmp_path, {"broken": BROKEN["invalid-value"]})
+        write_gallery(tmp_path, {"broken": BROKEN["invalid-value"]}, check_fonts=False)
     except GalleryError as exc:
         assert "broken: Parse InvalidPropertyValue" in str(exc)
     else:
@@ -149,3 +153,19 @@ def test_the_readme_shows_pictures_that_exist() -> None:
     shown = re.findall(r"\]\((docs/cards/[^)]+\.png)\)", readme)
     assert len(shown) >= 4
     assert [path for path in shown if not (ROOT / path).is_file()] == []
+
+
+def test_the_gallery_refuses_to_draw_without_an_emoji_font(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not shutil.which("fc-list"):
+        pytest.skip("fontconfig (fc-list) is not installed")
+    empty = tmp_path / "fonts.conf"
+    empty.write_text("<?xml version='1.0'?><fontconfig></fontconfig>\n", encoding="utf-8")
+    monkeypatch.setenv("FONTCONFIG_FILE", str(empty))  # a fontconfig that knows no fonts
+
+    problem = emoji_font_problem()
+    assert problem is not None and "fonts-noto-color-emoji" in problem
+    with pytest.raises(GalleryError, match="emoji"):
+        write_gallery(tmp_path / "out", {"welcome": sample_cards()["welcome"]})
+    assert not (tmp_path / "out").exists()

@@ -54,6 +54,23 @@ class GalleryError(RuntimeError):
     """The renderer failed or reported a problem with a card."""
 
 
+def emoji_font_problem() -> str | None:
+    """Return why the cards' emoji (⚠️ ✅ 🔧) would draw as empty boxes, or None.
+
+    Debian's Chromium has no emoji font of its own; pictures made without one
+    must not be committed.
+    """
+    fc_list = shutil.which("fc-list")
+    if not fc_list:
+        return None  # no fontconfig to ask; Chromium will use what it finds
+    found = subprocess.run([fc_list, ":charset=1f527", "family"], capture_output=True,
+                           text=True, check=False, timeout=30).stdout.strip()
+    if found:
+        return None
+    return ("no colour emoji font is installed, so emoji would draw as empty boxes: "
+            "apt-get install -y fonts-noto-color-emoji")
+
+
 @dataclass(frozen=True)
 class Rendered:
     """What the renderer said about one card, and where its picture went."""
@@ -205,7 +222,8 @@ class Gallery:
     warnings: list[str]
 
 
-def write_gallery(out_dir: Path, cards: Mapping[str, Mapping[str, Any]] | None = None) -> Gallery:
+def write_gallery(out_dir: Path, cards: Mapping[str, Mapping[str, Any]] | None = None, *,
+                  check_fonts: bool = True) -> Gallery:
     """Render every sample card into ``out_dir`` with its index and digests.
 
     Nothing in ``out_dir`` changes unless every card renders without a problem.
@@ -213,14 +231,18 @@ def write_gallery(out_dir: Path, cards: Mapping[str, Mapping[str, Any]] | None =
     Args:
         out_dir: The gallery folder (``docs/cards``).
         cards: name -> card; :func:`dialogs.gallery.sample_cards` when omitted.
+        check_fonts: Refuse to draw without an emoji font (:func:`emoji_font_problem`).
 
     Returns:
         The pictures and the cards' warnings (:func:`card_warnings`).
 
     Raises:
         tools.node.ToolMissing: When node, npm or Chromium is missing.
-        GalleryError: When a card does not render cleanly.
+        GalleryError: When a card does not render cleanly, or a font is missing.
     """
+    problem = emoji_font_problem() if check_fonts else None
+    if problem:
+        raise GalleryError(problem)
     if cards is None:
         from dialogs.gallery import sample_cards
 
