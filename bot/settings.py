@@ -96,6 +96,13 @@ class Settings:
     check_runs_per_hour: int = 6
     oauth_connection_name: str = ""
     token_cache_key: str = field(default="", repr=False)
+    # The Entra app that signs customers in (SSO, on-behalf-of, device code); the bot's by default.
+    signin_client_id: str = ""
+    signin_client_secret: str = field(default="", repr=False)
+    # The Bot Framework token service behind OAUTH_CONNECTION_NAME.
+    oauth_api_url: str = "https://api.botframework.com"
+    # Extra CA bundle (PEM) for the authority and the SMTP probe (private PKI, proxies, tests).
+    tls_ca_file: str = ""
     # Human handoff
     support_channel_id: str = ""
     handoff_timeout_minutes: int = 10
@@ -109,6 +116,16 @@ class Settings:
     def local_mode(self) -> bool:
         """True without an app id: authentication is off, so only loopback may bind."""
         return not self.app_id
+
+    @property
+    def signin_app_id(self) -> str:
+        """The Entra app customers sign in to: SIGNIN_CLIENT_ID, else the bot's own app."""
+        return self.signin_client_id or self.app_id
+
+    @property
+    def signin_app_secret(self) -> str:
+        """That app's client secret (on-behalf-of needs it; device code does not)."""
+        return self.signin_client_secret if self.signin_client_id else self.app_password
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -152,6 +169,10 @@ class Settings:
             check_runs_per_hour=_int(env, "CHECK_RUNS_PER_HOUR", 6),
             oauth_connection_name=env.get("OAUTH_CONNECTION_NAME", "").strip(),
             token_cache_key=env.get("TOKEN_CACHE_KEY", ""),
+            signin_client_id=env.get("SIGNIN_CLIENT_ID", "").strip(),
+            signin_client_secret=env.get("SIGNIN_CLIENT_SECRET", ""),
+            oauth_api_url=(env.get("OAUTH_API_URL", "").strip() or cls.oauth_api_url).rstrip("/"),
+            tls_ca_file=env.get("TLS_CA_FILE", "").strip(),
             support_channel_id=env.get("SUPPORT_CHANNEL_ID", "").strip(),
             handoff_timeout_minutes=_int(env, "HANDOFF_TIMEOUT", 10),
             support_hours=env.get("SUPPORT_HOURS", "").strip(),
@@ -189,5 +210,18 @@ class Settings:
                 "STORAGE_URL must be sqlite:///relative/path, sqlite:////absolute/path, "
                 f"postgresql://… or memory://, got {self.storage_url!r}"
             )
+        if self.token_cache_key:
+            try:
+                from cryptography.fernet import Fernet
+
+                Fernet(self.token_cache_key.encode())
+            except (ValueError, TypeError) as exc:
+                raise SettingsError(
+                    "TOKEN_CACHE_KEY must be a Fernet key (32 url-safe base64-encoded bytes); "
+                    "make one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'"
+                ) from exc
+        if self.check_runs_per_hour < 0:
+            raise SettingsError("CHECK_RUNS_PER_HOUR must be 0 or more")
         if self.handoff_protocol not in {"relay", "handoff-events"}:
             raise SettingsError("HANDOFF_PROTOCOL must be relay or handoff-events")
