@@ -7,7 +7,8 @@ in headless Chromium like a person (``drive-playground.cjs``, Playwright): the
 welcome after install, a pasted error answered with the fix card and its
 PowerShell, and the whole guided path by pressing card buttons, filling the
 address field and typing answers, through to the summary card. Screenshots of
-every step go to ``tests/artifacts/e2e/`` (gitignored), with both servers' logs.
+every step go to ``tests/artifacts/e2e/<run>/`` (gitignored), with both servers'
+logs; the newest few runs are kept.
 
 Without Node.js, npm or Chromium the test skips with the reason; with
 ``CI=true`` it fails instead (see ``tests/support/browser.py``).
@@ -43,7 +44,8 @@ pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts" / "e2e"
+ARTIFACTS_ROOT = ROOT / "tests" / "artifacts" / "e2e"
+KEEP_RUNS = 3
 PLAYGROUND_CLI = HERE / "node_modules" / "@microsoft" / "m365agentsplayground" / "cli.js"
 PASTED_ERROR = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled "
                 "for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.")
@@ -124,6 +126,17 @@ def _mailbox_placeholder() -> str:
                     if item.get("type") == "Input.Text"))
 
 
+def _artifacts_folder() -> Path:
+    # One folder per run: several people may run the suite in one work tree at once.
+    ARTIFACTS_ROOT.mkdir(parents=True, exist_ok=True)
+    runs = sorted(path for path in ARTIFACTS_ROOT.iterdir() if path.is_dir())
+    for old in runs[:-(KEEP_RUNS - 1)]:
+        shutil.rmtree(old, ignore_errors=True)
+    folder = ARTIFACTS_ROOT / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    folder.mkdir()
+    return folder
+
+
 def _steps(knowledge: Knowledge) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = [
         {"name": "welcome", "expectCard": "Mail Setup Assistant"},
@@ -161,18 +174,17 @@ def playground_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """Run the bot and the Playground, drive the whole conversation once, and stop both."""
     require_browser_tooling(HERE)
     work = tmp_path_factory.mktemp("e2e")
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
+    artifacts = _artifacts_folder()
     bot_port, playground_port = _free_port(), _free_port()
     while playground_port == bot_port:
         playground_port = _free_port()
     base_env = {key: value for key, value in os.environ.items()
                 if not key.startswith(("Microsoft", "MICROSOFT", "STORAGE_URL", "PORT", "HOST"))}
 
-    bot_log = ARTIFACTS / "bot.log"
+    bot_log = artifacts / "bot.log"
     bot_env = dict(base_env, HOST="127.0.0.1", PORT=str(bot_port),
                    STORAGE_URL=f"sqlite:///{work}/bot.db", LOG_LEVEL="INFO")
-    playground_log = ARTIFACTS / "playground.log"
+    playground_log = artifacts / "playground.log"
     playground_dir = work / "playground"
     playground_dir.mkdir()
     playground_env = dict(base_env, TEAMSAPPTESTER_BROWSER="none")
@@ -196,14 +208,14 @@ def playground_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 
         job = work / "job.json"
         job.write_text(json.dumps({
-            "base": base, "chromium": str(chromium_path()), "artifacts": str(ARTIFACTS),
+            "base": base, "chromium": str(chromium_path()), "artifacts": str(artifacts),
             "timeoutMs": 30000, "steps": _steps(default_knowledge()),
         }), encoding="utf-8")
         result = subprocess.run([str(node_path()), str(HERE / "drive-playground.cjs"), str(job)],
                                 capture_output=True, text=True, timeout=DRIVER_SECONDS,
                                 check=False)
         if result.returncode != 0:
-            pytest.fail(f"{result.stderr.strip()[-4000:]}\n(screenshots and logs in {ARTIFACTS})",
+            pytest.fail(f"{result.stderr.strip()[-4000:]}\n(screenshots and logs in {artifacts})",
                         pytrace=False)
         steps = json.loads(result.stdout)["steps"]
         yield Run(steps={step["name"]: step for step in steps})
