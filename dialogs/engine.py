@@ -9,6 +9,7 @@ turn and always detached again.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,7 +132,9 @@ class FlowEngine:
         if snapshot and snapshot.get("v") == FLOW_VERSION and snapshot.get("state") in STATES:
             state = str(snapshot["state"])
             raw_facts = snapshot.get("facts")
-            facts = dict(raw_facts) if isinstance(raw_facts, Mapping) else {}
+            # A deep copy: the turn must never change the caller's snapshot (a retried turn
+            # or a second turn on the same snapshot would otherwise see this turn's changes).
+            facts = copy.deepcopy(dict(raw_facts)) if isinstance(raw_facts, Mapping) else {}
         return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state)
 
     @staticmethod
