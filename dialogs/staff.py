@@ -45,6 +45,8 @@ COMMAND_NAMES = ("kb", "ps mailbox", "ps tenant", "ps check", "diagnose", "expla
 """The typed commands, as listed in the Teams manifest's staff command list."""
 
 KB_RESULTS = 5
+# A pasted NDR after "kb" would otherwise fill the card's title.
+QUERY_IN_TITLE = 80
 STATS_DEFAULT_DAYS = 30
 STATS_MAX_DAYS = 365
 TOP_CAUSES = 6
@@ -153,7 +155,9 @@ def kb_card(response: SearchResponse) -> Card:
     Returns:
         The card.
     """
-    title = f"Knowledge: {response.query}" if response.query else "Knowledge: common topics"
+    shown = response.query if len(response.query) <= QUERY_IN_TITLE else (
+        response.query[: QUERY_IN_TITLE - 1].rstrip() + "\u2026")
+    title = f"Knowledge: {shown}" if response.query else "Knowledge: common topics"
     body: list[dict[str, Any]] = [text(title, weight="Bolder", size="Medium")]
     if response.corrected and not response.is_fallback:
         body.append(text(f"Searched for: *{response.corrected}*", subtle=True, size="Small"))

@@ -159,6 +159,13 @@ def test_kb_card_lists_results_with_show_fix_buttons(tools: StaffTools) -> None:
     assert "Searched for: *security defaults*" in str(reply.card)
 
 
+def test_kb_with_a_pasted_log_keeps_the_title_short(tools: StaffTools) -> None:
+    pasted = "2026-11-28 10:00:01 ERROR smtp: 535 5.7.139 Authentication unsuccessful, " * 20
+    (reply,) = tools.run(StaffCommand("kb", pasted))
+    assert reply.card is not None and card_errors(reply.card) == []
+    assert len(reply.card["body"][0]["text"]) <= len("Knowledge: ") + 80
+
+
 def test_diagnose_is_the_customer_fix_card_headed_by_the_evidence(
     tools: StaffTools, knowledge: Knowledge
 ) -> None:
