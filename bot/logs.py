@@ -56,5 +56,9 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiohttp's access log repeats every request; keep it at WARNING unless debugging.
-    logging.getLogger("aiohttp.access").setLevel("WARNING" if level != "DEBUG" else "DEBUG")
+    # aiohttp's access log repeats every request, and transitions logs each state
+    # callback at INFO (2-3 lines a turn, most of the log's volume and CPU):
+    # keep both at WARNING unless debugging.
+    quiet = "WARNING" if level != "DEBUG" else "DEBUG"
+    logging.getLogger("aiohttp.access").setLevel(quiet)
+    logging.getLogger("transitions").setLevel(quiet)
