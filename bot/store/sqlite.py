@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterable, Mapping
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from botbuilder.core import Storage
@@ -31,6 +32,7 @@ from .base import EtagConflict, StoreError
 from .codec import decode_item, e_tag_of, encode_item
 from .migrations import migrate_sqlite
 
+T = TypeVar("T")
 MEMORY = ":memory:"
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 # SQLite's default limit on bound parameters is far higher, but keep IN lists short.
@@ -151,6 +153,39 @@ class SqliteDatabase:
                 raise
             else:
                 await conn.execute("COMMIT")
+
+    async def run(self, job: Callable[[sqlite3.Connection], T], *,
+                  transaction: bool = False) -> T:
+        """Run ``job`` with the raw connection on the connection's thread, as one step.
+
+        Each aiosqlite call is a round trip to its thread (about as costly as
+        the statement itself); a job of several statements makes one, which
+        matters on the per-turn path (state read, state write).
+
+        Args:
+            job: A synchronous function of the ``sqlite3.Connection``.
+            transaction: Wrap the job in ``BEGIN IMMEDIATE``/``COMMIT``, rolling
+                back if it raises.
+
+        Returns:
+            What ``job`` returned.
+        """
+        def step(raw: sqlite3.Connection) -> T:
+            if not transaction:
+                return job(raw)
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                result = job(raw)
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+            return result
+
+        async with self.connection() as conn:
+            # aiosqlite's own way to run a call on its thread (all its methods use it).
+            return await conn._execute(step, conn._conn)  # type: ignore[no-any-return]
 
     async def ping(self) -> None:
         """Run a trivial query; raises when the database cannot be used."""
@@ -309,17 +344,21 @@ class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
         result: dict[str, Any] = {}
         if not wanted:
             return result
-        async with self.db.connection() as conn:
+
+        def select(raw: sqlite3.Connection) -> list[Any]:
+            rows: list[Any] = []
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = await conn.execute_fetchall(
+                rows += raw.execute(
                     f"SELECT key, doc, etag FROM bot_state WHERE key IN ({marks})", chunk
-                )
-                for key, doc, etag in rows:
-                    item = decode_item(doc)
-                    item["e_tag"] = str(etag)
-                    result[key] = item
+                ).fetchall()
+            return rows
+
+        for key, doc, etag in await self.db.run(select):
+            item = decode_item(doc)
+            item["e_tag"] = str(etag)
+            result[key] = item
         return result
 
     async def write(self, changes: Mapping[str, Any]) -> None:
@@ -340,10 +379,12 @@ class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
         if not prepared:
             return
         now = iso(datetime.now(UTC))
-        async with self.db.transaction() as conn:
+
+        def save(raw: sqlite3.Connection) -> None:
+            # One transaction, run on the connection's thread in one step.
             for key, doc, e_tag in prepared:
                 if e_tag is None or e_tag == "*":
-                    await conn.execute(
+                    raw.execute(
                         "INSERT INTO bot_state (key, doc, etag, updated_at) VALUES (?, ?, ?, ?) "
                         "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, "
                         "etag = bot_state.etag + 1, updated_at = excluded.updated_at",
@@ -353,21 +394,23 @@ class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
                 expected = parse_etag(e_tag)
                 if expected is not None:
                     # Check and bump in one statement: no window between the two.
-                    updated = await conn.execute_fetchall(
+                    updated = raw.execute(
                         "UPDATE bot_state SET doc = ?, etag = etag + 1, updated_at = ? "
                         "WHERE key = ? AND etag = ? RETURNING etag",
                         (doc, now, key, expected),
-                    )
+                    ).fetchall()
                     if updated:
                         continue
                 # Not matched: fine only if the key does not exist (as in MemoryStorage).
-                inserted = await conn.execute_fetchall(
+                inserted = raw.execute(
                     "INSERT INTO bot_state (key, doc, etag, updated_at) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT (key) DO NOTHING RETURNING etag",
                     (key, doc, new_etag(), now),
-                )
+                ).fetchall()
                 if not inserted:
                     raise EtagConflict(key, str(e_tag))
+
+        await self.db.run(save, transaction=True)
 
     async def delete(self, keys: Iterable[str]) -> None:
         """Remove items; unknown keys are ignored.
