@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
+import functools
 import json
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 from urllib.parse import quote
 
@@ -60,6 +63,7 @@ from botframework.connector.auth import (
 )
 from msrest import Deserializer
 from msrest.exceptions import ClientRequestError
+from msrest.serialization import Model
 from msrest.universal_http import HTTPClientResponse
 from multidict import CIMultiDict
 from yarl import URL
@@ -452,21 +456,62 @@ class ConnectorSender:
         return 0.0 if attempt <= 1 else BACKOFF_FACTOR * 2 ** (attempt - 1)
 
 
+_IMMUTABLE = (str, int, float, bool, type(None), bytes, datetime.datetime, datetime.date,
+              datetime.timedelta, Enum)
+
+
+def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
+    """copy.deepcopy for what activities hold: schema models, dicts, lists and immutables."""
+    if isinstance(value, _IMMUTABLE):
+        return value  # deepcopy keeps these (or makes an equal immutable copy)
+    found = memo.get(id(value))
+    if found is not None:
+        return found
+    kind = type(value)
+    if kind is dict:
+        new_dict: dict[Any, Any] = {}
+        memo[id(value)] = new_dict
+        for key, item in value.items():
+            new_dict[_copy_value(key, memo)] = _copy_value(item, memo)
+        return new_dict
+    if kind is list:
+        new_list: list[Any] = []
+        memo[id(value)] = new_list
+        new_list.extend(_copy_value(item, memo) for item in value)
+        return new_list
+    if isinstance(value, Model) and _plain_model(kind):
+        # What deepcopy does for a plain object: a bare instance, then its __dict__ copied.
+        new = kind.__new__(kind)
+        memo[id(value)] = new
+        new.__dict__.update({k: _copy_value(v, memo) for k, v in value.__dict__.items()})
+        return new
+    return copy.deepcopy(value, memo)
+
+
+@functools.cache
+def _plain_model(kind: type) -> bool:
+    """True when deepcopy would copy instances of ``kind`` through their __dict__ alone."""
+    return all(getattr(kind, name, None) is getattr(object, name, None)
+               for name in ("__deepcopy__", "__reduce_ex__", "__reduce__", "__getstate__",
+                            "__setstate__")) and not hasattr(kind, "__slots__")
+
+
 def copy_for_sending(activity: Activity) -> Activity:
     """Deep-copy an outgoing activity as TurnContext does, sharing its attachments' content.
 
     The SDK deep-copies every outgoing activity so later changes to the
     caller's object cannot alter what is sent; for a card that copies every
-    node of its JSON (a third of a turn's CPU for a large fix card). The
-    content is plain JSON the bot built for this one message and never changes
-    afterwards, so it is shared instead; everything else is copied as before.
+    node of its JSON. The content is plain JSON the bot built for this one
+    message and never changes afterwards, so it is shared instead; the rest
+    is copied as deepcopy would, with a copier that knows the schema models.
     """
     memo: dict[int, Any] = {}
     for attachment in activity.attachments or ():
         content = getattr(attachment, "content", None)
         if isinstance(content, (dict, list)):
             memo[id(content)] = content
-    return copy.deepcopy(activity, memo)
+    copied: Activity = _copy_value(activity, memo)
+    return copied
 
 
 class FastTurnContext(TurnContext):

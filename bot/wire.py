@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime
 import functools
+import inspect
+import operator
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -151,14 +153,27 @@ def _serialize_value(value: Any, data_type: str, models: Mapping[str, type]) -> 
     return _serialize_model(value, models)
 
 
+@functools.cache
+def _writer(cls: type) -> tuple[tuple[tuple[str, str, str], ...], Any] | None:
+    """A model class's fields and one C-level getter for all their values."""
+    fields = _fields(cls)
+    if not fields:
+        return None
+    getter = operator.attrgetter(*(attr for attr, _, _ in fields))
+    if len(fields) == 1:
+        single = getter
+        return fields, lambda model: (single(model),)
+    return fields, getter
+
+
 def _serialize_model(model: Model, models: Mapping[str, type]) -> dict[str, Any]:
     # msrest serializes a model with the attribute map of its own class.
-    fields = _fields(type(model))  # type: ignore[arg-type]  # classes are hashable
-    if fields is None:
+    writer = _writer(type(model))  # type: ignore[arg-type]  # classes are hashable
+    if writer is None:
         raise _Fallback
+    fields, values = writer
     result: dict[str, Any] = {}
-    for attr, key, data_type in fields:
-        value = getattr(model, attr)
+    for (_, key, data_type), value in zip(fields, values(model), strict=True):
         if value is None:
             continue
         try:
@@ -238,18 +253,39 @@ def _deserialize_value(value: Any, data_type: str, models: Mapping[str, type]) -
     return _deserialize_model(cls, value, models)
 
 
-def _deserialize_model(cls: type, data: dict[str, Any], models: Mapping[str, type]) -> Any:
+@functools.cache
+def _reader(cls: type) -> dict[str, tuple[str, str]] | None:
+    """JSON key -> (attribute, type) of a model class whose constructor defaults are all None.
+
+    msrest passes every attribute to the constructor, None for absent keys;
+    with all-None defaults, passing only the present ones builds the same object.
+    """
     fields = _fields(cls)
     if fields is None:
+        return None
+    parameters = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    for attr, _, _ in fields:
+        parameter = parameters.get(attr)
+        if parameter is None or parameter.default is not None:
+            return None
+    return {key: (attr, data_type) for attr, key, data_type in fields}
+
+
+def _deserialize_model(cls: type, data: dict[str, Any], models: Mapping[str, type]) -> Any:
+    reader = _reader(cls)
+    if reader is None:
         raise _Fallback
-    kwargs = {attr: _deserialize_value(data.get(key), data_type, models)
-              for attr, key, data_type in fields}
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, raw in data.items():
+        spec = reader.get(key)
+        if spec is None:
+            extra[key] = raw  # msrest keeps unknown keys as additional_properties
+        else:
+            kwargs[spec[0]] = _deserialize_value(raw, spec[1], models)
     instance = cls(**kwargs)
-    # msrest keeps keys the schema does not know as additional_properties.
-    known = {key for _, key, _ in fields}
-    extra = set(data.keys()) - known
     if extra:
-        instance.additional_properties = {key: data[key] for key in extra}
+        instance.additional_properties = extra
     return instance
 
 
