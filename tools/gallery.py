@@ -33,9 +33,12 @@ from tools.node import chromium_path, ensure_node_modules, node_path
 RENDER_DIR = Path(__file__).resolve().parent / "render"
 WIDTH = 800
 MAX_PRIMARY_ACTIONS = 6
-# Ordered groups of the index page: (heading, name prefix); the first match wins.
+# The index page's sections in order: (heading, name prefix); a card goes to the first
+# section whose prefix its name starts with, and to "Conversation" when none does.
 GROUPS = (("Questions", "question-"), ("How to find out", "how-to-"), ("Fixes", "fix-"),
-          ("Conversation", ""))
+          ("Checking the tenant", "checks-"), ("Handing over to a person", "handoff-"),
+          ("Staff tools", "staff-"))
+DEFAULT_GROUP = "Conversation"
 INDEX_HEADER = """# Card gallery
 
 Every card the bot can send (`dialogs.gallery.sample_cards()`, with sample data),
@@ -176,12 +179,12 @@ def card_title(card: Mapping[str, Any]) -> str:
 
 
 def _group(name: str) -> str:
-    return next(heading for heading, prefix in GROUPS if name.startswith(prefix))
+    return next((heading for heading, prefix in GROUPS if name.startswith(prefix)), DEFAULT_GROUP)
 
 
 def index_markdown(cards: Mapping[str, Mapping[str, Any]], version: str) -> str:
     """Return ``docs/cards/index.md`` for ``cards`` (pictures named ``<name>.png``)."""
-    headings = [heading for heading, _ in sorted(GROUPS, key=lambda g: g[1] != "")]
+    headings = [DEFAULT_GROUP, *(heading for heading, _ in GROUPS)]
     lines = [INDEX_HEADER.format(version=version).rstrip(), ""]
     lines.append("Contents: " + " · ".join(
         f"[{h}](#{h.lower().replace(' ', '-')})" for h in headings
