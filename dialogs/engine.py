@@ -28,6 +28,9 @@ MAX_TEXT = 10_000
 _MIN_ERROR_LENGTH = 6
 # Replies up to this long are read as answers before they are read as errors.
 _SHORT_ANSWER = 40
+# Below this confidence a text without error codes or error words is chat, not a pasted error
+# (every text of the diagnosis corpus is above it or reads as an error).
+_CHAT_CONFIDENCE = 0.5
 # Commands that report an outcome; on a question whose options say the same, they answer it.
 _OUTCOME_COMMANDS = frozenset({"fix_worked", "fix_failed"})
 # Sign-ins that use Basic authentication, which Microsoft turns off by default end of Dec 2026.
@@ -259,14 +262,27 @@ class FlowEngine:
     ) -> bool:
         if question == "mailbox":
             address = understanding.find_address(text)
-            if address is None and understanding.is_unsure(text):
+            if address is None and (understanding.is_unsure(text) or understanding.is_skip(text)):
+                # The address cannot be skipped: everything else is about this mailbox.
                 self._unsure(session, question, events)
                 return True
             if address is None:
                 return False
             self._answer(session, "mailbox", address, events)
             return True
-        option = self.knowledge.questions[question].match_option(text)
+        if understanding.is_skip(text):
+            # An explicit "skip": noted as unknown, and the summary says how to find it out.
+            session.say(messages.SKIPPED)
+            self._answer(session, question, UNSURE, events, explain_unsure=False)
+            return True
+        spec = self.knowledge.questions[question]
+        part = understanding.answer_part(text, question, self.knowledge)
+        option = spec.match_option(part) if part else None
+        if option is None:
+            option = spec.match_option(text)
+            if option is not None and part != text and option.value in spec.polarity.values():
+                # The yes/no belongs to another topic: "no licence" does not answer "no".
+                option = None
         if option is None:
             return False
         # "Yes, and security defaults are on too": keep the extra facts as well.
@@ -288,6 +304,10 @@ class FlowEngine:
                 session.say_where_we_are()
                 return True
             return False
+        if diagnosis.confidence < _CHAT_CONFIDENCE and not understanding.looks_like_error(text):
+            # "we use oauth" or "app password" brush against a cause's keywords, but they
+            # are the customer talking, not an error report: read them as facts instead.
+            return False
         session.facts["diagnosis"] = {
             "candidates": candidates[:5],
             "index": 0,
@@ -303,7 +323,8 @@ class FlowEngine:
 
     # ----- shared moves ----------------------------------------------------
     def _answer(
-        self, session: TroubleshootingSession, question: str, value: str, events: list[str]
+        self, session: TroubleshootingSession, question: str, value: str, events: list[str],
+        *, explain_unsure: bool = True,
     ) -> None:
         spec = self.knowledge.questions[question]
         if question == "mailbox":
@@ -319,7 +340,7 @@ class FlowEngine:
         elif value not in {option.value for option in spec.options}:
             self._not_understood(session)
             return
-        elif (value == UNSURE and session.state == f"ask_{question}"
+        elif (value == UNSURE and explain_unsure and session.state == f"ask_{question}"
               and question not in session.facts.get("how_shown", [])):
             # "I don't know" always leads to how to find out, before moving on.
             self._fire(session, "user_unsure")
@@ -366,6 +387,9 @@ class FlowEngine:
         if session.state.startswith("ask_"):
             hint = self.knowledge.questions[session.state.removeprefix("ask_")].help
             session.ask_current_question(hint=f"{messages.NOT_UNDERSTOOD} {hint}")
+        elif session.state in _LONG_CARD_HINTS:
+            # The long fix or summary card is right above: a hint, not the whole card again.
+            session.say(f"{messages.NOT_UNDERSTOOD} {_LONG_CARD_HINTS[session.state]}")
         else:
             session.say(messages.NOT_UNDERSTOOD)
             session.say_where_we_are()
@@ -443,6 +467,11 @@ class FlowEngine:
         session.say(messages.FIX_FAILED_RESUME)
         self._fire(session, "next_question")
 
+
+_LONG_CARD_HINTS = {
+    "proposing_fix": messages.FIX_PENDING_HINT,
+    "summary": messages.SUMMARY_HINT,
+}
 
 _COMMANDS: dict[str, Callable[[FlowEngine, TroubleshootingSession, list[str]], None]] = {
     "start": FlowEngine._cmd_start,

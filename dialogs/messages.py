@@ -29,6 +29,7 @@ HELP_COMMANDS = (
     ("help", "show this list"),
     ("I don't know", "I show you where to look the answer up, then we can skip it"),
     ("talk to a person", "ask CLOUDEX support to take over"),
+    ("check my tenant", "sign in and I read your Microsoft 365 settings live (read-only)"),
     ("paste an error", "paste the error text from CLOUDEX TMS and I will diagnose it"),
 )
 
@@ -73,6 +74,15 @@ FOLLOW_UP_UNSURE = (
 PASTE_THE_ERROR = (
     "If sending still fails, paste the error message from CLOUDEX TMS here and I will tell "
     "you what causes it. Meanwhile, the current question:"
+)
+SKIPPED = "Skipped. The summary will list it under \"Still to find out\", with where to look."
+FIX_PENDING_HINT = (
+    "Did the fix above solve it? Say \"it works\" or \"still failing\", paste a new error "
+    "message, or say \"back\" to return to the setup questions."
+)
+SUMMARY_HINT = (
+    "The summary above lists what to change. After the changes, say \"it works\", or paste the "
+    "error message if sending still fails. Say \"back\" to change an answer or \"start over\"."
 )
 BASIC_AUTH_CHOSEN = (
     "⚠️ Noted. Password and app-password sign-ins use Basic authentication, which Microsoft "

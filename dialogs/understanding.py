@@ -61,6 +61,9 @@ _UNSURE = re.compile(
     r"(?i)\b(not sure|don't know|dont know|do not know|no idea|unsure|unknown|maybe|idk|"
     r"no clue|dunno|not certain|how do i (?:check|find)|where do i (?:look|find))\b"
 )
+_SKIP_PHRASES = frozenset({"skip", "skip it", "skip this", "skip that", "skip for now",
+                           "skip this question", "skip this one", "pass", "later",
+                           "ill check later", "i'll check later", "check later"})
 _CLAUSE_SPLIT = re.compile(r"(?i)[.;,!\n]+|\b(?:and|but|also|plus|while|whereas)\b")
 
 
@@ -102,6 +105,11 @@ def looks_like_error(text: str) -> bool:
 def is_unsure(text: str) -> bool:
     """True when a short message says "I don't know" in one of its usual forms."""
     return len(text) <= 80 and _UNSURE.search(text) is not None
+
+
+def is_skip(text: str) -> bool:
+    """True when a message asks to skip the current question ("skip", "skip for now", "pass")."""
+    return normalise(text).strip(" .!?") in _SKIP_PHRASES
 
 
 def find_address(text: str) -> str | None:
@@ -165,6 +173,33 @@ def extract_facts(text: str, knowledge: Knowledge) -> dict[str, str]:
             if value is not None:
                 found[question_id] = value
     return found
+
+
+def answer_part(text: str, question: str, knowledge: Knowledge) -> str:
+    """Return ``text`` without the clauses that answer a different question.
+
+    In "no licence" the "no" is about the licence, and in "yes, but no MFA" the
+    "no" is about MFA: such clauses must not answer the question being asked.
+    A clause is dropped when it states a fact for another question and none for
+    this one; the rest is joined again.
+
+    Args:
+        text: what the customer typed.
+        question: the question being asked.
+        knowledge: the knowledge base with the questions' topic words.
+
+    Returns:
+        The part of ``text`` that may answer ``question`` (possibly empty).
+    """
+    kept = []
+    for clause in _CLAUSE_SPLIT.split(text):
+        if not clause or not clause.strip():
+            continue
+        facts = extract_facts(clause, knowledge)
+        if question not in facts and set(facts) - {question}:
+            continue
+        kept.append(clause.strip())
+    return " ".join(kept)
 
 
 def match_follow_up(text: str, follow_up: Mapping[str, Any]) -> str | None:

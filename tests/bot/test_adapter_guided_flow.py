@@ -313,3 +313,56 @@ async def test_resolved_conversation_can_start_again(driver: BotDriver) -> None:
     assert "glad it works" in replies.text
     replies = await driver.press(replies.button("Check another mailbox"))
     assert await driver.state() == "ask_mailbox"
+
+
+@pytest.mark.parametrize(("typed", "fact", "value"), [
+    ("we use oauth", "auth_method", "oauth"),
+    ("app password", "auth_method", "app_password"),
+    ("no licence", "license", "no"),
+])
+async def test_chat_phrases_that_brush_an_error_keyword_are_facts_not_diagnoses(
+    driver: BotDriver, typed: str, fact: str, value: str
+) -> None:
+    await driver.answer_until("conditional_access")
+    replies = await driver.say(typed)
+    assert "Diagnosis" not in replies.text
+    assert "Noted" in replies.text
+    assert (await driver.answers())[fact] == value
+    assert await driver.state() == "ask_conditional_access"
+
+
+async def test_skip_moves_on_and_the_summary_lists_what_to_find_out(
+    driver: BotDriver, knowledge: Knowledge
+) -> None:
+    await driver.answer_until("license")
+    replies = await driver.say("skip")
+    assert "Skipped" in replies.text
+    assert (await driver.answers())["license"] == "unsure"
+    assert await driver.state() == "ask_mfa"
+    await driver.answer_until("test_result")
+    summary = await driver.press_answer("test_result", "works")
+    assert knowledge.questions["license"].how_to_find_out.text in summary.text
+
+
+async def test_the_address_cannot_be_skipped(driver: BotDriver, knowledge: Knowledge) -> None:
+    await driver.say("start")
+    replies = await driver.say("skip")
+    assert knowledge.questions["mailbox"].how_to_find_out.text in replies.text
+    assert await driver.state() == "ask_mailbox"
+
+
+@pytest.mark.parametrize(("question", "typed", "expected", "stays"), [
+    ("license", "hmm, no MFA", {"mfa": "no"}, True),
+    ("org_smtp_auth", "the box is ticked, no MFA", {"org_smtp_auth": "disabled", "mfa": "no"},
+     False),
+    ("security_defaults", "no, but we do have MFA", {"security_defaults": "no", "mfa": "yes"},
+     False),
+])
+async def test_a_yes_or_no_about_another_topic_does_not_answer_this_question(
+    driver: BotDriver, question: str, typed: str, expected: dict[str, str], stays: bool
+) -> None:
+    await driver.answer_until(question, {"mfa": "unsure"} if question != "license" else None)
+    await driver.say(typed)
+    answers = await driver.answers()
+    assert {k: answers.get(k) for k in expected} == expected
+    assert (await driver.state() == f"ask_{question}") is stays

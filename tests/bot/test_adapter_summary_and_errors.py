@@ -210,3 +210,13 @@ async def test_every_card_produced_in_these_conversations_is_valid(driver: BotDr
     assert len(driver.produced_cards) >= 15
     for card in driver.produced_cards:
         assert card_errors(card) == []
+
+
+async def test_unreadable_text_after_a_fix_gets_a_hint_not_the_whole_card_again(
+    driver: BotDriver,
+) -> None:
+    await driver.say(TENANT_ERROR)
+    replies = await driver.say("hmm, ok")
+    assert replies.cards == []
+    assert "it works" in replies.text and "still failing" in replies.text
+    assert await driver.state() == "proposing_fix"
