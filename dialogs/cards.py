@@ -434,8 +434,9 @@ def resolved_card(knowledge: Knowledge, facts: Mapping[str, Any]) -> Card:
     """Close a solved conversation, with the Basic-auth heads-up when it applies."""
     body = [text(messages.FIX_WORKED, weight="Bolder", size="Medium")]
     if facts.get("answers", {}).get("auth_method") in {"basic", "app_password"}:
-        body.append(text(f"⚠️ {knowledge.notice('basic_auth_retirement').text}",
-                         color="Warning"))
+        # It works today with a password; say plainly that this has a date, and what to do.
+        body.append(heading("⚠️ One thing to plan: move CLOUDEX TMS to OAuth"))
+        body.append(text(knowledge.notice("basic_auth_retirement").text, color="Warning"))
         body.extend(fix_sections(knowledge.cause("basic_auth_disabled"), facts))
     body.append(text("Say \"start over\" to check another mailbox.", subtle=True))
     return card(body, [submit("Check another mailbox", {"msa": "start_over"})])
