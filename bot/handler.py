@@ -16,7 +16,7 @@ from typing import Any
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ChannelAccount, ConversationReference
-from botbuilder.schema.teams import TeamInfo
+from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount, TeamsChannelData
 
 from bot.extensions import BotExtension
 from bot.conversation import ConversationRecord, ConversationStateStore, conversation_key
@@ -32,6 +32,27 @@ def reference_of(activity: Any) -> dict[str, Any]:
     """Return the serialized conversation reference of an incoming activity."""
     reference: ConversationReference = TurnContext.get_conversation_reference(activity)
     return to_json(reference)  # == reference.serialize(), without msrest's per-call cost
+
+
+def without_bot_mention(activity: Any) -> str:
+    """Return the message text without the ``<at>Bot</at>`` mention of the bot.
+
+    Read defensively instead of with ``TurnContext.remove_recipient_mention``,
+    which fails on an entity without a ``type`` or a mention without
+    ``mentioned.id`` and uses the mention's text as a regular expression.
+    """
+    text = activity.text or ""
+    bot_id = getattr(activity.recipient, "id", None)
+    for entity in activity.entities or []:
+        if str(getattr(entity, "type", "") or "").lower() != "mention":
+            continue
+        properties = getattr(entity, "additional_properties", None) or {}
+        mentioned = properties.get("mentioned")
+        tag = properties.get("text")
+        if isinstance(mentioned, dict) and mentioned.get("id") == bot_id \
+                and isinstance(tag, str) and tag:
+            text = text.replace(tag, "")
+    return text.strip()
 
 
 class SupportBot(TeamsActivityHandler):
@@ -60,7 +81,7 @@ class SupportBot(TeamsActivityHandler):
         activity = turn_context.activity
         text = activity.text or ""
         if activity.entities and activity.recipient is not None:
-            text = TurnContext.remove_recipient_mention(activity) or ""
+            text = without_bot_mention(activity)
         action = activity.value if isinstance(activity.value, dict) else None
         await self._run(turn_context, TurnInput(text=text[: MAX_TEXT + 1], action=action))
 
@@ -80,7 +101,15 @@ class SupportBot(TeamsActivityHandler):
             return InvokeResponse(status=200, body={
                 "statusCode": 200, "type": "application/vnd.microsoft.activity.message",
                 "value": "OK"})
-        return await super().on_invoke_activity(turn_context)
+        try:
+            return await super().on_invoke_activity(turn_context)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            # The SDK parses Teams invoke values itself (msrest's DeserializationError is a
+            # ValueError) and fails on a value of the wrong shape: the caller's mistake.
+            _LOGGER.warning("malformed invoke refused: %s", type(exc).__name__,
+                            extra={"conversation_id": turn_context.activity.conversation.id,
+                                   "invoke": turn_context.activity.name})
+            return InvokeResponse(status=400, body={"error": "the invoke value is malformed"})
 
     async def on_adaptive_card_execute(self, raw: Any, turn_context: TurnContext) -> None:
         """Handle an Action.Execute press like an Action.Submit one."""
@@ -116,6 +145,37 @@ class SupportBot(TeamsActivityHandler):
         personal = getattr(activity.conversation, "conversation_type", None) in (None, "personal")
         if any(m.id == bot_id for m in teams_members_added) or personal:
             await self._welcome(turn_context)
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        """Dispatch a conversation update, reading unreadable ``channelData`` as empty.
+
+        The SDK parses Teams channelData itself and fails when it is missing or
+        of the wrong shape; such an update is still a member change to greet.
+        """
+        activity = turn_context.activity
+        try:
+            parsed = TeamsChannelData().deserialize(activity.channel_data)
+        except (ValueError, TypeError, AttributeError):  # msrest's errors are ValueErrors
+            parsed = None
+        if parsed is None:
+            activity.channel_data = {}
+        await super().on_conversation_update_activity(turn_context)
+
+    async def on_teams_members_added_dispatch(  # type: ignore[override]
+        self,
+        members_added: list[ChannelAccount],
+        team_info: TeamInfo,
+        turn_context: TurnContext,
+    ) -> None:
+        """Greet without looking each added member up.
+
+        The SDK asks the connector for every added member that is not the bot,
+        one request each; only the ids matter here, and a conversationUpdate
+        listing thousands of members must not become thousands of requests.
+        """
+        accounts = [TeamsChannelAccount(id=m.id, name=m.name, aad_object_id=m.aad_object_id,
+                                        role=m.role) for m in members_added]
+        await self.on_teams_members_added(accounts, team_info, turn_context)
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext
