@@ -26,7 +26,13 @@ from dialogs.engine import FlowEngine, TurnInput
 from dialogs.flow import QUESTIONS
 from dialogs.gallery import sample_cards
 from dialogs.knowledge import Knowledge
-from tests.support.cards import MAX_CARD_BYTES, _schema_errors, _strip_teams, _validator, card_errors
+from tests.support.cards import (
+    MAX_CARD_BYTES,
+    _schema_errors,
+    _strip_teams,
+    _validator,
+    card_errors,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG_ADDRESS = f"{'a' * 64}@{'b' * 60}.{'c' * 60}.{'d' * 60}.com"
@@ -67,7 +73,7 @@ def conversation_cards(engine: FlowEngine) -> dict[str, dict[str, Any]]:
     answers = ["tms@contoso.com", "user", "yes", "yes", "yes", "disabled", "disabled", "yes",
                "password", "authentication failed"]
     run("help", "hi", *answers, "Full steps", {"msa": "fix_worked"})
-    run("start", LONG_ADDRESS, *(f"I don't know" for _ in range(20)))
+    run("start", LONG_ADDRESS, *("I don't know" for _ in range(20)))
     for question in QUESTIONS[1:]:
         run("start", "tms@contoso.com", "user", *["yes"] * (QUESTIONS.index(question) - 2),
             "purple", "I don't know")
@@ -120,7 +126,8 @@ def test_the_summary_stays_under_the_limit_for_any_answers(knowledge: Knowledge)
              "org_smtp_auth": ["disabled", "unsure"], "mailbox_smtp_auth": ["missing", "unsure"],
              "conditional_access": ["yes", "unsure"], "auth_method": ["basic", "app_password"],
              "test_result": ["auth_failed", "rejected", "connection_failed"]}
-    combos += [dict(zip(heavy, values, strict=True)) for values in itertools.product(*heavy.values())]
+    combos += [dict(zip(heavy, values, strict=True))
+               for values in itertools.product(*heavy.values())]
     for answers in combos:
         card = cards.summary_card(knowledge, {"answers": {"mailbox": LONG_ADDRESS, **answers}})
         worst = max(worst, (size(card), card), key=lambda pair: pair[0])

@@ -1,4 +1,4 @@
-"""The guided conversation over HTTP: the real app, Teams-shaped JSON in, replies on a local connector.
+"""The guided conversation over HTTP: the real app, Teams-shaped JSON in, a local connector out.
 
 Every request goes to ``/api/messages`` of ``create_app`` on loopback; every
 reply is what the bot POSTed to the local Bot Connector, exactly as Teams
@@ -145,7 +145,9 @@ async def test_text_over_ten_thousand_characters_is_cut_and_answered(chat: Chat)
     assert "Question 2 of 10" in text
 
 
-async def test_pasted_error_over_http_gets_a_diagnosis_card(chat: Chat, knowledge: Knowledge) -> None:
+async def test_pasted_error_over_http_gets_a_diagnosis_card(
+    chat: Chat, knowledge: Knowledge
+) -> None:
     replies = checked(await chat.say(
         "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
         "Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information."))

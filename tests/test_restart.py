@@ -1,4 +1,4 @@
-"""A restart resumes the conversation: stop ``python app.py`` mid-flow, start it on the same SQLite file.
+"""A restart resumes the conversation: stop ``python app.py`` mid-flow, start it on the same file.
 
 The bot runs as a real process on a free loopback port; its replies go to the
 local Bot Connector running in this test process. Stopping is SIGTERM here

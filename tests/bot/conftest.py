@@ -87,7 +87,8 @@ class BotDriver:
     bot: SupportBot
     store: Store
     conversations: ConversationStateStore
-    conversation_id: str = field(default_factory=lambda: f"a:adapter-chat-{next(_conversation_ids)}")
+    conversation_id: str = field(
+        default_factory=lambda: f"a:adapter-chat-{next(_conversation_ids)}")
     produced_cards: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -182,7 +183,9 @@ class BotDriver:
         return replies
 
 
-async def make_driver(engine: FlowEngine, storage_url: str = "memory://") -> tuple[BotDriver, Store]:
+async def make_driver(
+    engine: FlowEngine, storage_url: str = "memory://"
+) -> tuple[BotDriver, Store]:
     """Open a store and build the bot on it with the audit recorder."""
     store = await open_store(storage_url)
     conversations = ConversationStateStore(store.state)

@@ -265,7 +265,8 @@ async def test_unknown_input_re_asks_with_a_hint(
 
 async def test_an_invalid_address_is_re_asked(driver: BotDriver) -> None:
     await driver.say("start")
-    replies = await driver.press({"msa": "answer", "question": "mailbox", "mailbox": "not-an-address"})
+    replies = await driver.press(
+        {"msa": "answer", "question": "mailbox", "mailbox": "not-an-address"})
     assert "full address" in replies.text
     assert await driver.state() == "ask_mailbox"
 

@@ -56,7 +56,9 @@ async def test_summary_lists_the_changes_in_fix_order_with_click_paths_powershel
     assert "Text for your IT provider" in {a["title"] for a in card["actions"]}
 
 
-async def test_full_steps_button_shows_the_fix_card(driver: BotDriver, knowledge: Knowledge) -> None:
+async def test_full_steps_button_shows_the_fix_card(
+    driver: BotDriver, knowledge: Knowledge
+) -> None:
     await driver.answer_until("test_result", {"mailbox_smtp_auth": "disabled"})
     replies = await driver.press_answer("test_result", "auth_failed")
     (card,) = replies.cards
