@@ -14,6 +14,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from bot.conversation import ConversationStateStore
 from bot.extensions import BotExtension
 from bot.handoff import HandoffExtension
+from bot.live_checks import LiveChecksExtension
 from bot.metrics import Metrics
 from bot.observe import TurnEventsRecorder
 from bot.settings import Settings
@@ -43,6 +44,7 @@ def build_extensions(services: BotServices) -> list[BotExtension]:
     # First: while an agent has the customer, the handoff takes every turn.
     extensions.append(HandoffExtension(services))
     extensions.append(StaffExtension.from_services(services))
+    extensions.append(LiveChecksExtension(services))
     # Keep the recorder last: it sees the outcome of turns the flow handled.
     extensions.append(TurnEventsRecorder(services.metrics, services.store.audit))
     return extensions

@@ -141,6 +141,7 @@ def welcome_card(knowledge: Knowledge) -> Card:
         text("Press **Start** to begin, or paste the error message you see.", subtle=True),
     ]
     return card(body, [submit("Start", {"msa": "start"}, style="positive"),
+                       submit("Check my tenant", {"msa": "run_checks"}),
                        submit("Help", {"msa": "help"})])
 
 
@@ -365,7 +366,9 @@ def _summary(
         body.append(text("After the changes (and the waiting time), send a test e-mail from "
                          "CLOUDEX TMS. If it still fails, paste the error message here.",
                          subtle=True))
-    actions = [submit("It works now", {"msa": "fix_worked"}, style="positive")]
+    actions = [submit("It works now", {"msa": "fix_worked"}, style="positive"),
+               # Live checks read the real settings instead of relying on the answers.
+               submit("Check my tenant", {"msa": "run_checks"})]
     if findings:
         actions.append(_summary_forward_action(findings, facts, detailed))
     return card(body, actions + _nav_actions())

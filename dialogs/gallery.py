@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogs import cards
+from dialogs.check_cards import gallery_builders as check_builders
 from dialogs.flow import QUESTIONS
 from dialogs.handoff_cards import gallery_builders as handoff_builders
 from dialogs.knowledge import Knowledge, default_knowledge
@@ -79,6 +80,7 @@ def _builders(knowledge: Knowledge) -> dict[str, CardBuilder]:
     for cause_id in knowledge.cause_ids:
         builders[f"fix-{cause_id}"] = lambda k, c=cause_id: cards.fix_card(k, c, SAMPLE_FACTS)
     builders.update(handoff_builders())
+    builders.update(check_builders())
     builders.update(staff_builders())
     return builders
 
