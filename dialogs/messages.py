@@ -30,7 +30,6 @@ HELP_COMMANDS = (
     ("I don't know", "I show you where to look the answer up, then we can skip it"),
     ("talk to a person", "ask CLOUDEX support to take over"),
     ("check my tenant", "sign in and I read your Microsoft 365 settings live (read-only)"),
-    ("check my tenant", "sign in and I read your Microsoft 365 settings live (read-only)"),
     ("paste an error", "paste the error text from CLOUDEX TMS and I will diagnose it"),
 )
 
