@@ -689,8 +689,12 @@ def build_adapter(settings: Settings) -> FastCloudAdapter:
     Call :meth:`FastCloudAdapter.use_http_session` once the app's shared
     ClientSession exists; until then replies go through the SDK's transport.
     """
-    adapter = FastCloudAdapter(
-        ConfigurationBotFrameworkAuthentication(sdk_configuration(settings)))
+    from bot.channel_auth import channel_credentials_factory
+
+    configuration = sdk_configuration(settings)
+    # The bot's reply token comes from BOT_LOGIN_URL, one MSAL cache per audience.
+    adapter = FastCloudAdapter(ConfigurationBotFrameworkAuthentication(
+        configuration, credentials_factory=channel_credentials_factory(settings, configuration)))
 
     async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
         # Logged with the stack for us; the customer gets one calm sentence, never the trace.

@@ -14,7 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, STORE_KEY
+from bot.channel_auth import Unauthorized, authenticate
+from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, SETTINGS_KEY, STORE_KEY
 from bot.wire import activity_from_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -75,12 +76,22 @@ async def messages(request: web.Request) -> web.Response:
         activity = activity_from_json(body)  # == Activity().deserialize(body), ~5x cheaper
     except Exception:  # msrest raises its own DeserializationError family on wrong types
         return bad_request("the activity could not be read")
-    auth_header = request.headers.get("Authorization", "")
     adapter = request.app[ADAPTER_KEY]
+    try:
+        # The SDK's own checks, but every way they can fail is a 401 (some raise jwt errors).
+        authenticated = await authenticate(
+            adapter.bot_framework_authentication, activity,
+            request.headers.get("Authorization"),
+            local_mode=request.app[SETTINGS_KEY].local_mode,
+        )
+    except Unauthorized as exc:
+        _LOGGER.info("request refused: %s", exc,
+                     extra={"conversation_id": activity.conversation.id})
+        return bad_request("unauthorized", status=401)
     started = time.perf_counter()
     try:
         invoke_response = await adapter.process_activity(
-            auth_header, activity, request.app[BOT_KEY].on_turn
+            authenticated, activity, request.app[BOT_KEY].on_turn
         )
     except PermissionError:
         return bad_request("unauthorized", status=401)

@@ -78,6 +78,8 @@ class Settings:
     max_request_bytes: int = 256 * 1024
     # Where Bot Framework tokens are checked; overridable so tests can sign their own.
     openid_metadata_url: str = ""
+    # Where the bot gets its own token for replies (an Entra authority); derived when empty.
+    bot_login_url: str = ""
     # Teams app package
     bot_name: str = "Mail Setup Assistant"
     company_name: str = "CLOUDEX"
@@ -151,6 +153,7 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "").strip().upper() or "INFO",
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 256 * 1024),
             openid_metadata_url=env.get("BOT_OPENID_METADATA", "").strip(),
+            bot_login_url=env.get("BOT_LOGIN_URL", "").strip().rstrip("/"),
             bot_name=env.get("BOT_NAME", "").strip() or "Mail Setup Assistant",
             company_name=env.get("COMPANY_NAME", "").strip() or "CLOUDEX",
             website_url=env.get("WEBSITE_URL", "").strip() or cls.website_url,
@@ -199,6 +202,9 @@ class Settings:
                 f"HOST={self.host} refused: without MicrosoftAppId authentication is off, "
                 "so the bot only listens on loopback (127.0.0.1, ::1 or localhost)"
             )
+        if self.bot_login_url and not self.bot_login_url.startswith("https://"):
+            raise SettingsError("BOT_LOGIN_URL must be an https:// authority, "
+                                "e.g. https://login.microsoftonline.com/<tenant id>")
         if not (0 < self.port < 65536):
             raise SettingsError(f"PORT must be between 1 and 65535, got {self.port}")
         if not (
