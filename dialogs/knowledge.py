@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from dialogs.powershell import PLACEHOLDER as IDENTITY_PLACEHOLDER
-from dialogs.powershell import placeholders
+from dialogs.powershell import InvalidIdentity, placeholders, quote_literal, validate_identity
 
 # The contract's stable ids. The file decides their order (the order in which
 # a customer should apply fixes); these tuples only say which ids must exist.
@@ -72,7 +72,7 @@ MAILBOX_QUESTION = "mailbox"
 UNKNOWN_CAUSE = "unknown"
 """The catch-all cause; always last in fix order."""
 MAILBOX_PLACEHOLDER = "{mailbox}"
-"""The only placeholder allowed in a cause's forward_text."""
+"""The placeholder for the mailbox in a cause's forward_text prose."""
 
 _TOP_KEYS = frozenset(
     {
@@ -244,7 +244,14 @@ class Cause:
         Returns:
             ``forward_text`` with ``{mailbox}`` filled in ("the mailbox" when unknown).
         """
-        return self.forward_text.replace(MAILBOX_PLACEHOLDER, mailbox or "the mailbox")
+        # In prose the address reads as it is; inside a PowerShell line it goes
+        # through the same validation and quoting as every other PowerShell.
+        try:
+            identity = quote_literal(validate_identity(mailbox)) if mailbox else None
+        except InvalidIdentity:
+            identity = None
+        text = self.forward_text.replace(IDENTITY_PLACEHOLDER, identity or "'‹mailbox›'")
+        return text.replace(MAILBOX_PLACEHOLDER, mailbox or "the mailbox")
 
 
 @dataclass(frozen=True)
@@ -800,10 +807,12 @@ class _Parser:
             obj.get("fix"), f"{here}.fix", frozenset({"steps", "click_paths", "powershell"})
         )
         forward_text = self._text(obj.get("forward_text"), f"{here}.forward_text")
-        wrong = [name for name in placeholders(forward_text) if name != MAILBOX_PLACEHOLDER]
+        wrong = [name for name in placeholders(forward_text)
+                 if name not in (MAILBOX_PLACEHOLDER, IDENTITY_PLACEHOLDER)]
         if wrong:
             self._problem(
-                f"{here}.forward_text", f"only {MAILBOX_PLACEHOLDER} may be used, found {wrong}"
+                f"{here}.forward_text",
+                f"only {MAILBOX_PLACEHOLDER} and {IDENTITY_PLACEHOLDER} may be used, found {wrong}",
             )
         links = []
         for i, link in enumerate(self._list(obj.get("links"), f"{here}.links", non_empty=True)):

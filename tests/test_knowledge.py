@@ -304,8 +304,8 @@ def _cause(doc: dict[str, Any], cause_id: str) -> dict[str, Any]:
             "must be runnable as is",
         ),
         (
-            lambda d: _cause(d, "tls_version").update(forward_text="Hi {identity}"),
-            "only {mailbox} may be used",
+            lambda d: _cause(d, "tls_version").update(forward_text="Hi {upn}"),
+            "only {mailbox} and {identity} may be used",
         ),
         (
             lambda d: _cause(d, "tls_version").update(
@@ -429,7 +429,7 @@ def test_seed_enable_authenticated_smtp_steps(kb: Knowledge) -> None:
     # Seed: "if customer cannot run PowerShell, give them this line to pass to their IT provider".
     assert "IT provider" in cause_text(cause)
     assert (
-        "Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false"
+        "Set-CASMailbox -Identity {identity} -SmtpClientAuthenticationDisabled $false"
         in cause.forward_text
     )
 
@@ -851,3 +851,12 @@ def test_findings_properties(facts: dict[str, str]) -> None:
         assert not any(r.matches(facts) for r in earlier)
     matched = {r.cause for r in kb.assessment_rules if r.matches(facts)}
     assert matched == set(ids), "no matching cause is dropped"
+
+
+def test_forward_text_quotes_the_mailbox_inside_powershell(kb: Knowledge) -> None:
+    # The forwarded text names the mailbox in prose, but inside a PowerShell line
+    # it is the validated, single-quoted literal like every other PowerShell.
+    forwarded = kb.cause("smtp_auth_disabled_mailbox").forward("o'brien@contoso.com")
+    assert "-Identity 'o''brien@contoso.com' -SmtpClientAuthenticationDisabled $false" in forwarded
+    hostile = kb.cause("smtp_auth_disabled_mailbox").forward("x@y.com'; Remove-Mailbox z")
+    assert "Remove-Mailbox" not in hostile.split("Set-CASMailbox", 1)[1].split("$false", 1)[0]
