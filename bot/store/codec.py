@@ -198,6 +198,17 @@ def to_json_value(value: Any, _depth: int = 0) -> Any:
     """
     if _depth > MAX_DEPTH:
         raise ValueError(f"stored item is nested deeper than {MAX_DEPTH} levels")
+    # Exact plain types first (the whole per-turn state is made of them); no codec
+    # is registered for them, so this is what the general branches below do.
+    kind = type(value)
+    if kind is str:
+        return clean_text(value)
+    if kind is dict:
+        return {_key(k): to_json_value(v, _depth + 1) for k, v in value.items()}
+    if kind is list:
+        return [to_json_value(item, _depth + 1) for item in value]
+    if value is None or kind is bool or kind is int:
+        return value
     if value is None or isinstance(value, bool):
         return value
     tagged = _codec_for(value) if not isinstance(value, dict | list) else None
