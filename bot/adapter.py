@@ -460,9 +460,12 @@ _IMMUTABLE = (str, int, float, bool, type(None), bytes, datetime.datetime, datet
               datetime.timedelta, Enum)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
     """copy.deepcopy for what activities hold: schema models, dicts, lists and immutables."""
-    if isinstance(value, _IMMUTABLE):
+    if type(value) in _SCALARS or isinstance(value, _IMMUTABLE):
         return value  # deepcopy keeps these (or makes an equal immutable copy)
     found = memo.get(id(value))
     if found is not None:

@@ -34,6 +34,8 @@ from msrest.serialization import Model
 # Types handled here; anything else goes to msrest.
 _BASIC = frozenset({"str", "bool", "int", "float"})
 _PLAIN_LEAVES = (str, int, float, bool)
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+_MAX_NODES = 200_000
 
 
 class _Fallback(Exception):
@@ -100,16 +102,31 @@ def _unicode(value: Any) -> Any:
         return str(value) if type(value) is not str else value
 
 
-def _plain_copy(value: Any) -> Any:
-    """msrest's serialize_object for plain JSON (exact dict/list/str/int/float/bool/None)."""
-    kind = type(value)
-    if kind is dict:
-        return {(k if type(k) is str else _unicode(k)): _plain_copy(v) for k, v in value.items()}
-    if kind is list:
-        return [_plain_copy(v) for v in value]
-    if kind in _PLAIN_LEAVES or value is None:
-        return value
-    raise _Fallback
+def _plain_json(value: Any) -> Any:
+    """``value`` itself when it is plain JSON, which msrest's serialize_object copies unchanged.
+
+    Plain means exact dicts with str keys, lists, str, int, float, bool and None
+    (a tuple, a dict subclass or an enum is what msrest treats differently). The
+    value is shared rather than copied: the caller only encodes it.
+    """
+    stack = [value]
+    budget = _MAX_NODES
+    while stack:
+        item = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise _Fallback  # a huge (or cyclic) value: let msrest decide
+        kind = type(item)
+        if kind is dict:
+            for key, child in item.items():
+                if type(key) is not str:
+                    raise _Fallback
+                stack.append(child)
+        elif kind is list:
+            stack.extend(item)
+        elif kind not in _LEAVES:
+            raise _Fallback
+    return value
 
 
 def _serialize_value(value: Any, data_type: str, models: Mapping[str, type]) -> Any:
@@ -121,7 +138,7 @@ def _serialize_value(value: Any, data_type: str, models: Mapping[str, type]) -> 
         kind = {"bool": bool, "int": int, "float": float}[data_type]
         return value if type(value) is kind else kind(value)
     if data_type == "object":
-        return _plain_copy(value)
+        return _plain_json(value)
     if data_type == "iso-8601":
         return Serializer.serialize_iso(value)
     if data_type[0] == "[" and data_type[-1] == "]":
@@ -191,7 +208,8 @@ def to_json(model: Model, data_type: str | None = None) -> dict[str, Any]:
         data_type: the model's schema name; its class name when omitted.
 
     Returns:
-        A new plain-JSON dict, equal to what the SDK's connector sends.
+        A new plain-JSON dict, equal to what the SDK's connector sends; values the
+        schema types as ``object`` (card JSON, channelData) are the model's own.
     """
     name = data_type or type(model).__name__
     models = _connector_models()
