@@ -8,6 +8,7 @@ PostgreSQL schema) and then:
 * every conversation's stored snapshot is exactly the oracle's snapshot after
   its acknowledged (HTTP 200) turns — or after one more, when a turn was in
   flight at the kill and had already been saved: no acknowledged turn is lost;
+* every acknowledged "talk to a person" has its handoff ticket;
 * every conversation then finishes its script on the restarted bot and ends
   in the oracle's final snapshot;
 * every ticket whose id the writer printed (``create_ticket`` had returned) is
@@ -56,7 +57,9 @@ async def test_kill_9_under_load_loses_no_acknowledged_turn_and_no_ticket(
     report: dict[str, str],
 ) -> None:
     """SIGKILL mid-load; after a restart every conversation resumes where it was acknowledged."""
-    scripts = [make_script(f"a:crash-{n}", seed=n) for n in range(CONVERSATIONS)]
+    # Every other customer asks for a person: the handoff opens a ticket within that turn.
+    scripts = [make_script(f"a:crash-{n}", seed=n, person=n % 2 == 0)
+               for n in range(CONVERSATIONS)]
     total = sum(len(s.turns) for s in scripts)
     env = {"STORAGE_URL": storage_url, "LOG_LEVEL": "WARNING"}
     bot = await BotProcess(env, tmp_path / "bot.log").start()
@@ -99,6 +102,8 @@ async def test_kill_9_under_load_loses_no_acknowledged_turn_and_no_ticket(
     assert len(printed) > 1, "the ticket writer was not writing during the load"
 
     in_flight = sum(s.in_flight for s in scripts)
+    # Escalations answered 200 (a saved but unanswered one may have died before its ticket).
+    escalated = [s for s in scripts if ("say", "talk to a person") in s.turns[:s.acked]]
     restarted = await BotProcess(env, tmp_path / "bot.log", port=bot.port).start()
     try:
         store = await open_store(storage_url)
@@ -115,6 +120,10 @@ async def test_kill_9_under_load_loses_no_acknowledged_turn_and_no_ticket(
                     f"{script.acked} acknowledged turns")
             kept = {ticket.id for ticket in await store.tickets.list_tickets()}
             assert not set(printed) - kept, "acknowledged tickets were lost"
+            for script in escalated:
+                ticket = await store.tickets.find_open_ticket_by_customer_conversation(
+                    script.conversation_id)
+                assert ticket is not None, f"{script.conversation_id}: the escalation was lost"
 
             async with http_session(restarted) as session:
                 await asyncio.gather(*(run_script(session, s, connector.url) for s in scripts))
@@ -127,7 +136,8 @@ async def test_kill_9_under_load_loses_no_acknowledged_turn_and_no_ticket(
             report[f"crash test ({backend})"] = (
                 f"{CONVERSATIONS} conversations, {total} turns; SIGKILL after {acked} "
                 f"acknowledged with {in_flight} in flight ({saved_in_flight} of them already "
-                f"saved); 0 acknowledged turns lost; {len(printed)} acknowledged tickets, 0 lost")
+                f"saved); 0 acknowledged turns lost; {len(escalated)} acknowledged escalations and "
+                f"{len(printed)} tickets written alongside, 0 lost")
         finally:
             await store.close()
     finally:
