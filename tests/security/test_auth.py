@@ -8,6 +8,8 @@ the bot's own token, fetched from a local Entra-like token endpoint.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +21,14 @@ from tests.support.identity import new_rsa_key
 
 BadHeader = Callable[[SignedChat], str | None]
 
+
+def alg_none(chat: SignedChat) -> str:
+    """A correct token's claims, re-packed with ``"alg": "none"`` and no signature."""
+    _, payload, _ = chat.identity.channel_token(chat.connector.url).split(".")
+    header = base64.urlsafe_b64encode(json.dumps(
+        {"alg": "none", "typ": "JWT", "kid": chat.identity.kid}).encode()).rstrip(b"=").decode()
+    return f"{header}.{payload}."
+
 BAD_HEADERS: dict[str, BadHeader] = {
     "no header": lambda chat: None,
     "empty header": lambda chat: "",
@@ -27,6 +37,7 @@ BAD_HEADERS: dict[str, BadHeader] = {
     "not a jwt": lambda chat: "Bearer not.a.jwt",
     "unsigned token": lambda chat: "Bearer " + ".".join(
         chat.identity.channel_token(chat.connector.url).split(".")[:2]) + ".",
+    "alg none": lambda chat: "Bearer " + alg_none(chat),
     "wrong issuer": lambda chat: "Bearer " + chat.identity.channel_token(
         chat.connector.url, issuer="https://sts.windows.net/f8cdef31-a31e-4b4a-93e4-5f571e91255a/"),
     "issuer lookalike": lambda chat: "Bearer " + chat.identity.channel_token(
@@ -81,11 +92,11 @@ async def test_a_valid_token_gets_200_and_replies_carry_the_bots_own_token(
             if r.conversation_id == signed_chat.conversation_id]
     assert sent and all(r.authorization == f"Bearer {identity.issued[-1]}" for r in sent)
     new_requests = identity.token_requests[requests_before:]
-    assert len(new_requests) <= 1  # zero when an earlier test in the module got the token
-    for request in new_requests:
-        assert request["client_id"] == identity.app_id
-        assert request["grant_type"] == "client_credentials"
-        assert request["scope"] == "https://api.botframework.com/.default"
+    assert len(new_requests) == 1  # this app's first reply asked Entra once
+    request = new_requests[0]
+    assert request["client_id"] == identity.app_id
+    assert request["grant_type"] == "client_credentials"
+    assert request["scope"] == "https://api.botframework.com/.default"
 
     # The next turns reuse the token instead of asking Entra again.
     for text in ("start", "help"):
