@@ -218,6 +218,8 @@ class LiveChecksExtension(BotExtension):
         # Strong references: asyncio keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[Any]] = set()
         self._device_sign_ins: dict[str, Any] = {}
+        # The run in progress per conversation (this instance), so a second press waits.
+        self._runs: dict[str, asyncio.Task[Any]] = {}
 
     # ----- BotExtension -----------------------------------------------------------
     async def before_turn(self, turn_context: TurnContext, turn: TurnInput) -> bool:
@@ -451,6 +453,11 @@ class LiveChecksExtension(BotExtension):
         self, turn_context: TurnContext, provider: DelegatedTokenProvider, mailbox: str | None
     ) -> None:
         activity = turn_context.activity
+        running = self._runs.get(self._key(activity))
+        if running is not None and not running.done():
+            await turn_context.send_activity(
+                "The checks are still running; the results card above updates as they finish.")
+            return
         wait = await self.limiter.take(_user_key_of(activity))
         if wait is not None:
             await self._say_limited(turn_context, wait)
@@ -471,7 +478,7 @@ class LiveChecksExtension(BotExtension):
         async def run(tc: TurnContext) -> None:
             await self._run(tc, provider, mailbox, _tenant_of(activity), auth_method)
 
-        self._spawn(self._proactive(reference, run), "check-run")
+        self._runs[self._key(activity)] = self._spawn(self._proactive(reference, run), "check-run")
 
     async def _run(
         self,
@@ -686,16 +693,20 @@ class LiveChecksExtension(BotExtension):
         else:  # the terminal chat's adapter
             await adapter.continue_conversation(reference, callback)
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
 
         def done(finished: asyncio.Task[Any]) -> None:
             self._tasks.discard(finished)
+            for key, run in list(self._runs.items()):
+                if run is finished:
+                    del self._runs[key]
             if not finished.cancelled() and finished.exception() is not None:
                 _LOGGER.error("%s failed", name, exc_info=finished.exception())
 
         task.add_done_callback(done)
+        return task
 
     async def _load(self, activity: Activity) -> tuple[ConversationRecord, str | None]:
         return await self.services.conversations.load(self._key(activity))

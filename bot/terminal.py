@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+import aiohttp
 from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.schema import (
     Activity,
@@ -24,9 +25,11 @@ from botbuilder.schema import (
 )
 
 from bot.conversation import ConversationStateStore
+from bot.extensions import BotExtension
 from bot.handler import SupportBot
 from bot.settings import Settings
 from bot.store import open_store
+from bot.store.base import Store
 from dialogs.engine import FlowEngine
 
 CHANNEL = "terminal"
@@ -117,7 +120,10 @@ async def run_terminal_chat(
     printer = CardPrinter(out)
     adapter = PrintingAdapter(printer.show)
     store = await open_store(settings.storage_url)
-    bot = SupportBot(engine, ConversationStateStore(store.state))
+    conversations = ConversationStateStore(store.state)
+    # Live checks work here too: sign-in is the device code flow, results come as new cards.
+    http, live = _live_checks(settings, store, engine, conversations, adapter)
+    bot = SupportBot(engine, conversations, [live])
     user = ChannelAccount(id="terminal-user", name="You")
     bot_account = ChannelAccount(id="mail-setup-assistant", name="Mail Setup Assistant")
     conversation = ConversationAccount(id="terminal-chat", conversation_type="personal")
@@ -155,5 +161,24 @@ async def run_terminal_chat(
             else:
                 await turn(activity(type=ActivityTypes.message, text=line))
     finally:
+        await live.close()
+        await http.close()
         await store.close()
     return 0
+
+
+def _live_checks(
+    settings: Settings, store: Store, engine: FlowEngine,
+    conversations: ConversationStateStore, adapter: PrintingAdapter,
+) -> tuple[aiohttp.ClientSession, BotExtension]:
+    """The live-check extension, wired to the terminal's adapter and a session of its own."""
+    from bot.features import BotServices
+    from bot.live_checks import LiveChecksExtension
+    from bot.metrics import bot_metrics
+
+    http = aiohttp.ClientSession()
+    services = BotServices(
+        settings=settings, store=store, engine=engine, conversations=conversations,
+        adapter=adapter,  # type: ignore[arg-type]  # proactive sends only need BotAdapter
+        http=http, metrics=bot_metrics())
+    return http, LiveChecksExtension(services)

@@ -376,3 +376,18 @@ async def test_every_result_is_counted(live_bot: LiveBotFactory) -> None:
     metrics = await response.text()
     assert 'msa_checks_total{check="conditional_access",result="fail"} 1' in metrics
     assert 'msa_checks_total{check="license",result="pass"} 1' in metrics
+
+
+async def test_asking_again_while_the_checks_run_does_not_start_a_second_run(
+    live_bot: LiveBotFactory,
+) -> None:
+    scenario = as_mailbox(TenantScenario.healthy()).with_(delays={"signIns": 1.5})
+    bot = await live_bot(scenario)
+    await bot.ask_for_checks()
+    await bot.consent()
+    await bot.sso()
+    replies = await bot.chat.say("run checks")
+    assert "The checks are still running" in texts(replies)
+    await bot.final_card()
+    assert len([r for r in bot.connector.received
+                if r.method == "POST" and results_cards([r.body])]) == 1
