@@ -11,6 +11,7 @@ validates and single-quotes it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -26,13 +27,28 @@ IDENTITY_PLACEHOLDER = "'<sending mailbox address>'"
 SUMMARY_MAX_BYTES = 24 * 1024
 
 
+# "<the mailbox>" style placeholders: an HTML-looking pair Teams would drop.
+_ANGLE_PLACEHOLDER = re.compile(r"<([^<>\n]{1,80})>")
+# Teams shows at most six buttons in a row; later ones go to the "…" menu.
+MAX_PRIMARY_ACTIONS = 6
+
+
+def shown_text(value: str) -> str:
+    """Make text safe for Teams' renderer: '<placeholder>' would be eaten as an HTML tag.
+
+    Single guillemets read the same to a person ("‹mailbox›") and survive Teams'
+    HTML sanitising, which silently drops anything between angle brackets.
+    """
+    return _ANGLE_PLACEHOLDER.sub(r"‹\1›", value)
+
+
 # ----- small element helpers ------------------------------------------------
 def text(
     value: str, *, weight: str | None = None, size: str | None = None, subtle: bool = False,
     color: str | None = None, spacing: str | None = None,
 ) -> dict[str, Any]:
     """Return a wrapping TextBlock."""
-    block: dict[str, Any] = {"type": "TextBlock", "text": value, "wrap": True}
+    block: dict[str, Any] = {"type": "TextBlock", "text": shown_text(value), "wrap": True}
     if weight:
         block["weight"] = weight
     if size:
@@ -54,12 +70,14 @@ def heading(value: str) -> dict[str, Any]:
 def code_block(lines: Sequence[str]) -> dict[str, Any]:
     """Return a Teams CodeBlock for PowerShell, falling back to monospace text elsewhere."""
     snippet = "\n".join(lines)
+    # Markdown joins single line breaks, so the fallback separates lines with a blank one.
+    fallback = "\n\n".join(shown_text(line) for line in lines)
     return {
         "type": "CodeBlock",
         "codeSnippet": snippet,
         "language": "PowerShell",
         "startLineNumber": 1,
-        "fallback": {"type": "TextBlock", "text": snippet, "fontType": "Monospace", "wrap": True},
+        "fallback": {"type": "TextBlock", "text": fallback, "fontType": "Monospace", "wrap": True},
     }
 
 
@@ -81,6 +99,10 @@ def card(body: list[dict[str, Any]], actions: Iterable[dict[str, Any]] = ()) -> 
         "msteams": {"width": "Full"},
     }
     action_list = list(actions)
+    primary = [a for a in action_list if a.get("mode") != "secondary"]
+    for extra in primary[MAX_PRIMARY_ACTIONS:]:
+        # Say where they go rather than letting Teams squeeze the row.
+        extra["mode"] = "secondary"
     if action_list:
         result["actions"] = action_list
     return result
@@ -154,8 +176,25 @@ def help_card(knowledge: Knowledge) -> Card:
         text(messages.NEVER_PASSWORD, subtle=True),
     ]
     return card(body, [submit("Continue", {"msa": "continue"}),
+                       submit("Why Authenticated SMTP may be missing", {"msa": "overview"}),
                        submit("Start over", {"msa": "start_over"}),
                        submit("Talk to a person", {"msa": "person"})])
+
+
+def overview_card(knowledge: Knowledge) -> Card:
+    """The source document's summary table, corrected: each reason, its solution, its fix."""
+    body: list[dict[str, Any]] = [
+        text("Why Authenticated SMTP may not work or not appear", weight="Bolder", size="Medium"),
+    ]
+    for row in knowledge.summary_table:
+        body.append({"type": "Container", "separator": True, "items": [
+            text(row.reason, weight="Bolder"),
+            text(row.solution, spacing="Small"),
+            {"type": "ActionSet", "actions": [
+                submit("Show the fix", {"msa": "show_fix", "cause": row.cause})]},
+        ]})
+    body.append(text(f"⚠️ {knowledge.notice('basic_auth_retirement').text}", color="Warning"))
+    return card(body, [submit("Start the guided check", {"msa": "continue"})])
 
 
 def _progress(question: str) -> str:

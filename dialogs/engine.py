@@ -435,6 +435,9 @@ class FlowEngine:
         session.facts["resume_state"] = session.state
         self._fire(session, "ask_for_person")
 
+    def _cmd_overview(self, session: TroubleshootingSession, events: list[str]) -> None:
+        session.say(card=cards.overview_card(self.knowledge))
+
     def _cmd_continue(self, session: TroubleshootingSession, events: list[str]) -> None:
         if session.state in {"handoff_requested", "welcome", "summary", "proposing_fix"}:
             self._fire(session, "next_question")
@@ -478,6 +481,7 @@ _COMMANDS: dict[str, Callable[[FlowEngine, TroubleshootingSession, list[str]], N
     "start_over": FlowEngine._cmd_start_over,
     "back": FlowEngine._cmd_back,
     "help": FlowEngine._cmd_help,
+    "overview": FlowEngine._cmd_overview,
     "person": FlowEngine._cmd_person,
     "continue": FlowEngine._cmd_continue,
     "fix_worked": FlowEngine._cmd_fix_worked,

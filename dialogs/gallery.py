@@ -59,6 +59,7 @@ def _builders(knowledge: Knowledge) -> dict[str, CardBuilder]:
     builders: dict[str, CardBuilder] = {
         "welcome": cards.welcome_card,
         "help": cards.help_card,
+        "overview": cards.overview_card,
         "summary": lambda k: cards.summary_card(k, SAMPLE_FACTS),
         "summary-all-fine": lambda k: cards.summary_card(k, {"answers": {
             "mailbox": SAMPLE_MAILBOX, "mailbox_type": "user", "license": "yes", "mfa": "no",

@@ -23,6 +23,9 @@ _COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
     "start_over": ("start over", "restart", "reset", "start again", "begin again", "new check",
                    "from the beginning", "start from scratch"),
     "back": ("back", "go back", "previous", "previous question", "undo"),
+    "overview": ("overview", "why is authenticated smtp missing", "authenticated smtp missing",
+                 "why smtp may not appear", "why is smtp missing", "common causes",
+                 "summary table"),
     "help": ("help", "?", "what can you do", "commands", "menu", "options"),
     "person": ("talk to a person", "talk to a human", "human", "agent", "person",
                "speak to someone", "talk to someone", "real person", "support agent",
@@ -82,7 +85,7 @@ def match_command(text: str) -> str | None:
         if said in phrases:
             return command
     # "please start over", "can I talk to a person?"
-    for command in ("start_over", "person", "help"):
+    for command in ("start_over", "person", "help", "overview"):
         if any(_contains_phrase(said, phrase) for phrase in _COMMAND_PHRASES[command] if len(phrase) > 6):
             return command
     return None

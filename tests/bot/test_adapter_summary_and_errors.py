@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dialogs.cards import shown_text
 from dialogs.knowledge import Knowledge
 from tests.bot.conftest import BotDriver, make_driver
 from tests.support.cards import card_errors
@@ -46,7 +47,7 @@ async def test_summary_lists_the_changes_in_fix_order_with_click_paths_powershel
         assert cause.wait in shown
         assert "Must fix" in shown or "Recommended" in shown
         for path in cause.fix.click_paths:
-            assert " › ".join(path.steps) in shown
+            assert shown_text(" › ".join(path.steps)) in shown
         if cause.fix.powershell:
             assert "CodeBlock" in shown
     # The mailbox is single-quoted into the PowerShell lines.
@@ -68,7 +69,7 @@ async def test_full_steps_button_shows_the_fix_card(
     fix = await driver.press(full_steps)
     cause = knowledge.cause("smtp_auth_disabled_mailbox")
     for step in cause.fix.steps:
-        assert step in fix.text
+        assert shown_text(step) in fix.text
     assert await driver.state() == "summary"
 
 
