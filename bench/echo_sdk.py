@@ -10,13 +10,19 @@ off (no app id), like the bot under test in local mode. Nothing is tuned.
 bench/ is a measuring tool, not part of the bot, so it may import the SDK
 directly (the framework rule is about the product packages).
 
-Run: ``python -m bench.echo_sdk PORT``.
+With ``--fast`` the same bot runs on this bot's turn path instead
+(``bot.adapter.build_adapter`` with the shared ClientSession, and the request
+read the way ``bot/http.py`` reads it): target (b′), which separates what the
+turn path saves from what the bot's own work costs.
+
+Run: ``python -m bench.echo_sdk PORT [--fast]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -75,13 +81,44 @@ def create_app(config: DefaultConfig) -> web.Application:
     return app
 
 
+def create_fast_app() -> web.Application:
+    """The same bot on this bot's adapter, shared session and request reading."""
+    import aiohttp
+
+    from bot.adapter import build_adapter
+    from bot.settings import Settings
+    from bot.wire import activity_from_json
+
+    adapter = build_adapter(Settings(storage_url="memory://"))
+    bot = EchoBot()
+
+    async def messages(request: web.Request) -> web.Response:
+        activity = activity_from_json(await request.json())
+        response = await adapter.process_activity("", activity, bot.on_turn)
+        if response is not None:
+            return web.json_response(response.body, status=int(response.status))
+        return web.Response(status=200)
+
+    async def session_context(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            adapter.use_http_session(session)
+            yield
+
+    app = web.Application()
+    app.cleanup_ctx.append(session_context)
+    app.router.add_post("/api/messages", messages)
+    return app
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve on 127.0.0.1:PORT until terminated."""
     parser = argparse.ArgumentParser(prog="python -m bench.echo_sdk")
     parser.add_argument("port", type=int)
+    parser.add_argument("--fast", action="store_true", help="run on this bot's turn path")
     args = parser.parse_args(argv)
     config = DefaultConfig(PORT=args.port)
-    web.run_app(create_app(config), host="127.0.0.1", port=config.PORT, print=None)
+    app = create_fast_app() if args.fast else create_app(config)
+    web.run_app(app, host="127.0.0.1", port=config.PORT, print=None)
     return 0
 
 

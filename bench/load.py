@@ -253,6 +253,14 @@ class LoadResult:
             return None
         return self.server_cpu / self.turns * 1000
 
+    def combined(self, other: LoadResult) -> LoadResult:
+        """This round and ``other`` (run right after it) as one."""
+        cpu = (self.server_cpu + other.server_cpu
+               if self.server_cpu is not None and other.server_cpu is not None else None)
+        return LoadResult(turns=self.turns + other.turns, errors=self.errors + other.errors,
+                          seconds=self.seconds + other.seconds,
+                          latencies=self.latencies + other.latencies, server_cpu=cpu)
+
     @property
     def turns_per_second(self) -> float:
         """Completed turns (errors included) per wall-clock second."""

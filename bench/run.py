@@ -3,9 +3,10 @@
 ``make bench`` (``python -m bench``) measures, in one run and on loopback only:
 
 1. turns/s, p50/p99 latency and errors of (a) the floor, (b) the SDK echo bot,
-   (c) this bot on SQLite and (d) this bot on PostgreSQL (when
-   ``BENCH_POSTGRES_URL`` or ``TEST_POSTGRES_URL`` is set), driven with the
-   same load in rounds a b c d a b c d …;
+   (b′) the same echo bot on this bot's turn path, (c) this bot on SQLite and
+   (d) this bot on PostgreSQL (when ``BENCH_POSTGRES_URL`` or
+   ``TEST_POSTGRES_URL`` is set), driven with the same load in rounds
+   a b b′ c d a b b′ c d …;
 2. diagnoses/s and search queries/s of the domain code (one core);
 3. the bot's RSS after 10,000 conversations and the stored state per
    conversation.
@@ -35,16 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import BenchConnector, LoadResult, Templates, drive, load_error_texts
-from bench.targets import Target, bot_target, floor_target, sdk_target
+from bench.targets import Target, bot_target, fast_echo_target, floor_target, sdk_target
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
-ALL_TARGETS = ("floor", "sdk", "bot", "bot-pg")
+ALL_TARGETS = ("floor", "sdk", "sdk-fast", "bot", "bot-pg")
 PACKAGES = ("aiohttp", "botbuilder-core", "botbuilder-integration-aiohttp", "msrest",
             "transitions", "aiosqlite", "asyncpg", "psutil")
 MEMORY_BATCH = 500
-GOALS = ("c/b ≥ 10×, c/a ≥ 30 %, p99 ≤ 50 ms, no errors (32 conversations); "
-         "RSS < 150 MB after 10,000 conversations; state ≤ 4 KB per conversation")
 
 
 @dataclass
@@ -57,6 +56,8 @@ class Options:
     targets: tuple[str, ...] = ALL_TARGETS
     rss_conversations: int = 10_000
     rss_turns: int = 3
+    # A round of a target repeats the load until it has lasted this long.
+    min_round_seconds: float = 3.0
     # The whole run stops by itself: the memory phase ends early when time runs out.
     time_budget_seconds: float = 285.0
     warmup: bool = True
@@ -202,6 +203,8 @@ def build_targets(options: Options, workdir: Path, pg_schema: str) -> tuple[list
             targets.append(floor_target(fail=options.fail_floor))
         elif key == "sdk":
             targets.append(sdk_target())
+        elif key == "sdk-fast":
+            targets.append(fast_echo_target())
         elif key == "bot":
             targets.append(bot_target(f"sqlite:///{workdir / 'bench.db'}"))
         elif key == "bot-pg":
@@ -241,10 +244,21 @@ async def run(options: Options) -> Report:
                                 turns=3, prefix=f"{run_id}-warm-{target.key}")
             for number in range(1, options.rounds + 1):
                 for target in targets:
+                    # A fast target's round is over in a fraction of a second, where one
+                    # burst of other work on the machine decides the number; repeat the
+                    # same load (new conversations) until the round lasts long enough.
                     result = await drive(
                         target.url, connector, templates, conversations=options.conversations,
                         turns=options.turns, prefix=f"{run_id}-r{number}-{target.key}",
                         pid=target.pid)
+                    repeat = 1
+                    while result.seconds < options.min_round_seconds:
+                        more = await drive(
+                            target.url, connector, templates,
+                            conversations=options.conversations, turns=options.turns,
+                            prefix=f"{run_id}-r{number}.{repeat}-{target.key}", pid=target.pid)
+                        result = result.combined(more)
+                        repeat += 1
                     report.targets[target.key].rounds.append(result)
                     log(f"round {number} {target.key:7} {result.turns_per_second:8.0f} turns/s "
                         f"{result.cpu_ms_per_turn or 0:6.2f} CPU ms/turn errors {result.errors}")
@@ -332,9 +346,18 @@ def table(report: Report) -> str:
     lines.append("")
     lines.append(f"- c/b (this bot ÷ SDK echo bot): **{_ratio(t.get('bot'), t.get('sdk'))}**; "
                  f"c/a (÷ floor): **{_ratio(t.get('bot'), t.get('floor'), percent=True)}**")
+    if t.get("sdk-fast") is not None and t["sdk-fast"].rounds:
+        lines.append(f"- the turn path alone: b′/b (the echo bot on this bot's turn path ÷ as the "
+                     f"sample builds it): **{_ratio(t.get('sdk-fast'), t.get('sdk'))}**; "
+                     f"b′/a: **{_ratio(t.get('sdk-fast'), t.get('floor'), percent=True)}**")
     if t.get("bot-pg") is not None and t["bot-pg"].rounds:
         lines.append(f"- d/b: **{_ratio(t.get('bot-pg'), t.get('sdk'))}**; "
                      f"d/a: **{_ratio(t.get('bot-pg'), t.get('floor'), percent=True)}**")
+    cpu = {k: v.cpu_ms_per_turn for k, v in t.items() if v.rounds and v.cpu_ms_per_turn}
+    if "bot" in cpu and "sdk" in cpu and "floor" in cpu:
+        lines.append(f"- by server CPU per turn instead of turns/s: the SDK echo bot spends "
+                     f"{cpu['sdk'] / cpu['bot']:.1f}× this bot's CPU per turn, the floor "
+                     f"{cpu['floor'] / cpu['bot'] * 100:.0f} % of it")
     diag = (f"{report.diagnoses_per_second:,.0f}" if report.diagnoses_per_second is not None
             else "n/a")
     search = (f"{report.search_per_second:,.0f}" if report.search_per_second is not None
@@ -375,7 +398,7 @@ def goals(report: Report) -> list[str]:
         verdict("c/b ≥ 10×", ratio >= 10, f"{ratio:.1f}×")
     if floor is not None and floor.rounds and floor.turns_per_second:
         ratio = bot.turns_per_second / floor.turns_per_second
-        verdict("c/a ≥ 30 %", ratio >= 0.3, f"{ratio * 100:.0f} %")
+        verdict("c/a ≥ 30 %", ratio >= 0.3, f"{ratio * 100:.1f} %")
     p99 = bot.percentile(99) * 1000
     verdict("p99 ≤ 50 ms", p99 <= 50, f"{p99:.0f} ms")
     verdict("no errors", bot.errors == 0, f"{bot.errors} errors")
@@ -457,8 +480,10 @@ def results_markdown(report: Report) -> str:
         f"(a `conversationUpdate` greeting, then Action.Submit presses, typed answers and pasted "
         f"error texts from the diagnosis corpus), POSTed to `/api/messages` over loopback; "
         f"replies caught by a local Bot Connector in the bench process. {o.rounds} interleaved "
-        f"rounds (a b c d a b c d …) after a warm-up of 3 turns per conversation; turns/s is "
-        f"the median round, latencies pool every turn. Auth is off for every target (local "
+        f"rounds (a b b′ c d a b b′ c d …) after a warm-up of 3 turns per conversation; a "
+        f"target's round repeats the load (new conversations) until it has lasted "
+        f"{o.min_round_seconds:.0f} s; turns/s is the median round, latencies pool every "
+        f"turn. Auth is off for every target (local "
         f"mode). The bot logs at INFO as in production. Server CPU ms/turn is the target "
         f"process's CPU time (all its threads) over its turns: it depends far less than "
         f"turns/s on what else the machine is doing."),
@@ -471,7 +496,21 @@ def results_markdown(report: Report) -> str:
         "",
         rounds_table(report),
         "",
-        f"Goals (issue 9): {GOALS}.",
+        "## Reading the numbers",
+        "",
+        (f"- The load is a closed loop: each of the {o.conversations} conversations waits for "
+         f"its previous turn, so latency is about {o.conversations} ÷ turns/s; a p99 of 50 ms "
+         f"at {o.conversations} conversations needs well over {o.conversations / 0.05:,.0f} "
+         f"turns/s from the target (the floor's own p99 is in the table)."),
+        ("- (b′) is the sample's echo bot on this bot's turn path (pooled connector and token "
+         "clients, replies over one shared aiohttp session, `bot.wire` instead of msrest): "
+         "b′ against b is what the turn path saves; c against b′ is what this bot does per "
+         "turn beyond echoing — the flow engine, reading and writing the conversation state, "
+         "the handoff lookup and transcript, audit rows, the log line, and one or two card "
+         "replies instead of one line of text."),
+        ("- turns/s of the fast targets is bounded by the load generator and the connector, "
+         "which share the machine with the target; server CPU ms/turn is the steadier "
+         "comparison."),
         "",
     ])
 

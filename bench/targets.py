@@ -127,6 +127,13 @@ def sdk_target() -> Target:
                   ready_path=None)
 
 
+def fast_echo_target() -> Target:
+    """(b′) the same echo bot on this bot's turn path."""
+    return Target("sdk-fast", "(b′) the same echo bot on this bot's turn path",
+                  [sys.executable, "-m", "bench.echo_sdk", "{port}", "--fast"], port=free_port(),
+                  ready_path=None)
+
+
 def bot_target(storage_url: str, key: str = "bot", label: str = "(c) this bot, SQLite",
                log_level: str = "INFO") -> Target:
     """(c)/(d) this bot, ``python app.py``, in local mode on ``storage_url``."""
