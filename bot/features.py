@@ -42,9 +42,11 @@ def build_extensions(services: BotServices) -> list[BotExtension]:
     """Return the extensions in the order they see a turn."""
     extensions: list[BotExtension] = []
     # First: while an agent has the customer, the handoff takes every turn.
-    extensions.append(HandoffExtension(services))
+    handoff = HandoffExtension(services)
+    extensions.append(handoff)
     extensions.append(StaffExtension.from_services(services))
-    extensions.append(LiveChecksExtension(services))
+    # Findings only a person can resolve go straight to the support channel.
+    extensions.append(LiveChecksExtension(services, escalate=handoff.escalate))
     # Keep the recorder last: it sees the outcome of turns the flow handled.
     extensions.append(TurnEventsRecorder(services.metrics, services.store.audit))
     return extensions

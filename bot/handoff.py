@@ -446,8 +446,11 @@ class HandoffExtension(BotExtension):
         check_dicts = [check_as_dict(c) for c in checks]
         if existing is not None:
             return await self._already_open(target, existing, check_dicts)
-        if facts is None:
-            facts = await self._facts_of(ref)
+        if facts is None or not check_dicts:
+            record_facts, last_checks = await self._conversation_state(ref)
+            facts = record_facts if facts is None else facts
+            # The agent sees the customer's latest live-check results too.
+            check_dicts = check_dicts or [check_as_dict(c) for c in last_checks]
         recent = await self.store.transcripts.list_for_conversation(conversation_id, limit=20)
         last = [{"who": e.sender or name, "text": e.text, "at": e.at.isoformat()}
                 for e in recent if e.direction == DIRECTION_CUSTOMER][-hc.MAX_MESSAGES:]
@@ -495,14 +498,21 @@ class HandoffExtension(BotExtension):
                              [_text(hc.already_queued_text(position))])
         return ticket
 
-    async def _facts_of(self, ref: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def _conversation_state(
+        self, ref: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], list[Any]]:
+        """Return the flow's facts and the last live-check results of a conversation."""
         from bot.conversation import conversation_key
 
         key = conversation_key(str(ref.get("channelId") or "unknown"),
                                conversation_id_of(ref) or "")
         record, _ = await self.conversations.load(key)
         facts = (record.snapshot or {}).get("facts")
-        return facts if isinstance(facts, Mapping) else {}
+        live = record.extra.get("live") if isinstance(record.extra, Mapping) else None
+        last = live.get("last") if isinstance(live, Mapping) else None
+        results = last.get("results") if isinstance(last, Mapping) else None
+        return (facts if isinstance(facts, Mapping) else {},
+                [r for r in results if isinstance(r, Mapping)] if isinstance(results, list) else [])
 
     # ----- the support channel ---------------------------------------------------------
     async def support_channel(self) -> dict[str, Any] | None:

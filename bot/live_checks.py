@@ -24,7 +24,7 @@ import hashlib
 import logging
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
@@ -80,10 +80,15 @@ if TYPE_CHECKING:
     from bot.features import BotServices
 
 _LOGGER = logging.getLogger(__name__)
+Escalate = Callable[..., Awaitable[Any]]
 
 TEAMS = "msteams"
 #: "All results within 12 s" (Teams' 15 s minus posting); each check gets what is left.
 RUN_BUDGET_S = 12.0
+# Findings the customer cannot act on: a mailbox type that can never use SMTP AUTH
+# is the flow's dead end, and a blocked sender or tenant needs a Microsoft support
+# case, which CLOUDEX support helps to open.
+NEEDS_A_PERSON = frozenset({"unsupported_mailbox_type", "sender_blocked"})
 PREFLIGHT_S = 4.0
 #: Results arriving this close together share one card update (Teams rate-limits edits).
 UPDATE_COALESCE_S = 0.25
@@ -196,13 +201,15 @@ def _minutes(seconds: float) -> str:
 class LiveChecksExtension(BotExtension):
     """Sign-in, background check runs and the results card (see the module docstring)."""
 
-    def __init__(self, services: BotServices) -> None:
+    def __init__(self, services: BotServices, escalate: Escalate | None = None) -> None:
         """Wire the extension to the app's shared services.
 
         Args:
             services: Settings, store, adapter, HTTP session, metrics, the engine's knowledge.
+            escalate: asks a person to take over (the handoff feature); None = never.
         """
         self.services = services
+        self.escalate = escalate
         self.settings = services.settings
         self.knowledge = services.engine.knowledge
         self.auth = MsalAuth(
@@ -595,6 +602,12 @@ class LiveChecksExtension(BotExtension):
             live["paste"] = {"awaiting": paste, "known": {}}
 
         await self._update(turn_context.activity, finished_run)
+        needs_person = sorted({cause for cause, _ in failed_causes(results, self.knowledge)
+                               if cause in NEEDS_A_PERSON})
+        if needs_person and self.escalate is not None:
+            # The customer cannot act on these (only Microsoft or CLOUDEX support can).
+            await self.escalate(turn_context, "checks", checks=results,
+                                detail="Live checks found: " + ", ".join(needs_person))
         await self._audit(turn_context.activity, "live_checks", {
             "causes": [c for c, _ in failed_causes(results, self.knowledge)],
             "unknown": sum(1 for r in results if r.status == "unknown"),
