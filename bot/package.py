@@ -143,6 +143,9 @@ def build_manifest(settings: Settings, *, version: str | None = None) -> dict[st
         "version": version or app_version(),
         "teams_app_id": teams_app_id(settings),
         "app_id": app_id,
+        # Teams SSO hands out tokens for the app customers sign in to, which is the
+        # bot's own app unless SIGNIN_CLIENT_ID names a separate one.
+        "sso_app_id": (settings.signin_client_id or app_id).lower(),
         "bot_name": settings.bot_name,
         "company_name": settings.company_name,
         "website_url": settings.website_url,

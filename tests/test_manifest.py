@@ -377,3 +377,19 @@ def test_build_package_without_app_id_still_validates(
         zip_path = build_package(Settings(), tmp_path)
     with zipfile.ZipFile(zip_path) as zf:
         assert errors_of(validator, json.loads(zf.read("manifest.json"))) == []
+
+
+def test_sso_uses_the_separate_sign_in_app_when_one_is_configured() -> None:
+    from dataclasses import replace
+
+    from bot.package import build_manifest, validate_manifest
+    from bot.settings import Settings
+
+    bot_app = "11111111-2222-3333-4444-555555555555"
+    sign_in_app = "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE"
+    base = Settings(app_id=bot_app, app_password="x", app_tenant_id="t")
+    assert build_manifest(base)["webApplicationInfo"]["id"] == bot_app
+    separate = build_manifest(replace(base, signin_client_id=sign_in_app))
+    assert separate["webApplicationInfo"]["id"] == sign_in_app.lower()
+    assert separate["bots"][0]["botId"] == bot_app
+    assert validate_manifest(separate) == []
