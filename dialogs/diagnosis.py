@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from dialogs.knowledge import per_knowledge
+
 UNKNOWN = "unknown"
 
 # The issue's budget: a 1 MB paste must be answered in well under 50 ms, so
@@ -552,24 +554,8 @@ def _diagnoser_from_specs(
     return Diagnoser(specs, dict(titles), order=(cause_id for cause_id, _ in titles))
 
 
-class _Identity:
-    """Hashes a knowledge object by identity (it may hold unhashable lists)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
-
-    def __hash__(self) -> int:
-        return id(self.obj)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Identity) and other.obj is self.obj
-
-
-@lru_cache(maxsize=8)
-def _diagnoser_by_identity(key: _Identity) -> Diagnoser:
-    knowledge = key.obj
+@per_knowledge
+def _diagnoser_of(knowledge: Any) -> Diagnoser:
     return _diagnoser_from_specs(pattern_specs(knowledge), tuple(_cause_titles(knowledge).items()))
 
 
@@ -586,7 +572,7 @@ def diagnoser_for(knowledge: Any) -> Diagnoser:
     Returns:
         A diagnoser shared by every caller with the same patterns.
     """
-    return _diagnoser_by_identity(_Identity(knowledge))
+    return _diagnoser_of(knowledge)
 
 
 def diagnose(text: str, knowledge: Any) -> Diagnosis:

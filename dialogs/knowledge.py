@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
+from collections import OrderedDict
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -128,6 +130,7 @@ class SmtpAuthSupport(StrEnum):
 
 
 _Choice = TypeVar("_Choice", Severity, SmtpAuthSupport)
+T = TypeVar("T")
 
 
 class KnowledgeError(ValueError):
@@ -628,6 +631,40 @@ def parse_knowledge(raw: Any, source: str = "<knowledge>") -> Knowledge:
     if parser.problems or knowledge is None:
         raise KnowledgeError(source, parser.problems or ["the document is empty"])
     return knowledge
+
+
+def per_knowledge(build: Callable[[Any], T], maxsize: int = 8) -> Callable[[Any], T]:
+    """Cache what is derived from a knowledge base (indexes, compiled patterns) per object.
+
+    A ``Knowledge`` holds mappings, so it cannot be hashed by value; the cache is
+    keyed by identity and keeps the object alive with its derived value, so an
+    id is never reused while its entry exists. Bounded like ``lru_cache``.
+
+    Args:
+        build: Builds the derived value from a knowledge object.
+        maxsize: How many knowledge objects to remember.
+
+    Returns:
+        ``build`` with caching.
+    """
+    entries: OrderedDict[int, tuple[Any, T]] = OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(build)
+    def cached(knowledge: Any) -> T:
+        with lock:
+            entry = entries.get(id(knowledge))
+            if entry is not None and entry[0] is knowledge:
+                entries.move_to_end(id(knowledge))
+                return entry[1]
+        value = build(knowledge)
+        with lock:
+            entries[id(knowledge)] = (knowledge, value)
+            while len(entries) > maxsize:
+                entries.popitem(last=False)
+        return value
+
+    return cached
 
 
 @functools.lru_cache(maxsize=1)

@@ -38,7 +38,6 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import bm25s
@@ -49,7 +48,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from dialogs.diagnosis import Diagnoser, diagnoser_for
-from dialogs.knowledge import UNKNOWN_CAUSE, Cause, Knowledge
+from dialogs.knowledge import UNKNOWN_CAUSE, Cause, Knowledge, per_knowledge
 
 # Field weights: what staff type is usually a title word, a keyword or a code.
 FIELD_WEIGHTS: dict[str, float] = {
@@ -423,24 +422,9 @@ class KnowledgeSearch:
         return _clip(document.sentences[best_index])
 
 
-class _Identity:
-    """Hashes a knowledge object by identity (it is not hashable by value)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
-
-    def __hash__(self) -> int:
-        return id(self.obj)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Identity) and other.obj is self.obj
-
-
-@lru_cache(maxsize=4)
-def _search_by_identity(key: _Identity) -> KnowledgeSearch:
-    return KnowledgeSearch(key.obj)
+@per_knowledge
+def _search_of(knowledge: Any) -> KnowledgeSearch:
+    return KnowledgeSearch(knowledge)
 
 
 def search_for(knowledge: Knowledge) -> KnowledgeSearch:
@@ -452,7 +436,7 @@ def search_for(knowledge: Knowledge) -> KnowledgeSearch:
     Returns:
         The search shared by every caller with this knowledge object.
     """
-    return _search_by_identity(_Identity(knowledge))
+    return _search_of(knowledge)
 
 
 # What staff type, in the proportions the compose box sees them: words, codes,

@@ -860,3 +860,21 @@ def test_forward_text_quotes_the_mailbox_inside_powershell(kb: Knowledge) -> Non
     assert "-Identity 'o''brien@contoso.com' -SmtpClientAuthenticationDisabled $false" in forwarded
     hostile = kb.cause("smtp_auth_disabled_mailbox").forward("x@y.com'; Remove-Mailbox z")
     assert "Remove-Mailbox" not in hostile.split("Set-CASMailbox", 1)[1].split("$false", 1)[0]
+
+
+def test_per_knowledge_builds_once_per_object_and_stays_bounded() -> None:
+    from dialogs.knowledge import per_knowledge
+
+    built: list[object] = []
+
+    @per_knowledge
+    def index(knowledge: object) -> int:
+        built.append(knowledge)
+        return len(built)
+
+    first, second = object(), object()
+    assert index(first) == index(first) == 1
+    assert index(second) == 2
+    for _ in range(10):
+        index(object())
+    assert index(first) == 13  # evicted after more than eight others, built again
