@@ -8,6 +8,7 @@ here parses text inside a flow guard.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -91,8 +92,14 @@ def match_command(text: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    # Topic words and command phrases are a fixed, small set: compile each once.
+    return re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)")
+
+
 def _contains_phrase(text: str, phrase: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
+    return _phrase_pattern(phrase).search(text) is not None
 
 
 def contains_password(text: str) -> bool:
