@@ -17,7 +17,7 @@ from typing import Any
 from transitions import MachineError
 
 from dialogs import cards, messages, understanding
-from dialogs.flow import FLOW_VERSION, QUESTIONS, STATES, build_machine
+from dialogs.flow import FLOW_VERSION, INITIAL_STATE, QUESTIONS, STATES, build_machine
 from dialogs.knowledge import Knowledge
 from dialogs.session import UNSURE, Reply, TroubleshootingSession
 
@@ -80,7 +80,7 @@ Diagnose = Callable[[str], DiagnosisSummary]
 
 def new_snapshot() -> dict[str, Any]:
     """Return the snapshot of a conversation that has not started."""
-    return {"v": FLOW_VERSION, "state": "welcome", "facts": {}}
+    return {"v": FLOW_VERSION, "state": INITIAL_STATE, "facts": {}}
 
 
 class FlowEngine:
@@ -130,7 +130,7 @@ class FlowEngine:
 
     # ----- internals -------------------------------------------------------
     def _session(self, snapshot: Mapping[str, Any] | None) -> TroubleshootingSession:
-        state = "welcome"
+        state = INITIAL_STATE
         facts: dict[str, Any] = {}
         if snapshot and snapshot.get("v") == FLOW_VERSION and snapshot.get("state") in STATES:
             state = str(snapshot["state"])
@@ -239,7 +239,7 @@ class FlowEngine:
             return
         if volunteered:
             self._remember(session, volunteered, None, events)
-            session.say(cards_noted(self.knowledge, volunteered))
+            session.say(noted_text(self.knowledge, volunteered))
             if session.state in {"welcome", "summary"}:
                 self._fire(session, "next_question")
             else:
@@ -348,12 +348,12 @@ class FlowEngine:
         session.record(question, value)
         events.append(f"answered:{question}")
         if session.state in {"clarifying_error", "proposing_fix", "resolved"}:
-            session.say(cards_noted(self.knowledge, {question: value}))
+            session.say(noted_text(self.knowledge, {question: value}))
             session.say_where_we_are()
             return
         if session.state.startswith("ask_") and session.state != f"ask_{question}":
             # A button from an earlier card: take the answer, say so, then carry on.
-            session.say(cards_noted(self.knowledge, {question: value}))
+            session.say(noted_text(self.knowledge, {question: value}))
         if question == "auth_method" and value in BASIC_AUTH_METHODS:
             session.say(messages.BASIC_AUTH_CHOSEN)
         self._fire(session, "next_question")
@@ -489,7 +489,7 @@ _COMMANDS: dict[str, Callable[[FlowEngine, TroubleshootingSession, list[str]], N
 }
 
 
-def cards_noted(knowledge: Knowledge, learned: Mapping[str, str]) -> str:
+def noted_text(knowledge: Knowledge, learned: Mapping[str, str]) -> str:
     """Say which volunteered facts were taken down, so the customer can correct them."""
     parts = []
     for question, value in learned.items():

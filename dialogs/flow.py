@@ -20,6 +20,7 @@ from typing import Any
 from transitions import Machine
 
 FLOW_VERSION = 1
+INITIAL_STATE = "welcome"
 
 # The questions in the order they are asked; each asks for the fact of the same name.
 QUESTIONS: tuple[str, ...] = (
@@ -120,7 +121,7 @@ def machine_config() -> dict[str, Any]:
         # Every state announces itself on entry; internal rows (dest None) do not re-enter.
         "states": [{"name": state, "on_enter": "on_enter_state"} for state in STATES],
         "transitions": TRANSITIONS,
-        "initial": "welcome",
+        "initial": INITIAL_STATE,
         # No ``to_<state>`` back doors: every move is a row in the table.
         "auto_transitions": False,
         # A trigger that does not apply here must be answered, not swallowed.
