@@ -11,15 +11,27 @@ because a WAL read transaction that later tries to write fails with
 Every use of the connection holds an ``asyncio.Lock``: aiosqlite runs one
 statement at a time, but two coroutines interleaving their statements on one
 connection would otherwise share each other's transaction.
+
+The small indexed statements of a turn (state read and write, the open
+ticket, a transcript or audit row) run **inline** on the event loop: each
+takes a few microseconds, while a round trip to aiosqlite's thread costs
+ten times that and contends for the GIL. Inline statements never wait:
+the connection's busy timeout is 0 outside the thread, and a statement that
+finds another process holding the write lock (``SQLITE_BUSY``, which SQLite
+reports before doing anything) is simply run again on the thread, which waits
+for the lock as long as ``busy_timeout_ms``. Automatic WAL checkpoints are off
+for the same reason — a checkpoint syncs the file to disk — and run on the
+thread instead, after every ``CHECKPOINT_EVERY`` inline writes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,10 +45,15 @@ from .codec import decode_item, e_tag_of, encode_item
 from .migrations import migrate_sqlite
 
 T = TypeVar("T")
+_LOGGER = logging.getLogger(__name__)
 MEMORY = ":memory:"
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 # SQLite's default limit on bound parameters is far higher, but keep IN lists short.
 _CHUNK = 500
+# Inline writes between two WAL checkpoints (SQLite's own default is about 1000 pages).
+CHECKPOINT_EVERY = 250
+# What an inline statement reports when another connection holds the lock it needs.
+_WOULD_WAIT = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 def iso(ts: datetime) -> str:
@@ -76,6 +93,8 @@ class SqliteDatabase:
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
+        self._writes_since_checkpoint = 0
+        self._checkpoint: asyncio.Task[None] | None = None
 
     @property
     def is_memory(self) -> bool:
@@ -98,6 +117,9 @@ class SqliteDatabase:
                 self.path,
                 isolation_level=None,  # autocommit; transactions are explicit
                 timeout=self.busy_timeout_ms / 1000,
+                # Inline statements use it from the event loop's thread; the
+                # asyncio.Lock keeps them and aiosqlite's thread apart.
+                check_same_thread=False,
             )
             try:
                 await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
@@ -106,8 +128,10 @@ class SqliteDatabase:
                     # With WAL, NORMAL survives a process crash (kill -9); only
                     # an OS crash or power loss can drop the last commits.
                     await conn.execute("PRAGMA synchronous = NORMAL")
+                    await conn.execute("PRAGMA wal_autocheckpoint = 0")
                 await conn.execute("PRAGMA foreign_keys = ON")
                 await migrate_sqlite(conn)
+                await conn.execute("PRAGMA busy_timeout = 0")  # inline statements never wait
             except BaseException:
                 await conn.close()
                 raise
@@ -116,6 +140,9 @@ class SqliteDatabase:
     async def close(self) -> None:
         """Close the connection (waiting for the statement in progress). Idempotent."""
         async with self._open_lock:
+            checkpoint, self._checkpoint = self._checkpoint, None
+            if checkpoint is not None:
+                await asyncio.gather(checkpoint, return_exceptions=True)
             conn, self._conn = self._conn, None
             if conn is not None:
                 async with self._lock:
@@ -134,7 +161,13 @@ class SqliteDatabase:
             conn = self._conn
             if conn is None:
                 raise StoreError("the SQLite store is closed")
-            yield conn
+            # Statements through aiosqlite run on its thread, where waiting is fine.
+            conn._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            try:
+                yield conn
+            finally:
+                if self._conn is conn:
+                    conn._conn.execute("PRAGMA busy_timeout = 0")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -154,18 +187,46 @@ class SqliteDatabase:
             else:
                 await conn.execute("COMMIT")
 
-    async def run(self, job: Callable[[sqlite3.Connection], T], *,
-                  transaction: bool = False) -> T:
-        """Run ``job`` with the raw connection on the connection's thread, as one step.
-
-        Each aiosqlite call is a round trip to its thread (about as costly as
-        the statement itself); a job of several statements makes one, which
-        matters on the per-turn path (state read, state write).
+    async def query(self, sql: str, params: Sequence[Any] = (), *,
+                    inline: bool = True, writes: bool | None = None) -> list[Any]:
+        """Run one statement (in autocommit) and return all its rows.
 
         Args:
-            job: A synchronous function of the ``sqlite3.Connection``.
+            sql: The statement.
+            params: Its parameters.
+            inline: Run it on the event loop (for small indexed statements;
+                see the module docstring); False runs it on the thread, for
+                statements that may read many rows.
+            writes: Whether it may write; None guesses from the statement (all
+                but ``SELECT`` do).
+
+        Returns:
+            The rows, as tuples.
+        """
+        def job(raw: sqlite3.Connection) -> list[Any]:
+            return raw.execute(sql, params).fetchall()
+
+        if writes is None:
+            writes = sql.lstrip()[:6].upper() != "SELECT"
+        return await self.run(job, inline=inline, writes=writes)
+
+    async def run(self, job: Callable[[sqlite3.Connection], T], *,
+                  transaction: bool = False, inline: bool = False, writes: bool = True) -> T:
+        """Run ``job`` with the raw connection, as one step.
+
+        Each aiosqlite call is a round trip to its thread (costlier than a small
+        statement itself); a job of several statements makes one. An inline job
+        makes none.
+
+        Args:
+            job: A synchronous function of the ``sqlite3.Connection``. An inline
+                job must be safe to run again after ``SQLITE_BUSY``: a single
+                statement, or ``transaction=True``.
             transaction: Wrap the job in ``BEGIN IMMEDIATE``/``COMMIT``, rolling
                 back if it raises.
+            inline: Run it on the event loop, falling back to the thread only
+                when it would have to wait for another process's lock.
+            writes: The job may write (counts towards the next checkpoint).
 
         Returns:
             What ``job`` returned.
@@ -176,16 +237,59 @@ class SqliteDatabase:
             raw.execute("BEGIN IMMEDIATE")
             try:
                 result = job(raw)
+                raw.execute("COMMIT")
             except BaseException:
                 if raw.in_transaction:
                     raw.execute("ROLLBACK")
                 raise
-            raw.execute("COMMIT")
             return result
 
-        async with self.connection() as conn:
+        if self._conn is None:
+            await self.open()
+        async with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise StoreError("the SQLite store is closed")
+            if inline:
+                try:
+                    result = step(conn._conn)
+                except sqlite3.OperationalError as error:
+                    # The extended code's low byte is the primary code (BUSY_SNAPSHOT is BUSY).
+                    if (getattr(error, "sqlite_errorcode", 0) & 0xFF) not in _WOULD_WAIT:
+                        raise
+                else:
+                    if writes:
+                        self._wrote()
+                    return result
+
+            def waiting_step(raw: sqlite3.Connection) -> T:
+                raw.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+                try:
+                    return step(raw)
+                finally:
+                    raw.execute("PRAGMA busy_timeout = 0")
+
             # aiosqlite's own way to run a call on its thread (all its methods use it).
-            return await conn._execute(step, conn._conn)  # type: ignore[no-any-return]
+            result = await conn._execute(waiting_step, conn._conn)
+            if writes:
+                self._wrote()
+            return result  # type: ignore[no-any-return]
+
+    def _wrote(self) -> None:
+        """Count a write; start a checkpoint on the thread when enough have piled up."""
+        self._writes_since_checkpoint += 1
+        if (self._writes_since_checkpoint >= CHECKPOINT_EVERY and not self.is_memory
+                and (self._checkpoint is None or self._checkpoint.done())):
+            self._writes_since_checkpoint = 0
+            self._checkpoint = asyncio.get_running_loop().create_task(self.checkpoint())
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database file (PASSIVE: never waits for readers)."""
+        try:
+            # All rows fetched: a statement left open would keep the next COMMIT from finishing.
+            await self.query("PRAGMA wal_checkpoint(PASSIVE)", inline=False, writes=False)
+        except Exception:  # the next checkpoint tries again; the WAL only grows meanwhile
+            _LOGGER.warning("SQLite checkpoint failed", exc_info=True)
 
     async def ping(self) -> None:
         """Run a trivial query; raises when the database cannot be used."""
@@ -355,7 +459,7 @@ class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
                 ).fetchall()
             return rows
 
-        for key, doc, etag in await self.db.run(select):
+        for key, doc, etag in await self.db.run(select, inline=True, writes=False):
             item = decode_item(doc)
             item["e_tag"] = str(etag)
             result[key] = item
@@ -410,7 +514,7 @@ class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
                 if not inserted:
                     raise EtagConflict(key, str(e_tag))
 
-        await self.db.run(save, transaction=True)
+        await self.db.run(save, transaction=True, inline=True)
 
     async def delete(self, keys: Iterable[str]) -> None:
         """Remove items; unknown keys are ignored.

@@ -152,14 +152,11 @@ class SqliteTickets:
         raise StoreError("could not create a ticket; the tickets table keeps changing")
 
     async def _one(self, where: str, params: Sequence[Any]) -> Ticket | None:
-        async with self.db.connection() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    f"SELECT {TICKET_COLUMNS} FROM tickets WHERE {where} "
-                    "ORDER BY created_at DESC, id DESC LIMIT 1",
-                    params,
-                )
-            )
+        rows = await self.db.query(
+            f"SELECT {TICKET_COLUMNS} FROM tickets WHERE {where} "
+            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            params,
+        )
         return _ticket(rows[0]) if rows else None
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None:
@@ -431,15 +428,12 @@ class SqliteTranscripts:
         return bool(rows)
 
     async def _insert(self, params: Sequence[Any]) -> list[Any]:
-        async with self.db.connection() as conn:
-            return list(
-                await conn.execute_fetchall(
-                    "INSERT INTO transcripts "
-                    "(ticket_id, conversation_id, direction, sender, text, at, activity_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-                    params,
-                )
-            )
+        return await self.db.query(
+            "INSERT INTO transcripts "
+            "(ticket_id, conversation_id, direction, sender, text, at, activity_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            params,
+        )
 
     async def list_for_conversation(
         self, conversation_id: str, *, limit: int | None = None
@@ -518,17 +512,16 @@ class SqliteAudit:
             detail: Anything else as JSON, e.g. ``{"cause": "mfa_required"}``.
             at: When (default: now).
         """
-        async with self.db.connection() as conn:
-            await conn.execute_fetchall(
-                "INSERT INTO audit_log (at, kind, conversation_id, tenant_id, detail) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    iso(at or self.clock()), clean_text(kind),
-                    None if conversation_id is None else clean_text(conversation_id),
-                    None if tenant_id is None else clean_text(tenant_id),
-                    dumps_value(redact(detail or {})),
-                ),
-            )
+        await self.db.query(
+            "INSERT INTO audit_log (at, kind, conversation_id, tenant_id, detail) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                iso(at or self.clock()), clean_text(kind),
+                None if conversation_id is None else clean_text(conversation_id),
+                None if tenant_id is None else clean_text(tenant_id),
+                dumps_value(redact(detail or {})),
+            ),
+        )
 
     async def recent(
         self,
@@ -643,8 +636,7 @@ class SqliteKeyValue:
         Returns:
             The value.
         """
-        async with self.db.connection() as conn:
-            rows = list(await conn.execute_fetchall("SELECT value FROM kv WHERE key = ?", (key,)))
+        rows = await self.db.query("SELECT value FROM kv WHERE key = ?", (key,))
         return loads(rows[0][0]) if rows else default
 
     async def set(self, key: str, value: Any) -> None:
@@ -654,13 +646,12 @@ class SqliteKeyValue:
             key: The setting name.
             value: Dicts, lists and scalars.
         """
-        async with self.db.connection() as conn:
-            await conn.execute_fetchall(
-                "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                "updated_at = excluded.updated_at",
-                (key, dumps_value(value), iso(self.clock())),
-            )
+        await self.db.query(
+            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (key, dumps_value(value), iso(self.clock())),
+        )
 
     async def delete(self, key: str) -> bool:
         """Remove ``key``.
@@ -671,6 +662,5 @@ class SqliteKeyValue:
         Returns:
             True if it existed.
         """
-        async with self.db.connection() as conn:
-            rows = await conn.execute_fetchall("DELETE FROM kv WHERE key = ? RETURNING key", (key,))
-        return bool(list(rows))
+        rows = await self.db.query("DELETE FROM kv WHERE key = ? RETURNING key", (key,))
+        return bool(rows)
