@@ -3,14 +3,17 @@
 This is the whole domain side of a turn and knows nothing about Teams. The
 bot reads the snapshot from storage, calls :meth:`FlowEngine.handle`, sends
 the replies and writes the snapshot back. One :class:`FlowEngine` (and so one
-machine) serves every conversation; the session model is attached for the
-turn and always detached again.
+machine) serves every conversation. Attaching a model to a ``transitions``
+machine defines a method per trigger on it, which costs more than most turns;
+so session models are attached once, kept in a small pool, and each turn
+borrows one and loads the conversation's state and facts into it.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +99,8 @@ class FlowEngine:
         self.knowledge = knowledge
         self.machine = build_machine()
         self._diagnose = diagnose
+        # Attached session models not in use by a turn right now (see the module docstring).
+        self._idle: list[TroubleshootingSession] = []
 
     # ----- entry points ----------------------------------------------------
     def welcome(self, snapshot: Mapping[str, Any] | None) -> TurnResult:
@@ -116,17 +121,37 @@ class FlowEngine:
         Returns:
             The new snapshot, the replies and the domain events.
         """
-        session = self._session(snapshot)
         events: list[str] = []
-        self.machine.add_model(session, initial=session.state)
-        try:
+        with self._attached(self._session(snapshot)) as session:
             self._dispatch(session, turn, events)
+            if not session.replies:
+                # Never silence: whatever happened, say where we are.
+                session.say_where_we_are()
+            return self._result(session, events)
+
+    @contextmanager
+    def _attached(self, loaded: TroubleshootingSession) -> Iterator[TroubleshootingSession]:
+        """Borrow a session model attached to the machine, holding ``loaded``'s state and facts.
+
+        Turns never overlap on one model: each borrows its own (popping and
+        appending a list is atomic, so threads are safe too), and a model
+        goes back empty, so nothing of one conversation reaches the next.
+        """
+        try:
+            session = self._idle.pop()
+        except IndexError:
+            session = TroubleshootingSession(facts={}, knowledge=self.knowledge)
+            self.machine.add_model(session, initial=INITIAL_STATE)
+        # The machine keeps the state in the model's ``state`` attribute and nowhere else.
+        session.state = loaded.state
+        session.facts = loaded.facts
+        session.replies = []
+        try:
+            yield session
         finally:
-            self.machine.remove_model(session)
-        if not session.replies:
-            # Never silence: whatever happened, say where we are.
-            session.say_where_we_are()
-        return self._result(session, events)
+            session.facts = {}
+            session.replies = []
+            self._idle.append(session)
 
     # ----- internals -------------------------------------------------------
     def _session(self, snapshot: Mapping[str, Any] | None) -> TroubleshootingSession:

@@ -1,8 +1,8 @@
 """The per-turn model the shared flow machine drives: facts in, replies out.
 
-A :class:`TroubleshootingSession` lives for one turn. It is built from the
-conversation's snapshot, attached to the shared machine, fired at, and then
-detached; only its ``state`` and ``facts`` are persisted (style rule 3). Its
+A :class:`TroubleshootingSession` holds one turn: the conversation's snapshot
+is loaded into a model attached to the shared machine, fired at, and read
+back; only its ``state`` and ``facts`` are persisted (style rule 3). Its
 guards are pure predicates over ``facts`` and its ``on_enter_*`` callbacks only
 append :class:`Reply` values: sending them is the bot's business.
 """

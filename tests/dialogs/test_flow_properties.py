@@ -19,6 +19,7 @@ import json
 from collections import deque
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -265,3 +266,33 @@ def test_every_state_is_reached_and_left_by_real_turns() -> None:
     print(f"explored {len(seen_snapshots)} conversation shapes in {turns} turns")
     assert seen_states == set(STATES) - {"welcome"}  # "welcome" is only ever the start
     assert set(STATES) - FINAL_STATES - {"welcome"} <= left
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(TEXTS[:30])), min_size=1,
+                max_size=24))
+def test_conversations_sharing_an_engine_never_see_each_other(
+    script: list[tuple[int, str]],
+) -> None:
+    """Session models are pooled: interleaved conversations on one engine (with a turn
+    that blows up in between) end exactly where each ends on an engine of its own."""
+    shared = build_engine()
+    real_dispatch = shared._dispatch
+
+    def blow_up(*_: Any) -> None:
+        raise RuntimeError("a turn that fails halfway")
+
+    snapshots: dict[int, dict[str, Any] | None] = {0: None, 1: None, 2: None}
+    alone: dict[int, dict[str, Any] | None] = dict(snapshots)
+    own_engine = engine()
+    for number, text in script:
+        shared._dispatch = blow_up  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError):
+            shared.handle(snapshots[number], TurnInput(text="x"))
+        shared._dispatch = real_dispatch  # type: ignore[method-assign]
+        together = shared.handle(snapshots[number], TurnInput(text=text))
+        separate = own_engine.handle(alone[number], TurnInput(text=text))
+        assert together.snapshot == separate.snapshot
+        assert together.replies == separate.replies
+        snapshots[number], alone[number] = together.snapshot, separate.snapshot
+    assert len(shared.machine.models) == 1  # one model, borrowed and returned every turn
