@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -100,8 +101,22 @@ def serve(settings: Settings) -> None:
         "serving", extra={"url": f"http://{settings.host}:{settings.port}/api/messages",
                           "storage": settings.storage_url.split("@")[-1],
                           "auth": "off (local mode)" if settings.local_mode else "on"})
-    web.run_app(create_app(settings), host=settings.host, port=settings.port,
+    app = create_app(settings)
+    app.on_startup.append(_freeze_startup_objects)  # after cleanup_ctx has opened everything
+    web.run_app(app, host=settings.host, port=settings.port,
                 print=lambda msg: print(msg, file=sys.stderr))
+
+
+async def _freeze_startup_objects(app: web.Application) -> None:
+    """Take what startup built out of the garbage collector's view, once it is all built.
+
+    The knowledge, the search index, the machine and the SDK's classes live as
+    long as the process; without this every full collection walks all of them
+    while every turn in flight waits. Only the server does it: freezing is
+    process-wide, and tests build many apps in one process.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

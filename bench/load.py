@@ -245,6 +245,8 @@ class LoadResult:
     latencies: list[float]
     # CPU seconds the target's process used during the round (None when not measured).
     server_cpu: float | None = None
+    # Activities the target posted to the connector during the round.
+    replies: int = 0
 
     @property
     def cpu_ms_per_turn(self) -> float | None:
@@ -259,7 +261,8 @@ class LoadResult:
                if self.server_cpu is not None and other.server_cpu is not None else None)
         return LoadResult(turns=self.turns + other.turns, errors=self.errors + other.errors,
                           seconds=self.seconds + other.seconds,
-                          latencies=self.latencies + other.latencies, server_cpu=cpu)
+                          latencies=self.latencies + other.latencies, server_cpu=cpu,
+                          replies=self.replies + other.replies)
 
     @property
     def turns_per_second(self) -> float:
@@ -321,6 +324,7 @@ async def drive(url: str, connector: BenchConnector, templates: Templates, *,
 
     async with new_session(limit) as session:
         cpu_before = _cpu_seconds(pid)
+        replies_before = connector.total
         started = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(min(limit, conversations))))
         seconds = time.perf_counter() - started
@@ -329,4 +333,4 @@ async def drive(url: str, connector: BenchConnector, templates: Templates, *,
                   if cpu_before is not None and cpu_after is not None else None)
     return LoadResult(turns=len(outcomes), errors=sum(not o.ok for o in outcomes),
                       seconds=seconds, latencies=[o.latency for o in outcomes],
-                      server_cpu=server_cpu)
+                      server_cpu=server_cpu, replies=connector.total - replies_before)

@@ -89,6 +89,11 @@ class TargetReport:
         return sum(r.errors for r in self.rounds)
 
     @property
+    def replies_per_turn(self) -> float:
+        """Activities the target posted per turn, over every round."""
+        return sum(r.replies for r in self.rounds) / self.turns if self.turns else 0.0
+
+    @property
     def turns_per_second(self) -> float:
         """The median round's turns/s."""
         return statistics.median(r.turns_per_second for r in self.rounds) if self.rounds else 0.0
@@ -261,7 +266,9 @@ async def run(options: Options) -> Report:
                         repeat += 1
                     report.targets[target.key].rounds.append(result)
                     log(f"round {number} {target.key:7} {result.turns_per_second:8.0f} turns/s "
-                        f"{result.cpu_ms_per_turn or 0:6.2f} CPU ms/turn errors {result.errors}")
+                        f"{result.cpu_ms_per_turn or 0:6.2f} CPU ms/turn "
+                        f"{result.replies / max(1, result.turns):4.2f} replies/turn "
+                        f"errors {result.errors}")
             bot = next((t for t in targets if t.key == "bot"), None)
             if bot is not None and bot.pid is not None and options.rss_conversations > 0:
                 report.rss_before_mb = _rss_mb(bot.pid)
@@ -328,19 +335,20 @@ def _ratio(a: TargetReport | None, b: TargetReport | None, percent: bool = False
 
 def table(report: Report) -> str:
     """The results as a Markdown table plus the other measurements."""
-    lines = ["| target | turns/s | p50 ms | p99 ms | errors | turns | server CPU ms/turn |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| target | turns/s | p50 ms | p99 ms | errors | turns | replies/turn | "
+             "server CPU ms/turn |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key in ALL_TARGETS:
         target = report.targets.get(key)
         if target is None:
             continue
         if not target.rounds:
-            lines.append(f"| {target.label} | {target.note or 'not run'} | | | | | |")
+            lines.append(f"| {target.label} | {target.note or 'not run'} | | | | | | |")
             continue
         cpu = target.cpu_ms_per_turn
         lines.append(f"| {target.label} | {target.turns_per_second:,.0f} | "
                      f"{_ms(target.percentile(50))} | {_ms(target.percentile(99))} | "
-                     f"{target.errors} | {target.turns:,} | "
+                     f"{target.errors} | {target.turns:,} | {target.replies_per_turn:.2f} | "
                      f"{'n/a' if cpu is None else f'{cpu:.2f}'} |")
     t = report.targets
     lines.append("")
