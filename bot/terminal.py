@@ -176,7 +176,7 @@ def _live_checks(
     from bot.live_checks import LiveChecksExtension
     from bot.metrics import bot_metrics
 
-    http = aiohttp.ClientSession()
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())  # as app.py: no cookies
     services = BotServices(
         settings=settings, store=store, engine=engine, conversations=conversations,
         adapter=adapter,  # type: ignore[arg-type]  # proactive sends only need BotAdapter

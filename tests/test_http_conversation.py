@@ -159,3 +159,16 @@ async def test_pasted_error_over_http_gets_a_diagnosis_card(
 async def test_password_over_http_is_refused(chat: Chat) -> None:
     replies = checked(await chat.say("password: Hunter2!!"))
     assert "did not store it" in texts(replies)
+
+
+async def test_replies_carry_no_cookies_a_service_set(chat: Chat) -> None:
+    """The one client session serves every tenant: it keeps no cookies between requests."""
+    chat.connector.set_cookie = "ARRAffinity=tenant-a-node; Path=/"
+    # By host name: a cookie jar ignores cookies from bare IP addresses.
+    chat.connector.url = chat.connector.url.replace("127.0.0.1", "localhost")
+    checked(await chat.install())
+    checked(await chat.say("hi"))
+    checked(await chat.say("help"))
+    sent = chat.connector.received
+    assert len(sent) >= 3
+    assert [r.cookie for r in sent] == [None] * len(sent)

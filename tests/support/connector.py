@@ -29,6 +29,7 @@ class ReceivedActivity:
     raw_path: str = ""  # as sent, percent-encoding included
     raw_body: bytes = b""  # the exact bytes, to compare serializations
     user_agent: str | None = None
+    cookie: str | None = None  # the Cookie header, if the bot sent one
 
 
 @dataclass
@@ -41,6 +42,7 @@ class LocalConnector:
     _event: asyncio.Event = field(default_factory=asyncio.Event)
     fail_next: int = 0
     fail_status: int = 503  # what the next ``fail_next`` calls answer
+    set_cookie: str | None = None  # a Set-Cookie header to answer every send with
 
     def app(self) -> web.Application:
         """Return the aiohttp application implementing the connector routes."""
@@ -58,7 +60,7 @@ class LocalConnector:
         self.received.append(ReceivedActivity(
             cid, request.method, request.path, body, request.headers.get("Authorization"),
             raw_path=request.raw_path, raw_body=raw,
-            user_agent=request.headers.get("User-Agent")))
+            user_agent=request.headers.get("User-Agent"), cookie=request.headers.get("Cookie")))
         self._event.set()
         return body
 
@@ -74,7 +76,10 @@ class LocalConnector:
         if failure is not None:
             return failure
         await self._record(request, request.match_info["cid"])
-        return web.json_response({"id": f"act-{next(self._ids)}"})
+        response = web.json_response({"id": f"act-{next(self._ids)}"})
+        if self.set_cookie is not None:
+            response.headers["Set-Cookie"] = self.set_cookie
+        return response
 
     async def _delete(self, request: web.Request) -> web.Response:
         failure = self._failure()
