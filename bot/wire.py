@@ -23,11 +23,14 @@ import datetime
 import functools
 import inspect
 import operator
+import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
 from botbuilder.schema import Activity
+from isodate.tzinfo import UTC as _ISODATE_UTC  # msrest parses with isodate; same tzinfo objects
+from isodate.tzinfo import FixedOffset as _IsodateOffset
 from msrest import Deserializer, Serializer
 from msrest.serialization import Model
 
@@ -222,6 +225,47 @@ def to_json(model: Model, data_type: str | None = None) -> dict[str, Any]:
 
 
 # ----- deserialization -------------------------------------------------------------
+# The timestamp shapes Teams sends: 2026-11-28T10:07:51.1234567Z, ...:51Z,
+# ...:51.123+01:00. ASCII digits only ([0-9], not \d, which isodate refuses
+# for other scripts); an offset of at most 23:59 so that utcoffset() is valid.
+# Everything else (no zone, basic format, ',' fractions, "+01:99") is msrest's.
+_ISO_SHAPE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]+))?(?:([Zz])|(([+-])([01][0-9]|2[0-3]):([0-5][0-9])))")
+
+
+def _parse_iso(value: Any) -> Any:
+    """``Deserializer.deserialize_iso(value)``, without its regexes and Decimal arithmetic.
+
+    For the shapes above, the same datetime msrest returns: it keeps the first
+    six fraction digits (isodate then floors, so shorter fractions are scaled),
+    and isodate gives its ``UTC`` for ``Z`` and a new ``FixedOffset(±h, ±m,
+    "±HH:MM")`` for an offset. Years 1 and 9999, where an offset can move the
+    UTC year out of msrest's range check, and values ``datetime`` refuses
+    (month 13, second 60) go to msrest, which returns or raises as it does.
+    """
+    if type(value) is str:
+        match = _ISO_SHAPE.fullmatch(value)
+        if match is not None:
+            year, month, day, hour, minute, second, fraction, zulu, offset, sign, \
+                offset_hours, offset_minutes = match.groups()
+            year_number = int(year)
+            if 1 < year_number < 9999:
+                if zulu is not None:
+                    tzinfo = _ISODATE_UTC
+                elif sign == "-":
+                    tzinfo = _IsodateOffset(-int(offset_hours), -int(offset_minutes), offset)
+                else:
+                    tzinfo = _IsodateOffset(int(offset_hours), int(offset_minutes), offset)
+                microsecond = int((fraction + "00000")[:6]) if fraction is not None else 0
+                try:
+                    return datetime.datetime(year_number, int(month), int(day), int(hour),
+                                             int(minute), int(second), microsecond, tzinfo)
+                except ValueError:
+                    pass  # e.g. 2026-02-30: msrest raises its DeserializationError
+    return Deserializer.deserialize_iso(value)
+
+
 def _plain_object(value: Any) -> Any:
     """msrest's deserialize_object for JSON input (a deep copy)."""
     kind = type(value)
@@ -254,7 +298,7 @@ def _deserialize_value(value: Any, data_type: str, models: Mapping[str, type]) -
     if data_type == "iso-8601":
         if isinstance(value, datetime.datetime):
             return value
-        return Deserializer.deserialize_iso(value)
+        return _parse_iso(value)
     if data_type[0] == "[" and data_type[-1] == "]":
         if type(value) is not list:
             raise _Fallback
