@@ -39,6 +39,8 @@ def shown_text(value: str) -> str:
     Single guillemets read the same to a person ("‹mailbox›") and survive Teams'
     HTML sanitising, which silently drops anything between angle brackets.
     """
+    if "<" not in value:  # most texts: no regular expression needed (cards hold dozens)
+        return value
     return _ANGLE_PLACEHOLDER.sub(r"‹\1›", value)
 
 
