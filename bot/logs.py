@@ -22,8 +22,19 @@ _SECRETS = re.compile(
 )
 
 
+# Every match contains one of these (lower-cased). Checking for them first is a
+# tenth of the pattern's cost, and almost no log line contains any.
+_HINTS = ("eyj", "bearer", "secret", "password")
+
+
 def mask_secrets(text: str) -> str:
     """Replace tokens and secrets in ``text`` with a marker."""
+    # Only for ASCII text: case-insensitive matching of other text also matches
+    # look-alikes such as "ſ" for "s", which a lower-cased substring test would miss.
+    if text.isascii():
+        lowered = text.lower()
+        if not any(hint in lowered for hint in _HINTS):
+            return text
     return _SECRETS.sub("[redacted]", text)
 
 
