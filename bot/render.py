@@ -24,5 +24,21 @@ def to_activity(reply: Reply) -> Activity:
 
 
 def to_activities(replies: Iterable[Reply]) -> list[Activity]:
-    """Return the activities for a turn's replies, in order, skipping empty ones."""
-    return [to_activity(reply) for reply in replies if reply.text or reply.card is not None]
+    """Return the activities for a turn's replies, in order, skipping empty ones.
+
+    A line of text followed by a card ("Got it." and the next question) goes
+    out as one message, the text above the card, as Teams shows a message
+    with both: one bubble instead of two, and one request to the connector
+    instead of two.
+    """
+    merged: list[Reply] = []
+    for reply in replies:
+        if not reply.text and reply.card is None:
+            continue
+        previous = merged[-1] if merged else None
+        if (previous is not None and previous.card is None and not reply.text
+                and reply.card is not None):
+            merged[-1] = Reply(text=previous.text, card=reply.card)
+        else:
+            merged.append(reply)
+    return [to_activity(reply) for reply in merged]
