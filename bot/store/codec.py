@@ -19,6 +19,14 @@ turning an object into a dict that code will later treat as the object.
 Strings are cleaned on the way in so both backends store the same thing:
 NUL becomes U+FFFD (PostgreSQL text and JSONB cannot hold it) and lone
 surrogates, which cannot be encoded as UTF-8, become U+FFFD too.
+
+Every bot turn saves its state here, and that state is nearly always plain
+dicts, lists, strings and numbers with clean text. ``encode_item`` and
+``dumps_value`` therefore first check that the value is made only of the exact
+builtin JSON types (no subclasses, str keys, bounded nesting), let the C JSON
+encoder write it as it is, and keep that text only when it shows no string
+needed cleaning. Anything else takes the general conversion, which gives the
+same text for what the fast path accepts.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import math
 from collections.abc import Callable, Mapping
 from enum import Enum
 from functools import partial
+from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 from botbuilder.core import StoreItem
@@ -260,6 +269,33 @@ def encode_item(item: Any) -> str:
     Returns:
         Compact JSON text.
     """
+    if type(item) is dict:
+        try:
+            # The whole item, e_tag included, is checked: the general path converts
+            # the e_tag value too (and raises for a bad one) before dropping it.
+            if _plain_dict(item, 0):
+                doc: dict[str, Any] | None = item
+                if "e_tag" in item:
+                    # Only scalars whose conversion cannot raise (a float can be
+                    # NaN); a copy, so the caller's dict keeps its e_tag.
+                    e_tag = item["e_tag"]
+                    kind = type(e_tag)
+                    if kind is str or kind is int or kind is bool or e_tag is None:
+                        doc = dict(item)
+                        del doc["e_tag"]
+                    else:
+                        doc = None
+                if doc is not None:
+                    text = _plain_text(doc)
+                    if text is not None:
+                        return text
+        except (TypeError, ValueError, RecursionError):
+            pass  # e.g. NaN or a huge int: the general path raises its own error
+    return _encode_item_slow(item)
+
+
+def _encode_item_slow(item: Any) -> str:
+    # The general path; the fast path in encode_item must give exactly its result.
     doc = to_json_value(item)
     if not isinstance(doc, dict):
         raise TypeError(f"a stored item must be a dict or an object, got {type(item).__name__}")
@@ -282,9 +318,14 @@ def decode_item(text: str | bytes) -> dict[str, Any]:
     return value
 
 
+# json.dumps builds a new JSONEncoder for every call with non-default options;
+# this one has exactly those options and keeps no state between calls.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """Write an already JSON-safe value compactly (no NaN, UTF-8 kept readable)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def dumps_value(value: Any) -> str:
@@ -296,7 +337,114 @@ def dumps_value(value: Any) -> str:
     Returns:
         Compact JSON text.
     """
+    kind = type(value)
+    try:
+        if kind is dict:
+            plain = _plain_dict(value, 0)
+        elif kind is list or kind is tuple:
+            plain = _plain_seq(value, 0)
+        else:
+            plain = kind is str or kind is int or kind is bool or value is None or kind is float
+        if plain:
+            text = _plain_text(value)
+            if text is not None:
+                return text
+    except (TypeError, ValueError, RecursionError):
+        pass  # e.g. NaN or a huge int: the general path raises its own error
+    return _dumps_value_slow(value)
+
+
+def _dumps_value_slow(value: Any) -> str:
+    # The general path; the fast path in dumps_value must give exactly its result.
     return dumps(to_json_value(value))
+
+
+# The fast path. For a value made only of the exact types dict, list, tuple, str,
+# int, float, bool and None (no subclass: a str Enum is a str to json.dumps but a
+# tagged dict to to_json_value; types are compared by identity for the same
+# reason), with str keys only (to_json_value merges 1 and "1" into one key,
+# json.dumps writes both) and nesting that stays within MAX_DEPTH, to_json_value
+# returns an equal value whose strings differ only where clean_text changed them.
+# _plain_text turns down every text where that could have happened, and a
+# non-finite float makes the encoder raise, so what is left is exactly what the
+# general path writes.
+
+
+def _plain_dict(value: dict[Any, Any], depth: int) -> bool:
+    # depth is the container's own depth; its members sit one deeper, and
+    # to_json_value refuses anything deeper than MAX_DEPTH. Stopping every
+    # container at MAX_DEPTH also bounds cycles.
+    if depth >= MAX_DEPTH:
+        return False
+    depth += 1
+    for key, item in value.items():
+        if type(key) is not str:
+            return False
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None or kind is float:
+            continue
+        if kind is dict:
+            if not _plain_dict(item, depth):
+                return False
+        elif kind is list or kind is tuple:
+            if not _plain_seq(item, depth):
+                return False
+        else:
+            return False
+    return True
+
+
+def _plain_seq(value: list[Any] | tuple[Any, ...], depth: int) -> bool:
+    if depth >= MAX_DEPTH:
+        return False
+    depth += 1
+    for item in value:
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None or kind is float:
+            continue
+        if kind is dict:
+            if not _plain_dict(item, depth):
+                return False
+        elif kind is list or kind is tuple:
+            if not _plain_seq(item, depth):
+                return False
+        else:
+            return False
+    return True
+
+
+def _make_plain_encoder() -> Callable[[Any], str]:
+    # The C encoder without circular-reference markers: _plain_dict/_plain_seq
+    # already bound the nesting, so a cycle never reaches it. Same options as
+    # _ENCODER, so the same text.
+    if c_make_encoder is None:
+        return _ENCODER.encode
+    try:
+        encoder = c_make_encoder(None, None, encode_basestring, None, ":", ",", False, False, False)
+    except TypeError:  # another Python's signature
+        return _ENCODER.encode
+    return lambda value: "".join(encoder(value, 0))
+
+
+_encode_plain = _make_plain_encoder()
+
+
+def _plain_text(value: Any) -> str | None:
+    """JSON text for a value that passed ``_plain_dict``/``_plain_seq``, or None.
+
+    None when some string needed clean_text: json.dumps escapes NUL as ``\\u0000``
+    (a literal backslash-u0000 in the text is a harmless false alarm) and leaves
+    lone surrogates in the text, where UTF-8 encoding fails.
+    """
+    text = _encode_plain(value)
+    if "\\u0000" in text:
+        return None
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return text
 
 
 def loads(text: str | bytes | None) -> Any:
