@@ -125,21 +125,20 @@ class SqliteTickets:
         for _ in range(5):
             chosen_id = ticket_id or new_ticket_id()
             now = iso(self.clock())
-            async with self.db.connection() as conn:
-                rows = await conn.execute_fetchall(
-                    f"INSERT INTO tickets ({TICKET_COLUMNS}) "
-                    "VALUES (?, 'waiting', ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, "
-                    "NULL, NULL) ON CONFLICT DO NOTHING "
-                    f"RETURNING {TICKET_COLUMNS}",
-                    (
-                        chosen_id, clean_text(conv_id), dumps_value(customer_ref),
-                        clean_text(customer_name), clean_text(tenant_id),
-                        dumps_value(summary or {}), now, now, thread_id,
-                        None if support_thread_ref is None else dumps_value(support_thread_ref),
-                    ),
-                )
+            rows = await self.db.query(
+                f"INSERT INTO tickets ({TICKET_COLUMNS}) "
+                "VALUES (?, 'waiting', ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, "
+                "NULL, NULL) ON CONFLICT DO NOTHING "
+                f"RETURNING {TICKET_COLUMNS}",
+                (
+                    chosen_id, clean_text(conv_id), dumps_value(customer_ref),
+                    clean_text(customer_name), clean_text(tenant_id),
+                    dumps_value(summary or {}), now, now, thread_id,
+                    None if support_thread_ref is None else dumps_value(support_thread_ref),
+                ),
+            )
             if rows:
-                return _ticket(list(rows)[0])
+                return _ticket(rows[0])
             existing = await self.find_open_ticket_by_customer_conversation(conv_id)
             if existing is not None:
                 return existing
@@ -219,8 +218,8 @@ class SqliteTickets:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        async with self.db.connection() as conn:
-            rows = await conn.execute_fetchall(sql, params)
+        # Possibly the whole table: on the thread, not on the event loop.
+        rows = await self.db.query(sql, params, inline=False)
         return [_ticket(row) for row in rows]
 
     async def queue_position(self, ticket_id: str) -> int | None:
@@ -232,16 +231,13 @@ class SqliteTickets:
         Returns:
             1 for the oldest waiting ticket, None if this one is not waiting.
         """
-        async with self.db.connection() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT COUNT(*) FROM tickets t, "
-                    "(SELECT created_at, id FROM tickets WHERE id = ? AND status = 'waiting') me "
-                    "WHERE t.status = 'waiting' AND (t.created_at < me.created_at "
-                    "OR (t.created_at = me.created_at AND t.id <= me.id))",
-                    (ticket_id,),
-                )
-            )
+        rows = await self.db.query(
+            "SELECT COUNT(*) FROM tickets t, "
+            "(SELECT created_at, id FROM tickets WHERE id = ? AND status = 'waiting') me "
+            "WHERE t.status = 'waiting' AND (t.created_at < me.created_at "
+            "OR (t.created_at = me.created_at AND t.id <= me.id))",
+            (ticket_id,),
+        )
         position = int(rows[0][0]) if rows else 0
         return position or None
 
@@ -257,23 +253,18 @@ class SqliteTickets:
             ``won=True`` for the winner; everyone else learns who holds it.
         """
         now = iso(self.clock())
-        async with self.db.connection() as conn:
-            # The status test and the change are one statement: no read-then-write race.
-            won = list(
-                await conn.execute_fetchall(
-                    "UPDATE tickets SET status = 'taken', agent_id = ?, agent_name = ?, "
-                    "taken_at = ?, updated_at = ? WHERE id = ? AND status = 'waiting' "
-                    "RETURNING agent_id, agent_name",
-                    (clean_text(agent_id), clean_text(agent_name), now, now, ticket_id),
-                )
-            )
-            if won:
-                return ClaimResult(True, won[0][1], won[0][0], "taken")
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT status, agent_id, agent_name FROM tickets WHERE id = ?", (ticket_id,)
-                )
-            )
+        # The status test and the change are one statement: no read-then-write race.
+        won = await self.db.query(
+            "UPDATE tickets SET status = 'taken', agent_id = ?, agent_name = ?, "
+            "taken_at = ?, updated_at = ? WHERE id = ? AND status = 'waiting' "
+            "RETURNING agent_id, agent_name",
+            (clean_text(agent_id), clean_text(agent_name), now, now, ticket_id),
+        )
+        if won:
+            return ClaimResult(True, won[0][1], won[0][0], "taken")
+        rows = await self.db.query(
+            "SELECT status, agent_id, agent_name FROM tickets WHERE id = ?", (ticket_id,)
+        )
         if not rows:
             return ClaimResult(False, None, None, None)
         status, holder_id, holder_name = rows[0]
@@ -331,13 +322,10 @@ class SqliteTickets:
             params.append(None if solved is None else int(bool(solved)))
         sets.append("updated_at = ?")
         params += [iso(self.clock()), ticket_id]
-        async with self.db.connection() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? RETURNING {TICKET_COLUMNS}",
-                    params,
-                )
-            )
+        rows = await self.db.query(
+            f"UPDATE tickets SET {', '.join(sets)} WHERE id = ? RETURNING {TICKET_COLUMNS}",
+            params,
+        )
         return _ticket(rows[0]) if rows else None
 
     async def close_ticket(self, ticket_id: str) -> bool:
@@ -351,13 +339,12 @@ class SqliteTickets:
             closed or does not exist (so "End" pressed twice notifies once).
         """
         now = iso(self.clock())
-        async with self.db.connection() as conn:
-            rows = await conn.execute_fetchall(
-                "UPDATE tickets SET status = 'closed', closed_at = ?, updated_at = ? "
-                "WHERE id = ? AND status <> 'closed' RETURNING id",
-                (now, now, ticket_id),
-            )
-        return bool(list(rows))
+        rows = await self.db.query(
+            "UPDATE tickets SET status = 'closed', closed_at = ?, updated_at = ? "
+            "WHERE id = ? AND status <> 'closed' RETURNING id",
+            (now, now, ticket_id),
+        )
+        return bool(rows)
 
 
 _TRANSCRIPT_COLUMNS = "id, conversation_id, direction, sender, text, at, activity_id, ticket_id"
@@ -447,20 +434,20 @@ class SqliteTranscripts:
         Returns:
             The entries.
         """
-        async with self.db.connection() as conn:
-            if limit is None:
-                rows = await conn.execute_fetchall(
-                    f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts "
-                    "WHERE conversation_id = ? ORDER BY at, id",
-                    (conversation_id,),
-                )
-            else:
-                rows = await conn.execute_fetchall(
-                    f"SELECT * FROM (SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts "
-                    "WHERE conversation_id = ? ORDER BY at DESC, id DESC LIMIT ?) "
-                    "ORDER BY at, id",
-                    (conversation_id, int(limit)),
-                )
+        if limit is None:
+            # A whole conversation's history: on the thread.
+            rows = await self.db.query(
+                f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts "
+                "WHERE conversation_id = ? ORDER BY at, id",
+                (conversation_id,), inline=False,
+            )
+        else:
+            rows = await self.db.query(
+                f"SELECT * FROM (SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts "
+                "WHERE conversation_id = ? ORDER BY at DESC, id DESC LIMIT ?) "
+                "ORDER BY at, id",
+                (conversation_id, int(limit)), inline=limit <= 100,
+            )
         return [_entry(row) for row in rows]
 
     async def list_for_ticket(self, ticket_id: str) -> list[TranscriptEntry]:
