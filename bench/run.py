@@ -514,8 +514,8 @@ def results_markdown(report: Report) -> str:
          "clients, replies over one shared aiohttp session, `bot.wire` instead of msrest): "
          "b′ against b is what the turn path saves; c against b′ is what this bot does per "
          "turn beyond echoing — the flow engine, reading and writing the conversation state, "
-         "the handoff lookup and transcript, audit rows, the log line, and one or two card "
-         "replies instead of one line of text."),
+         "the handoff lookup and transcript, audit rows, the log line, and card replies "
+         "instead of one line of text (replies/turn in the table)."),
         ("- turns/s of the fast targets is bounded by the load generator and the connector, "
          "which share the machine with the target; server CPU ms/turn is the steadier "
          "comparison."),
