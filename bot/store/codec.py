@@ -273,7 +273,7 @@ def encode_item(item: Any) -> str:
         try:
             # The whole item, e_tag included, is checked: the general path converts
             # the e_tag value too (and raises for a bad one) before dropping it.
-            if _plain_dict(item, 0):
+            if _plain(item, 0):
                 doc: dict[str, Any] | None = item
                 if "e_tag" in item:
                     # Only scalars whose conversion cannot raise (a float can be
@@ -339,10 +339,8 @@ def dumps_value(value: Any) -> str:
     """
     kind = type(value)
     try:
-        if kind is dict:
-            plain = _plain_dict(value, 0)
-        elif kind is list or kind is tuple:
-            plain = _plain_seq(value, 0)
+        if kind is dict or kind is list or kind is tuple:
+            plain = _plain(value, 0)
         else:
             plain = kind is str or kind is int or kind is bool or value is None or kind is float
         if plain:
@@ -370,43 +368,27 @@ def _dumps_value_slow(value: Any) -> str:
 # general path writes.
 
 
-def _plain_dict(value: dict[Any, Any], depth: int) -> bool:
+def _plain(value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> bool:
+    """True when the exact dict, list or tuple ``value`` holds only plain JSON (see above)."""
     # depth is the container's own depth; its members sit one deeper, and
     # to_json_value refuses anything deeper than MAX_DEPTH. Stopping every
     # container at MAX_DEPTH also bounds cycles.
     if depth >= MAX_DEPTH:
         return False
     depth += 1
-    for key, item in value.items():
-        if type(key) is not str:
-            return False
+    if type(value) is dict:
+        for key in value:
+            if type(key) is not str:
+                return False
+        members: Any = value.values()
+    else:
+        members = value
+    for item in members:
         kind = type(item)
         if kind is str or kind is int or kind is bool or item is None or kind is float:
             continue
-        if kind is dict:
-            if not _plain_dict(item, depth):
-                return False
-        elif kind is list or kind is tuple:
-            if not _plain_seq(item, depth):
-                return False
-        else:
-            return False
-    return True
-
-
-def _plain_seq(value: list[Any] | tuple[Any, ...], depth: int) -> bool:
-    if depth >= MAX_DEPTH:
-        return False
-    depth += 1
-    for item in value:
-        kind = type(item)
-        if kind is str or kind is int or kind is bool or item is None or kind is float:
-            continue
-        if kind is dict:
-            if not _plain_dict(item, depth):
-                return False
-        elif kind is list or kind is tuple:
-            if not _plain_seq(item, depth):
+        if kind is dict or kind is list or kind is tuple:
+            if not _plain(item, depth):
                 return False
         else:
             return False
@@ -414,9 +396,8 @@ def _plain_seq(value: list[Any] | tuple[Any, ...], depth: int) -> bool:
 
 
 def _make_plain_encoder() -> Callable[[Any], str]:
-    # The C encoder without circular-reference markers: _plain_dict/_plain_seq
-    # already bound the nesting, so a cycle never reaches it. Same options as
-    # _ENCODER, so the same text.
+    # The C encoder without circular-reference markers: _plain already bounds the
+    # nesting, so a cycle never reaches it. Same options as _ENCODER, same text.
     if c_make_encoder is None:
         return _ENCODER.encode
     try:
@@ -430,7 +411,7 @@ _encode_plain = _make_plain_encoder()
 
 
 def _plain_text(value: Any) -> str | None:
-    """JSON text for a value that passed ``_plain_dict``/``_plain_seq``, or None.
+    """JSON text for a value that passed ``_plain``, or None.
 
     None when some string needed clean_text: json.dumps escapes NUL as ``\\u0000``
     (a literal backslash-u0000 in the text is a harmless false alarm) and leaves
