@@ -81,7 +81,7 @@ class DiagnosisSummary:
 Diagnose = Callable[[str], DiagnosisSummary]
 
 
-def copy_json(value: Any) -> Any:
+def _copy_json(value: Any) -> Any:
     """``copy.deepcopy`` for JSON values, several times faster (facts are plain JSON).
 
     Dicts and lists are rebuilt, strings, numbers, booleans and None shared
@@ -89,9 +89,9 @@ def copy_json(value: Any) -> Any:
     """
     kind = type(value)
     if kind is dict:
-        return {key: copy_json(item) for key, item in value.items()}
+        return {key: _copy_json(item) for key, item in value.items()}
     if kind is list:
-        return [copy_json(item) for item in value]
+        return [_copy_json(item) for item in value]
     if kind in _IMMUTABLE_JSON or value is None:
         return value
     return copy.deepcopy(value)
@@ -181,7 +181,7 @@ class FlowEngine:
             raw_facts = snapshot.get("facts")
             # A deep copy: the turn must never change the caller's snapshot (a retried turn
             # or a second turn on the same snapshot would otherwise see this turn's changes).
-            facts = copy_json(dict(raw_facts)) if isinstance(raw_facts, Mapping) else {}
+            facts = _copy_json(dict(raw_facts)) if isinstance(raw_facts, Mapping) else {}
         return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state)
 
     @staticmethod

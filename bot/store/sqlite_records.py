@@ -459,12 +459,12 @@ class SqliteTranscripts:
         Returns:
             The entries.
         """
-        async with self.db.connection() as conn:
-            rows = await conn.execute_fetchall(
-                f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE ticket_id = ? "
-                "ORDER BY at, id",
-                (ticket_id,),
-            )
+        # A whole handoff's messages: on the thread, not on the event loop.
+        rows = await self.db.query(
+            f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE ticket_id = ? "
+            "ORDER BY at, id",
+            (ticket_id,), inline=False,
+        )
         return [_entry(row) for row in rows]
 
 
@@ -540,8 +540,8 @@ class SqliteAudit:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY at DESC, id DESC LIMIT ?"
         params.append(int(limit))
-        async with self.db.connection() as conn:
-            rows = await conn.execute_fetchall(sql, params)
+        # Up to the whole log: the staff reports read thousands of rows.
+        rows = await self.db.query(sql, params, inline=False)
         return [
             AuditEvent(
                 id=int(r[0]), at=cast(datetime, from_iso(r[1])), kind=r[2],
@@ -561,12 +561,11 @@ class SqliteAudit:
             Kind to count, most frequent first.
         """
         since = iso((now or self.clock()) - timedelta(days=days))
-        async with self.db.connection() as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT kind, COUNT(*) AS n FROM audit_log WHERE at >= ? "
-                "GROUP BY kind ORDER BY n DESC, kind",
-                (since,),
-            )
+        rows = await self.db.query(
+            "SELECT kind, COUNT(*) AS n FROM audit_log WHERE at >= ? "
+            "GROUP BY kind ORDER BY n DESC, kind",
+            (since,), inline=False,  # counts a range of the log
+        )
         return {kind: int(n) for kind, n in rows}
 
     async def counts_by_detail(
@@ -587,16 +586,15 @@ class SqliteAudit:
         check_detail_field(field)
         since = iso((now or self.clock()) - timedelta(days=days))
         path = f"$.{field}"
-        async with self.db.connection() as conn:
-            rows = await conn.execute_fetchall(
-                # Spell booleans as PostgreSQL's ->> does, so both backends agree.
-                "SELECT CASE json_type(detail, ?) WHEN 'true' THEN 'true' "
-                "WHEN 'false' THEN 'false' ELSE CAST(json_extract(detail, ?) AS TEXT) END AS v, "
-                "COUNT(*) AS n FROM audit_log WHERE kind = ? AND at >= ? "
-                "AND json_type(detail, ?) IS NOT NULL AND json_type(detail, ?) <> 'null' "
-                "GROUP BY v ORDER BY n DESC, v",
-                (path, path, kind, since, path, path),
-            )
+        rows = await self.db.query(
+            # Spell booleans as PostgreSQL's ->> does, so both backends agree.
+            "SELECT CASE json_type(detail, ?) WHEN 'true' THEN 'true' "
+            "WHEN 'false' THEN 'false' ELSE CAST(json_extract(detail, ?) AS TEXT) END AS v, "
+            "COUNT(*) AS n FROM audit_log WHERE kind = ? AND at >= ? "
+            "AND json_type(detail, ?) IS NOT NULL AND json_type(detail, ?) <> 'null' "
+            "GROUP BY v ORDER BY n DESC, v",
+            (path, path, kind, since, path, path), inline=False,  # counts a range of the log
+        )
         return {str(value): int(n) for value, n in rows}
 
 
