@@ -69,7 +69,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from bot.settings import Settings
-from bot.wire import model_from_json, to_json
+from bot.wire import encode_body, model_from_json, to_json
 
 _LOGGER = logging.getLogger(__name__)
 SORRY = (
@@ -401,7 +401,7 @@ class ConnectorSender:
         data: bytes | None = None
         if activity is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
-            data = json.dumps(to_json(activity, "Activity")).encode("ascii")
+            data = encode_body(to_json(activity, "Activity"))
         credentials = client.config.credentials
         if self.tokens.wants_token(credentials):
             headers["Authorization"] = f"Bearer {await self.tokens.token(credentials)}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from botbuilder.core import CardFactory
 from botbuilder.schema import Activity, ActivityTypes
 
+from bot.wire import OwnCardAttachment
 from dialogs.session import Reply
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -19,7 +19,8 @@ def to_activity(reply: Reply) -> Activity:
         activity.text = reply.text
         activity.text_format = "markdown"
     if reply.card is not None:
-        activity.attachments = [CardFactory.adaptive_card(reply.card)]
+        # CardFactory.adaptive_card's attachment, marked as the bot's own plain JSON.
+        activity.attachments = [OwnCardAttachment(content_type=ADAPTIVE_CARD, content=reply.card)]
     return activity
 
 
