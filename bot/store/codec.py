@@ -40,6 +40,7 @@ from functools import partial
 from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
+import orjson
 from botbuilder.core import StoreItem
 
 MAX_DEPTH = 256
@@ -312,7 +313,7 @@ def decode_item(text: str | bytes) -> dict[str, Any]:
     Returns:
         The item as a dict, without ``e_tag``.
     """
-    value = json.loads(text, object_hook=_object_hook)
+    value = _parse(text) if _untagged(text) else json.loads(text, object_hook=_object_hook)
     if not isinstance(value, dict):
         raise ValueError("stored document is not a JSON object")
     return value
@@ -432,6 +433,42 @@ def loads(text: str | bytes | None) -> Any:
     """Parse JSON text written by ``dumps_value``; None stays None."""
     if text is None:
         return None
+    return _parse(text)
+
+
+def _untagged(text: str | bytes) -> bool:
+    """True when no object in the document can be a type tag, so no hook is needed.
+
+    A tag's key is ``"$type"``; an escaped spelling such as ``"\\u0024type"`` is
+    caught by looking for any ``\\u`` escape at all. The encoder writes such
+    escapes only for control characters, so nearly every document passes.
+    """
+    if isinstance(text, str):
+        return TYPE_KEY not in text and "\\u" not in text
+    return TYPE_KEY.encode() not in text and b"\\u" not in text
+
+
+# 19 digits in a row may be an integer orjson cannot hold exactly (it reads
+# one beyond 64 bits as a float); such text, rare here, takes json.loads.
+# Found by mapping digits to "0" and all else to " " (1 µs for a state
+# document, where a regular expression search takes 8).
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_LONG_DIGITS = b"0" * 19
+
+
+def _parse(text: str | bytes) -> Any:
+    """``json.loads(text)``, about three times faster for the documents stored here.
+
+    orjson turns down a few things ``json.loads`` accepts (NaN, lone surrogate
+    escapes) and reads integers beyond 64 bits as floats; those documents
+    take ``json.loads``.
+    """
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if _LONG_DIGITS not in raw.translate(_DIGITS_ONLY):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:  # a ValueError, as json.loads raises for bad JSON
+            pass
     return json.loads(text)
 
 

@@ -304,3 +304,70 @@ def test_dumps_is_json_dumps(value: Any) -> None:
     for bad in (float("nan"), {"x": float("inf")}, {"o": object()}):
         with pytest.raises((ValueError, TypeError)):
             codec.dumps(bad)
+
+
+# ----- reading back -------------------------------------------------------------------
+def ordered(value: Any) -> Any:
+    """``value`` with every dict as its list of items, so comparing checks key order too."""
+    if type(value) is dict:
+        return [(key, ordered(item)) for key, item in value.items()]
+    if type(value) is list:
+        return [ordered(item) for item in value]
+    if hasattr(value, "__dict__"):  # a rebuilt object (not all of them define ==)
+        return (type(value), ordered(vars(value)))
+    return value
+
+
+def decode_slow(text: str | bytes) -> Any:
+    """What decode_item returned before it had a fast path: every object through the hook."""
+    return json.loads(text, object_hook=codec._object_hook)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(ITEMS)
+@example(STATE_ITEM)
+@example({"ref": ConversationReference(channel_id="msteams", user=ChannelAccount(id="29:1"))})
+@example({"when": datetime(2026, 11, 29, 1, 2, 3, tzinfo=UTC)})
+@example({"control": "bell \x07 and tab \t"})
+@example({"n": 10**30})
+def test_reading_gives_what_the_hook_gave(value: Any) -> None:
+    try:
+        text = encode_item(value)
+    except (TypeError, ValueError, RecursionError):
+        return  # not storable at all
+    expected = decode_slow(text)
+    for stored in (text, text.encode("utf-8")):  # SQLite gives str, a bytes column bytes
+        if not isinstance(expected, dict):
+            with pytest.raises(ValueError):
+                codec.decode_item(stored)
+            continue
+        got = codec.decode_item(stored)
+        assert ordered(got) == ordered(expected)
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": {"$type": "no-such-type", "$value": 1}}',
+    '{"a": {"\\u0024type": "ChannelAccount", "$value": {"id": "29:1"}}}',
+    '{"big": 123456789012345678901234567890, "f": 1e400}',
+    '{"u": 18446744073709551616, "s": -9223372036854775809, "ok": 9223372036854775807}',
+    '{"nan": NaN}',
+    '{"lone": "\\ud800"}',
+    '{"dup": 1, "dup": 2}',
+])
+def test_unusual_stored_text_reads_as_before(text: str) -> None:
+    got, expected = codec.decode_item(text), decode_slow(text)
+    assert repr(got) == repr(expected)  # repr: NaN is not equal to itself
+    assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
+def test_tagged_documents_still_rebuild_their_objects() -> None:
+    reference = ConversationReference(channel_id="msteams", user=ChannelAccount(id="29:1"))
+    text = encode_item({"ref": reference})
+    assert codec.TYPE_KEY in text
+    escaped = text.replace('"$type"', '"\\u0024type"')
+    for stored in (text, escaped):
+        assert isinstance(codec.decode_item(stored)["ref"], ConversationReference)
+    plain = encode_item(STATE_ITEM)
+    with mock.patch.object(codec, "_object_hook", side_effect=AssertionError("hook ran")):
+        assert codec.decode_item(plain) == {k: v for k, v in STATE_ITEM.items() if k != "e_tag"}
