@@ -535,7 +535,6 @@ class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
         now = iso(datetime.now(UTC))
 
         def save(raw: sqlite3.Connection) -> None:
-            # One transaction, run on the connection's thread in one step.
             for key, doc, e_tag in prepared:
                 if e_tag is None or e_tag == "*":
                     raw.execute(
@@ -564,7 +563,12 @@ class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
                 if not inserted:
                     raise EtagConflict(key, str(e_tag))
 
-        await self.db.run(save, transaction=True, inline=True)
+        # Several items: one transaction, all or none. One item (every turn's
+        # save) needs none: it is one statement that checks and writes at once,
+        # or, when that matched nothing, an insert that only succeeds for a new
+        # key, with nothing written in between; so it may also run again after
+        # SQLITE_BUSY. Leaving out BEGIN and COMMIT saves two statements a turn.
+        await self.db.run(save, transaction=len(prepared) > 1, inline=True)
 
     async def delete(self, keys: Iterable[str]) -> None:
         """Remove items; unknown keys are ignored.

@@ -150,12 +150,12 @@ class SqliteTickets:
             # A random id collided, or the open ticket closed meanwhile: try again.
         raise StoreError("could not create a ticket; the tickets table keeps changing")
 
-    async def _one(self, where: str, params: Sequence[Any]) -> Ticket | None:
+    async def _one(self, where: str, params: Sequence[Any], *, unique: bool = False) -> Ticket | None:
+        # ``unique``: an index guarantees at most one match, so no sort is needed
+        # (sorting, even no rows, costs SQLite a temporary b-tree on every call).
+        order = "" if unique else " ORDER BY created_at DESC, id DESC"
         rows = await self.db.query(
-            f"SELECT {TICKET_COLUMNS} FROM tickets WHERE {where} "
-            "ORDER BY created_at DESC, id DESC LIMIT 1",
-            params,
-        )
+            f"SELECT {TICKET_COLUMNS} FROM tickets WHERE {where}{order} LIMIT 1", params)
         return _ticket(rows[0]) if rows else None
 
     async def get_ticket(self, ticket_id: str) -> Ticket | None:
@@ -167,7 +167,7 @@ class SqliteTickets:
         Returns:
             The ticket or None.
         """
-        return await self._one("id = ?", (ticket_id,))
+        return await self._one("id = ?", (ticket_id,), unique=True)
 
     async def find_open_ticket_by_customer_conversation(
         self, conversation_id: str
@@ -180,8 +180,10 @@ class SqliteTickets:
         Returns:
             The open ticket or None.
         """
+        # Every turn asks this: tickets_one_open_per_customer, a unique index over
+        # exactly these rows, answers it without a sort.
         return await self._one(
-            "customer_conversation_id = ? AND status <> 'closed'", (conversation_id,)
+            "customer_conversation_id = ? AND status <> 'closed'", (conversation_id,), unique=True
         )
 
     async def find_ticket_by_thread(self, thread_conversation_id: str) -> Ticket | None:

@@ -171,6 +171,50 @@ async def test_inline_write_gives_up_after_the_busy_timeout(sqlite_file: Path) -
         assert (await storage.read(["k"]))["k"]["n"] == 0
 
 
+def statements_of(db: SqliteDatabase) -> list[str]:
+    """Record every statement the database's connection runs from now on."""
+    seen: list[str] = []
+    assert db._conn is not None
+    db._conn._conn.set_trace_callback(lambda sql: seen.append(" ".join(sql.split())[:40]))
+    return seen
+
+
+async def test_one_item_is_saved_by_one_statement_several_in_one_transaction(
+        sqlite_file: Path) -> None:
+    async with SqliteStorage(sqlite_file) as storage:
+        await storage.write({"a": {"n": 0}, "b": {"n": 0}})
+        etag = (await storage.read(["a"]))["a"]["e_tag"]
+        seen = statements_of(storage.db)
+        await storage.write({"a": {"n": 1, "e_tag": etag}})
+        assert [s.split()[0] for s in seen] == ["UPDATE"]
+        seen.clear()
+        await storage.write({"new": {"n": 1, "e_tag": "new-one"}})  # no such row yet: inserted
+        assert [s.split()[0] for s in seen] == ["INSERT"]
+        seen.clear()
+        with pytest.raises(EtagConflict):
+            await storage.write({"a": {"n": 2, "e_tag": etag}, "b": {"n": 2, "e_tag": "*"}})
+        assert seen[0] == "BEGIN IMMEDIATE" and seen[-1] == "ROLLBACK"
+        assert {k: v["n"] for k, v in (await storage.read(["a", "b", "new"])).items()} == {
+            "a": 1, "b": 0, "new": 1}
+
+
+async def test_the_open_ticket_lookup_of_every_turn_needs_no_sort(sqlite_file: Path) -> None:
+    from bot.store import open_store
+
+    async with await open_store(f"sqlite:///{sqlite_file}") as store:
+        ticket = await store.tickets.create_ticket(customer_ref={"conversation": {"id": "a:1"}},
+                                                   summary={})
+        db = store.state.db
+        seen: list[str] = []
+        db._conn._conn.set_trace_callback(seen.append)
+        found = await store.tickets.find_open_ticket_by_customer_conversation("a:1")
+        assert found is not None and found.id == ticket.id
+        db._conn._conn.set_trace_callback(None)
+        (sql,) = seen
+        plan = " ".join(row[-1] for row in await db.query("EXPLAIN QUERY PLAN " + sql))
+        assert "tickets_one_open_per_customer" in plan and "TEMP B-TREE" not in plan
+
+
 async def test_checkpoints_keep_the_wal_from_growing(sqlite_file: Path) -> None:
     """Automatic checkpoints are off (they would sync on the event loop); ours run instead."""
     wal = sqlite_file.with_name(sqlite_file.name + "-wal")
