@@ -114,7 +114,7 @@ class SqliteDatabase:
                 return
             if not self.is_memory:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(
+            connecting = aiosqlite.connect(
                 self.path,
                 isolation_level=None,  # autocommit; transactions are explicit
                 timeout=self.busy_timeout_ms / 1000,
@@ -122,6 +122,12 @@ class SqliteDatabase:
                 # asyncio.Lock keeps them and aiosqlite's thread apart.
                 check_same_thread=False,
             )
+            # aiosqlite's worker thread is not a daemon, so one connection left
+            # open (a task cancelled mid-open, a test that crashed) would keep
+            # the process from ever exiting. WAL survives a process that just
+            # stops; a daemon thread lets it stop.
+            connecting._thread.daemon = True
+            conn = await connecting
             try:
                 await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
                 if not self.is_memory:

@@ -134,6 +134,34 @@ async def test_concurrent_open_from_separate_processes(sqlite_file: Path) -> Non
         assert len(await storage.read([f"proc{i}" for i in range(4)])) == 4
 
 
+_WRITE_AND_FORGET_TO_CLOSE = """
+import asyncio, sys
+from bot.store import SqliteStorage
+KEPT = []  # still referenced at exit, like a store in a reference cycle
+async def main():
+    storage = SqliteStorage(sys.argv[1])
+    KEPT.append(storage)
+    await storage.write({"left": {"open": True}})  # and never closed
+asyncio.run(main())
+"""
+
+
+async def test_a_connection_left_open_does_not_keep_the_process_alive(sqlite_file: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _WRITE_AND_FORGET_TO_CLOSE, str(sqlite_file), cwd=root,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        pytest.fail("the process hung at exit on aiosqlite's worker thread")
+    assert proc.returncode == 0, err.decode()
+    async with SqliteStorage(sqlite_file) as storage:
+        assert (await storage.read(["left"]))["left"]["open"] is True
+
+
 async def test_inline_write_waits_for_another_writers_lock(sqlite_file: Path) -> None:
     """A turn's write finds another connection holding the lock: it waits, it does not fail."""
     async with SqliteStorage(sqlite_file, busy_timeout_ms=5000) as storage:
