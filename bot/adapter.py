@@ -486,7 +486,9 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
         # What deepcopy does for a plain object: a bare instance, then its __dict__ copied.
         new = kind.__new__(kind)
         memo[id(value)] = new
-        new.__dict__.update({k: _copy_value(v, memo) for k, v in value.__dict__.items()})
+        # Most attributes of an outgoing activity are None or str: kept without a call.
+        new.__dict__.update({k: v if type(v) in _SCALARS else _copy_value(v, memo)
+                             for k, v in value.__dict__.items()})
         return new
     return copy.deepcopy(value, memo)
 

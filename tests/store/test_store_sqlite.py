@@ -185,6 +185,30 @@ async def test_inline_write_waits_for_another_writers_lock(sqlite_file: Path) ->
         assert inline_timeout == (0,)
 
 
+async def test_a_single_statement_also_waits_for_another_writers_lock(sqlite_file: Path) -> None:
+    """db.query's direct path hands a locked write to the retrying path, then gives up in time."""
+    async with SqliteStorage(sqlite_file, busy_timeout_ms=1500) as storage:
+        await storage.write({"k": {"n": 0}})
+        db = storage.db
+        other = sqlite3.connect(sqlite_file, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        writing = asyncio.ensure_future(db.query("UPDATE bot_state SET etag = etag + 1"))
+        await asyncio.sleep(0.2)
+        assert not writing.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, 5)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                await db.query("UPDATE bot_state SET etag = etag + 1")
+            assert 1.4 <= asyncio.get_running_loop().time() - started < 5
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert await db.query("SELECT COUNT(*) FROM bot_state") == [(1,)]
+
+
 async def test_inline_write_gives_up_after_the_busy_timeout(sqlite_file: Path) -> None:
     async with SqliteStorage(sqlite_file, busy_timeout_ms=200) as storage:
         await storage.write({"k": {"n": 0}})
