@@ -519,13 +519,42 @@ def copy_for_sending(activity: Activity) -> Activity:
     return copied
 
 
+def _shallow_copy(value: Any) -> Any:
+    """copy.copy, without its generic protocol for the plain schema models."""
+    kind = type(value)
+    if isinstance(value, Model) and _plain_model(kind) and not hasattr(kind, "__copy__"):
+        new = kind.__new__(kind)  # what copy.copy's __reduce_ex__ path does for them
+        new.__dict__.update(value.__dict__)
+        return new
+    return copy.copy(value)
+
+
+def conversation_reference(activity: Activity) -> ConversationReference:
+    """``TurnContext.get_conversation_reference`` (botbuilder-core 4.17.1), with cheaper copies."""
+    return ConversationReference(
+        activity_id=(
+            activity.id
+            if activity.type != ActivityTypes.conversation_update
+            and activity.channel_id != Channels.direct_line
+            and activity.channel_id != Channels.webchat
+            else None
+        ),
+        user=_shallow_copy(activity.from_property),
+        bot=_shallow_copy(activity.recipient),
+        conversation=_shallow_copy(activity.conversation),
+        channel_id=activity.channel_id,
+        locale=activity.locale,
+        service_url=activity.service_url,
+    )
+
+
 class FastTurnContext(TurnContext):
     """TurnContext that sends with :func:`copy_for_sending` instead of a full deepcopy."""
 
     async def send_activities(self, activities: list[Activity]) -> list[ResourceResponse]:
         """TurnContext.send_activities (botbuilder-core 4.17.1), with the cheaper copy."""
         sent_non_trace_activity = False
-        ref = TurnContext.get_conversation_reference(self.activity)
+        ref = conversation_reference(self.activity)
 
         def activity_validator(activity: Activity) -> Activity:
             if not getattr(activity, "type", None):
