@@ -29,9 +29,12 @@ from botbuilder.schema import (
 from botframework.connector import models
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from isodate.tzinfo import FixedOffset
 from msrest import Deserializer, Serializer
 from msrest.exceptions import DeserializationError
+from msrest.serialization import Model
 
+from bot import wire
 from bot.render import to_activity
 from bot.wire import (
     OwnCardAttachment,
@@ -66,6 +69,7 @@ def test_recorded_teams_payloads_read_and_write_like_msrest(body: dict[str, Any]
     expected = Activity().deserialize(copy.deepcopy(body))
     got = activity_from_json(body)
     assert got == expected
+    assert_same(got, expected)
     assert json.dumps(to_json(got)) == sdk_body(expected)
     reference = TurnContext.get_conversation_reference(expected)
     assert json.dumps(to_json(reference)) == json.dumps(reference.serialize())
@@ -183,6 +187,7 @@ def test_generated_activities_read_and_write_like_msrest(body: dict[str, Any]) -
     got = activity_from_json(body)
     assert got == expected
     assert got.additional_properties == expected.additional_properties
+    assert_same(got, expected)  # vars() in the same order, nested models and timestamps too
     assert json.dumps(to_json(got)) == sdk_body(expected)
     assert json.dumps(to_json(got)) == json.dumps(expected.serialize())
 
@@ -327,3 +332,255 @@ def test_replies_carry_cards_as_the_bots_own_attachments_shared_not_walked() -> 
         content_type=attachment.content_type, content=odd)])
     assert json.dumps(to_json(ordinary)) == sdk_body(ordinary)
     assert to_json(ordinary)["attachments"][0]["content"]["extra"] == "(1, 2)"
+
+
+# ----- per-class readers and writers, every connector model ----------------------------
+# bot.wire builds one reader and one writer per model class and fills the
+# object's __dict__ directly where the constructor is a plain store; these
+# compare what they build with msrest's, field by field and key order included.
+def assert_same(got: Any, expected: Any, path: str = "$") -> None:
+    """``got`` is what msrest built: same types, same ``vars()`` in the same order, all down."""
+    assert type(got) is type(expected), path
+    if isinstance(expected, Model):
+        assert got == expected, path
+        assert list(vars(got)) == list(vars(expected)), path
+        assert type(got.additional_properties) is dict, path
+        assert got.additional_properties == expected.additional_properties, path
+        for name, value in vars(expected).items():
+            if name != "additional_properties":
+                assert_same(vars(got)[name], value, f"{path}.{name}")
+    elif isinstance(expected, list):
+        assert len(got) == len(expected), path
+        for index, (mine, theirs) in enumerate(zip(got, expected, strict=True)):
+            assert_same(mine, theirs, f"{path}[{index}]")
+    elif isinstance(expected, dict):
+        assert list(got) == list(expected), path
+        for key, value in expected.items():
+            assert_same(got[key], value, f"{path}.{key}")
+    elif isinstance(expected, dt.datetime):
+        assert_same_datetime(got, expected)
+    else:
+        assert got == expected, path
+
+
+def outcome(function: Any, *args: Any) -> Any:
+    """The result, or the type of the exception raised."""
+    try:
+        return function(*args)
+    except Exception as error:  # noqa: BLE001 - compared with the other side's
+        return type(error)
+
+
+MODEL_NAMES = sorted(name for name, cls in CONNECTOR_MODELS.items()
+                     if issubclass(cls, Model) and cls is not Model)
+ACTIVITY_MODELS = Activity._infer_class_models()
+
+
+def activity_model_names() -> list[str]:
+    """The schema classes an activity can hold, at any depth."""
+    seen: set[str] = set()
+    todo = ["Activity"]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            for desc in ACTIVITY_MODELS[name]._attribute_map.values():
+                inner = desc["type"].strip("[]{}") if isinstance(desc["type"], str) else ""
+                if isinstance(ACTIVITY_MODELS.get(inner), type) \
+                        and issubclass(ACTIVITY_MODELS[inner], Model):
+                    todo.append(inner)
+    return sorted(seen)
+
+
+def usual_or_odd(usual: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> Any:
+    """Mostly ``usual`` (the fast path), sometimes ``odd`` (what msrest must decide)."""
+    return st.one_of(usual, usual, usual, usual, odd)
+
+
+def value_of(data_type: Any, depth: int) -> st.SearchStrategy[Any]:
+    """JSON a field declared ``data_type`` may hold; nested models stop at depth 2."""
+    if not isinstance(data_type, str):
+        return json_value
+    if data_type == "str":
+        return usual_or_odd(st.text(max_size=8), st.integers(-3, 3) | st.booleans())
+    if data_type == "bool":
+        return usual_or_odd(st.booleans(), st.sampled_from([0, 1, "true"]))
+    if data_type in ("int", "long"):
+        return usual_or_odd(st.integers(-10**6, 10**6), st.sampled_from([1.0, "7", True]))
+    if data_type == "float":
+        return usual_or_odd(st.floats(allow_nan=False, allow_infinity=False),
+                            st.integers(-3, 3) | st.just("1.5"))
+    if data_type == "iso-8601":
+        return usual_or_odd(teams_timestamp, odd_timestamp)
+    if data_type[:1] == "[" and data_type[-1:] == "]":
+        return usual_or_odd(st.lists(st.none() | value_of(data_type[1:-1], depth), max_size=3),
+                            json_leaf)
+    if data_type[:1] == "{" and data_type[-1:] == "}":
+        return usual_or_odd(st.dictionaries(st.text(max_size=5),
+                                            st.none() | value_of(data_type[1:-1], depth),
+                                            max_size=3), json_leaf)
+    declared = CONNECTOR_MODELS.get(data_type)
+    if isinstance(declared, type) and issubclass(declared, Model):
+        if depth >= 2:
+            return st.nothing()
+        return usual_or_odd(model_json(data_type, depth + 1), json_leaf)
+    return json_value  # "object", an enum's name, "bytearray"
+
+
+def model_json(name: str, depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
+    """A JSON object for the schema class ``name``: any of its keys, maybe some unknown ones."""
+    attribute_map = CONNECTOR_MODELS[name]._attribute_map
+    known = {desc["key"] for desc in attribute_map.values()}
+    optional = {}
+    for desc in attribute_map.values():
+        if desc["key"]:
+            optional[desc["key"]] = st.none() | value_of(desc["type"], depth)
+    unknown = st.dictionaries(st.text(max_size=6).filter(lambda key: key not in known),
+                              json_leaf, max_size=2)
+    return st.builds(lambda body, extra: {**extra, **body},
+                     st.fixed_dictionaries({}, optional=optional), unknown)
+
+
+def check_reads_and_writes_like_msrest(name: str, data: dict[str, Any]) -> None:
+    expected = outcome(Deserializer(CONNECTOR_MODELS), name, copy.deepcopy(data))
+    got = outcome(model_from_json, name, data)
+    if isinstance(expected, type):  # msrest raised: so must model_from_json (it is msrest then)
+        assert got is expected
+        return
+    assert_same(got, expected)
+    written = outcome(to_json, got, name)
+    reference = outcome(lambda: Serializer(CONNECTOR_MODELS).body(copy.deepcopy(expected), name))
+    if isinstance(reference, type):
+        assert written is reference
+    else:
+        assert json.dumps(written) == json.dumps(reference)
+    # The activity table (what Activity().deserialize reads with) for the classes it holds.
+    if name in ACTIVITY_MODELS:
+        reader = wire._model_reader(ACTIVITY_MODELS[name], "activity")
+        fast = wire._attempt(reader, data)
+        if fast is not wire._MISSING:
+            assert_same(fast, Deserializer(ACTIVITY_MODELS)(name, copy.deepcopy(data)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(activity_model_names()).flatmap(
+    lambda name: st.tuples(st.just(name), model_json(name))))
+def test_every_model_an_activity_holds_reads_and_writes_like_msrest(case: Any) -> None:
+    check_reads_and_writes_like_msrest(*case)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(MODEL_NAMES).flatmap(
+    lambda name: st.tuples(st.just(name), model_json(name))))
+def test_every_connector_model_reads_and_writes_like_msrest(case: Any) -> None:
+    check_reads_and_writes_like_msrest(*case)
+
+
+def test_each_connector_model_class_once_with_every_key() -> None:
+    # Every class at least once, all keys present (hypothesis samples classes at random).
+    for name in MODEL_NAMES:
+        cls = CONNECTOR_MODELS[name]
+        data = {desc["key"]: None for desc in cls._attribute_map.values() if desc["key"]}
+        check_reads_and_writes_like_msrest(name, data)
+        check_reads_and_writes_like_msrest(name, {"unknown": [1, {"a": None}]})
+
+
+def test_duplicate_json_keys_are_left_to_msrest() -> None:
+    # TokenExchangeState maps connectionName to two attributes; msrest sets both.
+    data = {"connectionName": "graph", "msAppId": "app", "conversation": {"activityId": "1"}}
+    check_reads_and_writes_like_msrest("TokenExchangeState", data)
+    got = model_from_json("TokenExchangeState", data)
+    assert got.connection_name == got.bot_url == "graph"
+
+
+class PlainModel(Model):
+    _attribute_map = {"name": {"key": "name", "type": "str"},
+                      "tags": {"key": "tags", "type": "[str]"}}
+
+    def __init__(self, *, name: str | None = None, tags: list[str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.tags = tags
+
+
+class DefaultingModel(PlainModel):
+    def __init__(self, *, name: str | None = None, tags: list[str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(name=name, tags=tags or [], **kwargs)  # not a plain store
+
+
+class ExtraStateModel(PlainModel):
+    def __init__(self, *, name: str | None = None, tags: list[str] | None = None,
+                 **kwargs: Any) -> None:
+        self.seen = True  # an attribute outside the attribute map, set first
+        super().__init__(name=name, tags=tags, **kwargs)
+
+
+class KwargsOnlyModel(PlainModel):
+    def __init__(self, **kwargs: Any) -> None:  # no defaults to check: msrest reads it
+        super().__init__(**kwargs)
+
+
+class PropertyModel(PlainModel):
+    @property
+    def name(self) -> Any:  # type: ignore[override]
+        return self.__dict__.get("_name")
+
+    @name.setter
+    def name(self, value: Any) -> None:
+        self.__dict__["_name"] = value.upper() if isinstance(value, str) else value
+
+
+class SlottedModel(PlainModel):
+    __slots__ = ("cache",)
+
+
+@pytest.mark.parametrize("cls, kind", [
+    (PlainModel, "fill"), (DefaultingModel, "construct"), (ExtraStateModel, "construct"),
+    (PropertyModel, "construct"), (SlottedModel, "construct"), (KwargsOnlyModel, "_refuse")])
+def test_dict_fill_only_where_the_constructor_is_a_plain_store(cls: type, kind: str) -> None:
+    # "fill": __dict__ filled directly; "construct": the constructor called; "_refuse": msrest's.
+    table = {cls.__name__: cls}
+    reader = wire._build_model_reader(cls, "connector")
+    assert reader.__name__ == kind
+    for data in ({}, {"name": "x"}, {"tags": ["a", None]}, {"name": "y", "tags": [], "z": 1}):
+        expected = Deserializer(table)(cls.__name__, copy.deepcopy(data))
+        got = wire._attempt(reader, data)
+        if kind == "_refuse":
+            assert got is wire._MISSING
+        else:
+            assert_same(got, expected)
+
+
+def test_fixtures_and_replies_never_fall_back_to_msrest(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Were a change ever to send these down msrest's path, the speed-up would quietly go.
+    bodies = fixture_bodies()
+    expected = [Activity().deserialize(copy.deepcopy(body)) for body in bodies]
+    reference = TurnContext.get_conversation_reference(incoming())
+    replies = [TurnContext.apply_conversation_reference(to_activity(Reply(card=card)), reference)
+               for card in sample_cards().values()]
+    written = [sdk_body(reply) for reply in replies]
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("went to msrest")
+
+    monkeypatch.setattr(Deserializer, "__call__", refuse)
+    monkeypatch.setattr(Serializer, "body", refuse)
+    for body, activity in zip(bodies, expected, strict=True):
+        assert_same(activity_from_json(body), activity)
+    for reply, body in zip(replies, written, strict=True):
+        assert json.dumps(to_json(reply, "Activity")) == body
+    assert to_json(reference) == reference.serialize()
+    assert model_from_json("ResourceResponse", {"id": "1"}) == ResourceResponse(id="1")
+
+
+def test_each_offset_timestamp_gets_a_zone_of_its_own() -> None:
+    # msrest (isodate) builds a new FixedOffset per parse; so does _parse_iso.
+    first = _parse_iso("2026-11-28T11:07:51.123+01:00")
+    second = _parse_iso("2026-11-28T11:07:51.123+01:00")
+    assert first.tzinfo is not second.tzinfo
+    made = FixedOffset(1, 0, "+01:00")
+    assert vars(first.tzinfo) == vars(second.tzinfo) == vars(made)
+    west = _parse_iso("2026-11-28T10:07:51-05:30")
+    assert vars(west.tzinfo) == vars(FixedOffset(-5, -30, "-05:30"))
