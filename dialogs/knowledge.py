@@ -271,12 +271,23 @@ class Option:
         Returns:
             The value, the title and every synonym, normalised, without empties or duplicates.
         """
+        return self._phrases
+
+    # Computed once per option (the knowledge is immutable): matching a typed
+    # answer would otherwise normalise every synonym of every option again.
+    @functools.cached_property
+    def _phrases(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for text in (self.value, self.title, *self.synonyms):
             phrase = normalise(text)
             if phrase:
                 seen.setdefault(phrase, None)
         return tuple(seen)
+
+    @functools.cached_property
+    def phrase_words(self) -> tuple[tuple[str, ...], ...]:
+        """The words of each of :meth:`phrases`, in the same order."""
+        return tuple(tuple(phrase.split()) for phrase in self._phrases)
 
 
 @dataclass(frozen=True)
@@ -353,10 +364,8 @@ class Question:
             return None
         hits: list[tuple[int, int, int]] = []  # (start, end, option index)
         for index, option in enumerate(self.options):
-            for phrase in option.phrases():
-                hits.extend(
-                    (start, end, index) for start, end in _find_phrase(words, phrase.split())
-                )
+            for phrase in option.phrase_words:
+                hits.extend((start, end, index) for start, end in _find_phrase(words, phrase))
         kept = {
             index
             for start, end, index in hits
@@ -574,10 +583,11 @@ def _find_phrase(words: Sequence[str], phrase: Sequence[str]) -> list[tuple[int,
     size = len(phrase)
     if size == 0:
         return []
+    words, phrase = tuple(words), tuple(phrase)
     return [
         (start, start + size)
         for start in range(len(words) - size + 1)
-        if list(words[start : start + size]) == list(phrase)
+        if words[start : start + size] == phrase
     ]
 
 

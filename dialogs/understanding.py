@@ -43,6 +43,12 @@ _COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
                    "same error", "still the same"),
 }
 
+# The phrases of a command that may also be found inside a longer message.
+_LONG_COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
+    command: tuple(phrase for phrase in phrases if len(phrase) > 6)
+    for command, phrases in _COMMAND_PHRASES.items()
+}
+
 _PUNCT = re.compile(r"[^\w@.'?+-]+", re.UNICODE)
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _PASSWORD = re.compile(
@@ -87,7 +93,7 @@ def match_command(text: str) -> str | None:
             return command
     # "please start over", "can I talk to a person?"
     for command in ("start_over", "person", "help", "overview"):
-        if any(_contains_phrase(said, phrase) for phrase in _COMMAND_PHRASES[command] if len(phrase) > 6):
+        if _contains_any_phrase(said, _LONG_COMMAND_PHRASES[command]):
             return command
     return None
 
@@ -100,6 +106,24 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
 
 def _contains_phrase(text: str, phrase: str) -> bool:
     return _phrase_pattern(phrase).search(text) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _any_phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    # One search for the whole set instead of one per phrase: where a phrase
+    # fails its word boundary, the alternation backtracks to the next one, so
+    # this matches exactly when some phrase would alone. The sets are fixed
+    # (commands, each question's topic words): compiled once.
+    alternatives = [re.escape(phrase) for phrase in phrases if phrase]
+    if not alternatives:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)")
+
+
+def _contains_any_phrase(text: str, phrases: tuple[str, ...]) -> bool:
+    """True when some (non-empty) phrase of ``phrases`` occurs in ``text`` as whole words."""
+    pattern = _any_phrase_pattern(phrases)
+    return pattern is not None and pattern.search(text) is not None
 
 
 def contains_password(text: str) -> bool:
@@ -170,7 +194,7 @@ def extract_facts(text: str, knowledge: Knowledge) -> dict[str, str]:
         for question_id, question in knowledge.questions.items():
             if question_id in found or question_id == "mailbox":
                 continue
-            if not any(_contains_phrase(clause, topic) for topic in question.topics if topic):
+            if not _contains_any_phrase(clause, question.topics):
                 continue
             option = question.match_option(clause)
             if option is not None:
