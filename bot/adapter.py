@@ -529,8 +529,20 @@ def _shallow_copy(value: Any) -> Any:
     return copy.copy(value)
 
 
-def conversation_reference(activity: Activity) -> ConversationReference:
-    """``TurnContext.get_conversation_reference`` (botbuilder-core 4.17.1), with cheaper copies."""
+def _same(value: Any) -> Any:
+    return value
+
+
+def conversation_reference(activity: Activity, *, copy_parts: bool = True) -> ConversationReference:
+    """``TurnContext.get_conversation_reference`` (botbuilder-core 4.17.1), with cheaper copies.
+
+    Args:
+        activity: the incoming activity.
+        copy_parts: copy ``from``, ``recipient`` and ``conversation``, as the
+            SDK does so that later changes to the activity cannot reach a kept
+            reference; False for a reference serialized at once.
+    """
+    part = _shallow_copy if copy_parts else _same
     return ConversationReference(
         activity_id=(
             activity.id
@@ -539,9 +551,9 @@ def conversation_reference(activity: Activity) -> ConversationReference:
             and activity.channel_id != Channels.webchat
             else None
         ),
-        user=_shallow_copy(activity.from_property),
-        bot=_shallow_copy(activity.recipient),
-        conversation=_shallow_copy(activity.conversation),
+        user=part(activity.from_property),
+        bot=part(activity.recipient),
+        conversation=part(activity.conversation),
         channel_id=activity.channel_id,
         locale=activity.locale,
         service_url=activity.service_url,

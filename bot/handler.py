@@ -15,10 +15,10 @@ from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.schema import ActivityTypes, ChannelAccount, ConversationReference
+from botbuilder.schema import ChannelAccount
 from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount, TeamsChannelData
-from botframework.connector import Channels
 
+from bot.adapter import conversation_reference
 from bot.extensions import BotExtension
 from bot.conversation import ConversationRecord, ConversationStateStore, conversation_key
 from bot.render import to_activities
@@ -29,28 +29,14 @@ _LOGGER = logging.getLogger(__name__)
 MAX_TEXT = 10_000
 
 
-_NO_ACTIVITY_ID_CHANNELS = (Channels.direct_line, Channels.webchat)
-
-
 def reference_of(activity: Any) -> dict[str, Any]:
     """Return the serialized conversation reference of an incoming activity.
 
-    The JSON of ``TurnContext.get_conversation_reference(activity)``, built
-    without the copies of ``from``, ``recipient`` and ``conversation`` it
-    makes so that later changes to the activity cannot reach a kept
-    reference: this one is serialized at once.
+    The JSON of ``TurnContext.get_conversation_reference(activity)``; serialized
+    at once, so it needs none of the copies of the activity's parts that the
+    SDK makes for a reference kept as an object.
     """
-    kind = activity.type
-    reference = ConversationReference(
-        activity_id=activity.id if kind != ActivityTypes.conversation_update
-        and activity.channel_id not in _NO_ACTIVITY_ID_CHANNELS else None,
-        user=activity.from_property,
-        bot=activity.recipient,
-        conversation=activity.conversation,
-        channel_id=activity.channel_id,
-        locale=activity.locale,
-        service_url=activity.service_url,
-    )
+    reference = conversation_reference(activity, copy_parts=False)
     return to_json(reference)  # == reference.serialize(), without msrest's per-call cost
 
 

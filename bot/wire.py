@@ -43,6 +43,7 @@ import inspect
 import json
 import operator
 import re
+import threading
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
@@ -522,29 +523,36 @@ _TABLES: dict[str, Callable[[], Mapping[str, type]]] = {
     "activity": lambda: _activity_deserializer().dependencies,
 }
 _READERS: dict[tuple[type, str], Callable[[Any], Any]] = {}
+# Held while a reader is built (re-entrant: building one may build those of its fields).
+_BUILDING = threading.RLock()
 
 
 def _model_reader(cls: type, table: str) -> Callable[[Any], Any]:
     """The reader for ``cls`` under a model table, built on first use (``_refuse``: msrest's).
 
-    Built without a lock: a thread that meets the class while another builds it
-    calls ``pending``, which finds itself, recurses until RecursionError and so
-    hands that one body to msrest. Harmless, and only on a class's first use.
+    Built under a lock, so another thread meeting the class meanwhile waits
+    for the finished reader; the building thread itself may meet it again (a
+    model whose fields lead back to it) and gets ``pending``, which calls the
+    finished reader when a body is read.
     """
     token = (cls, table)
     reader = _READERS.get(token)
-    if reader is None:
+    if reader is not None:
+        return reader
+    with _BUILDING:
+        reader = _READERS.get(token)
+        if reader is None:
 
-        def pending(data: Any) -> Any:
-            """Stands in for the reader while it is built (a model whose fields lead back to it)."""
-            return _READERS[token](data)
+            def pending(data: Any) -> Any:
+                """Stands in for the reader while it is built."""
+                return _READERS[token](data)
 
-        _READERS[token] = pending
-        try:
-            reader = _build_model_reader(cls, table)
-        except Exception:  # noqa: BLE001 - an odd class: msrest reads it
-            reader = _refuse
-        _READERS[token] = reader
+            _READERS[token] = pending
+            try:
+                reader = _build_model_reader(cls, table)
+            except Exception:  # noqa: BLE001 - an odd class: msrest reads it
+                reader = _refuse
+            _READERS[token] = reader
     return reader
 
 

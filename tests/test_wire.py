@@ -584,3 +584,35 @@ def test_each_offset_timestamp_gets_a_zone_of_its_own() -> None:
     assert vars(first.tzinfo) == vars(second.tzinfo) == vars(made)
     west = _parse_iso("2026-11-28T10:07:51-05:30")
     assert vars(west.tzinfo) == vars(FixedOffset(-5, -30, "-05:30"))
+
+
+def test_readers_built_from_several_threads_at_once_are_complete_for_each() -> None:
+    """A thread meeting a class whose reader another thread is building waits for it.
+
+    None of them may be handed to msrest for want of a finished reader.
+    """
+    import threading
+    from unittest import mock
+
+    bodies = fixture_bodies()
+    expected = [Activity().deserialize(copy.deepcopy(body)) for body in bodies]
+    saved = dict(wire._READERS)
+    wire._READERS.clear()
+    start = threading.Barrier(8)
+    results: list[list[Any]] = [[] for _ in range(8)]
+
+    def read(slot: int) -> None:
+        start.wait()
+        results[slot] = [activity_from_json(copy.deepcopy(body)) for body in bodies]
+
+    try:
+        with mock.patch.object(Activity, "deserialize",
+                               side_effect=AssertionError("fell back to msrest")):
+            threads = [threading.Thread(target=read, args=(n,)) for n in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+    finally:
+        wire._READERS.update(saved)
+    assert all(got == expected for got in results)

@@ -57,6 +57,12 @@ CHECKPOINT_EVERY = 250
 _WOULD_WAIT = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
+def _would_wait(error: sqlite3.OperationalError) -> bool:
+    """True when ``error`` only means another connection holds a lock (worth trying again)."""
+    # The extended code's low byte is the primary code (BUSY_SNAPSHOT is BUSY).
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _WOULD_WAIT
+
+
 def iso(ts: datetime) -> str:
     """Format a timestamp the way SQLite rows store it (UTC, fixed width, sortable).
 
@@ -221,7 +227,7 @@ class SqliteDatabase:
             try:
                 rows = conn._conn.execute(sql, params).fetchall()
             except sqlite3.OperationalError as error:
-                if (getattr(error, "sqlite_errorcode", 0) & 0xFF) not in _WOULD_WAIT:
+                if not _would_wait(error):
                     raise
             else:
                 if writes:
@@ -334,8 +340,7 @@ class SqliteDatabase:
         try:
             result = step(conn._conn)
         except sqlite3.OperationalError as error:
-            # The extended code's low byte is the primary code (BUSY_SNAPSHOT is BUSY).
-            if (getattr(error, "sqlite_errorcode", 0) & 0xFF) not in _WOULD_WAIT:
+            if not _would_wait(error):
                 raise
             return False, error
         if writes:
