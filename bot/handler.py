@@ -18,7 +18,7 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ChannelAccount
 from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount, TeamsChannelData
 
-from bot.adapter import conversation_reference
+from bot.adapter import conversation_reference, send_replies
 from bot.extensions import BotExtension
 from bot.conversation import ConversationRecord, ConversationStateStore, conversation_key
 from bot.render import to_activities
@@ -208,7 +208,7 @@ class SupportBot(TeamsActivityHandler):
             self._key(activity), step, reference_of(activity)
         )
         if result is not None:
-            await turn_context.send_activities(to_activities(result.replies))
+            await send_replies(turn_context, to_activities(result.replies))
 
     async def _run(self, turn_context: TurnContext, turn: TurnInput) -> TurnResult | None:
         for extension in self.extensions:
@@ -229,7 +229,7 @@ class SupportBot(TeamsActivityHandler):
             extra={"conversation_id": activity.conversation.id, "state": result.state,
                    "events": result.events},
         )
-        await turn_context.send_activities(to_activities(result.replies))
+        await send_replies(turn_context, to_activities(result.replies))
         for extension in self.extensions:
             await extension.after_turn(turn_context, turn, result)
         return result

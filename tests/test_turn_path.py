@@ -29,7 +29,7 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import MicrosoftAppCredentials
 from botframework.connector.models import ErrorResponseException
 
-from bot.adapter import SORRY, ConnectorSender, FastCloudAdapter, build_adapter
+from bot.adapter import SORRY, ConnectorSender, FastCloudAdapter, build_adapter, send_replies
 from bot.keys import ADAPTER_KEY
 from bot.render import to_activity
 from bot.settings import Settings
@@ -120,6 +120,33 @@ async def test_replies_are_the_json_the_sdk_sends_to_the_url_it_uses(
         assert fast[0].raw_path.endswith("/activities/<turn>")  # replyToId routing
         # The two transports really are different code paths.
         assert "msrest" in (sdk[0].user_agent or "") and "msrest" not in (fast[0].user_agent or "")
+
+
+async def test_handed_over_replies_go_as_they_are_with_the_same_json_as_copies(
+        connector: LocalConnector) -> None:
+    cards = list(sample_cards().values())[:3]
+    kept: list[tuple[list[Activity], list[Activity]]] = []
+
+    async def logic(turn_context: TurnContext) -> None:
+        copied = [to_activity(Reply(text="**x**", card=card)) for card in cards]
+        handed = [to_activity(Reply(text="**x**", card=card)) for card in cards]
+        await turn_context.send_activities(copied)
+        await send_replies(turn_context, handed)
+        kept.append((copied, handed))
+
+    adapter = build_adapter(Settings(storage_url="memory://"))
+    async with aiohttp.ClientSession() as session:
+        adapter.use_http_session(session)
+        await proactive(adapter, reference(connector), logic)
+    bodies = [r.raw_body for r in connector.received]
+    assert len(bodies) == 2 * len(cards)
+    for ours, theirs in zip(bodies[len(cards):], bodies[:len(cards)], strict=True):
+        assert same_json(ours, theirs)
+    copied, handed = kept[0]
+    # The SDK's way leaves the caller's objects alone; handed-over ones were sent themselves.
+    assert all(a.conversation is None for a in copied)
+    assert all(a.conversation is not None and a.conversation.id == "a:proactive-1"
+               for a in handed)
 
 
 async def test_without_reply_to_id_a_message_goes_to_the_conversation(
