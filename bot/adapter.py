@@ -519,10 +519,16 @@ def copy_for_sending(activity: Activity) -> Activity:
     return copied
 
 
+@functools.cache
+def _copied_plainly(kind: type) -> bool:
+    """True when copy.copy of a ``kind`` is a bare instance with the same __dict__."""
+    return issubclass(kind, Model) and _plain_model(kind) and not hasattr(kind, "__copy__")
+
+
 def _shallow_copy(value: Any) -> Any:
     """copy.copy, without its generic protocol for the plain schema models."""
     kind = type(value)
-    if isinstance(value, Model) and _plain_model(kind) and not hasattr(kind, "__copy__"):
+    if _copied_plainly(kind):
         new = kind.__new__(kind)  # what copy.copy's __reduce_ex__ path does for them
         new.__dict__.update(value.__dict__)
         return new
@@ -561,7 +567,8 @@ def conversation_reference(activity: Activity, *, copy_parts: bool = True) -> Co
 
 
 class FastTurnContext(TurnContext):
-    """TurnContext that sends with :func:`copy_for_sending` instead of a full deepcopy."""
+    """TurnContext that sends with :func:`copy_for_sending` instead of a full deepcopy
+    (or, for replies handed over by :func:`send_replies`, without a copy)."""
 
     async def send_activities(self, activities: list[Activity], *,
                               handed_over: bool = False) -> list[ResourceResponse]:
