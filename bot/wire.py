@@ -523,36 +523,49 @@ _TABLES: dict[str, Callable[[], Mapping[str, type]]] = {
     "activity": lambda: _activity_deserializer().dependencies,
 }
 _READERS: dict[tuple[type, str], Callable[[Any], Any]] = {}
-# Held while a reader is built (re-entrant: building one may build those of its fields).
+# Held while readers are built (re-entrant: building one may build those of its fields).
 _BUILDING = threading.RLock()
+# Readers the thread holding _BUILDING has begun or finished but not yet
+# published: only that thread sees them. They reach _READERS together when the
+# outermost build ends, because a reader built on the way may call a stand-in
+# for one still being built, and other threads read _READERS without the lock.
+_UNPUBLISHED: dict[tuple[type, str], Callable[[Any], Any]] = {}
 
 
 def _model_reader(cls: type, table: str) -> Callable[[Any], Any]:
     """The reader for ``cls`` under a model table, built on first use (``_refuse``: msrest's).
 
     Built under a lock, so another thread meeting the class meanwhile waits
-    for the finished reader; the building thread itself may meet it again (a
+    for the finished readers; the building thread itself may meet it again (a
     model whose fields lead back to it) and gets ``pending``, which calls the
-    finished reader when a body is read.
+    finished reader when a body is read, after everything is published.
     """
     token = (cls, table)
     reader = _READERS.get(token)
     if reader is not None:
         return reader
     with _BUILDING:
-        reader = _READERS.get(token)
-        if reader is None:
+        reader = _READERS.get(token) or _UNPUBLISHED.get(token)
+        if reader is not None:
+            return reader
 
-            def pending(data: Any) -> Any:
-                """Stands in for the reader while it is built."""
-                return _READERS[token](data)
+        def pending(data: Any) -> Any:
+            """Stands in for the reader while it is built."""
+            return _READERS[token](data)
 
-            _READERS[token] = pending
+        outermost = not _UNPUBLISHED
+        _UNPUBLISHED[token] = pending
+        try:
             try:
                 reader = _build_model_reader(cls, table)
             except Exception:  # noqa: BLE001 - an odd class: msrest reads it
                 reader = _refuse
-            _READERS[token] = reader
+            _UNPUBLISHED[token] = reader
+            if outermost:
+                _READERS.update(_UNPUBLISHED)
+        finally:
+            if outermost:
+                _UNPUBLISHED.clear()
     return reader
 
 

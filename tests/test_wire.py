@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -598,6 +599,14 @@ def test_readers_built_from_several_threads_at_once_are_complete_for_each() -> N
     expected = [Activity().deserialize(copy.deepcopy(body)) for body in bodies]
     saved = dict(wire._READERS)
     wire._READERS.clear()
+    build = wire._build_model_reader
+
+    def slow_build(cls: type, table: str) -> Any:
+        # Widens the window in which a reader is being built, so that other
+        # threads meet the unfinished one on every run, not once in a while.
+        time.sleep(0.002)
+        return build(cls, table)
+
     start = threading.Barrier(8)
     results: list[list[Any]] = [[] for _ in range(8)]
 
@@ -607,7 +616,8 @@ def test_readers_built_from_several_threads_at_once_are_complete_for_each() -> N
 
     try:
         with mock.patch.object(Activity, "deserialize",
-                               side_effect=AssertionError("fell back to msrest")):
+                               side_effect=AssertionError("fell back to msrest")), \
+                mock.patch.object(wire, "_build_model_reader", slow_build):
             threads = [threading.Thread(target=read, args=(n,)) for n in range(8)]
             for thread in threads:
                 thread.start()
@@ -616,3 +626,56 @@ def test_readers_built_from_several_threads_at_once_are_complete_for_each() -> N
     finally:
         wire._READERS.update(saved)
     assert all(got == expected for got in results)
+
+
+class _Step(Model):
+    """A model whose fields lead back to itself, and through another class."""
+
+    _attribute_map = {
+        "name": {"key": "name", "type": "str"},
+        "next": {"key": "next", "type": "_Step"},
+        "branches": {"key": "branches", "type": "[_Branch]"},
+    }
+
+    def __init__(self, *, name: Any = None, next: Any = None,  # noqa: A002 - the field's name
+                 branches: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.next = next
+        self.branches = branches
+
+
+class _Branch(Model):
+    """Leads back to _Step, so its reader is finished while _Step's is still being built."""
+
+    _attribute_map = {"label": {"key": "label", "type": "str"},
+                      "step": {"key": "step", "type": "_Step"}}
+
+    def __init__(self, *, label: Any = None, step: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.label = label
+        self.step = step
+
+
+def test_a_model_whose_fields_lead_back_to_it_reads_as_msrest_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    table = {"_Step": _Step, "_Branch": _Branch}
+    monkeypatch.setitem(wire._TABLES, "cycle", lambda: table)
+    body = {"name": "a", "next": {"name": "b", "branches": [
+        {"label": "x", "step": {"name": "c", "next": {"name": "d"}}}, {"label": "y"}]},
+        "extra": 1}
+
+    branch_reader = wire._model_reader(_Branch, "cycle")
+    step_reader = wire._model_reader(_Step, "cycle")
+    try:
+        assert wire._UNPUBLISHED == {}
+        assert wire._READERS[(_Step, "cycle")] is step_reader
+        expected = Deserializer(table)("_Step", copy.deepcopy(body))
+        # Both readers, each built while the other was unfinished, read the whole chain.
+        assert step_reader(copy.deepcopy(body)) == expected
+        assert branch_reader({"label": "z", "step": copy.deepcopy(body)}) \
+            == Deserializer(table)("_Branch", {"label": "z", "step": copy.deepcopy(body)})
+        assert wire._refuse not in (step_reader, branch_reader)  # read by the fast path
+    finally:
+        for token in [(_Step, "cycle"), (_Branch, "cycle")]:
+            wire._READERS.pop(token, None)
