@@ -27,18 +27,23 @@ def to_activity(reply: Reply) -> Activity:
 def to_activities(replies: Iterable[Reply]) -> list[Activity]:
     """Return the activities for a turn's replies, in order, skipping empty ones.
 
-    A line of text followed by a card ("Got it." and the next question) goes
-    out as one message, the text above the card, as Teams shows a message
-    with both: one bubble instead of two, and one request to the connector
-    instead of two.
+    Lines of text said one after another ("Sorry, I didn't catch that." and
+    where the conversation stands) go out as one message, a paragraph each,
+    and text followed by a card ("Got it." and the next question) goes out as
+    one message with the text above the card, as Teams shows a message with
+    both: one bubble instead of several, and one request to the connector
+    instead of several.
     """
     merged: list[Reply] = []
     for reply in replies:
         if not reply.text and reply.card is None:
             continue
         previous = merged[-1] if merged else None
-        if (previous is not None and previous.card is None and not reply.text
-                and reply.card is not None):
+        if previous is None or previous.card is not None:
+            merged.append(reply)
+        elif reply.card is None:
+            merged[-1] = Reply(text=f"{previous.text}\n\n{reply.text}")
+        elif not reply.text:
             merged[-1] = Reply(text=previous.text, card=reply.card)
         else:
             merged.append(reply)
