@@ -21,7 +21,7 @@ from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount, TeamsChannelD
 from bot.adapter import conversation_reference, send_replies
 from bot.extensions import BotExtension
 from bot.conversation import ConversationRecord, ConversationStateStore, conversation_key
-from bot.render import to_activities
+from bot.render import PENDING_REPLIES, to_activities
 from bot.wire import to_json
 from dialogs.engine import FlowEngine, TurnInput, TurnResult
 
@@ -229,9 +229,17 @@ class SupportBot(TeamsActivityHandler):
             extra={"conversation_id": activity.conversation.id, "state": result.state,
                    "events": result.events},
         )
-        await send_replies(turn_context, to_activities(result.replies))
-        for extension in self.extensions:
-            await extension.after_turn(turn_context, turn, result)
+        replies = to_activities(result.replies)
+        # What extensions say after the turn (the handoff's "I've passed your
+        # request …") joins these replies (join_notices) instead of following them.
+        turn_context.turn_state[PENDING_REPLIES] = replies
+        try:
+            for extension in self.extensions:
+                await extension.after_turn(turn_context, turn, result)
+        finally:
+            # The replies go out even when after-turn work failed.
+            del turn_context.turn_state[PENDING_REPLIES]
+            await send_replies(turn_context, replies)
         return result
 
     @staticmethod

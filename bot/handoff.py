@@ -48,7 +48,7 @@ from botbuilder.schema import (
 
 from bot.extensions import BotExtension
 from bot.handler import reference_of
-from bot.render import to_activity
+from bot.render import PENDING_REPLIES, join_notices, to_activity
 from bot.store.base import (
     DIRECTION_AGENT,
     DIRECTION_BOT,
@@ -988,8 +988,15 @@ class HandoffExtension(BotExtension):
         self, target: TurnContext | Mapping[str, Any] | None, ref: Mapping[str, Any],
         activities: list[Activity],
     ) -> None:
-        """Send in the current turn when it is the customer's, proactively otherwise."""
+        """Send in the current turn when it is the customer's, proactively otherwise.
+
+        After the flow's turn, the turn's replies are still pending: text joins them.
+        """
         if isinstance(target, TurnContext):
+            pending = target.turn_state.get(PENDING_REPLIES)
+            if pending is not None:
+                join_notices(pending, activities)
+                return
             await target.send_activities(activities)
         else:
             await self._send(ref, activities)

@@ -10,6 +10,9 @@ from bot.wire import OwnCardAttachment
 from dialogs.session import Reply
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+# turn_state key of a turn's replies while its after-turn work runs, before they
+# are sent: notices given then (see join_notices) join them instead of following.
+PENDING_REPLIES = "msa.pending_replies"
 
 
 def to_activity(reply: Reply) -> Activity:
@@ -48,3 +51,22 @@ def to_activities(replies: Iterable[Reply]) -> list[Activity]:
         else:
             merged.append(reply)
     return [to_activity(reply) for reply in merged]
+
+
+def join_notices(pending: list[Activity], notices: Iterable[Activity]) -> None:
+    """Add notices to a turn's replies before they are sent: one message where possible.
+
+    A notice of text alone (the handoff's "I've passed your request to CLOUDEX
+    support.") becomes a paragraph of the turn's last message, above its card
+    if it has one, so the customer gets one bubble and the connector one
+    request. Anything else is sent after the replies, as it is.
+    """
+    for notice in notices:
+        last = pending[-1] if pending else None
+        if (last is not None and last.type == ActivityTypes.message
+                and notice.type == ActivityTypes.message and notice.text
+                and not notice.attachments and not notice.suggested_actions):
+            last.text = f"{last.text}\n\n{notice.text}" if last.text else notice.text
+            last.text_format = "markdown"
+        else:
+            pending.append(notice)

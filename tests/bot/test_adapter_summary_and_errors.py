@@ -223,3 +223,24 @@ async def test_unreadable_text_after_a_fix_gets_a_hint_not_the_whole_card_again(
     assert replies.cards == []
     assert "it works" in replies.text and "still failing" in replies.text
     assert await driver.state() == "proposing_fix"
+
+
+async def test_the_replies_go_out_even_when_after_turn_work_fails(engine) -> None:  # type: ignore[no-untyped-def]
+    """After-turn work runs before the replies are sent (its notices join them), not instead."""
+    from bot.extensions import BotExtension
+    from bot.handler import SupportBot
+
+    class Failing(BotExtension):
+        async def after_turn(self, turn_context, turn, result):  # type: ignore[no-untyped-def]
+            raise RuntimeError("the audit is down")
+
+    chat, store = await make_driver(engine)
+    try:
+        chat.adapter.logic = SupportBot(engine, chat.conversations, [Failing()]).on_turn
+        with pytest.raises(RuntimeError, match="the audit is down"):
+            await chat.adapter.send("start")
+        sent = [a for a in chat.adapter.activity_buffer if a.type == "message"]
+        assert sent and sent[0].attachments, "the first question was not sent"
+        assert await chat.state() == "ask_mailbox"
+    finally:
+        await store.close()

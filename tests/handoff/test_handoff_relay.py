@@ -310,6 +310,27 @@ async def test_without_a_support_channel_the_card_is_posted_once_one_is_chosen(
     assert "Take over" in executes(card_of(thread.body))
 
 
+async def test_an_escalation_is_one_message_with_the_notice_above_the_summary_card(
+    aiohttp_client: AppClient, settings: Settings, connector: LocalConnector
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    customer = Chat(client, connector)
+    await customer.say("start")
+    await customer.say("rooms@contoso.com")
+    replies = await customer.press({"msa": "answer", "question": "mailbox_type", "value": "room"})
+    # The summary card and "I've passed your request" used to be two messages.
+    [message] = replies
+    assert message["text"].startswith("I've passed your request to CLOUDEX support. "
+                                      "You are number 1 in the queue.")
+    [card] = cards_in(message)
+    assert card_errors(card) == []
+    assert "Your mail setup summary" in texts([message]).removeprefix(message["text"])
+    # Asking again while waiting: the "already waiting" notice joins that turn's reply too.
+    replies = await customer.say("talk to a person")
+    assert len(replies) == 1
+    assert "You're already waiting for a person from CLOUDEX support." in replies[0]["text"]
+
+
 async def test_support_channel_id_setting_posts_without_registration(
     aiohttp_client: AppClient, tmp_path: Path, connector: LocalConnector
 ) -> None:
