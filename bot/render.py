@@ -59,7 +59,9 @@ def join_notices(pending: list[Activity], notices: Iterable[Activity]) -> None:
     A notice of text alone (the handoff's "I've passed your request to CLOUDEX
     support.") becomes a paragraph of the turn's last message, above its card
     if it has one, so the customer gets one bubble and the connector one
-    request. Anything else is sent after the replies, as it is.
+    request. Anything else is sent after the replies, as it is. The turn's
+    replies go out without copies (see ``bot.adapter.send_replies``), so pass
+    notices built for this call, never ones kept elsewhere.
     """
     for notice in notices:
         last = pending[-1] if pending else None
