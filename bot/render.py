@@ -15,6 +15,11 @@ ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 PENDING_REPLIES = "msa.pending_replies"
 
 
+def paragraphs(*texts: str) -> str:
+    """Join lines of text said one after another into one markdown message."""
+    return "\n\n".join(text for text in texts if text)
+
+
 def to_activity(reply: Reply) -> Activity:
     """Return one message activity for a reply: its text, its card, or both."""
     activity = Activity(type=ActivityTypes.message)
@@ -45,7 +50,7 @@ def to_activities(replies: Iterable[Reply]) -> list[Activity]:
         if previous is None or previous.card is not None:
             merged.append(reply)
         elif reply.card is None:
-            merged[-1] = Reply(text=f"{previous.text}\n\n{reply.text}")
+            merged[-1] = Reply(text=paragraphs(previous.text, reply.text))
         elif not reply.text:
             merged[-1] = Reply(text=previous.text, card=reply.card)
         else:
@@ -68,7 +73,7 @@ def join_notices(pending: list[Activity], notices: Iterable[Activity]) -> None:
         if (last is not None and last.type == ActivityTypes.message
                 and notice.type == ActivityTypes.message and notice.text
                 and not notice.attachments and not notice.suggested_actions):
-            last.text = f"{last.text}\n\n{notice.text}" if last.text else notice.text
+            last.text = paragraphs(last.text or "", notice.text)
             last.text_format = "markdown"
         else:
             pending.append(notice)
