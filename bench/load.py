@@ -269,6 +269,17 @@ class LoadResult:
         """Completed turns (errors included) per wall-clock second."""
         return self.turns / self.seconds if self.seconds > 0 else 0.0
 
+    def percentile(self, q: float) -> float:
+        """This round's latency percentile ``q`` (0-100), in seconds."""
+        return percentile_of(sorted(self.latencies), q)
+
+
+def percentile_of(ordered: list[float], q: float) -> float:
+    """Percentile ``q`` (0-100) of ascending ``ordered`` by the nearest rank; 0 when empty."""
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
 
 def new_session(concurrency: int) -> aiohttp.ClientSession:
     """A client session with one keep-alive connection per concurrent conversation."""

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.load import BenchConnector, LoadResult, Templates, drive, load_error_texts
+from bench.load import (BenchConnector, LoadResult, Templates, drive, load_error_texts,
+                        percentile_of)
 from bench.targets import Target, bot_target, fast_echo_target, floor_target, sdk_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,11 +109,7 @@ class TargetReport:
 
     def percentile(self, q: float) -> float:
         """Latency percentile ``q`` (0-100) over every turn of every round, in seconds."""
-        latencies = sorted(x for r in self.rounds for x in r.latencies)
-        if not latencies:
-            return 0.0
-        index = min(len(latencies) - 1, max(0, round(q / 100 * len(latencies)) - 1))
-        return latencies[index]
+        return percentile_of(sorted(x for r in self.rounds for x in r.latencies), q)
 
 
 @dataclass
@@ -420,7 +417,7 @@ def goals(report: Report) -> list[str]:
 
 
 def rounds_table(report: Report) -> str:
-    """Every round's turns/s per target, to show the spread."""
+    """Every round's turns/s and p99 per target, to show the spread."""
     keys = [k for k in ALL_TARGETS if k in report.targets and report.targets[k].rounds]
     if not keys:
         return ""
@@ -430,7 +427,8 @@ def rounds_table(report: Report) -> str:
         cells = []
         for key in keys:
             rounds = report.targets[key].rounds
-            cells.append(f"{rounds[index].turns_per_second:,.0f}" if index < len(rounds) else "")
+            cells.append(f"{rounds[index].turns_per_second:,.0f} · "
+                         f"{_ms(rounds[index].percentile(99))}" if index < len(rounds) else "")
         lines.append(f"| {index + 1} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -500,7 +498,8 @@ def results_markdown(report: Report) -> str:
         "",
         table(report),
         "",
-        "Turns/s per round:",
+        "Turns/s · p99 ms per round (the table above pools every round's turns for p50 "
+        "and p99; a round the machine slowed down shows here):",
         "",
         rounds_table(report),
         "",

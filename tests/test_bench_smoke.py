@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.run import Options, Report, describe, results_markdown, run, table
+from bench.load import percentile_of
+from bench.run import Options, Report, describe, results_markdown, rounds_table, run, table
 
 
 def tiny(tmp_path: Path, **overrides: object) -> Options:
@@ -38,6 +39,18 @@ async def test_the_harness_drives_the_floor_and_the_bot_and_reports(tmp_path: Pa
     assert "(a) floor" in text and "(c) this bot, SQLite" in text and "c/a" in text
     markdown = results_markdown(report)
     assert "## Machine" in markdown and "Python" in markdown
+    # Each round's own p99 beside its turns/s: "| 1 | 123 · 4.5 | 67 · 8.9 |".
+    first_round = rounds_table(report).splitlines()[2].split("|")[2:4]
+    assert all(" · " in cell and cell.split(" · ")[1].strip() for cell in first_round)
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    ordered = [float(x) for x in range(1, 101)]
+    assert percentile_of(ordered, 50) == 50.0
+    assert percentile_of(ordered, 99) == 99.0
+    assert percentile_of(ordered, 100) == 100.0
+    assert percentile_of([7.0], 99) == 7.0
+    assert percentile_of([], 99) == 0.0
 
 
 async def test_a_failing_target_shows_its_errors(tmp_path: Path) -> None:
