@@ -141,7 +141,7 @@ class SqliteDatabase:
             try:
                 await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
                 if not self.is_memory:
-                    await conn.execute("PRAGMA journal_mode = WAL")
+                    await self._switch_to_wal(conn)
                     # With WAL, NORMAL survives a process crash (kill -9); only
                     # an OS crash or power loss can drop the last commits.
                     await conn.execute("PRAGMA synchronous = NORMAL")
@@ -153,6 +153,28 @@ class SqliteDatabase:
                 await conn.close()
                 raise
             self._conn = conn
+
+    async def _switch_to_wal(self, conn: aiosqlite.Connection) -> None:
+        """Put the file in WAL mode, trying again while other connections are in the way.
+
+        The switch takes the file's exclusive lock, and when another connection
+        is opening the same new file at that moment SQLite may report
+        ``SQLITE_BUSY`` at once instead of waiting the busy timeout: 8
+        storages opening one new file together failed that way about one time
+        in 12. So it is tried again, a moment later, until the busy timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.busy_timeout_ms / 1000
+        pause = 0.001
+        while True:
+            try:
+                await conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if not _would_wait(error) or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     async def close(self) -> None:
         """Close the connection (waiting for the statement in progress). Idempotent."""
