@@ -26,13 +26,16 @@ from bot.settings import Settings, SettingsError
 
 
 def build_engine():  # type: ignore[no-untyped-def]
-    """Build the domain engine: knowledge, diagnosis and the one shared machine."""
+    """Build the domain engine: knowledge, diagnosis, search and the one shared machine."""
     from dialogs.diagnosis_adapter import diagnosis_function
     from dialogs.engine import FlowEngine
     from dialogs.knowledge import default_knowledge
+    from dialogs.search import search_for
 
     knowledge = default_knowledge()
-    return FlowEngine(knowledge, diagnose=diagnosis_function(knowledge))
+    # The search index is built here, at start, rather than in the first question's turn.
+    return FlowEngine(knowledge, diagnose=diagnosis_function(knowledge),
+                      search=search_for(knowledge).search)
 
 
 def create_app(

@@ -319,6 +319,24 @@ def diagnosis_card(knowledge: Knowledge, facts: Mapping[str, Any], cause_id: str
     return card(body, actions + _nav_actions())
 
 
+def question_answer_card(knowledge: Knowledge, found: Sequence[tuple[str, str]]) -> Card:
+    """The topics that answer a customer's typed question, each with its fix one press away.
+
+    Args:
+        knowledge: the knowledge base.
+        found: (cause id, the sentence of it that best matches the question), best first.
+    """
+    body: list[dict[str, Any]] = [text(messages.QUESTION_ANSWER_INTRO, subtle=True, size="Small")]
+    for cause_id, preview in found:
+        cause = knowledge.cause(cause_id)
+        body.append(text(cause.title, weight="Bolder", spacing="Medium"))
+        if preview:
+            body.append(text(preview, spacing="Small"))
+        body.append({"type": "ActionSet", "spacing": "Small",
+                     "actions": [submit("Show the fix", {"msa": "show_fix", "cause": cause_id})]})
+    return card(body)
+
+
 def follow_up_card(follow_up: Mapping[str, Any]) -> Card:
     """One short question that tells apart the causes an ambiguous error could have."""
     body = [text("One question to narrow it down", subtle=True, size="Small"),

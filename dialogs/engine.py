@@ -15,14 +15,17 @@ import copy
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transitions import MachineError
 
 from dialogs import cards, messages, understanding
 from dialogs.flow import FLOW_VERSION, INITIAL_STATE, QUESTIONS, STATES, build_machine
-from dialogs.knowledge import Knowledge
+from dialogs.knowledge import UNKNOWN_CAUSE, Knowledge
 from dialogs.session import UNSURE, Reply, TroubleshootingSession
+
+if TYPE_CHECKING:
+    from dialogs.search import SearchResponse
 
 MAX_TEXT = 10_000
 
@@ -36,6 +39,13 @@ _SHORT_ANSWER = 40
 _CHAT_CONFIDENCE = 0.5
 # Commands that report an outcome; on a question whose options say the same, they answer it.
 _OUTCOME_COMMANDS = frozenset({"fix_worked", "fix_failed"})
+# A typed question is answered with the knowledge causes a search ranks at least this high
+# (real questions score 7-19; a question that only shares a word like "powershell" with
+# a fix step scores below 1), and with the best of them only those that score at least
+# this share of the best one.
+_QUESTION_MIN_SCORE = 3.0
+_QUESTION_RELATIVE = 0.5
+_QUESTION_TOPICS = 3
 # Sign-ins that use Basic authentication, which Microsoft turns off by default end of Dec 2026.
 BASIC_AUTH_METHODS = frozenset({"basic", "app_password"})
 
@@ -79,6 +89,8 @@ class DiagnosisSummary:
 
 
 Diagnose = Callable[[str], DiagnosisSummary]
+# dialogs.search.KnowledgeSearch.search (imported only when first used: it loads numpy).
+Search = Callable[[str], "SearchResponse"]
 
 
 def _copy_json(value: Any) -> Any:
@@ -108,14 +120,18 @@ def new_snapshot() -> dict[str, Any]:
 class FlowEngine:
     """Runs turns of the guided flow against one shared machine."""
 
-    def __init__(self, knowledge: Knowledge, diagnose: Diagnose | None = None) -> None:
+    def __init__(self, knowledge: Knowledge, diagnose: Diagnose | None = None,
+                 search: Search | None = None) -> None:
         """Build the machine once.
 
         Args:
             knowledge: the loaded knowledge base.
             diagnose: turns pasted text into a diagnosis; None disables diagnosis.
+            search: ranks knowledge causes for a typed question; None uses the
+                knowledge search of ``knowledge`` (built on the first question).
         """
         self.knowledge = knowledge
+        self._search = search
         self.machine = build_machine()
         self._diagnose = diagnose
         # Attached session models not in use by a turn right now (see the module docstring).
@@ -269,13 +285,21 @@ class FlowEngine:
         # A short reply is an answer; a long one is more likely a pasted error, whose
         # codes ("535", "5.7.139") would otherwise be taken for an answer's synonyms.
         short = len(text) <= _SHORT_ANSWER
-        if short and question is not None and self._answer_from_text(session, question, text, events):
+        # "Can I use an app password?" asks about an option; it does not choose it.
+        # (A typed address still answers the mailbox question, however it is put.)
+        answers = question is not None and (
+            question == "mailbox" or not understanding.starts_like_question(text))
+        if short and answers and self._answer_from_text(session, question, text, events):
             return
         if self._diagnose_text(session, text, events):
             return
-        if not short and question is not None and self._answer_from_text(
-            session, question, text, events
-        ):
+        if not short and answers and self._answer_from_text(session, question, text, events):
+            return
+        if understanding.is_question(text):
+            # Not read for facts: "when is basic auth turned off?" says nothing about
+            # how CLOUDEX TMS signs in.
+            if not self._answer_question(session, text, events):
+                self._not_understood(session, lead=messages.QUESTION_NOT_ANSWERED)
             return
         volunteered = understanding.extract_facts(text, self.knowledge)
         if question is not None and question in volunteered:
@@ -427,15 +451,40 @@ class FlowEngine:
         events.append(f"clarified:{cause_id}")
         self._fire(session, "error_clarified")
 
-    def _not_understood(self, session: TroubleshootingSession) -> None:
+    def _answer_question(
+        self, session: TroubleshootingSession, text: str, events: list[str]
+    ) -> bool:
+        """Answer a typed question with the knowledge causes that match it; False if none do."""
+        if self._search is None:
+            from dialogs.search import search_for  # its index is built on the first question
+
+            self._search = search_for(self.knowledge).search
+        response = self._search(text)
+        if response.is_fallback or not response.results:
+            return False
+        best = response.results[0].score
+        found = [(result.cause_id, result.preview) for result in response.results
+                 if result.cause_id != UNKNOWN_CAUSE and result.score >= _QUESTION_MIN_SCORE
+                 and result.score >= best * _QUESTION_RELATIVE][:_QUESTION_TOPICS]
+        if not found:
+            return False
+        session.say(card=cards.question_answer_card(self.knowledge, found))
+        events.append(f"question:{found[0][0]}")
+        if session.state.startswith("ask_"):
+            session.ask_current_question()  # the question they were on, to carry on with
+        return True
+
+    def _not_understood(
+        self, session: TroubleshootingSession, lead: str = messages.NOT_UNDERSTOOD
+    ) -> None:
         if session.state.startswith("ask_"):
             hint = self.knowledge.questions[session.state.removeprefix("ask_")].help
-            session.ask_current_question(hint=f"{messages.NOT_UNDERSTOOD} {hint}")
+            session.ask_current_question(hint=f"{lead} {hint}")
         elif session.state in _LONG_CARD_HINTS:
             # The long fix or summary card is right above: a hint, not the whole card again.
-            session.say(f"{messages.NOT_UNDERSTOOD} {_LONG_CARD_HINTS[session.state]}")
+            session.say(f"{lead} {_LONG_CARD_HINTS[session.state]}")
         else:
-            session.say(messages.NOT_UNDERSTOOD)
+            session.say(lead)
             session.say_where_we_are()
 
     # ----- commands (typed or pressed) ---------------------------------------

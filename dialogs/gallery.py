@@ -45,6 +45,16 @@ SAMPLE_FACTS: dict[str, Any] = {
     },
 }
 
+# What the knowledge search finds for "when is basic auth turned off?".
+SAMPLE_QUESTION_ANSWER = [
+    ("basic_auth_disabled", "OAuth keeps working after Basic authentication is turned off at the "
+                            "end of December 2026 and is not blocked by MFA, security defaults or "
+                            "'block legacy authentication'."),
+    ("smtp_auth_disabled_tenant", "The organisation-wide setting 'Turn off SMTP AUTH protocol for "
+                                  "your organization' is on, so mailboxes without their own "
+                                  "setting cannot use SMTP AUTH."),
+]
+
 SAMPLE_FOLLOW_UP = {
     "question": "Does CLOUDEX TMS sign in with a password (or app password), or with OAuth "
                 "(Microsoft sign-in)?",
@@ -68,6 +78,7 @@ def _builders(knowledge: Knowledge) -> dict[str, CardBuilder]:
             "test_result": "works"}}),
         "diagnosis": lambda k: cards.diagnosis_card(k, SAMPLE_FACTS, "smtp_auth_disabled_tenant"),
         "follow-up": lambda k: cards.follow_up_card(SAMPLE_FOLLOW_UP),
+        "question-answer": lambda k: cards.question_answer_card(k, SAMPLE_QUESTION_ANSWER),
         "handoff-requested": lambda k: cards.handoff_requested_card(k, SAMPLE_FACTS),
         "resolved": lambda k: cards.resolved_card(k, SAMPLE_FACTS),
     }

@@ -34,6 +34,11 @@ HELP_COMMANDS = (
 )
 
 NOT_UNDERSTOOD = "Sorry, I didn't catch that."
+QUESTION_ANSWER_INTRO = "This may answer your question:"
+QUESTION_NOT_ANSWERED = (
+    "I don't have an answer to that. I know about sending CLOUDEX TMS mail from a "
+    "Microsoft 365 mailbox; say \"talk to a person\" to ask CLOUDEX support."
+)
 MAILBOX_INVALID = (
     "That doesn't look like a mailbox address I can use. Please type the full address, "
     "for example tms@contoso.com."

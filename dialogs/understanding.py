@@ -83,6 +83,47 @@ def normalise(text: str) -> str:
     return " ".join(_PUNCT.sub(" ", text.lower()).split())
 
 
+# How a question starts: a question word, or a verb before its subject ("can I", "does it").
+_QUESTION_WORDS = frozenset({"what", "what's", "whats", "when", "when's", "why", "how",
+                             "how's", "where", "which", "who", "whom", "whose"})
+_QUESTION_VERBS = frozenset({"can", "could", "do", "does", "did", "is", "are", "was", "were",
+                             "should", "will", "would", "may", "might", "must", "shall",
+                             "has", "have", "need"})
+_QUESTION_SUBJECTS = frozenset({"i", "we", "you", "it", "they", "he", "she", "this", "that",
+                                "these", "those", "there", "my", "our", "the", "a", "an",
+                                "microsoft", "cloudex", "smtp", "oauth", "mfa"})
+
+
+def is_question(text: str) -> bool:
+    """True when a message asks something ("when is basic auth turned off?").
+
+    A message that starts like a question counts with or without a question
+    mark (customers often leave it out); one that does not ("shared
+    mailbox?") only asks when it ends with one. A question word alone
+    ("what?", "why?") says the last message was not understood; it asks
+    nothing the knowledge could answer.
+    """
+    words = normalise(text).split()
+    if not words or (len(words) == 1 and words[0].strip("?") in _QUESTION_WORDS):
+        return False
+    if starts_like_question(words):
+        return True
+    return text.rstrip().endswith("?")
+
+
+def starts_like_question(words: list[str] | str) -> bool:
+    """True when a message (or its normalised words) opens the way a question does."""
+    if isinstance(words, str):
+        words = normalise(words).split()
+    if not words:
+        return False
+    first = words[0].strip("?")
+    if first in _QUESTION_WORDS:
+        return True
+    return (first in _QUESTION_VERBS and len(words) > 1
+            and words[1].strip("?") in _QUESTION_SUBJECTS)
+
+
 def match_command(text: str) -> str | None:
     """Return the command a whole message asks for (``back``, ``help`` …), or None."""
     said = normalise(text).strip(" .!?") or normalise(text)

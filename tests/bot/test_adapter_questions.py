@@ -1,0 +1,125 @@
+"""Through TestAdapter: a question the customer types is answered, not taken for a fact.
+
+"When is basic auth turned off?" used to be noted as "How CLOUDEX TMS signs
+in: Normal password". A question now gets the knowledge causes that answer it,
+each with its fix one press away, and the conversation stays where it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dialogs import messages
+from dialogs.knowledge import Knowledge
+from dialogs.understanding import is_question, starts_like_question
+from tests.bot.conftest import BotDriver
+from tests.support.cards import card_errors
+
+TENANT_ERROR = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled "
+                "for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.")
+
+
+def topic_buttons(replies: Any) -> list[dict[str, Any]]:
+    """The data of the "Show the fix" buttons of the turn's question-answer card."""
+    found = []
+    for card in replies.cards:
+        for element in card.get("body", []):
+            if element.get("type") == "ActionSet":
+                found += [action["data"] for action in element["actions"]
+                          if action.get("title") == "Show the fix"]
+    return found
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("when is basic auth turned off?", True),
+    ("Can I use an app password", True),  # no question mark: still a question
+    ("what's oauth", True),
+    ("do we need a licence for a shared mailbox", True),
+    ("shared mailbox?", True),
+    ("what?", False),  # not understood, rather than a question to look up
+    ("Why?", False),
+    ("yes", False),
+    ("we use an app password", False),
+    ("it's a shared mailbox", False),
+    ("doing fine, mailbox is tms@contoso.com", False),
+])
+def test_questions_are_told_apart_from_answers(text: str, asks: bool) -> None:
+    assert is_question(text) is asks
+
+
+def test_only_a_question_that_starts_like_one_skips_the_answer_reading() -> None:
+    assert starts_like_question("can I use an app password?")
+    assert not starts_like_question("app password?")  # a doubtful answer is still an answer
+
+
+async def test_a_question_about_the_deadline_is_answered_and_not_noted_as_a_fact(
+    driver: BotDriver, knowledge: Knowledge
+) -> None:
+    await driver.install()
+    await driver.say(TENANT_ERROR)
+    assert await driver.state() == "proposing_fix"
+    replies = await driver.say("when is basic auth turned off?")
+    assert "Noted" not in replies.text
+    assert "auth_method" not in await driver.answers()
+    assert messages.QUESTION_ANSWER_INTRO in replies.text
+    causes = [data["cause"] for data in topic_buttons(replies)]
+    assert "basic_auth_disabled" in causes and len(causes) <= 3
+    assert knowledge.cause("basic_auth_disabled").title in replies.text
+    assert await driver.state() == "proposing_fix"  # the fix above still waits for an answer
+    (card,) = replies.cards
+    assert card_errors(card) == []
+
+
+async def test_a_question_while_a_setup_question_is_open_is_answered_then_it_is_asked_again(
+    driver: BotDriver, knowledge: Knowledge
+) -> None:
+    await driver.answer_until("auth_method")
+    replies = await driver.say("Can I use an app password?")
+    # Asking about app passwords does not choose them.
+    assert "auth_method" not in await driver.answers()
+    assert await driver.state() == "ask_auth_method"
+    assert topic_buttons(replies), "the question got no answer card"
+    assert knowledge.questions["auth_method"].prompt in replies.text  # asked again, last
+    # Typing the answer afterwards still answers it.
+    await driver.say("app password")
+    assert (await driver.answers())["auth_method"] == "app_password"
+
+
+async def test_show_the_fix_opens_that_cause_and_keeps_the_place(
+    driver: BotDriver, knowledge: Knowledge
+) -> None:
+    await driver.answer_until("mfa")
+    replies = await driver.say("does MFA block SMTP?")
+    data = next(d for d in topic_buttons(replies) if d["cause"] == "mfa_required")
+    shown = await driver.press(data)
+    assert knowledge.cause("mfa_required").title in shown.text
+    assert "How to fix" in shown.text
+    assert await driver.state() == "ask_mfa"
+
+
+async def test_a_question_the_knowledge_cannot_answer_gets_a_plain_reply_and_a_way_on(
+    driver: BotDriver, knowledge: Knowledge
+) -> None:
+    await driver.answer_until("license")
+    replies = await driver.say("how are you?")
+    assert messages.QUESTION_NOT_ANSWERED in replies.text
+    assert topic_buttons(replies) == []
+    assert knowledge.questions["license"].prompt in replies.text
+    assert await driver.state() == "ask_license"
+    assert "license" not in await driver.answers()
+
+
+async def test_a_pasted_error_phrased_as_a_question_is_still_diagnosed(driver: BotDriver) -> None:
+    await driver.install()
+    await driver.say(f"why do I get this? {TENANT_ERROR}")
+    assert await driver.state() == "proposing_fix"
+
+
+async def test_a_typed_address_still_answers_the_mailbox_question_when_asked_as_one(
+    driver: BotDriver,
+) -> None:
+    await driver.answer_until("mailbox")
+    await driver.say("can we use tms@contoso.com?")
+    assert (await driver.answers())["mailbox"] == "tms@contoso.com"
