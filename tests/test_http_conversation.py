@@ -156,6 +156,19 @@ async def test_pasted_error_over_http_gets_a_diagnosis_card(
     assert {"Yes, it works", "No, still failing"} <= set(buttons(replies))
 
 
+async def test_a_typed_question_over_http_gets_the_topics_and_their_fixes(
+    chat: Chat, knowledge: Knowledge
+) -> None:
+    replies = checked(await chat.say("can I still use an app password?"))
+    (card,) = [card for reply in replies for card in cards_in(reply)]
+    shows = [action["data"] for element in card["body"] if element["type"] == "ActionSet"
+             for action in element["actions"]]
+    assert "mfa_required" in [data["cause"] for data in shows]
+    fix = checked(await chat.press(next(d for d in shows if d["cause"] == "mfa_required")))
+    assert knowledge.cause("mfa_required").title in texts(fix)
+    assert "How to fix" in texts(fix)
+
+
 async def test_password_over_http_is_refused(chat: Chat) -> None:
     replies = checked(await chat.say("password: Hunter2!!"))
     assert "did not store it" in texts(replies)
