@@ -103,6 +103,8 @@ def bot_metrics() -> Metrics:
     metrics.describe("msa_turns_total", "counter", "Turns handled, by activity type")
     metrics.describe("msa_turn_seconds", "histogram", "Time to handle one turn")
     metrics.describe("msa_diagnoses_total", "counter", "Pasted errors diagnosed, by cause")
+    metrics.describe("msa_questions_total", "counter",
+                     "Typed questions answered from the knowledge, by the best-matching cause")
     metrics.describe("msa_checks_total", "counter", "Live checks run, by check and result")
     metrics.describe("msa_handoffs_total", "counter", "Handoff events, by kind")
     return metrics

@@ -1,7 +1,7 @@
 """Record what the flow did: domain events become metrics and audit rows.
 
 The engine reports events such as ``diagnosed:<cause>``, ``resolved:<cause>``,
-``person_requested`` or ``answered:<question>``. The audit rows feed the staff
+``question:<cause>``, ``person_requested`` or ``answered:<question>``. The audit rows feed the staff
 ``stats`` command (top causes, resolution rate, time to resolution); the
 counters feed ``/metrics``. Message text is never recorded.
 """
@@ -42,6 +42,8 @@ class TurnEventsRecorder(BotExtension):
             kind, _, detail = event.partition(":")
             if kind == "diagnosed":
                 self.metrics.inc("msa_diagnoses_total", cause=detail or "unknown")
+            elif kind == "question":
+                self.metrics.inc("msa_questions_total", cause=detail)
             elif kind == "person_requested":
                 self.metrics.inc("msa_handoffs_total", kind="requested")
             if kind in AUDITED:

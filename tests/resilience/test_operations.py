@@ -124,7 +124,7 @@ async def test_healthz_follows_postgresql_going_away_and_coming_back(
 async def test_a_conversation_moves_the_counters(chat: Chat) -> None:
     """Turns, latency, a diagnosis by its cause and a handoff request all show on /metrics."""
     before, types = await scrape(chat)
-    assert {"msa_turns", "msa_turn_seconds", "msa_diagnoses", "msa_checks",
+    assert {"msa_turns", "msa_turn_seconds", "msa_diagnoses", "msa_questions", "msa_checks",
             "msa_handoffs"} <= set(types)
     assert types["msa_turn_seconds"] == "histogram"
     assert types["msa_turns"] == types["msa_diagnoses"] == types["msa_handoffs"] == "counter"
@@ -133,18 +133,20 @@ async def test_a_conversation_moves_the_counters(chat: Chat) -> None:
     await chat.say("start")
     await chat.press({"msa": "answer", "question": "mailbox", "value": "tms@contoso.com"})
     await chat.say(PASTED_ERROR)
+    await chat.say("does MFA block SMTP?")
     await chat.say("talk to a person")
     after, _ = await scrape(chat)
 
     def moved(name: str, **labels: str) -> float:
         return total(after, name, **labels) - total(before, name, **labels)
 
-    assert moved("msa_turns_total", type="message") == 4
-    assert moved("msa_turns_total") == 6  # with installationUpdate and conversationUpdate
-    assert moved("msa_turn_seconds_count") == 6
+    assert moved("msa_turns_total", type="message") == 5
+    assert moved("msa_turns_total") == 7  # with installationUpdate and conversationUpdate
+    assert moved("msa_turn_seconds_count") == 7
     assert moved("msa_turn_seconds_sum") > 0
-    assert moved("msa_turn_seconds_bucket", le="+Inf") == 6
+    assert moved("msa_turn_seconds_bucket", le="+Inf") == 7
     assert moved("msa_diagnoses_total", cause="smtp_auth_disabled_mailbox") == 1
+    assert moved("msa_questions_total", cause="mfa_required") == 1
     assert moved("msa_handoffs_total", kind="requested") == 1
     # Histogram buckets are cumulative and end at the count.
     buckets = sorted(((float(dict(labels)["le"]), value) for (name, labels), value in after.items()
