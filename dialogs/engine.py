@@ -523,6 +523,10 @@ class FlowEngine:
         if session.state != "welcome":
             session.say_where_we_are()
 
+    def _cmd_thanks(self, session: TroubleshootingSession, events: list[str]) -> None:
+        # Politeness, not an answer: the same way on as after anything else not understood.
+        self._not_understood(session, lead=messages.YOU_ARE_WELCOME)
+
     def _cmd_person(self, session: TroubleshootingSession, events: list[str]) -> None:
         events.append("person_requested")
         session.facts["resume_state"] = session.state
@@ -579,6 +583,7 @@ _COMMANDS: dict[str, Callable[[FlowEngine, TroubleshootingSession, list[str]], N
     "continue": FlowEngine._cmd_continue,
     "fix_worked": FlowEngine._cmd_fix_worked,
     "fix_failed": FlowEngine._cmd_fix_failed,
+    "thanks": FlowEngine._cmd_thanks,
 }
 
 

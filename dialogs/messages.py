@@ -34,6 +34,7 @@ HELP_COMMANDS = (
 )
 
 NOT_UNDERSTOOD = "Sorry, I didn't catch that."
+YOU_ARE_WELCOME = "You're welcome."
 QUESTION_ANSWER_INTRO = "This may answer your question:"
 QUESTION_NOT_ANSWERED = (
     "I don't have an answer to that. I know about sending CLOUDEX TMS mail from a "

@@ -3,6 +3,7 @@
 "When is basic auth turned off?" used to be noted as "How CLOUDEX TMS signs
 in: Normal password". A question now gets the knowledge causes that answer it,
 each with its fix one press away, and the conversation stays where it was.
+"Thanks" gets a welcome instead of "Sorry, I didn't catch that".
 """
 
 from __future__ import annotations
@@ -109,6 +110,18 @@ async def test_a_question_the_knowledge_cannot_answer_gets_a_plain_reply_and_a_w
     assert knowledge.questions["license"].prompt in replies.text
     assert await driver.state() == "ask_license"
     assert "license" not in await driver.answers()
+
+
+@pytest.mark.parametrize("thanks", ["thanks", "Thank you!", "ok thanks"])
+async def test_thanks_gets_a_welcome_and_the_way_on_not_an_apology(
+    driver: BotDriver, knowledge: Knowledge, thanks: str
+) -> None:
+    await driver.answer_until("mfa")
+    replies = await driver.say(thanks)
+    assert messages.YOU_ARE_WELCOME in replies.text
+    assert messages.NOT_UNDERSTOOD not in replies.text
+    assert knowledge.questions["mfa"].prompt in replies.text
+    assert await driver.state() == "ask_mfa" and "mfa" not in await driver.answers()
 
 
 async def test_a_pasted_error_phrased_as_a_question_is_still_diagnosed(driver: BotDriver) -> None:
