@@ -319,6 +319,25 @@ def diagnosis_card(knowledge: Knowledge, facts: Mapping[str, Any], cause_id: str
     return card(body, actions + _nav_actions())
 
 
+def powershell_card(cause: Cause, facts: Mapping[str, Any]) -> Card:
+    """Just the PowerShell of one cause's fix (to check, then to fix), for "what do I run?"."""
+    identity = identity_of(facts)
+    body: list[dict[str, Any]] = [text("PowerShell for", subtle=True, size="Small"),
+                                  text(cause.title, weight="Bolder", size="Medium")]
+    if cause.check.powershell:
+        body.append(heading("To check"))
+        body.append(code_block(powershell_lines(cause.check.powershell, identity)))
+    if cause.fix.powershell:
+        body.append(heading("To fix (as an Exchange or Entra administrator)"))
+        body.append(code_block(powershell_lines(cause.fix.powershell, identity)))
+    elif cause.fix.click_paths:
+        body.append(text(messages.NO_FIX_POWERSHELL))
+        body.extend(click_path_blocks(cause.fix.click_paths))
+    else:
+        body.append(text(messages.NO_FIX_POWERSHELL_STEPS))
+    return card(body)
+
+
 def question_answer_card(knowledge: Knowledge, found: Sequence[tuple[str, str]]) -> Card:
     """The topics that answer a customer's typed question, each with its fix one press away.
 

@@ -455,6 +455,12 @@ class FlowEngine:
         self, session: TroubleshootingSession, text: str, events: list[str]
     ) -> bool:
         """Answer a typed question with the knowledge causes that match it; False if none do."""
+        proposed = session.current_candidate() if session.state == "proposing_fix" else None
+        if proposed in self.knowledge.cause_ids and understanding.asks_for_powershell(text):
+            # "What is the PowerShell for that?" asks about the fix on the screen.
+            session.say(card=cards.powershell_card(self.knowledge.cause(proposed), session.facts))
+            events.append(f"question:{proposed}")
+            return True
         if self._search is None:
             from dialogs.search import search_for  # its index is built on the first question
 

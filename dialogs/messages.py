@@ -34,6 +34,8 @@ HELP_COMMANDS = (
 )
 
 NOT_UNDERSTOOD = "Sorry, I didn't catch that."
+NO_FIX_POWERSHELL = "This fix has no PowerShell line: it is done in the admin center, here:"
+NO_FIX_POWERSHELL_STEPS = "This fix has no PowerShell line: its steps are on the card above."
 YOU_ARE_WELCOME = "You're welcome."
 QUESTION_ANSWER_INTRO = "This may answer your question:"
 QUESTION_NOT_ANSWERED = (

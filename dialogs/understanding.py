@@ -128,6 +128,15 @@ def starts_like_question(words: list[str] | str) -> bool:
             and words[1].strip("?") in _QUESTION_SUBJECTS)
 
 
+_POWERSHELL_WORDS = frozenset({"powershell", "cmdlet", "cmdlets", "command", "commands",
+                               "script", "ps1", "ps"})
+
+
+def asks_for_powershell(text: str) -> bool:
+    """True when a message mentions PowerShell or a command to run ("what do I run in ps?")."""
+    return any(word.strip("?.") in _POWERSHELL_WORDS for word in normalise(text).split())
+
+
 def match_command(text: str) -> str | None:
     """Return the command a whole message asks for (``back``, ``help`` …), or None."""
     said = normalise(text).strip(" .!?") or normalise(text)

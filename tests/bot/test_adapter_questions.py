@@ -88,6 +88,23 @@ async def test_a_question_while_a_setup_question_is_open_is_answered_then_it_is_
     assert (await driver.answers())["auth_method"] == "app_password"
 
 
+async def test_asking_for_the_powershell_of_the_fix_on_screen_gets_just_that(
+    driver: BotDriver, knowledge: Knowledge
+) -> None:
+    await driver.answer_until("mailbox_type")  # the mailbox is known: tms@contoso.com
+    await driver.say("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
+                     "disabled for the Mailbox.")
+    assert await driver.state() == "proposing_fix"
+    replies = await driver.say("what is the powershell for that?")
+    assert knowledge.cause("smtp_auth_disabled_mailbox").title in replies.text
+    assert ("Set-CASMailbox -Identity 'tms@contoso.com' -SmtpClientAuthenticationDisabled $false"
+            in replies.text)
+    assert "Get-CASMailbox -Identity 'tms@contoso.com'" in replies.text
+    assert await driver.state() == "proposing_fix"
+    (card,) = replies.cards
+    assert card_errors(card) == []
+
+
 async def test_show_the_fix_opens_that_cause_and_keeps_the_place(
     driver: BotDriver, knowledge: Knowledge
 ) -> None:
