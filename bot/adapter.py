@@ -616,6 +616,30 @@ class FastTurnContext(TurnContext):
 
         return await self._emit(self._on_send_activities, output, logic())  # type: ignore[no-any-return]
 
+    async def _emit(self, plugins: list[Any], arg: Any, logic: Any) -> Any:
+        """TurnContext._emit (botbuilder-core 4.17.1) without its reference cycle.
+
+        The SDK's version chains the handlers through a closure that refers to
+        itself, so every send and every update made a cycle holding the turn
+        context, and with it the turn's activities, claims, connector factory
+        and clients: about 50 objects a turn that only the garbage collector's
+        full passes could free (measured under the bench load: 727 turn
+        contexts among the garbage of one round). Here each handler's ``next``
+        calls a module-level function instead. The same order, the same
+        arguments, and ``logic`` awaited after the handlers, as there.
+        """
+        await _emit_from(self, list(plugins), 0, arg)
+        return await logic
+
+
+async def _emit_from(context: TurnContext, handlers: list[Any], index: int, arg: Any) -> None:
+    """Call ``handlers[index]``, whose ``next`` calls the one after it."""
+    if index < len(handlers):
+        async def next_handler() -> None:
+            await _emit_from(context, handlers, index + 1, arg)
+
+        await handlers[index](context, arg, next_handler)
+
 
 async def send_replies(turn_context: TurnContext,
                        activities: list[Activity]) -> list[ResourceResponse]:

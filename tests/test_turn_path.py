@@ -11,6 +11,7 @@ and raise the same errors.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 import uuid
@@ -232,6 +233,28 @@ async def test_a_failed_reply_ends_in_the_friendly_notice(chat: Chat) -> None:
     status, replies, _ = await chat.post(chat._activity("message", text="hello"))
     assert status == 200
     assert texts(replies) == SORRY
+
+
+async def test_a_finished_turn_leaves_nothing_for_the_garbage_collector(chat: Chat) -> None:
+    """A turn's context, activities and clients are freed when the turn ends, not in a cycle.
+
+    TurnContext._emit chained the send handlers through a closure that refers to
+    itself, so every turn's context waited in a reference cycle for the
+    collector's slower passes. With the collector off, nothing may stay behind.
+    """
+    from bot.adapter import FastTurnContext
+
+    await chat.install()
+    await chat.say(PASTED)  # warm: the first turns build caches and pooled clients
+    gc.collect()
+    gc.disable()
+    try:
+        for text in ("yes", "still failing", "start over", PASTED):
+            assert await chat.say(text)
+        left = [o for o in gc.get_objects() if isinstance(o, FastTurnContext)]
+        assert left == []
+    finally:
+        gc.enable()
 
 
 # ----- the pool and the session --------------------------------------------------------
