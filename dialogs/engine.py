@@ -267,6 +267,8 @@ class FlowEngine:
             return
         question = session.state.removeprefix("ask_") if session.state.startswith("ask_") else None
         command = understanding.match_command(text)
+        if command is None and session.state == "proposing_fix":
+            command = understanding.match_outcome(text)  # "thanks, it works now"
         if command in _OUTCOME_COMMANDS and question is not None and question != "mailbox" \
                 and self.knowledge.questions[question].match_option(text) is not None:
             # "it works" on the test-send question answers it, exactly like its button.

@@ -152,6 +152,25 @@ def match_command(text: str) -> str | None:
     return None
 
 
+def match_outcome(text: str) -> str | None:
+    """Read a fix's outcome said inside a short message ("thanks, it works now").
+
+    For when a fix is waiting for its answer, and the message as a whole is no
+    command: ``fix_failed`` when it contains a failure phrase ("no luck, same
+    error"), else ``fix_worked`` when it contains a success phrase and no
+    negation ("it's not resolved" is not a success), else None.
+    """
+    said = normalise(text)
+    if len(said) > 80:
+        return None
+    if _contains_any_phrase(said, _COMMAND_PHRASES["fix_failed"]):
+        return "fix_failed"
+    if _NEGATION.search(said) is None and _contains_any_phrase(said,
+                                                               _COMMAND_PHRASES["fix_worked"]):
+        return "fix_worked"
+    return None
+
+
 @functools.lru_cache(maxsize=1024)
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     # Topic words and command phrases are a fixed, small set: compile each once.

@@ -141,6 +141,32 @@ async def test_thanks_gets_a_welcome_and_the_way_on_not_an_apology(
     assert await driver.state() == "ask_mfa" and "mfa" not in await driver.answers()
 
 
+@pytest.mark.parametrize(("said", "state"), [
+    ("thanks, it works now!", "resolved"),
+    ("great, that fixed it", "resolved"),
+    ("nope, same error", "proposing_fix"),  # the next likely cause is proposed
+    ("tried that but it still doesn't work", "proposing_fix"),
+])
+async def test_a_fix_outcome_said_in_a_sentence_counts_like_its_button(
+    driver: BotDriver, said: str, state: str
+) -> None:
+    await driver.install()
+    await driver.say(TENANT_ERROR)
+    first = (await driver.snapshot())["facts"]["diagnosis"]["index"]
+    replies = await driver.say(said)
+    assert messages.NOT_UNDERSTOOD not in replies.text
+    assert await driver.state() == state
+    if state == "proposing_fix":  # failed: on to the next candidate
+        assert (await driver.snapshot())["facts"]["diagnosis"]["index"] == first + 1
+
+
+async def test_a_negated_success_is_not_taken_for_one(driver: BotDriver) -> None:
+    await driver.install()
+    await driver.say(TENANT_ERROR)
+    await driver.say("it's not resolved yet")
+    assert await driver.state() == "proposing_fix"
+
+
 async def test_a_pasted_error_phrased_as_a_question_is_still_diagnosed(driver: BotDriver) -> None:
     await driver.install()
     await driver.say(f"why do I get this? {TENANT_ERROR}")
