@@ -119,6 +119,25 @@ def click_path_blocks(paths: Iterable[ClickPath]) -> list[dict[str, Any]]:
     return blocks
 
 
+def code_section(title: str, lines: Sequence[str], note: str = "") -> list[dict[str, Any]]:
+    """A heading, an optional note and a PowerShell code block."""
+    blocks = [heading(title)]
+    if note:
+        blocks.append(text(note, subtle=True, spacing="Small"))
+    blocks.append(code_block(list(lines)))
+    return blocks
+
+
+def topic_item(cause_id: str, title: str, preview: str, button: str) -> dict[str, Any]:
+    """One knowledge topic in a list: its title, a preview and a button showing its fix card."""
+    items = [text(title, weight="Bolder")]
+    if preview:
+        items.append(text(preview, subtle=True, spacing="Small"))
+    items.append({"type": "ActionSet",
+                  "actions": [submit(button, {"msa": "show_fix", "cause": cause_id})]})
+    return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}
+
+
 def identity_of(facts: Mapping[str, Any]) -> str | None:
     """Return the customer's mailbox address from the answers, if given."""
     value = facts.get("answers", {}).get("mailbox")
@@ -319,17 +338,16 @@ def diagnosis_card(knowledge: Knowledge, facts: Mapping[str, Any], cause_id: str
     return card(body, actions + _nav_actions())
 
 
-def powershell_card(cause: Cause, facts: Mapping[str, Any]) -> Card:
+def fix_powershell_card(cause: Cause, facts: Mapping[str, Any]) -> Card:
     """Just the PowerShell of one cause's fix (to check, then to fix), for "what do I run?"."""
     identity = identity_of(facts)
     body: list[dict[str, Any]] = [text("PowerShell for", subtle=True, size="Small"),
                                   text(cause.title, weight="Bolder", size="Medium")]
     if cause.check.powershell:
-        body.append(heading("To check"))
-        body.append(code_block(powershell_lines(cause.check.powershell, identity)))
+        body.extend(code_section("To check", powershell_lines(cause.check.powershell, identity)))
     if cause.fix.powershell:
-        body.append(heading("To fix (as an Exchange or Entra administrator)"))
-        body.append(code_block(powershell_lines(cause.fix.powershell, identity)))
+        body.extend(code_section("To fix (as an Exchange or Entra administrator)",
+                                 powershell_lines(cause.fix.powershell, identity)))
     elif cause.fix.click_paths:
         body.append(text(messages.NO_FIX_POWERSHELL))
         body.extend(click_path_blocks(cause.fix.click_paths))
@@ -346,13 +364,8 @@ def question_answer_card(knowledge: Knowledge, found: Sequence[tuple[str, str]])
         found: (cause id, the sentence of it that best matches the question), best first.
     """
     body: list[dict[str, Any]] = [text(messages.QUESTION_ANSWER_INTRO, subtle=True, size="Small")]
-    for cause_id, preview in found:
-        cause = knowledge.cause(cause_id)
-        body.append(text(cause.title, weight="Bolder", spacing="Medium"))
-        if preview:
-            body.append(text(preview, spacing="Small"))
-        body.append({"type": "ActionSet", "spacing": "Small",
-                     "actions": [submit("Show the fix", {"msa": "show_fix", "cause": cause_id})]})
+    body.extend(topic_item(cause_id, knowledge.cause(cause_id).title, preview, "Show the fix")
+                for cause_id, preview in found)
     return card(body)
 
 

@@ -460,7 +460,7 @@ class FlowEngine:
         proposed = session.current_candidate() if session.state == "proposing_fix" else None
         if proposed in self.knowledge.cause_ids and understanding.asks_for_powershell(text):
             # "What is the PowerShell for that?" asks about the fix on the screen.
-            session.say(card=cards.powershell_card(self.knowledge.cause(proposed), session.facts))
+            session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed), session.facts))
             events.append(f"question:{proposed}")
             return True
         if self._search is None:

@@ -79,12 +79,12 @@ def _builders(knowledge: Knowledge) -> dict[str, CardBuilder]:
         "diagnosis": lambda k: cards.diagnosis_card(k, SAMPLE_FACTS, "smtp_auth_disabled_tenant"),
         "follow-up": lambda k: cards.follow_up_card(SAMPLE_FOLLOW_UP),
         "question-answer": lambda k: cards.question_answer_card(k, SAMPLE_QUESTION_ANSWER),
-        "powershell-smtp_auth_disabled_mailbox": lambda k: cards.powershell_card(
+        "powershell-smtp_auth_disabled_mailbox": lambda k: cards.fix_powershell_card(
             k.cause("smtp_auth_disabled_mailbox"), SAMPLE_FACTS),
         # Fixes without PowerShell: done in an admin center, or in CLOUDEX TMS itself.
-        "powershell-admin-center": lambda k: cards.powershell_card(
+        "powershell-admin-center": lambda k: cards.fix_powershell_card(
             k.cause("no_exchange_license"), SAMPLE_FACTS),
-        "powershell-steps-only": lambda k: cards.powershell_card(
+        "powershell-steps-only": lambda k: cards.fix_powershell_card(
             k.cause("wrong_endpoint"), SAMPLE_FACTS),
         "handoff-requested": lambda k: cards.handoff_requested_card(k, SAMPLE_FACTS),
         "resolved": lambda k: cards.resolved_card(k, SAMPLE_FACTS),

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from dialogs import cards
-from dialogs.cards import Card, card, code_block, heading, submit, text
+from dialogs.cards import Card, card, code_section, heading, submit, text, topic_item
 from dialogs.chart import bar_chart_png, data_uri
 from dialogs.diagnosis import Diagnoser, Diagnosis, diagnoser_for
 from dialogs.flow import QUESTIONS
@@ -165,30 +165,15 @@ def kb_card(response: SearchResponse) -> Card:
         note = ("Nothing matched; these are the most common topics." if response.query
                 else "The most common topics:")
         body.append(text(note, subtle=True))
-    for number, result in enumerate(response.results, start=1):
-        body.append({
-            "type": "Container", "separator": True, "spacing": "Medium",
-            "items": [
-                text(f"{number}. {result.title}", weight="Bolder"),
-                text(result.preview, subtle=True, spacing="Small"),
-                {"type": "ActionSet", "actions": [
-                    submit("Show fix", {"msa": "show_fix", "cause": result.cause_id})]},
-            ],
-        })
+    body.extend(topic_item(result.cause_id, f"{number}. {result.title}", result.preview,
+                           "Show fix")
+                for number, result in enumerate(response.results, start=1))
     body.append(text("Tip: use the \"Search mail setup fixes\" box in any chat's compose area "
                      "to insert a fix card.", subtle=True, size="Small"))
     return card(body)
 
 
 # ----- ps ------------------------------------------------------------------------------
-def _section(title: str, lines: Sequence[str], note: str = "") -> list[dict[str, Any]]:
-    blocks = [heading(title)]
-    if note:
-        blocks.append(text(note, subtle=True, spacing="Small"))
-    blocks.append(code_block(list(lines)))
-    return blocks
-
-
 def mailbox_script(knowledge: Knowledge, identity: str) -> list[tuple[str, list[str]]]:
     """PowerShell to check and allow Authenticated SMTP for one mailbox.
 
@@ -294,7 +279,7 @@ def powershell_card(title: str, intro: str, sections: Sequence[tuple[str, Sequen
     """
     body: list[dict[str, Any]] = [text(title, weight="Bolder", size="Medium"), text(intro)]
     for section_title, lines in sections:
-        body.extend(_section(section_title, lines))
+        body.extend(code_section(section_title, lines))
     body.extend(text(note, subtle=True, size="Small") for note in notes)
     return card(body)
 

@@ -14,7 +14,7 @@ import pytest
 from dialogs.flow import QUESTIONS
 from dialogs.knowledge import Knowledge
 from tests.support.cards import card_errors, cards_in
-from tests.support.harness import Chat, buttons, texts
+from tests.support.harness import Chat, buttons, show_fix_data, texts
 
 ANSWERS = {
     "mailbox_type": "user", "license": "yes", "mfa": "yes", "security_defaults": "no",
@@ -161,8 +161,7 @@ async def test_a_typed_question_over_http_gets_the_topics_and_their_fixes(
 ) -> None:
     replies = checked(await chat.say("can I still use an app password?"))
     (card,) = [card for reply in replies for card in cards_in(reply)]
-    shows = [action["data"] for element in card["body"] if element["type"] == "ActionSet"
-             for action in element["actions"]]
+    shows = show_fix_data(card)
     assert "mfa_required" in [data["cause"] for data in shows]
     fix = checked(await chat.press(next(d for d in shows if d["cause"] == "mfa_required")))
     assert knowledge.cause("mfa_required").title in texts(fix)

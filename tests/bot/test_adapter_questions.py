@@ -17,6 +17,7 @@ from dialogs.knowledge import Knowledge
 from dialogs.understanding import is_question, starts_like_question
 from tests.bot.conftest import BotDriver
 from tests.support.cards import card_errors
+from tests.support.harness import show_fix_data
 
 TENANT_ERROR = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled "
                 "for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.")
@@ -24,13 +25,7 @@ TENANT_ERROR = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthenticati
 
 def topic_buttons(replies: Any) -> list[dict[str, Any]]:
     """The data of the "Show the fix" buttons of the turn's question-answer card."""
-    found = []
-    for card in replies.cards:
-        for element in card.get("body", []):
-            if element.get("type") == "ActionSet":
-                found += [action["data"] for action in element["actions"]
-                          if action.get("title") == "Show the fix"]
-    return found
+    return [data for card in replies.cards for data in show_fix_data(card)]
 
 
 @pytest.mark.parametrize(("text", "asks"), [

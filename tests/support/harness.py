@@ -88,6 +88,26 @@ def texts(replies: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
+def show_fix_data(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """The data of every "show fix" button anywhere in a card, top to bottom."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            data = node.get("data")
+            if (node.get("type") == "Action.Submit" and isinstance(data, dict)
+                    and data.get("msa") == "show_fix"):
+                found.append(data)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card)
+    return found
+
+
 def buttons(replies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Return the last card's Action.Submit buttons: title -> data."""
     found: dict[str, dict[str, Any]] = {}
