@@ -35,7 +35,7 @@ def build_engine():  # type: ignore[no-untyped-def]
     knowledge = default_knowledge()
     # The search index is built here, at start, rather than in the first question's turn.
     return FlowEngine(knowledge, diagnose=diagnosis_function(knowledge),
-                      search=search_for(knowledge).search)
+                      search=search_for(knowledge))
 
 
 def create_app(

@@ -356,14 +356,16 @@ def fix_powershell_card(cause: Cause, facts: Mapping[str, Any]) -> Card:
     return card(body)
 
 
-def question_answer_card(knowledge: Knowledge, found: Sequence[tuple[str, str]]) -> Card:
+def question_answer_card(knowledge: Knowledge, found: Sequence[tuple[str, str]],
+                         intro: str = messages.QUESTION_ANSWER_INTRO) -> Card:
     """The topics that answer a customer's typed question, each with its fix one press away.
 
     Args:
         knowledge: the knowledge base.
         found: (cause id, the sentence of it that best matches the question), best first.
+        intro: the line above them (also used for an error code that has several causes).
     """
-    body: list[dict[str, Any]] = [text(messages.QUESTION_ANSWER_INTRO, subtle=True, size="Small")]
+    body: list[dict[str, Any]] = [text(intro, subtle=True, size="Small")]
     body.extend(topic_item(cause_id, knowledge.cause(cause_id).title, preview, "Show the fix")
                 for cause_id, preview in found)
     return card(body)

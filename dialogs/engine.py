@@ -25,7 +25,7 @@ from dialogs.knowledge import UNKNOWN_CAUSE, Knowledge
 from dialogs.session import UNSURE, Reply, TroubleshootingSession
 
 if TYPE_CHECKING:
-    from dialogs.search import SearchResponse
+    from dialogs.search import KnowledgeSearch
 
 MAX_TEXT = 10_000
 
@@ -89,8 +89,6 @@ class DiagnosisSummary:
 
 
 Diagnose = Callable[[str], DiagnosisSummary]
-# dialogs.search.KnowledgeSearch.search (imported only when first used: it loads numpy).
-Search = Callable[[str], "SearchResponse"]
 
 
 def _copy_json(value: Any) -> Any:
@@ -121,14 +119,15 @@ class FlowEngine:
     """Runs turns of the guided flow against one shared machine."""
 
     def __init__(self, knowledge: Knowledge, diagnose: Diagnose | None = None,
-                 search: Search | None = None) -> None:
+                 search: KnowledgeSearch | None = None) -> None:
         """Build the machine once.
 
         Args:
             knowledge: the loaded knowledge base.
             diagnose: turns pasted text into a diagnosis; None disables diagnosis.
             search: ranks knowledge causes for a typed question; None uses the
-                knowledge search of ``knowledge`` (built on the first question).
+                knowledge search of ``knowledge`` (built on the first question;
+                dialogs.search is imported only then: it loads numpy).
         """
         self.knowledge = knowledge
         self._search = search
@@ -369,7 +368,15 @@ class FlowEngine:
         candidates = [c for c in diagnosis.candidates if c != "unknown"]
         if not candidates:
             if understanding.looks_like_error(text):
-                session.say(messages.UNKNOWN_ERROR)
+                # "535 5.7.139" alone: a known code with several causes, which only the
+                # words after it tell apart. Say so and list them, rather than "unknown"
+                # (only for a code the knowledge lists: other words are no evidence).
+                found = self._knowledge_topics(text) if self._searcher().known_codes(text) else []
+                if found:
+                    session.say(card=cards.question_answer_card(
+                        self.knowledge, found, intro=messages.ERROR_WITHOUT_ITS_WORDS))
+                else:
+                    session.say(messages.UNKNOWN_ERROR)
                 events.append("diagnosed:unknown")
                 session.say_where_we_are()
                 return True
@@ -463,17 +470,7 @@ class FlowEngine:
             session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed), session.facts))
             events.append(f"question:{proposed}")
             return True
-        if self._search is None:
-            from dialogs.search import search_for  # its index is built on the first question
-
-            self._search = search_for(self.knowledge).search
-        response = self._search(text)
-        if response.is_fallback or not response.results:
-            return False
-        best = response.results[0].score
-        found = [(result.cause_id, result.preview) for result in response.results
-                 if result.cause_id != UNKNOWN_CAUSE and result.score >= _QUESTION_MIN_SCORE
-                 and result.score >= best * _QUESTION_RELATIVE][:_QUESTION_TOPICS]
+        found = self._knowledge_topics(text)
         if not found:
             return False
         session.say(card=cards.question_answer_card(self.knowledge, found))
@@ -481,6 +478,26 @@ class FlowEngine:
         if session.state.startswith("ask_"):
             session.ask_current_question()  # the question they were on, to carry on with
         return True
+
+    def _searcher(self) -> KnowledgeSearch:
+        if self._search is None:
+            from dialogs.search import search_for  # its index is built on the first use
+
+            self._search = search_for(self.knowledge)
+        return self._search
+
+    def _knowledge_topics(self, text: str) -> list[tuple[str, str]]:
+        """The knowledge causes a search ranks confidently for ``text``: (id, preview), best first."""
+        response = self._searcher().search(text)
+        if response.is_fallback or not response.results:
+            return []
+        # A match that needed a typo corrected must be clearer: "how much does it cost"
+        # reads as "... does host" and would find the wrong-server cause.
+        least = _QUESTION_MIN_SCORE * (2 if response.corrected else 1)
+        best = response.results[0].score
+        return [(result.cause_id, result.preview) for result in response.results
+                if result.cause_id != UNKNOWN_CAUSE and result.score >= least
+                and result.score >= best * _QUESTION_RELATIVE][:_QUESTION_TOPICS]
 
     def _not_understood(
         self, session: TroubleshootingSession, lead: str = messages.NOT_UNDERSTOOD

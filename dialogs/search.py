@@ -306,6 +306,11 @@ class KnowledgeSearch:
                 codes.append(key)
         return codes
 
+    def known_codes(self, text: str) -> list[str]:
+        """The error codes in ``text`` that some cause lists ("535", "5.7.139", "50076")."""
+        return [key for key in map(_code_key, self._analyzer.surface(text))
+                if key in self._code_causes]
+
     def search(
         self, query: str, *, limit: int = 5, popularity: Mapping[str, int] | None = None,
     ) -> SearchResponse:

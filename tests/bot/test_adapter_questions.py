@@ -162,6 +162,37 @@ async def test_a_negated_success_is_not_taken_for_one(driver: BotDriver) -> None
     assert await driver.state() == "proposing_fix"
 
 
+async def test_a_bare_code_with_several_causes_lists_them_instead_of_unknown(
+    driver: BotDriver,
+) -> None:
+    await driver.install()
+    replies = await driver.say("535 5.7.139")
+    assert messages.ERROR_WITHOUT_ITS_WORDS in replies.text
+    assert messages.UNKNOWN_ERROR not in replies.text
+    causes = [data["cause"] for data in topic_buttons(replies)]
+    assert {"smtp_auth_disabled_tenant", "smtp_auth_disabled_mailbox"} <= set(causes)
+    assert await driver.state() == "welcome"
+
+
+async def test_an_error_nothing_matches_is_still_unknown(driver: BotDriver) -> None:
+    await driver.install()
+    replies = await driver.say("error 9.9.9 asdf qwer")
+    assert messages.UNKNOWN_ERROR in replies.text and topic_buttons(replies) == []
+
+
+async def test_a_question_matched_only_through_a_typo_fix_needs_a_clear_match(
+    driver: BotDriver,
+) -> None:
+    await driver.install()
+    # "it cost" reads as "host" after typo correction: no wrong-server answer for that.
+    replies = await driver.say("how much does it cost?")
+    assert topic_buttons(replies) == []
+    assert messages.QUESTION_NOT_ANSWERED in replies.text
+    # A real typo still finds its topic.
+    replies = await driver.say("secuirty defualts?")
+    assert [d["cause"] for d in topic_buttons(replies)][:1] == ["security_defaults"]
+
+
 async def test_a_pasted_error_phrased_as_a_question_is_still_diagnosed(driver: BotDriver) -> None:
     await driver.install()
     await driver.say(f"why do I get this? {TENANT_ERROR}")
