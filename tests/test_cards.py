@@ -32,6 +32,7 @@ from tests.support.cards import (
     _strip_teams,
     _validator,
     card_errors,
+    dict_nodes,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,19 +178,7 @@ def test_the_validator_accepts_the_teams_extensions_it_allows() -> None:
 
 def _mutations(rng: random.Random, card: dict[str, Any]) -> dict[str, Any]:
     mutated = copy.deepcopy(card)
-    nodes: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            nodes.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(mutated)
-    node = rng.choice(nodes)
+    node = rng.choice(dict_nodes(mutated))
     key = rng.choice(sorted(node))
     choice = rng.randrange(4)
     if choice == 0:

@@ -108,6 +108,23 @@ def _card_errors(serialized: str) -> tuple[str, ...]:
     return tuple(errors)
 
 
+def dict_nodes(tree: Any) -> list[dict[str, Any]]:
+    """Every dict in a JSON tree (a card, say), each before what it holds, in document order."""
+    nodes: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            nodes.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(tree)
+    return nodes
+
+
 def cards_in(activity: dict[str, Any]) -> list[dict[str, Any]]:
     """Return the Adaptive Cards attached to an activity body."""
     return [a["content"] for a in activity.get("attachments") or []

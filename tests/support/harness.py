@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.support.cards import cards_in
+from tests.support.cards import cards_in, dict_nodes
 from tests.support.connector import LocalConnector
 from tests.support.teams import activity
 
@@ -90,22 +90,9 @@ def texts(replies: list[dict[str, Any]]) -> str:
 
 def show_fix_data(card: dict[str, Any]) -> list[dict[str, Any]]:
     """The data of every "show fix" button anywhere in a card, top to bottom."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            data = node.get("data")
-            if (node.get("type") == "Action.Submit" and isinstance(data, dict)
-                    and data.get("msa") == "show_fix"):
-                found.append(data)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return found
+    return [node["data"] for node in dict_nodes(card)
+            if node.get("type") == "Action.Submit" and isinstance(node.get("data"), dict)
+            and node["data"].get("msa") == "show_fix"]
 
 
 def buttons(replies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
