@@ -209,10 +209,19 @@ class Conversation:
         return body
 
     async def run(self, session: aiohttp.ClientSession, url: str,
-                  outcomes: list[TurnOutcome]) -> None:
-        """Take every turn in order, appending each outcome."""
+                  outcomes: list[TurnOutcome], think: float = 0.0) -> None:
+        """Take every turn in order, appending each outcome.
+
+        With ``think`` > 0 the user waits before each turn — a random time,
+        ``think`` seconds on average (exponential), after the previous reply,
+        as a person reads a card before pressing — so the load is paced
+        instead of back to back. Latency never includes that wait.
+        """
         log = self.connector.conversations.setdefault(self.id, ReplyLog())
+        pace = random.Random(f"pace-{self.number}")
         for kind in self.kinds:
+            if think > 0:
+                await asyncio.sleep(pace.expovariate(1 / think))
             payload = json.dumps(self.activity(kind)).encode("utf-8")
             before = log.count
             started = time.perf_counter()
@@ -303,7 +312,7 @@ def _cpu_seconds(pid: int | None) -> float | None:
 async def drive(url: str, connector: BenchConnector, templates: Templates, *,
                 conversations: int, turns: int, prefix: str,
                 concurrency: int | None = None, forget: bool = True,
-                pid: int | None = None) -> LoadResult:
+                pid: int | None = None, think: float = 0.0) -> LoadResult:
     """Run ``conversations`` conversations of ``turns`` turns against ``url``.
 
     Args:
@@ -316,6 +325,7 @@ async def drive(url: str, connector: BenchConnector, templates: Templates, *,
         concurrency: conversations in flight at once (default: all of them).
         forget: drop the connector's per-conversation logs afterwards.
         pid: the target's process, to measure the CPU time it spends.
+        think: each user's mean wait before a turn, in seconds (0: back to back).
 
     Returns:
         Turn count, errors, wall time and every turn's latency.
@@ -329,7 +339,7 @@ async def drive(url: str, connector: BenchConnector, templates: Templates, *,
         for number in numbers:
             conversation = Conversation(templates, connector, f"a:{prefix}-{number}", number,
                                         kinds)
-            await conversation.run(session, url, outcomes)
+            await conversation.run(session, url, outcomes, think)
             if forget:
                 connector.conversations.pop(conversation.id, None)
 

@@ -8,6 +8,7 @@ every message with a 500, which must show up as errors.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from bench.load import percentile_of
@@ -17,7 +18,7 @@ from bench.run import Options, Report, describe, results_markdown, rounds_table,
 def tiny(tmp_path: Path, **overrides: object) -> Options:
     """Options for a run of a few seconds that writes nothing outside ``tmp_path``."""
     options = Options(conversations=2, turns=2, rounds=1, targets=("floor", "bot"),
-                      rss_conversations=0, warmup=False, domain=False, min_round_seconds=0,
+                      think_seconds=0, rss_conversations=0, warmup=False, domain=False, min_round_seconds=0,
                       results=tmp_path / "results.md", log=lambda line: None)
     for name, value in overrides.items():
         setattr(options, name, value)
@@ -63,3 +64,24 @@ async def test_postgres_is_skipped_with_a_note_when_not_configured(tmp_path: Pat
     report = await run(tiny(tmp_path, targets=("bot-pg",), postgres_url=None))
     assert "skipped" in report.targets["bot-pg"].note
     assert "skipped" in table(report)
+
+
+def users_waits(number: int, think: float, turns: int) -> float:
+    """What user ``number`` waits in all over ``turns`` paced turns."""
+    pace = random.Random(f"pace-{number}")
+    return sum(pace.expovariate(1 / think) for _ in range(turns))
+
+
+async def test_the_paced_phase_reports_what_a_user_waits(tmp_path: Path) -> None:
+    report = await run(tiny(tmp_path, think_seconds=0.02, paced_turns=3))
+    for key in ("floor", "bot"):
+        paced = report.targets[key].paced
+        assert paced is not None and paced.turns == 6 and paced.errors == 0
+        # Paced, the phase lasts at least the longest user's waits (the same draws as the load's).
+        assert paced.seconds >= max(users_waits(number, think=0.02, turns=3) for number in range(2))
+    text = table(report)
+    assert "At a person's pace" in text
+    assert "p99 ≤ 50 ms at a person's pace" in text and "p99 ≤ 50 ms back to back" in text
+    # Skipped with a think time of 0.
+    skipped = await run(tiny(tmp_path, targets=("floor",), think_seconds=0))
+    assert skipped.targets["floor"].paced is None and "person's pace" not in table(skipped)
