@@ -307,8 +307,13 @@ class FlowEngine:
             self._answer(session, question, volunteered[question], events)
             return
         if volunteered:
+            before = {f.cause.id for f in self.knowledge.findings(session.facts.get("answers", {}))}
             self._remember(session, volunteered, None, events)
             session.say(noted_text(self.knowledge, volunteered))
+            if session.state in {"clarifying_error", "proposing_fix"}:
+                # A diagnosis is on the screen, and the summary that would weigh these
+                # facts is behind it: "it's a shared mailbox" may be the real cause.
+                self._say_new_findings(session, before)
             if session.state in {"welcome", "summary"}:
                 self._fire(session, "next_question")
             else:
@@ -470,6 +475,12 @@ class FlowEngine:
             session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed), session.facts))
             events.append(f"question:{proposed}")
             return True
+        if proposed in self.knowledge.cause_ids and understanding.asks_when_it_works(text):
+            # "How long until it works?", "does it work now?": about the fix on the screen.
+            cause = self.knowledge.cause(proposed)
+            session.say(messages.HOW_LONG.format(title=cause.title, wait=cause.wait))
+            events.append(f"question:{proposed}")
+            return True
         found = self._knowledge_topics(text)
         if not found:
             return False
@@ -478,6 +489,15 @@ class FlowEngine:
         if session.state.startswith("ask_"):
             session.ask_current_question()  # the question they were on, to carry on with
         return True
+
+    def _say_new_findings(self, session: TroubleshootingSession, before: set[str]) -> None:
+        """Name the causes that the facts just learned bring up, each with its fix."""
+        shown = session.current_candidate() if session.state == "proposing_fix" else None
+        found = [(f.cause.id, f.note) for f in self.knowledge.findings(session.facts.get("answers", {}))
+                 if f.cause.id not in before and f.cause.id != shown]
+        if found:
+            session.say(card=cards.question_answer_card(
+                self.knowledge, found, intro=messages.FACTS_CHANGE_THE_PICTURE))
 
     def _searcher(self) -> KnowledgeSearch:
         if self._search is None:
@@ -488,7 +508,10 @@ class FlowEngine:
 
     def _knowledge_topics(self, text: str) -> list[tuple[str, str]]:
         """The knowledge causes a search ranks confidently for ``text``: (id, preview), best first."""
-        response = self._searcher().search(text)
+        query = understanding.topic_words(text)
+        if not query:
+            return []
+        response = self._searcher().search(query)
         if response.is_fallback or not response.results:
             return []
         # A match that needed a typo corrected must be clearer: "how much does it cost"

@@ -37,6 +37,9 @@ NOT_UNDERSTOOD = "Sorry, I didn't catch that."
 NO_FIX_POWERSHELL = "This fix has no PowerShell line: it is done in the admin center, here:"
 NO_FIX_POWERSHELL_STEPS = "This fix has no PowerShell line: its steps are on the card above."
 YOU_ARE_WELCOME = "You're welcome."
+HOW_LONG = ("⏱ {title}: {wait} Only a test send tells: when you have tried again, tell me "
+            "whether it works.")
+FACTS_CHANGE_THE_PICTURE = "What you just told me matters here:"
 ERROR_WITHOUT_ITS_WORDS = (
     "That can have more than one cause in Microsoft 365, and the full error line tells them "
     "apart: paste the whole line if you have it. The likely causes:"

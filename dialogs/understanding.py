@@ -128,6 +128,42 @@ def starts_like_question(words: list[str] | str) -> bool:
             and words[1].strip("?") in _QUESTION_SUBJECTS)
 
 
+# Words every topic shares — the product, the service, sending itself — so a question
+# that matches a topic only on them asks about none of them: "does this work with
+# GoDaddy 365?" is not about shared mailboxes because that topic's title says "work".
+_GENERIC_WORDS = frozenset({
+    "work", "works", "working", "worked", "365", "microsoft", "office", "o365", "m365",
+    "use", "uses", "using", "used", "cloudex", "tms", "email", "emails", "e-mail", "e-mails",
+    "mail", "mails", "send", "sends", "sending", "sent", "problem", "problems", "issue",
+    "issues", "help", "from",
+})
+_EDGE_PUNCTUATION = "?!.,;:'\"()[]“”‘’"
+# "how long until it works?", "when will it take effect?", "does it work now?": a
+# question about when the fix on the screen starts working (not "does oauth work with
+# MFA?", which asks about a topic).
+_WHEN_IT_WORKS = re.compile(
+    r"(?<!\w)(?:how long|how soon|how much time|how many (?:minutes|hours|days)|"
+    r"when (?:will|does|should|can) (?:it|this|that|the change|the fix|sending|mail)|"
+    r"wait|waiting|take effect|takes effect|"
+    r"(?:does|will|should|would|is|has) (?:it|this|that|sending|mail) "
+    r"(?:work|working|fixed|solved|resolved))(?!\w)")
+
+
+def topic_words(text: str) -> str:
+    """The words of a question that can tell topics apart: ``text`` minus generic words.
+
+    Codes and addresses stay as typed ("5.7.139", "smtp-legacy.office365.com").
+    """
+    kept = [word for word in text.split()
+            if word.strip(_EDGE_PUNCTUATION).lower() not in _GENERIC_WORDS]
+    return " ".join(kept)
+
+
+def asks_when_it_works(text: str) -> bool:
+    """True when a message asks when the fix starts working: "how long until it works?"."""
+    return _WHEN_IT_WORKS.search(normalise(text)) is not None
+
+
 _POWERSHELL_WORDS = frozenset({"powershell", "cmdlet", "cmdlets", "command", "commands",
                                "script", "ps1", "ps"})
 
@@ -157,14 +193,19 @@ def match_outcome(text: str) -> str | None:
 
     For when a fix is waiting for its answer, and the message as a whole is no
     command: ``fix_failed`` when it contains a failure phrase ("no luck, same
-    error"), else ``fix_worked`` when it contains a success phrase and no
-    negation ("it's not resolved" is not a success), else None.
+    error"), else ``fix_worked`` when it contains a success phrase, no negation
+    ("it's not resolved" is not a success) and no question mark, else None. A
+    message that opens like a question ("how long until it works?") is neither.
     """
     said = normalise(text)
-    if len(said) > 80:
+    if len(said) > 80 or starts_like_question(said.split()):
+        # "how long until it works?" and "does it work now?" ask; they report nothing.
         return None
     if _contains_any_phrase(said, _COMMAND_PHRASES["fix_failed"]):
         return "fix_failed"
+    if text.rstrip().endswith("?"):
+        # "still failing?" reports a failure however it is punctuated; "it works?" doubts.
+        return None
     if _NEGATION.search(said) is None and _contains_any_phrase(said,
                                                                _COMMAND_PHRASES["fix_worked"]):
         return "fix_worked"

@@ -14,7 +14,7 @@ import pytest
 
 from dialogs import messages
 from dialogs.knowledge import Knowledge
-from dialogs.understanding import is_question, starts_like_question
+from dialogs.understanding import is_question, match_outcome, starts_like_question
 from tests.bot.conftest import BotDriver
 from tests.support.cards import card_errors
 from tests.support.harness import show_fix_data
@@ -205,3 +205,68 @@ async def test_a_typed_address_still_answers_the_mailbox_question_when_asked_as_
     await driver.answer_until("mailbox")
     await driver.say("can we use tms@contoso.com?")
     assert (await driver.answers())["mailbox"] == "tms@contoso.com"
+
+
+@pytest.mark.parametrize("asked", ["how long until it works?", "does it work now?",
+                                   "when will this take effect", "is it fixed?"])
+async def test_asking_when_the_fix_works_gets_its_waiting_time_not_an_outcome(
+    driver: BotDriver, knowledge: Knowledge, asked: str
+) -> None:
+    await driver.install()
+    await driver.say(TENANT_ERROR)
+    first = (await driver.snapshot())["facts"]["diagnosis"]["index"]
+    replies = await driver.say(asked)
+    # "…until it works?" contains "it works": it used to close the conversation as solved.
+    assert await driver.state() == "proposing_fix"
+    assert (await driver.snapshot())["facts"]["diagnosis"]["index"] == first
+    cause = knowledge.cause("smtp_auth_disabled_tenant")
+    assert cause.wait in replies.text and cause.title in replies.text
+
+
+@pytest.mark.parametrize(("said", "outcome"), [
+    ("how long until it works?", None),
+    ("does it work now?", None),
+    ("it works?", None),  # a doubt, not a report
+    ("still failing?", "fix_failed"),  # a failure, however it is punctuated
+    ("it works now", "fix_worked"),
+])
+def test_a_question_is_no_outcome_but_a_failure_is_one_with_a_question_mark(
+    said: str, outcome: str | None
+) -> None:
+    assert match_outcome(said) == outcome
+
+
+@pytest.mark.parametrize("asked", ["does this work with GoDaddy 365?",
+                                   "can we use office 365 from godaddy?",
+                                   "does it work with gmail?"])
+async def test_a_question_matching_only_on_words_every_topic_shares_gets_no_topics(
+    driver: BotDriver, asked: str
+) -> None:
+    await driver.answer_until("mfa")
+    replies = await driver.say(asked)
+    # These used to list shared mailboxes, MFA and auth methods: "work", "365", "use".
+    assert topic_buttons(replies) == []
+    assert messages.QUESTION_NOT_ANSWERED in replies.text
+    assert await driver.state() == "ask_mfa"
+
+
+async def test_generic_words_do_not_hide_the_topic_of_a_question(driver: BotDriver) -> None:
+    await driver.answer_until("mfa")
+    replies = await driver.say("can we send from a shared mailbox with Microsoft 365?")
+    assert [d["cause"] for d in topic_buttons(replies)][:1] == ["unsupported_mailbox_type"]
+
+
+async def test_a_fact_told_beside_a_diagnosis_that_brings_up_a_cause_says_so(
+    driver: BotDriver, knowledge: Knowledge
+) -> None:
+    await driver.install()
+    await driver.say("530 5.7.57 Client not authenticated to send mail")
+    assert await driver.state() == "proposing_fix"
+    replies = await driver.say("we use a shared mailbox dispatch@contoso.com")
+    assert "Noted" in replies.text and messages.FACTS_CHANGE_THE_PICTURE in replies.text
+    # A shared mailbox cannot sign in to SMTP AUTH: that cause, with its fix a press away.
+    assert [d["cause"] for d in topic_buttons(replies)] == ["unsupported_mailbox_type"]
+    assert await driver.state() == "proposing_fix"
+    # Telling it again brings up nothing new.
+    again = await driver.say("yes it is a shared mailbox")
+    assert messages.FACTS_CHANGE_THE_PICTURE not in again.text
