@@ -110,6 +110,12 @@ _QUESTION_KEYS = frozenset(
 _OPTION_VALUE = re.compile(r"[a-z][a-z0-9_]*")
 _REQUIRED_NOTICES = ("basic_auth_retirement",)
 # Apostrophes are dropped (not turned into spaces) so "don't" and "dont" match.
+# Words that turn the option phrase right after them around (apostrophes are dropped).
+NEGATORS = frozenset({"not", "no", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt",
+                      "never", "without", "cant", "cannot", "wont", "nicht", "kein", "keine"})
+# How many words before an option phrase a negator still applies to it.
+NEGATION_REACH = 3
+_LEADING_NO = re.compile(r"(?i)\s*(?:no|nope|nah)\s*[,.;:!–-]")
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`´]")
 _NON_WORD = re.compile(r"[^\w]+|_")
 
@@ -348,10 +354,13 @@ class Question:
         Matching is case-insensitive and whole-word on normalised text (see
         :func:`normalise`) against each option's value, title and synonyms.
         A phrase found inside a longer matching phrase is ignored, so
-        "not ticked" beats "ticked" and "no idea" beats "no". If the
-        remaining matches point at more than one option ("yes and no"), the
-        answer is ambiguous and None is returned, so the bot asks again
-        instead of guessing.
+        "not ticked" beats "ticked" and "no idea" beats "no". A phrase with a
+        negator up to :data:`NEGATION_REACH` words before it counts for nothing
+        ("we are not using MFA" is no "MFA: yes", "not a shared mailbox" no
+        "shared"), unless the phrase holds a negator itself ("dont use mfa");
+        a leading "No," answers something else. If the remaining matches point
+        at more than one option ("yes and no"), the answer is ambiguous and
+        None is returned, so the bot asks again instead of guessing.
 
         Args:
             text: The customer's reply.
@@ -362,10 +371,19 @@ class Question:
         words = normalise(text).split()
         if not words or not self.options:
             return None
+        # "No, it's a user mailbox": a leading "no," answers something else.
+        first = 1 if _LEADING_NO.match(text) else 0
         hits: list[tuple[int, int, int]] = []  # (start, end, option index)
         for index, option in enumerate(self.options):
             for phrase in option.phrase_words:
-                hits.extend((start, end, index) for start, end in _find_phrase(words, phrase))
+                negates_itself = any(word in NEGATORS for word in phrase)
+                hits.extend(
+                    (start, end, index) for start, end in _find_phrase(words, phrase)
+                    # "not using MFA" and "not a shared mailbox" do not choose "MFA: yes"
+                    # or "shared"; "not enabled" and "dont use mfa" are phrases of "no".
+                    if negates_itself or not any(
+                        word in NEGATORS for word in words[max(first, start - NEGATION_REACH):start])
+                )
         kept = {
             index
             for start, end, index in hits

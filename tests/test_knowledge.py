@@ -678,6 +678,10 @@ def test_unknown_cause_points_to_microsofts_tests_and_a_person(kb: Knowledge) ->
         ("test_result", "it works now", "works"),
         ("test_result", "haven't tried", "not_tested"),
         ("test_result", "timed out", "connection_failed"),
+        # A negator right before an option phrase turns it around.
+        ("mfa", "we don't use MFA", "no"),
+        ("mailbox_type", "no, it's a user mailbox", "user"),  # the leading "no," is no negator
+        ("mailbox_type", "not shared, a normal user", "user"),
     ],
 )
 def test_natural_replies_select_the_right_option(
@@ -698,6 +702,10 @@ def test_natural_replies_select_the_right_option(
         ("license", "nobody"),
         ("mailbox_type", "sharedmailboxes"),
         ("mailbox", "tms@contoso.com"),  # the mailbox question is free text
+        # These chose "MFA: yes" and "Shared mailbox" on the words "MFA" and "shared mailbox".
+        ("mfa", "we are not using MFA"),
+        ("mfa", "we don't have any MFA"),
+        ("mailbox_type", "it is not a shared mailbox"),
     ],
 )
 def test_unclear_replies_select_nothing(kb: Knowledge, question: str, reply: str) -> None:
