@@ -319,6 +319,16 @@ class FlowEngine:
             else:
                 session.say_where_we_are()
             return
+        if understanding.describes_a_problem(text):
+            # "Our TMS can't send emails" is how most conversations begin: ask for the
+            # error, and start (or carry on with) the questions.
+            events.append("problem_described")
+            if session.state == "welcome":
+                session.say(messages.PROBLEM_DESCRIBED)
+                self._fire(session, "next_question")
+            else:
+                self._not_understood(session, lead=messages.PROBLEM_DESCRIBED)
+            return
         self._not_understood(session)
 
     def _remember(

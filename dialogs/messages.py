@@ -86,6 +86,11 @@ FOLLOW_UP_UNSURE = (
     "No problem. Here is the most likely cause first; if it doesn't help, press "
     "\"No, still failing\" and I will show the next one."
 )
+PROBLEM_DESCRIBED = (
+    "Let's find out why. If CLOUDEX TMS shows an error message (in its mail log, or when you "
+    "send a test e-mail), paste it here: it usually names the cause. Otherwise a few questions "
+    "about the mailbox will find it."
+)
 PASTE_THE_ERROR = (
     "If sending still fails, paste the error message from CLOUDEX TMS here and I will tell "
     "you what causes it. Meanwhile, the current question:"

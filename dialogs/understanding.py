@@ -149,6 +149,22 @@ _WHEN_IT_WORKS = re.compile(
     r"(?:work|working|fixed|solved|resolved))(?!\w)")
 
 
+# "Our TMS can't send emails", "mail stopped working": the trouble, told without its error.
+_PROBLEM = re.compile(
+    r"(?<!\w)(?:can'?t|cannot|can not|won'?t|doesn'?t|does not|isn'?t|is not|are not|aren'?t|"
+    r"not|no longer|stopped|fails? to|failing to|unable to) "
+    r"(?:be |being )?(?:send|sending|sent|going out|go out|deliver|delivered|delivering|"
+    r"work|working|connect|connecting)(?!\w)|"
+    r"(?<!\w)(?:stopped working|stopped sending|not working|is broken|are broken|"
+    r"(?:no|none of the|the) (?:e-?mails?|mails?|messages?) (?:go out|arrive|are sent|get sent))"
+    r"(?!\w)")
+
+
+def describes_a_problem(text: str) -> bool:
+    """True when a message tells of trouble sending without pasting an error ("TMS can't send")."""
+    return len(text) <= 300 and _PROBLEM.search(normalise(text)) is not None
+
+
 def topic_words(text: str) -> str:
     """The words of a question that can tell topics apart: ``text`` minus generic words.
 

@@ -270,3 +270,41 @@ async def test_a_fact_told_beside_a_diagnosis_that_brings_up_a_cause_says_so(
     # Telling it again brings up nothing new.
     again = await driver.say("yes it is a shared mailbox")
     assert messages.FACTS_CHANGE_THE_PICTURE not in again.text
+
+
+async def test_a_negated_answer_is_not_taken_for_its_option(driver: BotDriver) -> None:
+    await driver.answer_until("mfa")
+    await driver.say("we are not using MFA")
+    assert (await driver.answers())["mfa"] == "no"  # was "yes", on the word "MFA"
+
+
+async def test_a_negated_fact_volunteered_is_not_noted_as_its_opposite(driver: BotDriver) -> None:
+    await driver.install()
+    replies = await driver.say("it is not a shared mailbox, and we are not using MFA")
+    answers = await driver.answers()
+    assert "mailbox_type" not in answers  # was "Shared mailbox"
+    assert answers.get("mfa") == "no"
+    assert "Shared mailbox" not in replies.text
+
+
+@pytest.mark.parametrize("told", ["our TMS can't send emails", "emails are not going out",
+                                  "mail is not being sent", "it stopped working yesterday"])
+async def test_the_trouble_told_without_an_error_asks_for_it_and_starts(
+    driver: BotDriver, knowledge: Knowledge, told: str
+) -> None:
+    await driver.install()
+    replies = await driver.say(told)
+    assert messages.NOT_UNDERSTOOD not in replies.text  # was "Sorry, I didn't catch that."
+    assert messages.PROBLEM_DESCRIBED in replies.text
+    assert await driver.state() == "ask_mailbox"
+    assert knowledge.questions["mailbox"].prompt in replies.text
+
+
+async def test_the_trouble_told_at_a_question_asks_for_the_error_and_asks_again(
+    driver: BotDriver, knowledge: Knowledge
+) -> None:
+    await driver.answer_until("license")
+    replies = await driver.say("TMS doesn't send mails anymore")
+    assert messages.PROBLEM_DESCRIBED in replies.text
+    assert knowledge.questions["license"].prompt in replies.text
+    assert await driver.state() == "ask_license" and "license" not in await driver.answers()
