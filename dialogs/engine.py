@@ -329,6 +329,9 @@ class FlowEngine:
             else:
                 self._not_understood(session, lead=messages.PROBLEM_DESCRIBED)
             return
+        if understanding.opens_with_greeting(text):
+            self._cmd_start(session, events)  # "hello there" greets like "hello" does
+            return
         self._not_understood(session)
 
     def _remember(

@@ -160,6 +160,16 @@ _PROBLEM = re.compile(
     r"(?!\w)")
 
 
+_GREETING = re.compile(r"(?:hi|hello|hey|hallo|good (?:morning|afternoon|evening)|greetings)"
+                       r"(?!\w)")
+
+
+def opens_with_greeting(text: str) -> bool:
+    """True for a short message that begins with a greeting ("hello there", "hi team")."""
+    said = normalise(text)
+    return len(said) <= 40 and _GREETING.match(said) is not None
+
+
 def describes_a_problem(text: str) -> bool:
     """True when a message tells of trouble sending without pasting an error ("TMS can't send")."""
     return len(text) <= 300 and _PROBLEM.search(normalise(text)) is not None

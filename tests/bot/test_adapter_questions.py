@@ -308,3 +308,19 @@ async def test_the_trouble_told_at_a_question_asks_for_the_error_and_asks_again(
     assert messages.PROBLEM_DESCRIBED in replies.text
     assert knowledge.questions["license"].prompt in replies.text
     assert await driver.state() == "ask_license" and "license" not in await driver.answers()
+
+
+@pytest.mark.parametrize("greeting", ["hello there", "Good morning, team", "hi all!"])
+async def test_a_greeting_with_more_words_starts_like_a_greeting(
+    driver: BotDriver, greeting: str
+) -> None:
+    await driver.install()
+    replies = await driver.say(greeting)
+    assert messages.NOT_UNDERSTOOD not in replies.text  # was "Sorry, I didn't catch that."
+    assert await driver.state() == "ask_mailbox"
+
+
+async def test_a_word_that_only_begins_like_a_greeting_is_not_one(driver: BotDriver) -> None:
+    await driver.install()
+    replies = await driver.say("history")
+    assert messages.NOT_UNDERSTOOD in replies.text and await driver.state() == "welcome"
