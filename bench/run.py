@@ -415,9 +415,9 @@ def paced_table(report: Report) -> str:
     if not paced:
         return ""
     o = report.options
-    lines = [f"At a person's pace — the same {o.conversations} conversations × {o.paced_turns} "
-             f"turns, each user waiting {o.think_seconds:g} s on average (at random) after a "
-             f"reply before the next turn:",
+    lines = [(f"At a person's pace — the same {o.conversations} conversations × "
+              f"{o.paced_turns} turns, each user waiting {o.think_seconds:g} s on average (at "
+              f"random) after a reply before the next turn:"),
              "",
              "| target | turns/s | p50 ms | p99 ms | errors | turns | server CPU ms/turn |",
              "|---|---:|---:|---:|---:|---:|---:|"]

@@ -21,7 +21,7 @@ from transitions import MachineError
 
 from dialogs import cards, messages, understanding
 from dialogs.flow import FLOW_VERSION, INITIAL_STATE, QUESTIONS, STATES, build_machine
-from dialogs.knowledge import UNKNOWN_CAUSE, Knowledge
+from dialogs.knowledge import Knowledge
 from dialogs.session import UNSURE, Reply, TroubleshootingSession
 
 if TYPE_CHECKING:
@@ -39,11 +39,10 @@ _SHORT_ANSWER = 40
 _CHAT_CONFIDENCE = 0.5
 # Commands that report an outcome; on a question whose options say the same, they answer it.
 _OUTCOME_COMMANDS = frozenset({"fix_worked", "fix_failed"})
-# A typed question is answered with the knowledge causes a search ranks at least this high
-# (real questions score 7-19; a question that only shares a word like "powershell" with
-# a fix step scores below 1), and with the best of them only those that score at least
-# this share of the best one.
-_QUESTION_MIN_SCORE = 3.0
+# A typed question is answered with the knowledge causes a search ranks confidently
+# (``SearchResponse.confident``: real questions score 7-19, one that only shares a word
+# like "powershell" with a fix step below 1), and of those only the ones that score at
+# least this share of the best one.
 _QUESTION_RELATIVE = 0.5
 _QUESTION_TOPICS = 3
 # Sign-ins that use Basic authentication, which Microsoft turns off by default end of Dec 2026.
@@ -525,15 +524,11 @@ class FlowEngine:
         if not query:
             return []
         response = self._searcher().search(query)
-        if response.is_fallback or not response.results:
-            return []
         # A match that needed a typo corrected must be clearer: "how much does it cost"
         # reads as "... does host" and would find the wrong-server cause.
-        least = _QUESTION_MIN_SCORE * (2 if response.corrected else 1)
-        best = response.results[0].score
-        return [(result.cause_id, result.preview) for result in response.results
-                if result.cause_id != UNKNOWN_CAUSE and result.score >= least
-                and result.score >= best * _QUESTION_RELATIVE][:_QUESTION_TOPICS]
+        best = response.results[0].score if response.results else 0.0
+        return [(result.cause_id, result.preview) for result in response.confident()
+                if result.score >= best * _QUESTION_RELATIVE][:_QUESTION_TOPICS]
 
     def _not_understood(
         self, session: TroubleshootingSession, lead: str = messages.NOT_UNDERSTOOD

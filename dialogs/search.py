@@ -71,6 +71,11 @@ PRIOR = 0.05
 UNKNOWN_DAMPING = 0.4
 # Negations carry meaning in error texts ("not authenticated", "no licence").
 KEPT_STOPWORDS = frozenset({"not", "no"})
+# A best score below this is a brush with common words, not a topic ("how much does it
+# cost" against the wrong-server cause scored about 2); a match that needed a typo
+# corrected must clear twice as much. For answers that pick topics without a person
+# choosing from a list: customers' questions, staff's ``ps <topic>``.
+CONFIDENT_SCORE = 3.0
 # Results below this share of the best score are noise for the reader.
 RELATIVE_CUTOFF = 0.3
 PREVIEW_CHARS = 150
@@ -123,6 +128,14 @@ class SearchResponse:
     corrected: str | None
     results: tuple[SearchResult, ...]
     is_fallback: bool = False
+
+    def confident(self) -> tuple[SearchResult, ...]:
+        """The results that clear :data:`CONFIDENT_SCORE` (doubled after a typo fix)."""
+        if self.is_fallback:
+            return ()
+        least = CONFIDENT_SCORE * (2 if self.corrected else 1)
+        return tuple(result for result in self.results
+                     if result.cause_id != UNKNOWN_CAUSE and result.score >= least)
 
     @property
     def cause_ids(self) -> list[str]:

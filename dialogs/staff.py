@@ -14,6 +14,7 @@ Commands (case-insensitive, an optional leading "/"):
 ``ps mailbox <upn>``       check and allow SMTP AUTH for one mailbox (PowerShell)
 ``ps tenant``              check and allow SMTP AUTH for the whole organisation
 ``ps check <upn>``         every setting that decides whether one mailbox can send
+``ps <topic> [upn]``       the PowerShell of the knowledge topic the words find
 ``diagnose <text>``        the likely cause of a pasted error, as the fix card
 ``explain <cause id>``     the fix card of one cause (suggestions for an unknown id)
 ``stats [days]``           top causes, resolution rate, handoffs, time to resolution
@@ -59,9 +60,11 @@ _SPACE = re.compile(r"\s+")
 
 USAGE_PS = (
     "Which PowerShell? Type `ps mailbox name@company.com` (one mailbox's SMTP AUTH switch), "
-    "`ps tenant` (the organisation-wide switch) or `ps check name@company.com` "
-    "(everything that decides whether that mailbox can send)."
+    "`ps tenant` (the organisation-wide switch), `ps check name@company.com` "
+    "(everything that decides whether that mailbox can send) or `ps <topic>`, with an "
+    "address if you like (`ps security defaults`, `ps send as name@company.com`)."
 )
+NO_PS_TOPIC = "No knowledge topic matches \"{topic}\"."
 ASK_MAILBOX = "Which mailbox? Type the full address, for example `{command} " + EXAMPLE_UPN + "`."
 BAD_MAILBOX = ("That is not a mailbox address I will put into PowerShell: {reason} "
                "Type it like `{command} " + EXAMPLE_UPN + "`.")
@@ -284,16 +287,20 @@ def powershell_card(title: str, intro: str, sections: Sequence[tuple[str, Sequen
     return card(body)
 
 
-def ps_replies(knowledge: Knowledge, command: StaffCommand) -> list[Reply]:
-    """Answer ``ps mailbox|tenant|check``: the PowerShell card, or a re-ask.
+def ps_replies(knowledge: Knowledge, command: StaffCommand,
+               search: KnowledgeSearch | None = None) -> list[Reply]:
+    """Answer ``ps mailbox|tenant|check`` or ``ps <topic>``: the PowerShell card, or a re-ask.
 
     Args:
         knowledge: the knowledge base.
         command: the parsed command.
+        search: finds the topic of ``ps <topic>`` (without it, that form gets the usage).
 
     Returns:
         One reply.
     """
+    if command.name == "ps" and command.argument.strip() and search is not None:
+        return topic_powershell(knowledge, search, command.argument)
     if command.name == "ps tenant":
         cause = knowledge.cause("smtp_auth_disabled_tenant")
         return [Reply(card=powershell_card(
@@ -329,6 +336,32 @@ def ps_replies(knowledge: Knowledge, command: StaffCommand) -> list[Reply]:
         check_script(knowledge, identity),
         notes=("Needs the ExchangeOnlineManagement and Microsoft.Graph modules "
                "(Get-MgBetaUserAuthenticationRequirement is in Microsoft.Graph.Beta).",)))]
+
+
+def topic_powershell(knowledge: Knowledge, search: KnowledgeSearch, argument: str) -> list[Reply]:
+    """``ps <topic> [address]``: the PowerShell of the knowledge topic the words find best.
+
+    The address, when given, is validated and quoted into the lines, as for
+    ``ps mailbox``; without one the lines keep a visible placeholder.
+    """
+    words = clean_text(argument).split()
+    addresses = [word for word in words if "@" in word]
+    topic = " ".join(word for word in words if "@" not in word)
+    example = f"ps {topic or 'send as'}"
+    if len(addresses) > 1:
+        return [Reply(BAD_MAILBOX.format(reason=ONE_ADDRESS, command=example))]
+    facts: dict[str, Any] = {}
+    if addresses:
+        try:
+            facts = {"answers": {"mailbox": validate_identity(addresses[0].strip("<>"))}}
+        except InvalidIdentity as exc:
+            return [Reply(BAD_MAILBOX.format(reason=str(exc), command=example))]
+    found = search.search(topic).confident() if topic else ()
+    if not found:
+        lead = NO_PS_TOPIC.format(topic=topic[:60]) + " " if topic else ""
+        return [Reply(lead + USAGE_PS)]
+    cause = knowledge.cause(found[0].cause_id)
+    return [Reply(card=cards.fix_powershell_card(cause, facts))]
 
 
 # ----- diagnose and explain ---------------------------------------------------------------
@@ -637,7 +670,7 @@ class StaffTools:
         if command.name == "kb":
             return self.kb(command.argument, popularity)
         if command.name.startswith("ps"):
-            return ps_replies(self.knowledge, command)
+            return ps_replies(self.knowledge, command, self.search)
         if command.name == "diagnose":
             return self.diagnose(command.argument, popularity)
         if command.name == "explain":

@@ -25,7 +25,7 @@ from tests.support.teams import activity
 
 THUMBNAIL = "application/vnd.microsoft.card.thumbnail"
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
-STAFF_TITLES = ("Knowledge:", "PowerShell:", "Statistics", "Diagnosis ·")
+STAFF_TITLES = ("Knowledge:", "PowerShell:", "PowerShell for", "Statistics", "Diagnosis ·")
 
 
 def staff_chat(bot_client: Any, connector: Any) -> Chat:
@@ -108,6 +108,7 @@ async def test_compose_search_gives_customers_no_results(bot_client: Any, connec
 async def test_customers_never_get_staff_commands(bot_client: Any, connector: Any) -> None:
     customer = Chat(bot_client, connector, tenant_id=CUSTOMER_TENANT)
     for text in ("kb smtp disabled", "ps mailbox tms@contoso.com", "ps tenant", "stats",
+                 "ps security defaults",
                  "explain mfa_required", "diagnose 535 5.7.139 Authentication unsuccessful"):
         replies = await customer.say(text)
         assert replies, text  # the guided flow answered
@@ -237,3 +238,12 @@ async def test_compose_search_answers_well_inside_teams_5_seconds(
         slowest = max(slowest, time.perf_counter() - started)
         assert status == 200 and payload["composeExtension"]["attachments"], query
     assert slowest < 2.5
+
+
+async def test_staff_ps_with_a_topic_over_http(bot_client: Any, connector: Any) -> None:
+    chat = staff_chat(bot_client, connector)
+    replies = await chat.say("ps send as tms@contoso.com")
+    (card,) = cards_in(replies[0])
+    assert card_errors(card) == []
+    assert card["body"][0]["text"] == "PowerShell for"
+    assert "tms@contoso.com" in str(card)

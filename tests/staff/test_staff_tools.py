@@ -145,7 +145,7 @@ def test_powershell_identity_injection_is_refused_with_a_reask(
 def test_ps_without_an_address_asks_for_one(tools: StaffTools) -> None:
     (reply,) = tools.run(StaffCommand("ps mailbox"))
     assert reply.card is None and "Which mailbox?" in reply.text
-    (usage,) = tools.run(StaffCommand("ps", "reboot"))
+    (usage,) = tools.run(StaffCommand("ps", ""))
     assert "ps mailbox" in usage.text and "ps tenant" in usage.text
 
 
@@ -292,3 +292,38 @@ def test_compose_items_insert_the_customer_fix_card(
 
 def test_tools_share_the_cached_diagnoser(tools: StaffTools, knowledge: Knowledge) -> None:
     assert tools.diagnoser is diagnoser_for(knowledge)
+
+
+def test_ps_with_a_topic_gets_that_topics_powershell(tools: StaffTools) -> None:
+    command = parse_command("ps security defaults")
+    assert command is not None
+    (reply,) = tools.run(command)  # used to answer with the usage text
+    assert reply.card is not None and card_errors(reply.card) == []
+    assert "Update-MgPolicyIdentitySecurityDefaultEnforcementPolicy -IsEnabled:$false" \
+        in str(reply.card)
+
+
+def test_ps_with_a_topic_and_an_address_quotes_the_address_into_the_lines(
+    tools: StaffTools,
+) -> None:
+    command = parse_command("ps send as o'brien@contoso.com")
+    assert command is not None
+    (reply,) = tools.run(command)
+    assert reply.card is not None
+    assert "Get-RecipientPermission -Identity 'o''brien@contoso.com'" in str(reply.card)
+
+
+@pytest.mark.parametrize("argument", ["smtp auth $(Remove-Mailbox boss)@contoso.com",
+                                      "mfa a@contoso.com b@contoso.com"])
+def test_ps_with_a_topic_refuses_an_address_it_will_not_put_into_powershell(
+    tools: StaffTools, argument: str
+) -> None:
+    (reply,) = tools.run(StaffCommand("ps", argument))
+    assert reply.card is None
+    assert "not a mailbox address I will put into PowerShell" in reply.text
+
+
+def test_ps_with_words_no_topic_matches_says_so_with_the_usage(tools: StaffTools) -> None:
+    (reply,) = tools.run(StaffCommand("ps", "reboot"))  # a typo-corrected brush is no match
+    assert reply.card is None
+    assert 'No knowledge topic matches "reboot"' in reply.text and "ps tenant" in reply.text
