@@ -21,7 +21,7 @@ from transitions import MachineError
 
 from dialogs import cards, messages, understanding
 from dialogs.flow import FLOW_VERSION, INITIAL_STATE, QUESTIONS, STATES, build_machine
-from dialogs.knowledge import Knowledge
+from dialogs.knowledge import Finding, Knowledge
 from dialogs.session import UNSURE, Reply, TroubleshootingSession
 
 if TYPE_CHECKING:
@@ -306,7 +306,7 @@ class FlowEngine:
             self._answer(session, question, volunteered[question], events)
             return
         if volunteered:
-            before = {f.cause.id for f in self.knowledge.findings(session.facts.get("answers", {}))}
+            before = {finding.cause.id for finding in self._findings(session)}
             self._remember(session, volunteered, None, events)
             session.say(noted_text(self.knowledge, volunteered))
             if session.state in {"clarifying_error", "proposing_fix"}:
@@ -502,10 +502,14 @@ class FlowEngine:
             session.ask_current_question()  # the question they were on, to carry on with
         return True
 
+    def _findings(self, session: TroubleshootingSession) -> list[Finding]:
+        """What the assessment rules make of the answers so far (as the summary shows them)."""
+        return self.knowledge.findings(session.facts.get("answers", {}))
+
     def _say_new_findings(self, session: TroubleshootingSession, before: set[str]) -> None:
         """Name the causes that the facts just learned bring up, each with its fix."""
         shown = session.current_candidate() if session.state == "proposing_fix" else None
-        found = [(f.cause.id, f.note) for f in self.knowledge.findings(session.facts.get("answers", {}))
+        found = [(f.cause.id, f.note) for f in self._findings(session)
                  if f.cause.id not in before and f.cause.id != shown]
         if found:
             session.say(card=cards.question_answer_card(

@@ -109,13 +109,13 @@ _QUESTION_KEYS = frozenset(
 )
 _OPTION_VALUE = re.compile(r"[a-z][a-z0-9_]*")
 _REQUIRED_NOTICES = ("basic_auth_retirement",)
-# Apostrophes are dropped (not turned into spaces) so "don't" and "dont" match.
 # Words that turn the option phrase right after them around (apostrophes are dropped).
 NEGATORS = frozenset({"not", "no", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt",
                       "never", "without", "cant", "cannot", "wont", "nicht", "kein", "keine"})
 # How many words before an option phrase a negator still applies to it.
 NEGATION_REACH = 3
 _LEADING_NO = re.compile(r"(?i)\s*(?:no|nope|nah)\s*[,.;:!–-]")
+# Apostrophes are dropped (not turned into spaces) so "don't" and "dont" match.
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`´]")
 _NON_WORD = re.compile(r"[^\w]+|_")
 
@@ -377,13 +377,12 @@ class Question:
         for index, option in enumerate(self.options):
             for phrase in option.phrase_words:
                 negates_itself = any(word in NEGATORS for word in phrase)
+                # "not using MFA" and "not a shared mailbox" do not choose "MFA: yes" or
+                # "shared"; "not enabled" and "dont use mfa" are phrases of "no" themselves.
                 hits.extend(
                     (start, end, index) for start, end in _find_phrase(words, phrase)
-                    # "not using MFA" and "not a shared mailbox" do not choose "MFA: yes"
-                    # or "shared"; "not enabled" and "dont use mfa" are phrases of "no".
-                    if negates_itself or not any(
-                        word in NEGATORS for word in words[max(first, start - NEGATION_REACH):start])
-                )
+                    if negates_itself or NEGATORS.isdisjoint(
+                        words[max(first, start - NEGATION_REACH):start]))
         kept = {
             index
             for start, end, index in hits
