@@ -376,13 +376,12 @@ class Question:
         hits: list[tuple[int, int, int]] = []  # (start, end, option index)
         for index, option in enumerate(self.options):
             for phrase in option.phrase_words:
-                negates_itself = any(word in NEGATORS for word in phrase)
                 # "not using MFA" and "not a shared mailbox" do not choose "MFA: yes" or
                 # "shared"; "not enabled" and "dont use mfa" are phrases of "no" themselves.
                 hits.extend(
                     (start, end, index) for start, end in _find_phrase(words, phrase)
-                    if negates_itself or NEGATORS.isdisjoint(
-                        words[max(first, start - NEGATION_REACH):start]))
+                    if NEGATORS.isdisjoint(words[max(first, start - NEGATION_REACH):start])
+                    or not NEGATORS.isdisjoint(phrase))
         kept = {
             index
             for start, end, index in hits

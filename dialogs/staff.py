@@ -316,10 +316,9 @@ def ps_replies(knowledge: Knowledge, command: StaffCommand,
         return [Reply(ASK_MAILBOX.format(command=command.name))]
     if len(words) > 1:
         return [Reply(BAD_MAILBOX.format(reason=ONE_ADDRESS, command=command.name))]
-    try:
-        identity = validate_identity(words[0].strip("<>"))
-    except InvalidIdentity as exc:
-        return [Reply(BAD_MAILBOX.format(reason=str(exc), command=command.name))]
+    identity = checked_identity(words[0], command.name)
+    if isinstance(identity, Reply):
+        return [identity]
     if command.name == "ps mailbox":
         cause = knowledge.cause("smtp_auth_disabled_mailbox")
         return [Reply(card=powershell_card(
@@ -338,6 +337,14 @@ def ps_replies(knowledge: Knowledge, command: StaffCommand,
                "(Get-MgBetaUserAuthenticationRequirement is in Microsoft.Graph.Beta).",)))]
 
 
+def checked_identity(word: str, command: str) -> str | Reply:
+    """``word`` validated and ready to quote into PowerShell, or the re-ask that says why not."""
+    try:
+        return validate_identity(word.strip("<>"))
+    except InvalidIdentity as exc:
+        return Reply(BAD_MAILBOX.format(reason=str(exc), command=command))
+
+
 def topic_powershell(knowledge: Knowledge, search: KnowledgeSearch, argument: str) -> list[Reply]:
     """``ps <topic> [address]``: the PowerShell of the knowledge topic the words find best.
 
@@ -352,10 +359,10 @@ def topic_powershell(knowledge: Knowledge, search: KnowledgeSearch, argument: st
         return [Reply(BAD_MAILBOX.format(reason=ONE_ADDRESS, command=example))]
     facts: dict[str, Any] = {}
     if addresses:
-        try:
-            facts = {"answers": {"mailbox": validate_identity(addresses[0].strip("<>"))}}
-        except InvalidIdentity as exc:
-            return [Reply(BAD_MAILBOX.format(reason=str(exc), command=example))]
+        identity = checked_identity(addresses[0], example)
+        if isinstance(identity, Reply):
+            return [identity]
+        facts = {"answers": {"mailbox": identity}}
     found = search.search(topic).confident() if topic else ()
     if not found:
         lead = NO_PS_TOPIC.format(topic=topic[:60]) + " " if topic else ""

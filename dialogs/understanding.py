@@ -18,6 +18,9 @@ from dialogs.knowledge import Knowledge
 from dialogs.knowledge import normalise as normalise_words
 from dialogs.powershell import InvalidIdentity, validate_identity
 
+# Greetings: alone they start the questions, and so do they at the head of a short message.
+_GREETINGS = ("hi", "hello", "hey", "hallo", "good morning", "good afternoon", "good evening",
+              "greetings")
 # Typed commands, checked before anything else. Whole-message matches only, so
 # "back" inside a sentence like "security defaults are back on" is not a command.
 _COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
@@ -32,8 +35,8 @@ _COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
                "speak to someone", "talk to someone", "real person", "support agent",
                "contact support", "escalate", "live agent", "talk to support"),
     "continue": ("continue", "resume", "go on", "carry on", "next"),
-    "start": ("start", "let's start", "lets start", "begin", "go", "get started", "hi", "hello",
-              "hey", "hallo", "good morning", "set up smtp", "setup", "set up"),
+    "start": ("start", "let's start", "lets start", "begin", "go", "get started", *_GREETINGS,
+              "set up smtp", "setup", "set up"),
     "fix_worked": ("it works", "it works now", "that worked", "that fixed it", "fixed",
                    "solved", "it's working", "its working", "working now", "works now",
                    "yes it worked", "resolved", "all good"),
@@ -160,8 +163,7 @@ _PROBLEM = re.compile(
     r"(?!\w)")
 
 
-_GREETING = re.compile(r"(?:hi|hello|hey|hallo|good (?:morning|afternoon|evening)|greetings)"
-                       r"(?!\w)")
+_GREETING = re.compile(rf"(?:{'|'.join(map(re.escape, _GREETINGS))})(?!\w)")
 
 
 def opens_with_greeting(text: str) -> bool:
