@@ -352,8 +352,15 @@ def _runs(items: Any, literal: Any) -> set[str]:
         runs.append("".join(run))
         run = []
     runs.append("".join(run))
-    # Case folding can change length (e.g. "\u0130"), so only ASCII runs are safe.
-    return {r.lower() for r in runs if len(r) >= 3 and r.isascii()}
+    # Case folding can change length (e.g. "\u0130"): a run is safe only when every
+    # character lower-cases to one character and back (true for ASCII, Latvian,
+    # Cyrillic ...; the localised reasons are anchored on their own words).
+    return {r.lower() for r in runs if len(r) >= 3 and all(map(_simple_case, r))}
+
+
+def _simple_case(char: str) -> bool:
+    lower = char.lower()
+    return len(lower) == 1 and len(char.upper()) == 1 and lower.upper().lower() == lower
 
 
 def _literal_anchors(regex: str) -> tuple[tuple[str, ...], ...]:
