@@ -12,6 +12,7 @@ the tuning corpus.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from dialogs.diagnosis import Diagnoser
@@ -107,3 +108,15 @@ def test_heldout_score(diagnoser: Diagnoser, report: dict[str, Any]) -> None:
     # The score before the issue-20 changes is on record, measured on this same set.
     assert before["total"] == len(HELDOUT) and result.right > before["right"]
     assert result.ratio >= HELDOUT_FLOOR, "\n".join(result.misses)
+
+
+def test_bench_prints_both_scores_before_and_now(tmp_path: Path) -> None:
+    from bench.run import Report, diagnosis_accuracy, table
+    from tests.test_bench_smoke import tiny
+
+    lines = diagnosis_accuracy()
+    assert [line.split(":")[0] for line in lines] == ["held-out", "tuning corpus"]
+    assert all(" before " in line and " now " in line for line in lines)
+    assert "before 53.5 % (54/101)" in lines[0]
+    report = Report(options=tiny(tmp_path), diagnoses_per_second=1.0, diagnosis_accuracy=lines)
+    assert "- diagnosis accuracy, held-out: before 53.5 %" in table(report)
