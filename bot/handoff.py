@@ -48,6 +48,7 @@ from botbuilder.schema import (
 
 from bot.extensions import BotExtension
 from bot.handler import reference_of
+from bot.identity import sender_of, tenant_of
 from bot.render import PENDING_REPLIES, join_notices, to_activity
 from bot.store.base import (
     DIRECTION_AGENT,
@@ -68,7 +69,7 @@ from dialogs.support_hours import describe_moment, parse_support_hours
 from dialogs.understanding import contains_password
 
 if TYPE_CHECKING:
-    from bot.features import BotServices
+    from bot.services import BotServices
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ _NO = frozenset({"no", "n", "nope", "not yet", "no not yet", "not solved", "stil
 _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|stars?|out of 5|⭐+)?\s*[.!]?\s*$", re.IGNORECASE)
 _SPACES = re.compile(r"[^\w/]+", re.UNICODE)
 INVOKE_CARD = "application/vnd.microsoft.card.adaptive"
+STAFF_ONLY = "Only CLOUDEX support staff can do that."
+STAFF_ONLY_CHANNEL = "Only CLOUDEX support staff can choose the support channel."
 SEND_ATTEMPTS = 2
 
 
@@ -117,18 +120,6 @@ def channel_of(activity: Any) -> str:
     if isinstance(found, str) and found:
         return found
     return str(activity.conversation.id).split(";", 1)[0]
-
-
-def tenant_of(activity: Any) -> str:
-    """Return the tenant id of an activity (conversation first, then channelData)."""
-    tenant = getattr(activity.conversation, "tenant_id", None)
-    if tenant:
-        return str(tenant)
-    data = activity.channel_data if isinstance(activity.channel_data, Mapping) else {}
-    raw = data.get("tenant")
-    if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
-        return str(raw["id"])
-    return ""
 
 
 def is_channel(activity: Any) -> bool:
@@ -253,6 +244,7 @@ class HandoffExtension(BotExtension):
         self.adapter = services.adapter
         self.metrics = services.metrics
         self.conversations = services.conversations
+        self.staff = services.staff
         self.knowledge = services.engine.knowledge
         self.clock: Clock = clock or getattr(services, "clock", None) or utc_now
         self.hours = parse_support_hours(self.settings.support_hours)
@@ -318,6 +310,10 @@ class HandoffExtension(BotExtension):
             return None
         data = data if isinstance(data, Mapping) else {}
         ticket, note = await self._card_action(turn_context, str(verb), data)
+        if note == STAFF_ONLY:
+            # Whoever is not staff sees that, and nothing of the ticket.
+            return InvokeResponse(status=200, body={
+                "statusCode": 200, "type": INVOKE_CARD, "value": hc.notice_card(note)})
         if ticket is None:
             return InvokeResponse(status=200, body={
                 "statusCode": 200, "type": "application/vnd.microsoft.activity.message",
@@ -627,6 +623,9 @@ class HandoffExtension(BotExtension):
         said = _said(clean_text(turn.text or ""))
         channel_id = channel_of(activity)
         if said in REGISTER_PHRASES:
+            if not await self.staff.is_staff(activity):
+                await turn_context.send_activity(_text(STAFF_ONLY_CHANNEL))
+                return True
             await self._register(turn_context, channel_id)
             return True
         ticket = await self.store.tickets.find_ticket_by_thread(activity.conversation.id)
@@ -636,6 +635,10 @@ class HandoffExtension(BotExtension):
                       or (support is not None and conversation_id_of(support) == channel_id))
         if ticket is None and not in_support:
             return False
+        if not await self.staff.is_staff(activity):
+            # The support channel and its threads are for staff: nothing here for anyone else.
+            await turn_context.send_activity(_text(STAFF_ONLY))
+            return True
         if pinned and channel_id == pinned and (
                 support is None or conversation_id_of(support) != pinned):
             await self._register(turn_context, channel_id, announce=False)
@@ -696,11 +699,10 @@ class HandoffExtension(BotExtension):
                   else await self.store.tickets.find_ticket_by_thread(activity.conversation.id))
         if ticket is None:
             return None, "This handoff no longer exists."
+        if not await self.staff.is_staff(activity):
+            return None, STAFF_ONLY
         if verb == hc.VERB_REFRESH:
             return ticket, None
-        staff = self.settings.staff_tenant_ids
-        if staff and tenant_of(activity) not in staff:
-            return ticket, "Only CLOUDEX support staff can do that."
         if verb == hc.VERB_END:
             return await self._end(ticket)
         agent_id, agent_name = _agent(activity)
@@ -1029,9 +1031,8 @@ class HandoffExtension(BotExtension):
 
 
 def _agent(activity: Any) -> tuple[str, str]:
-    sender = activity.from_property
-    agent_id = str(getattr(sender, "id", "") or getattr(sender, "aad_object_id", "") or "agent")
-    return agent_id, str(getattr(sender, "name", "") or "A CLOUDEX agent")
+    sender = sender_of(activity)
+    return sender.id or "agent", sender.name or "A CLOUDEX agent"
 
 
 def _text(value: str) -> Activity:

@@ -172,7 +172,7 @@ def _live_checks(
     conversations: ConversationStateStore, adapter: PrintingAdapter,
 ) -> tuple[aiohttp.ClientSession, BotExtension]:
     """The live-check extension, wired to the terminal's adapter and a session of its own."""
-    from bot.features import BotServices
+    from bot.features import BotServices, staff_directory
     from bot.live_checks import LiveChecksExtension
     from bot.metrics import bot_metrics
 
@@ -180,5 +180,5 @@ def _live_checks(
     services = BotServices(
         settings=settings, store=store, engine=engine, conversations=conversations,
         adapter=adapter,  # type: ignore[arg-type]  # proactive sends only need BotAdapter
-        http=http, metrics=bot_metrics())
+        http=http, metrics=bot_metrics(), staff=staff_directory(settings, http))
     return http, LiveChecksExtension(services)

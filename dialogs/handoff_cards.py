@@ -223,6 +223,11 @@ def thread_card(ticket: Mapping[str, Any], *, note: str | None = None) -> Card:
     return result
 
 
+def notice_card(note: str) -> Card:
+    """A card holding one line for whoever pressed a support-thread button, and nothing else."""
+    return card([text(note, color="Attention", weight="Bolder")])
+
+
 def queue_card(tickets: Sequence[Mapping[str, Any]], now: datetime) -> Card:
     """List the waiting tickets, oldest first, for ``queue`` typed in the support channel.
 
