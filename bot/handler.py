@@ -227,7 +227,7 @@ class SupportBot(TeamsActivityHandler):
         _LOGGER.info(
             "turn",
             extra={"conversation_id": activity.conversation.id, "state": result.state,
-                   "events": result.events},
+                   "events": [str(event) for event in result.events]},
         )
         replies = to_activities(result.replies)
         # What extensions say after the turn (the handoff's "I've passed your

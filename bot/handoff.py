@@ -62,6 +62,7 @@ from bot.store.base import (
 from dialogs import handoff_cards as hc
 from dialogs import messages
 from dialogs.engine import TurnInput, TurnResult
+from dialogs.events import Kind, has
 from dialogs.knowledge import SmtpAuthSupport
 from dialogs.session import Reply
 from dialogs.staff import clean_text, parse_command
@@ -379,13 +380,13 @@ class HandoffExtension(BotExtension):
             ``person_requested``, ``fixes_failed``, ``dead_end`` or None.
         """
         events = result.events
-        if "person_requested" in events:
+        if has(events, Kind.PERSON_REQUESTED):
             return "person_requested"
         facts = result.snapshot.get("facts") or {}
-        if any(e.startswith("fix_failed") for e in events) and int(
-                facts.get("failed_fixes", 0) or 0) >= 2:
+        if has(events, Kind.FIX_FAILED) and int(facts.get("failed_fixes", 0) or 0) >= 2:
             return "fixes_failed"
-        new_type = {"answered:mailbox_type", "volunteered:mailbox_type"} & set(events)
+        new_type = any(e.kind in (Kind.ANSWERED, Kind.VOLUNTEERED) and e.detail == "mailbox_type"
+                       for e in events)
         if result.state == "summary" and new_type and self._unsupported(facts):
             return "dead_end"
         return None

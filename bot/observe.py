@@ -39,7 +39,7 @@ class TurnEventsRecorder(BotExtension):
         conversation_id = activity.conversation.id if activity.conversation else None
         tenant_id = getattr(activity.conversation, "tenant_id", None) or ""
         for event in result.events:
-            kind, _, detail = event.partition(":")
+            kind, detail = event.kind.value, event.detail
             if kind == "diagnosed":
                 self.metrics.inc("msa_diagnoses_total", cause=detail or "unknown")
             elif kind == "question":
