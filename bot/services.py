@@ -12,6 +12,7 @@ import aiohttp
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.conversation import ConversationStateStore
+from bot.effects import EffectRunner
 from bot.identity import StaffDirectory
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -32,5 +33,7 @@ class BotServices:
     metrics: Metrics
     # Who is CLOUDEX staff: one rule for every feature (bot/identity.py).
     staff: StaffDirectory
+    # Runs what desks decide: replies, the outbox, card updates (bot/effects.py).
+    effects: EffectRunner
     # The time source for timeouts and records; tests pass a fake one.
     clock: Clock = utc_now
