@@ -1,22 +1,9 @@
 """Staff tools in Teams: typed commands and the compose-box search, for CLOUDEX staff only.
 
-Who is staff:
-
-* every user whose tenant is in ``STAFF_TENANT_IDS`` (the activity's
-  ``conversation.tenantId``, else ``channelData.tenant.id``); and
-* with ``STAFF_GROUP_ID`` set, members of that Entra group — checked with
-  Microsoft Graph ``POST /users/{id}/checkMemberGroups`` (transitive
-  ``memberOf``) using the bot's own app-only token, so only when the bot has
-  credentials (``MicrosoftAppId``, ``MicrosoftAppPassword``,
-  ``MicrosoftAppTenantId``; the app needs the ``GroupMember.Read.All``
-  application permission) and only for users of the bot's own tenant, where
-  the group lives. Without credentials (local mode) the check is tenant-based
-  only. Answers are cached per user for 15 minutes (a failed lookup for one
-  minute) so the compose box stays well inside Teams' 5-second budget.
-
-Everyone else never sees a staff tool: their "kb smtp" goes to the guided
-flow like any other message, and their compose-box search gets a short
-"staff only" message and no results.
+Who is staff is decided in one place for every feature: :mod:`bot.identity`
+(``StaffDirectory``, re-exported here). Everyone else never sees a staff
+tool: their "kb smtp" goes to the guided flow like any other message, and
+their compose-box search gets a short "staff only" message and no results.
 
 The commands and cards themselves are pure (:mod:`dialogs.staff`); this module
 only decides who may use them, reads the store and sends the replies.
@@ -26,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -41,6 +27,7 @@ from botbuilder.schema.teams import (
 )
 
 from bot.extensions import BotExtension
+from bot.identity import StaffDirectory, tenant_of
 from bot.metrics import Metrics
 from bot.render import ADAPTIVE_CARD, to_activities
 from bot.settings import Settings
@@ -51,9 +38,10 @@ from dialogs.session import Reply
 from dialogs.staff import STAFF_ONLY, StaffCommand, StaffTools, parse_command
 
 if TYPE_CHECKING:
-    from bot.features import BotServices
+    from bot.services import BotServices
 
 _LOGGER = logging.getLogger(__name__)
+__all__ = ["AppGraphToken", "StaffDirectory", "StaffExtension", "query_of", "tenant_of"]
 
 SEARCH_COMMAND = "searchKnowledge"
 """The manifest's message-extension command id."""
@@ -64,22 +52,9 @@ MAX_COMPOSE_RESULTS = 25
 STATS_ROW_LIMIT = 20_000
 POPULARITY_DAYS = 30
 POPULARITY_TTL_SECONDS = 300.0
-MEMBERSHIP_TTL_SECONDS = 900.0
-MEMBERSHIP_FAILURE_TTL_SECONDS = 60.0
 # Graph must answer well inside the compose box's 5 s.
 GRAPH_TIMEOUT_SECONDS = 2.0
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-
-
-def tenant_of(activity: Any) -> str:
-    """The tenant id of an incoming Teams activity ("" when absent)."""
-    tenant = getattr(activity.conversation, "tenant_id", None) if activity.conversation else None
-    if not tenant and isinstance(activity.channel_data, dict):
-        channel_tenant = activity.channel_data.get("tenant")
-        if isinstance(channel_tenant, dict):
-            tenant = channel_tenant.get("id")
-    return str(tenant or "").strip().lower()
 
 
 class AppGraphToken:
@@ -126,87 +101,6 @@ class AppGraphToken:
             # Renew a minute early so a token never expires on the way to Graph.
             self._expires = self.clock() + max(0, int(body.get("expires_in", 3600)) - 60)
             return self._token
-
-
-class StaffDirectory:
-    """Decides whether the sender of an activity is CLOUDEX staff."""
-
-    def __init__(self, settings: Settings, http: aiohttp.ClientSession | None = None,
-                 token: Callable[[], Awaitable[str]] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """Configure from ``settings``.
-
-        Args:
-            settings: ``staff_tenant_ids``, ``staff_group_id``, ``app_tenant_id``, ``graph_url``.
-            http: the shared client session (needed for the group check).
-            token: returns an app-only Graph token; None turns the group check off.
-            clock: monotonic seconds for the membership cache.
-        """
-        self.settings = settings
-        self.tenants = frozenset(t.strip().lower() for t in settings.staff_tenant_ids)
-        self.group_id = settings.staff_group_id.strip()
-        self.http = http
-        self.token = token
-        self.clock = clock
-        self._members: dict[str, tuple[bool, float]] = {}
-
-    @property
-    def checks_group(self) -> bool:
-        """True when group membership is checked (a group, a token and a session)."""
-        return bool(self.group_id and self.token is not None and self.http is not None)
-
-    async def is_staff(self, activity: Any) -> bool:
-        """Tell whether the activity's sender is staff (tenant first, then the group).
-
-        Args:
-            activity: the incoming activity.
-
-        Returns:
-            True for staff.
-        """
-        tenant = tenant_of(activity)
-        if tenant and tenant in self.tenants:
-            return True
-        if not self.checks_group or tenant != self.settings.app_tenant_id.strip().lower():
-            return False
-        sender = activity.from_property
-        object_id = str(getattr(sender, "aad_object_id", "") or "")
-        if not _GUID.fullmatch(object_id):
-            return False
-        return await self.in_group(object_id.lower())
-
-    async def in_group(self, object_id: str) -> bool:
-        """Tell whether the user is a (transitive) member of the staff group, cached.
-
-        Args:
-            object_id: the user's Entra object id (a GUID).
-
-        Returns:
-            True for a member; False for a non-member or when Graph cannot be asked.
-        """
-        cached = self._members.get(object_id)
-        if cached is not None and self.clock() < cached[1]:
-            return cached[0]
-        assert self.token is not None and self.http is not None
-        try:
-            token = await self.token()
-            url = f"{self.settings.graph_url}/users/{object_id}/checkMemberGroups"
-            timeout = aiohttp.ClientTimeout(total=GRAPH_TIMEOUT_SECONDS)
-            async with self.http.post(url, json={"groupIds": [self.group_id]}, timeout=timeout,
-                                      headers={"Authorization": f"Bearer {token}"}) as response:
-                if response.status == 404:  # not a user of this tenant
-                    member = False
-                else:
-                    response.raise_for_status()
-                    body = await response.json(content_type=None)
-                    values = body.get("value", []) if isinstance(body, dict) else []
-                    member = self.group_id.lower() in {str(v).lower() for v in values}
-        except Exception:  # noqa: BLE001 - any failure means "not known to be staff"
-            _LOGGER.warning("staff group check failed", exc_info=True)
-            self._members[object_id] = (False, self.clock() + MEMBERSHIP_FAILURE_TTL_SECONDS)
-            return False
-        self._members[object_id] = (member, self.clock() + MEMBERSHIP_TTL_SECONDS)
-        return member
 
 
 def query_of(value: Any) -> tuple[str, str, int, int]:
@@ -266,10 +160,8 @@ class StaffExtension(BotExtension):
     @classmethod
     def from_services(cls, services: BotServices) -> StaffExtension:
         """Build the extension from the bot's services (:func:`bot.features.build_extensions`)."""
-        token = AppGraphToken(services.settings, services.http)
-        directory = StaffDirectory(services.settings, services.http,
-                                   token if token.available else None)
-        return cls(services.engine.knowledge, directory, services.store.audit, services.metrics)
+        return cls(services.engine.knowledge, services.staff, services.store.audit,
+                   services.metrics)
 
     async def popularity(self) -> Mapping[str, int]:
         """Diagnoses per cause over the last 30 days, cached for five minutes."""

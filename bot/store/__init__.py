@@ -139,6 +139,8 @@ async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any
     if storage_url == "memory://" or storage_url.startswith("sqlite:///"):
         from .sqlite_records import SqliteAudit, SqliteKeyValue, SqliteTickets, SqliteTranscripts
 
+        from .outbox import SqliteTurns
+
         db = SqliteDatabase(sqlite_path_from_url(storage_url), **options)
         await db.open()
         return Store(
@@ -150,8 +152,10 @@ async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any
             ping=db.ping,
             close=db.close,
             url=redact_url(storage_url),
+            turns=SqliteTurns(db, clock),
         )
     if storage_url.startswith(("postgresql://", "postgres://")):
+        from .outbox import PostgresTurns
         from .postgres import PostgresDatabase, PostgresStorage
         from .postgres_records import (
             PostgresAudit,
@@ -172,6 +176,7 @@ async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any
             ping=pg.ping,
             close=pg.close,
             url=redact_url(storage_url),
+            turns=PostgresTurns(pg, clock),
         )
     raise ValueError(
         "STORAGE_URL must be sqlite:///relative/path, sqlite:////absolute/path, "
