@@ -312,7 +312,7 @@ def test_in_chat_a_bare_535_lists_the_causes_without_a_fix_card(engine: Any) -> 
     result = engine.handle(None, TurnInput(text="we get an error 535"))
     cards = [json.dumps(reply.card) for reply in result.replies if reply.card]
     assert any(messages.ERROR_WITHOUT_ITS_WORDS in card for card in cards)
-    assert result.events == ["diagnosed:unknown"]
+    assert [str(event) for event in result.events] == ["diagnosed:unknown"]
     assert result.snapshot["state"] not in {"proposing_fix", "clarifying_error"}
 
 
@@ -328,8 +328,9 @@ def test_in_chat_system_net_mail_alone_is_not_diagnosed(engine: Any) -> None:
     from dialogs.engine import TurnInput
 
     result = engine.handle(None, TurnInput(text="System.Net.Mail.SmtpException"))
+    said = [str(event) for event in result.events]
     assert not any(event.startswith("diagnosed:") and event != "diagnosed:unknown"
-                   for event in result.events)
+                   for event in said)
 
 
 # --- the data: signals are checked ----------------------------------------------------------
