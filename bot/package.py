@@ -218,13 +218,13 @@ def validate_manifest(manifest: dict[str, Any]) -> list[str]:
         One ``"<json path>: <message>"`` line per error; empty when valid.
 
     Raises:
-        ManifestError: jsonschema is not installed (it comes with the test extras).
+        ManifestError: jsonschema is not installed (the ``package`` extra).
     """
     try:
         from jsonschema import Draft6Validator
     except ImportError as exc:  # refuse rather than ship an unchecked package
         raise ManifestError(
-            ["jsonschema is needed to validate the manifest: pip install -e '.[test]'"]
+            ["jsonschema is needed to validate the manifest: pip install -e '.[package]'"]
         ) from exc
     validator = Draft6Validator(load_schema())
     errors = sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))

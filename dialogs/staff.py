@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from dialogs import cards
 from dialogs.cards import Card, card, code_section, heading, submit, text, topic_item
-from dialogs.chart import bar_chart_png, data_uri
+from dialogs.chart import bar_chart_png, can_draw, data_uri
 from dialogs.diagnosis import Diagnoser, Diagnosis, diagnoser_for
 from dialogs.flow import QUESTIONS
 from dialogs.knowledge import UNKNOWN_CAUSE, Knowledge
@@ -542,7 +542,8 @@ def stats_card(knowledge: Knowledge, stats: StaffStats) -> Card:
         stats: the figures.
 
     Returns:
-        The card; the chart is an inline PNG when at least two causes were diagnosed.
+        The card; the chart is an inline PNG when at least two causes were diagnosed
+        and Pillow (the ``charts`` extra) is installed, else the numbers are listed.
     """
     def title_of(cause_id: str) -> str:
         try:
@@ -569,7 +570,7 @@ def stats_card(knowledge: Knowledge, stats: StaffStats) -> Card:
     ]
     if stats.top_causes:
         body.append(heading("Top causes"))
-        if len(stats.top_causes) >= 2:
+        if len(stats.top_causes) >= 2 and can_draw():
             # Several causes compare best as bars; the alt text carries the same numbers.
             png = bar_chart_png([(title_of(c), n) for c, n in stats.top_causes])
             body.append({"type": "Image", "url": data_uri(png),
