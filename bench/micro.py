@@ -1,0 +1,98 @@
+"""CPU per turn of the two things every turn does besides its work: metrics and its log line.
+
+``make bench`` measures whole turns; this isolates the observability part so a
+change to ``bot/metrics.py`` or ``bot/logs.py`` can be compared before and
+after on one machine:
+
+* **metrics**: what :func:`bot.http.messages` and the audit recorder do per
+  turn: ``msa_turns_total`` +1, one ``msa_turn_seconds`` observation, one
+  ``msa_diagnoses_total`` +1; then one ``/metrics`` rendering per 1,000 turns.
+* **log line**: the handler's INFO ``turn`` line with its extra fields, through
+  :func:`bot.logs.configure` into a real file. The calling thread's CPU
+  (``time.thread_time``: what the event loop pays) and the whole process's
+  (``time.process_time``: including any writer thread), per line.
+
+    .venv/bin/python -m bench.micro [--turns 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.logs import configure
+from bot.metrics import bot_metrics
+
+ROUNDS = 5
+
+
+def _best(measure: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    """The median of :data:`ROUNDS` runs of ``measure`` (thread CPU, process CPU)."""
+    runs = [measure() for _ in range(ROUNDS)]
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+
+
+def metrics_cost(turns: int) -> tuple[float, float]:
+    """Microseconds of CPU per turn for the metrics (thread, process)."""
+    registry = bot_metrics()
+
+    def measure() -> tuple[float, float]:
+        thread, process = time.thread_time(), time.process_time()
+        for n in range(turns):
+            registry.inc("msa_turns_total", type="message")
+            registry.observe("msa_turn_seconds", 0.0123)
+            registry.inc("msa_diagnoses_total", cause="mfa_required")
+            if n % 1000 == 0:
+                registry.render()
+        return ((time.thread_time() - thread) / turns * 1e6,
+                (time.process_time() - process) / turns * 1e6)
+
+    return _best(measure)
+
+
+def log_cost(turns: int, folder: Path) -> tuple[float, float]:
+    """Microseconds of CPU per INFO turn line (thread, process), written to a real file."""
+    log = logging.getLogger("bot.handler")
+    events = ["answered:mfa", "diagnosed:security_defaults"]
+
+    def measure() -> tuple[float, float]:
+        with (folder / "bot.log").open("w", encoding="utf-8") as stream:
+            configure("INFO", stream)
+            thread, process = time.thread_time(), time.process_time()
+            for _ in range(turns):
+                log.info("turn", extra={"conversation_id": "a:1Xb2c3-19:meeting_abc@thread.v2",
+                                        "state": "ask_security_defaults", "events": events})
+            spent_thread = time.thread_time() - thread
+            for handler in logging.getLogger().handlers:
+                handler.flush()  # everything written: the writer's CPU is in process_time
+            spent_process = time.process_time() - process
+            for handler in logging.getLogger().handlers:
+                handler.close()
+            logging.getLogger().handlers.clear()
+        lines = (folder / "bot.log").read_text(encoding="utf-8").count("\n")
+        assert lines == turns, f"{lines} of {turns} lines written"
+        return spent_thread / turns * 1e6, spent_process / turns * 1e6
+
+    return _best(measure)
+
+
+def main() -> None:
+    """Print both figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=50_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        metrics = metrics_cost(args.turns)
+        logs = log_cost(args.turns, Path(folder))
+    print(f"metrics per turn: {metrics[0]:.2f} µs (calling thread), "
+          f"{metrics[1]:.2f} µs (process)")
+    print(f"log line per turn: {logs[0]:.2f} µs (calling thread), {logs[1]:.2f} µs (process)")
+
+
+if __name__ == "__main__":
+    main()
