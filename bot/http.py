@@ -125,9 +125,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Expose counters and latencies in the Prometheus text format."""
-    return web.Response(text=request.app[METRICS_KEY].render(),
-                        content_type="text/plain", charset="utf-8")
+    """Expose counters and latencies (Prometheus text, or OpenMetrics when asked for)."""
+    body, content_type = request.app[METRICS_KEY].exposition(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def setup_routes(app: web.Application) -> None:

@@ -259,9 +259,6 @@ class StaffExtension(BotExtension):
         self.clock = clock
         self._popularity: Mapping[str, int] = {}
         self._popularity_until = 0.0
-        if metrics is not None:
-            metrics.describe("msa_staff_commands_total", "counter",
-                             "Staff commands and searches, by command")
 
     @classmethod
     def from_services(cls, services: BotServices) -> StaffExtension:
