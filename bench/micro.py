@@ -10,20 +10,27 @@ after on one machine:
 * **log line**: the handler's INFO ``turn`` line with its extra fields, through
   :func:`bot.logs.configure` into a real file. The calling thread's CPU
   (``time.thread_time``: what the event loop pays) and the whole process's
-  (``time.process_time``: including any writer thread), per line.
+  (``time.process_time``: including any writer thread), per line; back to
+  back, and one line every 0.5 ms (the caller sleeping in between, as a busy
+  server's loop waits for requests).
 
-    .venv/bin/python -m bench.micro [--turns 50000]
+    .venv/bin/python -m bench.micro [--turns 50000] [--logs path/to/other/logs.py]
+
+``--logs`` measures another version of ``bot/logs.py`` (for example the one
+before a change, from ``git show <commit>:bot/logs.py``) in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from bot.logs import configure
 from bot.metrics import bot_metrics
@@ -55,22 +62,39 @@ def metrics_cost(turns: int) -> tuple[float, float]:
     return _best(measure)
 
 
-def log_cost(turns: int, folder: Path) -> tuple[float, float]:
-    """Microseconds of CPU per INFO turn line (thread, process), written to a real file."""
+def _sleeping(turns: int, pace: float) -> tuple[float, float]:
+    """CPU seconds (thread, process) of ``turns`` sleeps of ``pace`` alone."""
+    thread, process = time.thread_time(), time.process_time()
+    for _ in range(turns):
+        time.sleep(pace)
+    return time.thread_time() - thread, time.process_time() - process
+
+
+def log_cost(turns: int, folder: Path, pace: float = 0.0,
+             configure: Callable[[str, TextIO], None] = configure) -> tuple[float, float]:
+    """Microseconds of CPU per INFO turn line (thread, process), written to a real file.
+
+    With ``pace`` (seconds) the caller sleeps that long between lines, as a
+    server waiting for its next request does (a writer thread is woken per
+    line); the CPU of the sleeps alone is measured and taken off.
+    """
     log = logging.getLogger("bot.handler")
     events = ["answered:mfa", "diagnosed:security_defaults"]
 
     def measure() -> tuple[float, float]:
         with (folder / "bot.log").open("w", encoding="utf-8") as stream:
             configure("INFO", stream)
+            idle_thread, idle_process = _sleeping(turns, pace) if pace else (0.0, 0.0)
             thread, process = time.thread_time(), time.process_time()
             for _ in range(turns):
                 log.info("turn", extra={"conversation_id": "a:1Xb2c3-19:meeting_abc@thread.v2",
                                         "state": "ask_security_defaults", "events": events})
-            spent_thread = time.thread_time() - thread
+                if pace:
+                    time.sleep(pace)
+            spent_thread = time.thread_time() - thread - idle_thread
             for handler in logging.getLogger().handlers:
                 handler.flush()  # everything written: the writer's CPU is in process_time
-            spent_process = time.process_time() - process
+            spent_process = time.process_time() - process - idle_process
             for handler in logging.getLogger().handlers:
                 handler.close()
             logging.getLogger().handlers.clear()
@@ -85,13 +109,26 @@ def main() -> None:
     """Print both figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=50_000)
+    parser.add_argument("--logs", type=Path, default=None,
+                        help="another bot/logs.py to measure instead of the current one")
     args = parser.parse_args()
+    chosen = configure
+    if args.logs is not None:
+        spec = importlib.util.spec_from_file_location("bench_other_logs", args.logs)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        chosen = module.configure
     with tempfile.TemporaryDirectory() as folder:
         metrics = metrics_cost(args.turns)
-        logs = log_cost(args.turns, Path(folder))
+        logs = log_cost(args.turns, Path(folder), configure=chosen)
+        paced = log_cost(max(args.turns // 20, 200), Path(folder), pace=0.0005,
+                         configure=chosen)
     print(f"metrics per turn: {metrics[0]:.2f} µs (calling thread), "
           f"{metrics[1]:.2f} µs (process)")
     print(f"log line per turn: {logs[0]:.2f} µs (calling thread), {logs[1]:.2f} µs (process)")
+    print(f"log line per turn, one every 0.5 ms: {paced[0]:.2f} µs (calling thread), "
+          f"{paced[1]:.2f} µs (process)")
 
 
 if __name__ == "__main__":
