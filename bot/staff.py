@@ -55,7 +55,7 @@ from bot.store.base import AuditRepository, Clock, utc_now
 from dialogs.engine import TurnInput
 from dialogs.knowledge import Knowledge
 from dialogs.session import Reply
-from dialogs.staff import STAFF_ONLY, StaffCommand, StaffTools, parse_command
+from dialogs.staff import STAFF_COMMANDS, STAFF_ONLY, StaffCommand, StaffTools, parse_command
 
 if TYPE_CHECKING:
     from bot.features import BotServices
@@ -309,11 +309,10 @@ class StaffExtension(BotExtension):
         return self._popularity
 
     async def run(self, command: StaffCommand) -> list[Reply]:
-        """Answer one staff command (reads the store for ``stats``)."""
+        """Answer one staff command (reading the audit log for those registered to need it)."""
         popularity = await self.popularity()
-        if command.name != "stats":
-            return self.tools.run(command, popularity=popularity)
-        rows = await self.audit.recent(limit=STATS_ROW_LIMIT)
+        spec = STAFF_COMMANDS[command.name]
+        rows = await self.audit.recent(limit=STATS_ROW_LIMIT) if spec.reads_audit else ()
         return self.tools.run(command, popularity=popularity, audit_rows=rows, now=self.clock())
 
     async def before_turn(self, turn_context: TurnContext, turn: TurnInput) -> bool:

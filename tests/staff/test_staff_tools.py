@@ -251,7 +251,7 @@ def test_stats_of_an_empty_period() -> None:
 
 
 def test_stats_card_shows_the_figures_and_a_small_bar_chart(tools: StaffTools) -> None:
-    (reply,) = tools.stats(seeded_rows(), now=NOW, days=7)
+    (reply,) = tools.run(StaffCommand("stats", "7"), audit_rows=seeded_rows(), now=NOW)
     assert reply.card is not None and card_errors(reply.card) == []
     facts = {f["title"]: f["value"] for block in reply.card["body"]
              if block["type"] == "FactSet" for f in block["facts"]}
@@ -271,7 +271,7 @@ def test_without_pillow_the_stats_card_lists_the_top_causes(
 ) -> None:
     """Pillow is the ``charts`` extra: a bot installed without it still answers ``stats``."""
     monkeypatch.setattr("dialogs.staff.can_draw", lambda: False)
-    (reply,) = tools.stats(seeded_rows(), now=NOW, days=7)
+    (reply,) = tools.run(StaffCommand("stats", "7"), audit_rows=seeded_rows(), now=NOW)
     assert reply.card is not None and card_errors(reply.card) == []
     assert not [b for b in reply.card["body"] if b["type"] == "Image"]
     listed = [f["value"] for block in reply.card["body"] if block["type"] == "FactSet"
