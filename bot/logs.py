@@ -31,6 +31,7 @@ What reaches the stream, and when:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -134,7 +135,7 @@ class JsonFormatter(OrjsonFormatter):
         return mask_secrets(super().format(record))
 
 
-class LineWriter(logging.StreamHandler):  # type: ignore[type-arg]
+class LineWriter(logging.StreamHandler[TextIO]):
     """Formats records and writes their lines in batches (runs on the listener's thread).
 
     A line waits in the batch only while more records are queued behind it and
@@ -172,7 +173,7 @@ class LineWriter(logging.StreamHandler):  # type: ignore[type-arg]
                 self._write()
         except RecursionError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
             self.handleError(record)
             self._release()
 
@@ -225,10 +226,11 @@ class BatchingListener(QueueListener):
     of one per line.
     """
 
-    def __init__(self, records: queue.SimpleQueue[logging.LogRecord | None], writer: LineWriter,
+    def __init__(self, records: queue.SimpleQueue[Any], writer: LineWriter,
                  interval: float) -> None:
         """Hand the records of ``records`` to ``writer``, ``interval`` seconds after the first."""
         super().__init__(records, writer, respect_handler_level=True)
+        self.records = records
         self.interval = interval
         self._hurry = threading.Event()
 
@@ -236,16 +238,15 @@ class BatchingListener(QueueListener):
         """Handle what is queued now, without waiting out the interval."""
         self._hurry.set()
 
-    def dequeue(self, block: bool) -> logging.LogRecord | None:
-        """The next record; after a pause, once the interval has passed or someone hurried."""
+    def dequeue(self, block: bool) -> logging.LogRecord:
+        """The next record (or the stop sentinel); after a pause, once the interval passed."""
         try:
-            return self.queue.get_nowait()  # type: ignore[no-any-return]
+            record: logging.LogRecord = self.records.get_nowait()
         except queue.Empty:
-            pass
-        record = self.queue.get(block)
-        self._hurry.wait(self.interval)
-        self._hurry.clear()
-        return record  # type: ignore[no-any-return]
+            record = self.records.get(block)
+            self._hurry.wait(self.interval)
+            self._hurry.clear()
+        return record
 
     def enqueue_sentinel(self) -> None:
         """Ask the thread to stop, at once."""
@@ -285,7 +286,8 @@ class LogQueueHandler(QueueHandler):
         self.writer = LineWriter(stream if stream is not None else sys.stderr,
                                  self._pending, batch_bytes)
         self.writer.setFormatter(JsonFormatter())
-        super().__init__(queue.SimpleQueue())
+        self.records: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        super().__init__(self.records)
         self.urgent_level = urgent_level
         self.urgent_wait = urgent_wait
         self.interval = interval
@@ -304,7 +306,7 @@ class LogQueueHandler(QueueHandler):
         self.writer.setLevel(level)
 
     def _pending(self) -> bool:
-        return not self.queue.empty()  # type: ignore[attr-defined]
+        return not self.records.empty()
 
     def _running(self) -> bool:
         """Start the listener unless it runs (in this process); False once closed."""
@@ -312,7 +314,7 @@ class LogQueueHandler(QueueHandler):
             return True
         with self._start_lock:
             if self._listener is None and not self._closed:
-                listener = BatchingListener(self.queue, self.writer, self.interval)
+                listener = BatchingListener(self.records, self.writer, self.interval)
                 listener.start()
                 self._listener = listener
         return self._listener is not None
@@ -385,7 +387,8 @@ class LogQueueHandler(QueueHandler):
 
     def _after_fork(self) -> None:
         """In a forked child: a new queue and no listener yet; the parent's lines are its own."""
-        self.queue = queue.SimpleQueue()
+        self.records = queue.SimpleQueue()
+        self.queue = self.records
         self._listener = None
         self._start_lock = threading.Lock()
         self.writer.forget()
@@ -403,10 +406,9 @@ if hasattr(os, "register_at_fork"):
 def flush_all() -> None:
     """Write what every :class:`LogQueueHandler` has queued, now."""
     for handler in list(_HANDLERS):
-        try:
+        # Flushing before a crash report must never hide the report.
+        with contextlib.suppress(Exception):
             handler.flush()
-        except Exception:  # noqa: BLE001, S110 - flushing before a crash report must not hide it
-            pass
 
 
 _Excepthook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -51,14 +51,44 @@ from bot.extensions import BotExtension
 from bot.metrics import Metrics
 from bot.render import ADAPTIVE_CARD, to_activities
 from bot.settings import Settings
+from bot.store import Store
 from bot.store.base import AuditRepository, Clock, utc_now
-from dialogs.engine import TurnInput
+from dialogs.engine import FlowEngine, TurnInput
 from dialogs.knowledge import Knowledge
 from dialogs.session import Reply
 from dialogs.staff import STAFF_COMMANDS, STAFF_ONLY, StaffCommand, StaffTools, parse_command
 
-if TYPE_CHECKING:
-    from bot.features import BotServices
+
+class StaffServices(Protocol):
+    """What the staff tools use of the bot's services (``bot.features.BotServices`` has it).
+
+    A protocol, so that this feature does not import the feature list.
+    """
+
+    @property
+    def settings(self) -> Settings:
+        """The bot's settings."""
+        ...
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The shared HTTP session (Graph)."""
+        ...
+
+    @property
+    def engine(self) -> FlowEngine:
+        """The flow engine (for its knowledge)."""
+        ...
+
+    @property
+    def store(self) -> Store:
+        """The store (for the audit log)."""
+        ...
+
+    @property
+    def metrics(self) -> Metrics:
+        """Where staff command counts go."""
+        ...
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -229,7 +259,7 @@ class StaffDirectory:
                     body = await response.json(content_type=None)
                     values = body.get("value", []) if isinstance(body, dict) else []
                     member = self.group_id.lower() in {str(v).lower() for v in values}
-        except Exception:  # noqa: BLE001 - any failure means "not known to be staff"
+        except Exception:  # any failure means "not known to be staff" (logged)
             _LOGGER.warning("staff group check failed", exc_info=True)
             self._members[object_id] = (False, self.clock() + MEMBERSHIP_FAILURE_TTL_SECONDS)
             return False
@@ -289,7 +319,7 @@ class StaffExtension(BotExtension):
         self._popularity_until = 0.0
 
     @classmethod
-    def from_services(cls, services: BotServices) -> StaffExtension:
+    def from_services(cls, services: StaffServices) -> StaffExtension:
         """Build the extension from the bot's services (:func:`bot.features.build_extensions`)."""
         token = AppGraphToken(services.settings)
         directory = StaffDirectory(services.settings, services.http,
@@ -303,7 +333,7 @@ class StaffExtension(BotExtension):
         try:
             self._popularity = await self.audit.counts_by_detail(
                 "diagnosed", "cause", POPULARITY_DAYS, now=self.clock())
-        except Exception:  # noqa: BLE001 - the fixed order is a fine fallback
+        except Exception:  # the fixed order is a fine fallback (logged)
             _LOGGER.warning("could not read cause counts", exc_info=True)
         self._popularity_until = time.monotonic() + POPULARITY_TTL_SECONDS
         return self._popularity

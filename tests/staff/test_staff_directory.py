@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import requests
 from aiohttp import web
 from botbuilder.schema import Activity
 
@@ -89,13 +90,13 @@ def tls() -> Iterator[TlsMaterial]:
 
 
 @pytest.fixture
-async def entra(aiohttp_server: Any, tls: TlsMaterial) -> AsyncIterator[tuple[FakeEntra, str]]:
-    """The fake Entra/Graph server (HTTPS) and its base URL."""
+async def entra(aiohttp_server: Any, tls: TlsMaterial) -> tuple[FakeEntra, str]:
+    """The fake Entra/Graph server (HTTPS; aiohttp_server stops it) and its base URL."""
     fake = FakeEntra()
     server = await aiohttp_server(fake.app(), ssl=tls.server_context())
     fake.base = str(server.make_url("")).rstrip("/")
     assert fake.base.startswith("https://")
-    yield fake, fake.base
+    return fake, fake.base
 
 
 @pytest.fixture
@@ -193,7 +194,7 @@ async def test_an_authority_with_a_certificate_msal_does_not_trust_is_refused(
     try:
         other_ca = tmp_path / "other-ca.pem"
         other_ca.write_bytes(stranger.ca_pem)
-        with pytest.raises(Exception):  # noqa: B017 - requests' SSLError, or msal's ValueError
+        with pytest.raises((requests.exceptions.SSLError, ValueError)):
             await AppGraphToken(group_settings(base, str(other_ca)))()
     finally:
         stranger.cleanup()
