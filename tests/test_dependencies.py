@@ -46,6 +46,15 @@ def test_product_code_may_not_lean_on_the_test_extra(tmp_path: Path) -> None:
     assert verdict == {"asyncpg": True, "jsonschema": False, "pytest": True}
 
 
+def test_a_distribution_the_tests_may_use_is_not_enough_for_the_product(tmp_path: Path) -> None:
+    write_project(tmp_path, [], {"test": ["botbuilder-core==4.17.1"]}, {
+        "tests/test_x.py": "from botbuilder.core import TurnContext\n",
+        "bot/edge.py": "from botbuilder.core.teams import TeamsInfo\n",
+    })
+    (finding,) = check(tmp_path)
+    assert finding.distributions == ("botbuilder-core",) and not finding.ok
+
+
 def test_namespace_packages_resolve_to_the_distribution_of_each_part(tmp_path: Path) -> None:
     providers = Providers()
     assert providers.of("botbuilder.schema.teams") == ("botbuilder-schema",)

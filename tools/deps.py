@@ -241,7 +241,6 @@ def check(root: Path = ROOT, providers: Providers | None = None) -> list[Finding
     for module in users:
         if module not in required_somewhere:
             allowed[module] = any_group
-    findings = []
     by_distribution: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for module in users:
         dists = providers.of(module)
@@ -255,7 +254,8 @@ def check(root: Path = ROOT, providers: Providers | None = None) -> list[Finding
         # are one fact; so are every submodule of an undeclared one.
         groups = sorted({g for d in dists for g in declared.groups_of(d)})
         files = {u for m in modules for u in users[m]}
-        may_use = sorted({g for m in modules for g in allowed[m]})
+        # Declared where every importer may take it from (product code: not the tests').
+        may_use = sorted(set.intersection(*(allowed[m] for m in modules)))
         findings.append(Finding(min(modules, key=len), dists, tuple(sorted(files)),
                                 tuple(groups), tuple(may_use)))
     return findings
