@@ -44,8 +44,7 @@ import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from logging.handlers import QueueHandler, QueueListener
-from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.orjson import OrjsonFormatter
@@ -411,28 +410,17 @@ def flush_all() -> None:
             handler.flush()
 
 
-_Excepthook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
+_Hook = TypeVar("_Hook", bound=Callable[..., Any])
 
 
-def _flushing_excepthook(previous: _Excepthook) -> _Excepthook:
-    """``previous`` (sys.excepthook), after writing the queued lines that led to the crash."""
-    def hook(kind: type[BaseException], value: BaseException,
-             traceback: TracebackType | None) -> Any:
+def _flushing(previous: _Hook) -> _Hook:
+    """``previous`` (sys.excepthook or threading.excepthook), after writing the queued lines."""
+    def hook(*args: Any) -> Any:
         """Flush the log queues, then report the exception as before."""
         flush_all()
-        return previous(kind, value, traceback)
+        return previous(*args)
     hook.flushes_logs = True  # type: ignore[attr-defined]
-    return hook
-
-
-def _flushing_thread_excepthook(previous: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``previous`` (threading.excepthook), after writing the queued lines."""
-    def hook(args: Any) -> Any:
-        """Flush the log queues, then report the thread's exception as before."""
-        flush_all()
-        return previous(args)
-    hook.flushes_logs = True  # type: ignore[attr-defined]
-    return hook
+    return hook  # type: ignore[return-value]
 
 
 def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
@@ -452,9 +440,9 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
     # An unhandled exception's traceback goes straight to stderr: the lines logged
     # before it are written first, so they come before it and are not lost.
     if not getattr(sys.excepthook, "flushes_logs", False):
-        sys.excepthook = _flushing_excepthook(sys.excepthook)
+        sys.excepthook = _flushing(sys.excepthook)
     if not getattr(threading.excepthook, "flushes_logs", False):
-        threading.excepthook = _flushing_thread_excepthook(threading.excepthook)
+        threading.excepthook = _flushing(threading.excepthook)
     # aiohttp's access log repeats every request, and transitions logs each state
     # callback at INFO (2-3 lines a turn, most of the log's volume and CPU):
     # keep both at WARNING unless debugging.

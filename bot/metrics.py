@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import choose_encoder
@@ -65,10 +65,9 @@ class Metrics:
         self._counters: dict[str, Counter] = {}
         self._histograms: dict[str, Histogram] = {}
         self._lock = threading.Lock()
-        # Each series (a family and label values, as the caller spelt them) once looked
-        # up: labels() checks the names and takes a lock, on every turn otherwise.
-        self._counter_series: dict[tuple[object, ...], Counter] = {}
-        self._histogram_series: dict[tuple[object, ...], Histogram] = {}
+        # Each series (a family and label values, as the caller spelt them) looked up once:
+        # labels() checks the names and takes a lock, on every turn otherwise.
+        self._children: dict[tuple[object, ...], Any] = {}
         for family in families:
             self._register(family)
 
@@ -81,40 +80,31 @@ class Metrics:
                 family.name, family.help, family.labels, registry=self.registry,
                 buckets=self._buckets)
 
-    def _undeclared(self, name: str, kind: Literal["counter", "histogram"],
-                    labels: dict[str, str]) -> None:
-        """Register a family :data:`FAMILIES` lacks rather than lose the count (and say so)."""
+    def _series(self, kind: Literal["counter", "histogram"], name: str,
+                labels: dict[str, str]) -> Any:
+        """The series of family ``name`` with ``labels``, registering a family FAMILIES lacks.
+
+        An undeclared family is counted (and reported) rather than lost.
+        """
+        families: dict[str, Any] = self._counters if kind == "counter" else self._histograms
         with self._lock:
-            if name in self._counters or name in self._histograms:
-                return
-            _LOGGER.warning("metric %s is not declared in bot.metrics.FAMILIES", name)
-            self._register(Family(name, kind, name, tuple(sorted(labels))))
+            if name not in families:
+                _LOGGER.warning("metric %s is not declared in bot.metrics.FAMILIES", name)
+                self._register(Family(name, kind, name, tuple(sorted(labels))))
+            family = families[name]
+            child = family.labels(**labels) if labels else family
+            self._children[(name, *labels.items())] = child
+            return child
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         """Add ``amount`` to counter ``name`` with ``labels`` (exactly its label names)."""
-        key = (name, *labels.items())
-        child = self._counter_series.get(key)
-        if child is None:
-            counter = self._counters.get(name)
-            if counter is None:
-                self._undeclared(name, "counter", labels)
-                counter = self._counters[name]
-            child = counter.labels(**labels) if labels else counter
-            self._counter_series[key] = child
-        child.inc(amount)
+        child = self._children.get((name, *labels.items()))
+        (child or self._series("counter", name, labels)).inc(amount)
 
     def observe(self, name: str, value: float, **labels: str) -> None:
         """Record one observation (seconds) in histogram ``name``."""
-        key = (name, *labels.items())
-        child = self._histogram_series.get(key)
-        if child is None:
-            histogram = self._histograms.get(name)
-            if histogram is None:
-                self._undeclared(name, "histogram", labels)
-                histogram = self._histograms[name]
-            child = histogram.labels(**labels) if labels else histogram
-            self._histogram_series[key] = child
-        child.observe(value)
+        child = self._children.get((name, *labels.items()))
+        (child or self._series("histogram", name, labels)).observe(value)
 
     def value(self, name: str, **labels: str) -> float:
         """A sample's current value, e.g. a counter's (0 when never incremented)."""

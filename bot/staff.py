@@ -60,35 +60,14 @@ from dialogs.staff import STAFF_COMMANDS, STAFF_ONLY, StaffCommand, StaffTools, 
 
 
 class StaffServices(Protocol):
-    """What the staff tools use of the bot's services (``bot.features.BotServices`` has it).
+    """What the staff tools use of ``bot.features.BotServices`` (no import of the feature list)."""
 
-    A protocol, so that this feature does not import the feature list.
-    """
+    settings: Settings
+    http: aiohttp.ClientSession
+    engine: FlowEngine
+    store: Store
+    metrics: Metrics
 
-    @property
-    def settings(self) -> Settings:
-        """The bot's settings."""
-        ...
-
-    @property
-    def http(self) -> aiohttp.ClientSession:
-        """The shared HTTP session (Graph)."""
-        ...
-
-    @property
-    def engine(self) -> FlowEngine:
-        """The flow engine (for its knowledge)."""
-        ...
-
-    @property
-    def store(self) -> Store:
-        """The store (for the audit log)."""
-        ...
-
-    @property
-    def metrics(self) -> Metrics:
-        """Where staff command counts go."""
-        ...
 
 _LOGGER = logging.getLogger(__name__)
 
