@@ -252,12 +252,12 @@ def check(root: Path = ROOT, providers: Providers | None = None) -> list[Finding
                                  key=lambda item: min(item[1]).lower()):
         # One row per providing distribution: botbuilder.core and botbuilder.core.teams
         # are one fact; so are every submodule of an undeclared one.
-        groups = sorted({g for d in dists for g in declared.groups_of(d)})
+        declared_in = sorted({g for d in dists for g in declared.groups_of(d)})
         files = {u for m in modules for u in users[m]}
         # Declared where every importer may take it from (product code: not the tests').
         may_use = sorted(set.intersection(*(allowed[m] for m in modules)))
         findings.append(Finding(min(modules, key=len), dists, tuple(sorted(files)),
-                                tuple(groups), tuple(may_use)))
+                                tuple(declared_in), tuple(may_use)))
     return findings
 
 
