@@ -22,7 +22,7 @@ __all__ = ["BotServices", "build_extensions", "staff_directory"]
 
 def staff_directory(settings: Settings, http: aiohttp.ClientSession | None) -> StaffDirectory:
     """The one staff rule, with the group check when the bot has credentials for Graph."""
-    token = AppGraphToken(settings, http) if http is not None else None
+    token = AppGraphToken(settings) if http is not None else None
     return StaffDirectory(settings, http, token if token is not None and token.available else None)
 
 

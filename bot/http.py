@@ -199,7 +199,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Expose counters and latencies in the Prometheus text format."""
+    """Expose counters and latencies (Prometheus text, or OpenMetrics when asked for)."""
     settings = request.app[SETTINGS_KEY]
     if not settings.local_mode:
         # Authentication on: the counters tell who uses the bot; a token, or nothing.
@@ -207,8 +207,8 @@ async def metrics(request: web.Request) -> web.Response:
         wanted = f"Bearer {settings.metrics_token}"
         if not settings.metrics_token or not hmac.compare_digest(given.encode(), wanted.encode()):
             return bad_request("unauthorized", status=401)
-    return web.Response(text=request.app[METRICS_KEY].render(),
-                        content_type="text/plain", charset="utf-8")
+    body, content_type = request.app[METRICS_KEY].exposition(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def setup_routes(app: web.Application) -> None:

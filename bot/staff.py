@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
+import msal
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Attachment
 from botbuilder.schema.teams import (
@@ -26,19 +30,31 @@ from botbuilder.schema.teams import (
     MessagingExtensionResult,
 )
 
+# The pinned-CA session is MsalAuth's (TLS_CA_FILE must win over REQUESTS_CA_BUNDLE).
+from bot.auth import MICROSOFT_AUTHORITY_HOSTS, _PinnedCaSession
 from bot.extensions import BotExtension
 from bot.identity import StaffDirectory, tenant_of
 from bot.metrics import Metrics
 from bot.render import ADAPTIVE_CARD, to_activities
 from bot.settings import Settings
+from bot.store import Store
 from bot.store.base import AuditRepository, Clock, utc_now
-from dialogs.engine import TurnInput
+from dialogs.engine import FlowEngine, TurnInput
 from dialogs.knowledge import Knowledge
 from dialogs.session import Reply
-from dialogs.staff import STAFF_ONLY, StaffCommand, StaffTools, parse_command
+from dialogs.staff import STAFF_COMMANDS, STAFF_ONLY, StaffCommand, StaffTools, parse_command
 
-if TYPE_CHECKING:
-    from bot.services import BotServices
+
+class StaffServices(Protocol):
+    """What the staff tools use of ``bot.features.BotServices`` (no import of the feature list)."""
+
+    settings: Settings
+    http: aiohttp.ClientSession
+    engine: FlowEngine
+    store: Store
+    metrics: Metrics
+    staff: StaffDirectory
+
 
 _LOGGER = logging.getLogger(__name__)
 __all__ = ["AppGraphToken", "StaffDirectory", "StaffExtension", "query_of", "tenant_of"]
@@ -58,23 +74,25 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
 class AppGraphToken:
-    """The bot's app-only Microsoft Graph token (client credentials), cached until near expiry."""
+    """The bot's app-only Microsoft Graph token: msal's client-credentials flow.
 
-    def __init__(self, settings: Settings, http: aiohttp.ClientSession,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """Use the bot's credentials from ``settings`` and the shared HTTP session.
+    msal keeps the token in its in-memory cache and asks Entra again only when
+    it is near expiry. Its calls block (it uses ``requests``), so they run in a
+    worker thread; the first also reads the tenant's OpenID configuration.
+    """
+
+    def __init__(self, settings: Settings,
+                 app: Callable[[], msal.ConfidentialClientApplication] | None = None) -> None:
+        """Use the bot's credentials from ``settings``.
 
         Args:
-            settings: app id, password, tenant id and authority.
-            http: the shared client session.
-            clock: monotonic seconds (injectable for tests).
+            settings: app id, password, tenant id, AUTHORITY and TLS_CA_FILE.
+            app: builds the msal application (by default from ``settings``).
         """
         self.settings = settings
-        self.http = http
-        self.clock = clock
-        self._token = ""
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
+        self._build = app if app is not None else partial(graph_app, settings)
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._lock = threading.Lock()
 
     @property
     def available(self) -> bool:
@@ -82,25 +100,44 @@ class AppGraphToken:
         s = self.settings
         return bool(s.app_id and s.app_password and s.app_tenant_id)
 
+    def _acquire(self) -> dict[str, Any]:
+        with self._lock:
+            if self._app is None:
+                self._app = self._build()
+            return dict(self._app.acquire_token_for_client([GRAPH_SCOPE]) or {})
+
     async def __call__(self) -> str:
-        """Return a valid token, fetching a new one when the cached one is near expiry."""
-        async with self._lock:
-            if self._token and self.clock() < self._expires:
-                return self._token
-            url = f"{self.settings.authority}/{self.settings.app_tenant_id}/oauth2/v2.0/token"
-            form = {"grant_type": "client_credentials", "client_id": self.settings.app_id,
-                    "client_secret": self.settings.app_password, "scope": GRAPH_SCOPE}
-            timeout = aiohttp.ClientTimeout(total=GRAPH_TIMEOUT_SECONDS)
-            async with self.http.post(url, data=form, timeout=timeout) as response:
-                body = await response.json(content_type=None)
-                if response.status != 200 or not isinstance(body, dict) \
-                        or not body.get("access_token"):
-                    error = body.get("error") if isinstance(body, dict) else None
-                    raise RuntimeError(f"token endpoint answered {response.status} {error or ''}")
-            self._token = str(body["access_token"])
-            # Renew a minute early so a token never expires on the way to Graph.
-            self._expires = self.clock() + max(0, int(body.get("expires_in", 3600)) - 60)
-            return self._token
+        """Return a valid token (msal's cached one while it lasts).
+
+        Raises:
+            RuntimeError: Entra refused the bot's credentials (the message has its error
+                code, never the secret).
+            ValueError: the authority could not be reached or read (msal's own error).
+        """
+        result = await asyncio.to_thread(self._acquire)
+        token = result.get("access_token")
+        if not token:
+            raise RuntimeError(f"no Graph app token: {result.get('error') or 'no answer'}")
+        return str(token)
+
+
+def graph_app(settings: Settings) -> msal.ConfidentialClientApplication:
+    """The msal application for the bot's own tenant, as :class:`bot.auth.MsalAuth` builds them.
+
+    A non-Microsoft AUTHORITY (a sovereign proxy, the tests) skips instance
+    discovery; TLS_CA_FILE, when set, is the only CA msal trusts.
+    """
+    authority = settings.authority.rstrip("/")
+    custom = (urlsplit(authority).hostname or "") not in MICROSOFT_AUTHORITY_HOSTS
+    options: dict[str, Any] = {"validate_authority": not custom,
+                               "instance_discovery": False if custom else None}
+    if settings.tls_ca_file:
+        options["http_client"] = _PinnedCaSession(settings.tls_ca_file, GRAPH_TIMEOUT_SECONDS)
+    else:
+        options["timeout"] = GRAPH_TIMEOUT_SECONDS
+    return msal.ConfidentialClientApplication(
+        settings.app_id, client_credential=settings.app_password,
+        authority=f"{authority}/{settings.app_tenant_id}", **options)
 
 
 def query_of(value: Any) -> tuple[str, str, int, int]:
@@ -153,12 +190,9 @@ class StaffExtension(BotExtension):
         self.clock = clock
         self._popularity: Mapping[str, int] = {}
         self._popularity_until = 0.0
-        if metrics is not None:
-            metrics.describe("msa_staff_commands_total", "counter",
-                             "Staff commands and searches, by command")
 
     @classmethod
-    def from_services(cls, services: BotServices) -> StaffExtension:
+    def from_services(cls, services: StaffServices) -> StaffExtension:
         """Build the extension from the bot's services (:func:`bot.features.build_extensions`)."""
         return cls(services.engine.knowledge, services.staff, services.store.audit,
                    services.metrics)
@@ -170,17 +204,16 @@ class StaffExtension(BotExtension):
         try:
             self._popularity = await self.audit.counts_by_detail(
                 "diagnosed", "cause", POPULARITY_DAYS, now=self.clock())
-        except Exception:  # noqa: BLE001 - the fixed order is a fine fallback
+        except Exception:  # the fixed order is a fine fallback (logged)
             _LOGGER.warning("could not read cause counts", exc_info=True)
         self._popularity_until = time.monotonic() + POPULARITY_TTL_SECONDS
         return self._popularity
 
     async def run(self, command: StaffCommand) -> list[Reply]:
-        """Answer one staff command (reads the store for ``stats``)."""
+        """Answer one staff command (reading the audit log for those registered to need it)."""
         popularity = await self.popularity()
-        if command.name != "stats":
-            return self.tools.run(command, popularity=popularity)
-        rows = await self.audit.recent(limit=STATS_ROW_LIMIT)
+        spec = STAFF_COMMANDS[command.name]
+        rows = await self.audit.recent(limit=STATS_ROW_LIMIT) if spec.reads_audit else ()
         return self.tools.run(command, popularity=popularity, audit_rows=rows, now=self.clock())
 
     async def before_turn(self, turn_context: TurnContext, turn: TurnInput) -> bool:

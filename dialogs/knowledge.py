@@ -27,6 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from dialogs.flow import QUESTIONS
 from dialogs.powershell import PLACEHOLDER as IDENTITY_PLACEHOLDER
 from dialogs.powershell import InvalidIdentity, placeholders, quote_literal, validate_identity
 
@@ -55,18 +56,8 @@ CAUSE_IDS: tuple[str, ...] = (
     "oauth_token",
     "unknown",
 )
-QUESTION_IDS: tuple[str, ...] = (
-    "mailbox",
-    "mailbox_type",
-    "license",
-    "mfa",
-    "security_defaults",
-    "org_smtp_auth",
-    "mailbox_smtp_auth",
-    "conditional_access",
-    "auth_method",
-    "test_result",
-)
+QUESTION_IDS: tuple[str, ...] = QUESTIONS
+"""The guided questions, in the flow's order (:data:`dialogs.flow.QUESTIONS` is their one list)."""
 UNSURE = "unsure"
 """Option value every question (except the free-text mailbox question) offers."""
 MAILBOX_QUESTION = "mailbox"

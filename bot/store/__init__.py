@@ -13,6 +13,7 @@ opened. ``open_store(settings.storage_url)`` opens the configured backend and re
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -155,6 +156,9 @@ async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any
             turns=SqliteTurns(db, clock),
         )
     if storage_url.startswith(("postgresql://", "postgres://")):
+        if find_spec("asyncpg") is None:  # the "postgres" extra
+            raise ValueError("a postgresql:// STORAGE_URL needs asyncpg: "
+                             "pip install 'mail-setup-assistant[postgres]'")
         from .outbox import PostgresTurns
         from .postgres import PostgresDatabase, PostgresStorage
         from .postgres_records import (

@@ -22,6 +22,7 @@ from app import create_app
 from bot.settings import Settings
 from bot.store import open_store
 from tests.security.conftest import identity  # noqa: F401  (fixture: a local Bot Framework identity)
+from tests.checks.fakes import TlsMaterial
 from tests.support.connector import LocalConnector
 from tests.support.handoff import (
     DANA,
@@ -152,8 +153,12 @@ LISTED_TENANT = "33333333-4444-5555-6666-777777777777"  # a partner's tenant, no
 
 
 @pytest.fixture
-async def graph(aiohttp_server: Any) -> AsyncIterator[str]:
-    """A local Entra token endpoint and Graph checkMemberGroups: MEMBER is in GROUP."""
+async def graph(aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[tuple[str, str, str]]:
+    """A local Entra token endpoint (HTTPS, as msal requires) and Graph checkMemberGroups.
+
+    Yields the authority URL, the Graph URL and the CA file that signs the authority's
+    certificate (what TLS_CA_FILE names). MEMBER is in GROUP.
+    """
     async def token(request: web.Request) -> web.Response:
         return web.json_response({"token_type": "Bearer", "expires_in": 3599,
                                   "access_token": "graph-app-token"})
@@ -166,15 +171,34 @@ async def graph(aiohttp_server: Any) -> AsyncIterator[str]:
         member = request.match_info["user"] == MEMBER
         return web.json_response({"value": [g for g in groups if member]})
 
-    app = web.Application()
-    app.router.add_post("/{tenant}/oauth2/v2.0/token", token)
-    app.router.add_post("/v1.0/users/{user}/checkMemberGroups", check)
-    server = await aiohttp_server(app)
-    yield str(server.make_url("")).rstrip("/")
+    base: list[str] = []
+
+    async def openid(request: web.Request) -> web.Response:
+        tenant = f"{base[0]}/{request.match_info['tenant']}"
+        return web.json_response({
+            "issuer": f"{tenant}/v2.0", "token_endpoint": f"{tenant}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{tenant}/oauth2/v2.0/authorize",
+            "jwks_uri": f"{tenant}/discovery/v2.0/keys",
+            "token_endpoint_auth_methods_supported": ["client_secret_post"]})
+
+    tls = TlsMaterial.generate()
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(tls.ca_pem)
+    authority = web.Application()
+    authority.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", openid)
+    authority.router.add_post("/{tenant}/oauth2/v2.0/token", token)
+    graph_app = web.Application()
+    graph_app.router.add_post("/v1.0/users/{user}/checkMemberGroups", check)
+    entra = await aiohttp_server(authority, ssl=tls.server_context())
+    graph_server = await aiohttp_server(graph_app)
+    base.append(str(entra.make_url("")).rstrip("/"))
+    yield (str(entra.make_url("")).rstrip("/"), str(graph_server.make_url("")).rstrip("/"),
+           str(ca_file))
+    tls.cleanup()
 
 
 async def test_a_member_of_the_staff_group_takes_over_and_a_colleague_outside_it_cannot(
-    aiohttp_client: AppClient, tmp_path: Path, connector: LocalConnector, graph: str,
+    aiohttp_client: AppClient, tmp_path: Path, connector: LocalConnector, graph: tuple[str, str, str],
     identity: Any,
 ) -> None:
     settings = Settings(
@@ -182,7 +206,7 @@ async def test_a_member_of_the_staff_group_takes_over_and_a_colleague_outside_it
         app_tenant_id=identity.tenant_id, openid_metadata_url=identity.metadata_url,
         bot_login_url=identity.authority, storage_url=f"sqlite:///{tmp_path}/bot.db",
         staff_tenant_ids=(LISTED_TENANT,), staff_group_id=GROUP,
-        authority=graph, graph_url=f"{graph}/v1.0")
+        authority=graph[0], graph_url=f"{graph[1]}/v1.0", tls_ca_file=graph[2])
     client = await aiohttp_client(create_app(settings))
 
     def signed() -> str:
