@@ -182,11 +182,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.out}")
         return 0
     if command == "gallery":
-        from tools.gallery import GalleryError, write_gallery
+        from tools.gallery import GalleryError, write_galleries
         from tools.node import ToolMissing
 
         try:
-            gallery = write_gallery(args.out)
+            gallery = write_galleries(args.out)
         except (ToolMissing, GalleryError) as exc:
             print(f"gallery: {exc}", file=sys.stderr)
             return 1
