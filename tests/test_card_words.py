@@ -101,4 +101,4 @@ def test_the_counter_counts_what_is_shown_and_only_that() -> None:
             "type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "inside a ShowCard"}]}},
     ]}
     assert words_in("⏱ 3–5 minutes › Save") == 3
-    assert visible_words(card) == 5 + 3 + 2 + 2 + 1
+    assert visible_words(card) == 5 + 2 + 2 + 2 + 1  # text, code, facts, buttons
