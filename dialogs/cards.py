@@ -749,7 +749,8 @@ def _summary_forward_action(
 
     def request(in_lang: str) -> list[str]:
         tr_here = translator(in_lang)
-        parts = [tr_here(messages.FORWARD_HELLO)]
+        mailbox = Known.from_facts(facts).mailbox or tr_here(messages.OUR_SENDING_MAILBOX)
+        parts = [tr_here.format(messages.FORWARD_HELLO, mailbox=mailbox)]
         for number, finding in enumerate(findings, start=1):
             if number <= detailed:
                 # Each cause's text is a whole message; inside this one, drop its greeting
