@@ -236,7 +236,7 @@ def test_the_evidence_is_the_customers_own_error_and_only_behind_why(knowledge: 
     assert "Matched" not in shown
     (why,) = [node for node in dict_nodes(card) if node.get("id") == "smtp_auth_disabled_tenant-why"]
     assert why["isVisible"] is False
-    assert "From your error: 535 5.7.139" in json.dumps(why)
+    assert "From your error: “535 5.7.139" in json.dumps(why, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
