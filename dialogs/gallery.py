@@ -9,6 +9,7 @@ come in every language of :data:`dialogs.i18n.LANGUAGES`.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -50,12 +51,11 @@ SAMPLE_FACTS: dict[str, Any] = {
 
 # What the knowledge search finds for "when is basic auth turned off?".
 SAMPLE_QUESTION_ANSWER = [
-    ("basic_auth_disabled", "OAuth keeps working after Basic authentication is turned off at the "
-                            "end of December 2026 and is not blocked by MFA, security defaults or "
-                            "'block legacy authentication'."),
-    ("smtp_auth_disabled_tenant", "The organisation-wide setting 'Turn off SMTP AUTH protocol for "
-                                  "your organization' is on, so mailboxes without their own "
-                                  "setting cannot use SMTP AUTH."),
+    ("basic_auth_disabled", ("OAuth keeps working after Basic authentication is turned off at "
+                             "the end of December 2026 and is not blocked by MFA, security "
+                             "defaults or 'block legacy authentication'.")),
+    ("smtp_auth_disabled_tenant", ("Mailboxes without their own setting follow the organisation, "
+                                   "where SMTP AUTH is turned off.")),
 ]
 
 SAMPLE_FOLLOW_UP = {
@@ -108,15 +108,15 @@ def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBu
         "resolved": lambda k: cards.resolved_card(k, SAMPLE_FACTS, lang=lang),
     }
     for question in QUESTIONS:
-        builders[f"question-{question}"] = (
-            lambda k, q=question: cards.question_card(k, q, SAMPLE_FACTS, lang=lang))
-        builders[f"how-to-{question}"] = (
-            lambda k, q=question: cards.how_to_find_out_card(k, q, SAMPLE_FACTS, lang=lang))
+        builders[f"question-{question}"] = functools.partial(
+            cards.question_card, question=question, facts=SAMPLE_FACTS, lang=lang)
+        builders[f"how-to-{question}"] = functools.partial(
+            cards.how_to_find_out_card, question=question, facts=SAMPLE_FACTS, lang=lang)
     builders["question-license-with-hint"] = lambda k: cards.question_card(
         k, "license", SAMPLE_FACTS, hint=translator(lang)(messages.NOT_UNDERSTOOD), lang=lang)
     for cause_id in knowledge.cause_ids:
-        builders[f"fix-{cause_id}"] = (
-            lambda k, c=cause_id: cards.fix_card(k, c, SAMPLE_FACTS, lang=lang))
+        builders[f"fix-{cause_id}"] = functools.partial(
+            cards.fix_card, cause_id=cause_id, facts=SAMPLE_FACTS, lang=lang)
     builders.update(handoff_builders())
     builders.update(check_builders())
     if lang == SOURCE_LANG:

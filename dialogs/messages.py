@@ -19,8 +19,8 @@ WELCOME_TEXT = "I help get the Microsoft 365 mailbox that CLOUDEX TMS sends from
 WELCOME_START = "Press **Start**, or paste the error message you see."
 WHAT_I_CAN_DO = "What I can do"
 WELCOME_ABILITIES = (
-    "Walk you through the mailbox, licence, MFA, security defaults, SMTP AUTH and "
-    "Conditional Access settings, one question at a time",
+    ("Walk you through the mailbox, licence, MFA, security defaults, SMTP AUTH and "
+     "Conditional Access settings, one question at a time"),
     "Read an error message you paste and tell you what causes it and how to fix it",
     "Give you the exact admin-center clicks and PowerShell, and a text to forward to your IT provider",
     "Hand you over to a person from CLOUDEX support when you need one",

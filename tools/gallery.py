@@ -167,8 +167,8 @@ def card_warnings(card: Mapping[str, Any]) -> list[str]:
     if len(primary) <= MAX_PRIMARY_ACTIONS:
         return []
     hidden = ", ".join(repr(action.get("title")) for action in primary[MAX_PRIMARY_ACTIONS:])
-    return [f"{len(primary)} primary actions: Teams shows {MAX_PRIMARY_ACTIONS} and moves "
-            f"{hidden} to the overflow menu"]
+    return [(f"{len(primary)} primary actions: Teams shows {MAX_PRIMARY_ACTIONS} and moves "
+             f"{hidden} to the overflow menu")]
 
 
 def card_title(card: Mapping[str, Any]) -> str:

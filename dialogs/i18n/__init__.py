@@ -61,7 +61,7 @@ class Translator:
     an address). :meth:`format` fills ``{name}`` placeholders after translating.
     """
 
-    __slots__ = ("lang", "_table")
+    __slots__ = ("_table", "lang")
 
     def __init__(self, lang: str, table: Mapping[str, str]) -> None:
         """Wrap a catalog (English -> translation) for ``lang``."""

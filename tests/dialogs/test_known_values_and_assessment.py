@@ -219,8 +219,8 @@ def test_a_conversation_in_latvian_or_russian_answers_in_it_throughout(
             ("test_result", "auth_failed"))),
         {"msa": "show_fix", "cause": "smtp_auth_disabled_tenant"},
         {"msa": "help"}, {"msa": "overview"}, {"msa": "nonsense"},
-        "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
-        "Tenant",
+        ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+         "Tenant"),
         {"msa": "fix_failed", "cause": "smtp_auth_disabled_tenant"},
         {"msa": "person"}, {"msa": "continue"}, {"msa": "back"}, {"msa": "start_over"},
     ]
