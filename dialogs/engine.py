@@ -87,6 +87,9 @@ class DiagnosisSummary:
     evidence: str = ""
     confidence: float = 0.0
     follow_up: Mapping[str, Any] | None = None
+    # Causes an error fits equally when no one question separates them (a bare "535"):
+    # listed with a request for the whole line, never proposed.
+    listed: tuple[str, ...] = ()
 
 
 Diagnose = Callable[[str], DiagnosisSummary]
@@ -401,7 +404,10 @@ class FlowEngine:
                 # "535 5.7.139" alone: a known code with several causes, which only the
                 # words after it tell apart. Say so and list them, rather than "unknown"
                 # (only for a code the knowledge lists: other words are no evidence).
-                found = self._knowledge_topics(text) if self._searcher().known_codes(text) else []
+                found = [(cause_id, self.knowledge.cause(cause_id).summary)
+                         for cause_id in diagnosis.listed]
+                if not found and self._searcher().known_codes(text):
+                    found = self._knowledge_topics(text)
                 if found:
                     session.say(card=cards.question_answer_card(
                         self.knowledge, found, intro=messages.ERROR_WITHOUT_ITS_WORDS,

@@ -105,8 +105,12 @@ _CAUSE_KEYS = frozenset(
         "links",
         "forward_text",
         "patterns",
+        "prior",
     }
 )
+# Diagnosis-only keys a cause or pattern may leave out (dialogs/diagnosis.py reads them).
+_CAUSE_OPTIONAL_KEYS = frozenset({"prior"})
+_PATTERN_OPTIONAL_KEYS = frozenset({"context", "signal", "when", "unless"})
 _QUESTION_KEYS = frozenset(
     {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics", "polarity"}
 )
@@ -191,11 +195,22 @@ class ClickPath:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A regular expression that recognises a cause in an error text."""
+    """A regular expression that recognises a cause in an error text.
+
+    ``context``, ``signal``, ``when`` and ``unless`` are read by the diagnosis
+    (``dialogs/diagnosis.py``): a context pattern only adds to a cause that other
+    evidence already names; a signal (``"password"``, ``"oauth"``, ``"app_only"``)
+    is set by any matching pattern that names it; ``when`` / ``unless`` make a
+    pattern count only with / without one of those signals.
+    """
 
     regex: str
     weight: float
     label: str
+    context: bool = False
+    signal: str = ""
+    when: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
 
     def search(self, text: str) -> re.Match[str] | None:
         """Search ``text`` for this pattern.
@@ -271,6 +286,9 @@ class Cause:
     links: tuple[Link, ...]
     forward_text: str
     patterns: tuple[Pattern, ...]
+    # How common the cause is among failed SMTP sign-ins (0..1); orders candidates
+    # the text cannot tell apart. Never makes a candidate by itself.
+    prior: float = 0.0
 
     def forward(self, mailbox: str | None = None) -> str:
         """Return the text the customer forwards to their IT provider.
@@ -749,12 +767,13 @@ class _Parser:
     def _problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
 
-    def _object(self, value: Any, where: str, keys: frozenset[str] | None = None) -> dict[str, Any]:
+    def _object(self, value: Any, where: str, keys: frozenset[str] | None = None,
+                optional: frozenset[str] = frozenset()) -> dict[str, Any]:
         if not isinstance(value, dict):
             self._problem(where, "must be an object")
             return {}
         if keys is not None:
-            missing = sorted(keys - value.keys())
+            missing = sorted(keys - optional - value.keys())
             extra = sorted(value.keys() - keys)
             if missing:
                 self._problem(where, f"missing key(s) {missing}")
@@ -889,15 +908,15 @@ class _Parser:
         return causes
 
     def _cause(self, item: Any, where: str) -> Cause:
-        obj = self._object(item, where, _CAUSE_KEYS)
+        obj = self._object(item, where, _CAUSE_KEYS, optional=_CAUSE_OPTIONAL_KEYS)
         cause_id = self._text(obj.get("id"), f"{where}.id")
         here = f"causes[{cause_id or where}]"
         check = self._object(
             obj.get("check"), f"{here}.check", frozenset({"click_paths", "powershell"})
         )
-        fix = self._object(obj.get("fix"), f"{here}.fix")
-        self._keys(fix, f"{here}.fix", required=frozenset({"steps", "click_paths", "powershell"}),
-                   optional=frozenset({"recommended"}))
+        fix = self._object(obj.get("fix"), f"{here}.fix",
+                           frozenset({"steps", "click_paths", "powershell", "recommended"}),
+                           optional=frozenset({"recommended"}))
         forward_text = self._text(obj.get("forward_text"), f"{here}.forward_text")
         wrong = [name for name in placeholders(forward_text)
                  if name not in (MAILBOX_PLACEHOLDER, IDENTITY_PLACEHOLDER)]
@@ -934,6 +953,7 @@ class _Parser:
             links=tuple(links),
             forward_text=forward_text,
             patterns=self._patterns(obj.get("patterns"), f"{here}.patterns"),
+            prior=self._fraction(obj.get("prior", 0.0), f"{here}.prior"),
         )
 
     def _fix(self, fix: Mapping[str, Any], here: str) -> Fix:
@@ -971,20 +991,26 @@ class _Parser:
                               f"only {sorted(PROSE_PLACEHOLDERS)} may be used, found {wrong}")
         return texts
 
-    def _keys(self, obj: Mapping[str, Any], where: str, *, required: frozenset[str],
-              optional: frozenset[str]) -> None:
-        missing = sorted(required - obj.keys())
-        extra = sorted(obj.keys() - required - optional)
-        if missing:
-            self._problem(where, f"missing key(s) {missing}")
-        if extra:
-            self._problem(where, f"unknown key(s) {extra}")
+    def _fraction(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            self._problem(where, f"must be a number from 0 to 1, got {value!r}")
+            return 0.0
+        return float(value)
+
+    def _names(self, value: Any, where: str) -> tuple[str, ...]:
+        names = self._texts(value, where) if value is not None else ()
+        for name in names:
+            if not _OPTION_VALUE.fullmatch(name):
+                self._problem(where, f"{name!r} is not a signal name (lower_case)")
+        return names
 
     def _patterns(self, value: Any, where: str) -> tuple[Pattern, ...]:
         patterns = []
         for i, item in enumerate(self._list(value, where)):
             here = f"{where}[{i}]"
-            obj = self._object(item, here, frozenset({"regex", "weight", "label"}))
+            obj = self._object(item, here, frozenset(
+                {"regex", "weight", "label", "context", "signal", "when", "unless"}),
+                optional=_PATTERN_OPTIONAL_KEYS)
             regex = self._text(obj.get("regex"), f"{here}.regex")
             try:
                 re.compile(regex)
@@ -998,11 +1024,23 @@ class _Parser:
             ):
                 self._problem(f"{here}.weight", f"must be a number from 0 to 1, got {weight!r}")
                 weight = 0.0
+            context = obj.get("context", False)
+            if not isinstance(context, bool):
+                self._problem(f"{here}.context", f"must be true or false, got {context!r}")
+                context = False
+            signal = obj.get("signal", "")
+            if signal and not (isinstance(signal, str) and _OPTION_VALUE.fullmatch(signal)):
+                self._problem(f"{here}.signal", f"{signal!r} is not a signal name (lower_case)")
+                signal = ""
             patterns.append(
                 Pattern(
                     regex=regex,
                     weight=float(weight),
                     label=self._text(obj.get("label"), f"{here}.label"),
+                    context=context,
+                    signal=str(signal),
+                    when=self._names(obj.get("when"), f"{here}.when"),
+                    unless=self._names(obj.get("unless"), f"{here}.unless"),
                 )
             )
         return tuple(patterns)
