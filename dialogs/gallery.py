@@ -59,7 +59,7 @@ SAMPLE_QUESTION_ANSWER = [
 ]
 
 SAMPLE_FOLLOW_UP = {
-    "question": "Does CLOUDEX TMS sign in with a password (or app password), or with OAuth "
+    "question": "Does CLOUDEX TMS sign in with a password / app password, or with OAuth "
                 "(Microsoft sign-in)?",
     "options": [["Password or app password", "wrong_credentials"],
                 ["OAuth (Microsoft sign-in)", "oauth_token"]],

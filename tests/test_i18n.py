@@ -254,3 +254,37 @@ def test_the_text_for_the_it_provider_is_in_the_language_then_in_english(
         assert "Set-CASMailbox -Identity 'tms@contoso.com'" in paragraphs[1]
     else:
         assert len(paragraphs) == 2
+
+
+# Customer cards other helpers write this round; each goes from this list when it is translated.
+NOT_YET_TRANSLATED = {
+    "checks-": "live-check cards: issue 21 moves their sentences to dialogs/messages.py",
+    "handoff-rating": "handoff cards: issue 16 moves them to dialogs/handoff/",
+    "handoff-solved": "handoff cards: issue 16 moves them to dialogs/handoff/",
+}
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_every_customer_card_reads_in_its_language(lang: str, knowledge: Knowledge) -> None:
+    labels = frozenset(step for cause in knowledge.causes
+                       for path in (*cause.fix.click_paths, *cause.check.click_paths)
+                       for step in path.steps if is_portal_label(step))
+    english_copy = translator(lang)("In English:")
+    found = {}
+    for name, card in sample_cards(lang=lang).items():
+        if not is_customer_card(name) or name.startswith(tuple(NOT_YET_TRANSLATED)):
+            continue
+        english_section = {id(block) for node in dict_nodes(card)
+                           if node.get("type") == "Action.ShowCard"
+                           for i, block in enumerate(node["card"].get("body", []))
+                           if any(b.get("text") == english_copy
+                                  for b in node["card"]["body"][:i + 1])}
+        shown = [str(node.get("text") or node.get("title") or "") for node in dict_nodes(card)
+                 if id(node) not in english_section and node.get("type") in (
+                     "TextBlock", "Action.Submit", "Action.ShowCard", "Action.ToggleVisibility")]
+        # Microsoft's page titles (links) and the customer's own error (quoted) stay as they are.
+        left = [text for text in shown if english_words_left(
+            re.sub(r"\[[^\]]*\]\([^)]*\)|“[^”]*”|„[^”]*”|«[^»]*»", " ", text), labels)]
+        if left:
+            found[name] = left[:2]
+    assert found == {}
