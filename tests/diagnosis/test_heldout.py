@@ -61,6 +61,9 @@ KNOWN_ELSEWHERE_B = {
     "could not connect to smtp host": "pattern at b283495",
     "handshake failed due to an unexpected packet format": "pattern at b283495",
     "maximum mailbox size": "pattern at b283495",
+    # Added in round 2 from documentation, not from a set-B text:
+    "errormissingemailaddress": "EWS ResponseCode reference (learn.microsoft.com): the account has no mailbox",
+    'the following authenticators: "': "Symfony Mailer's EsmtpTransport message format (its source code)",
 }
 SETS = {"A": HELDOUT, "B": HELDOUT_B}
 SHARED = {"A": HERE / "heldout_shared.json", "B": HERE / "heldout_b_shared.json"}
@@ -138,7 +141,7 @@ def test_no_heldout_text_is_in_the_patterns(name: str, diagnosis_knowledge: Any)
 
 
 @pytest.mark.parametrize(("name", "whole_marker", "fragment_marker"), [
-    ("A", "NoPermissionsInAccessToken", "Spamhaus"),
+    ("A", "NoPermissionsInAccessToken", "forcibly closed"),
     ("B", "Lifetime validation failed", "MailboxConcurrency"),
 ])
 def test_the_guard_finds_a_copied_text_or_fragment(name: str, whole_marker: str,
