@@ -159,10 +159,11 @@ def test_the_guard_finds_a_copied_text_or_fragment(name: str, whole_marker: str,
     assert copied_into_patterns(texts, [regex], tuning, ELSEWHERE[name])
 
 
-# Issue 20 asks for 95 %. These floors are the scores measured after the changes
-# (tests/diagnosis/README.md), rounded down; they only catch a regression.
-HELDOUT_FLOOR = 0.88
-HELDOUT_B_FLOOR = 0.66
+# Issue 20 asks for 95 %. These floors are the scores measured at the end of round 2
+# (scores.json "after", tests/diagnosis/README.md), rounded down to the percent; they
+# only catch a regression: A 92.1 % (93/101, seen), B 84.7 % (83/98, fresh).
+HELDOUT_FLOOR = 0.92
+HELDOUT_B_FLOOR = 0.84
 
 
 @pytest.mark.parametrize(("name", "key", "floor"), [
@@ -178,6 +179,8 @@ def test_heldout_score(name: str, key: str, floor: float, diagnoser: Diagnoser,
     # The score before the changes is on record, measured on this same set.
     assert before["total"] == len(rows) and result.right >= before["right"]
     assert result.ratio >= floor, "\n".join(result.misses)
+    after = recorded_scores()["after"][key]
+    assert after["total"] == len(rows) and floor <= after["right"] / after["total"]
 
 
 def test_bench_prints_every_score_before_and_now(tmp_path: Path) -> None:
