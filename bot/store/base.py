@@ -20,9 +20,12 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from botbuilder.core import Storage
+
+if TYPE_CHECKING:
+    from .outbox import Turns
 
 TicketStatus = Literal["waiting", "taken", "closed"]
 TICKET_STATUSES: tuple[TicketStatus, ...] = ("waiting", "taken", "closed")
@@ -381,10 +384,10 @@ class Store:
         transcripts: TranscriptRepository,
         audit: AuditRepository,
         kv: KeyValueRepository,
+        turns: Turns,
         ping: Callable[[], Awaitable[None]],
         close: Callable[[], Awaitable[None]],
         url: str = "",
-        turns: Any = None,
     ) -> None:
         """Bundle the parts of one opened backend.
 
@@ -394,11 +397,11 @@ class Store:
             transcripts: Transcript repository.
             audit: Audit repository.
             kv: Key-value repository.
+            turns: Turn writes, the outbox and the handoff transitions
+                (``bot.store.outbox.Turns``).
             ping: Coroutine function that raises when the database is unreachable.
             close: Coroutine function releasing the connection or pool.
             url: Redacted storage URL, for logs.
-            turns: Turn writes, the outbox and the handoff transitions
-                (``bot.store.outbox.SqliteTurns`` or ``PostgresTurns``).
         """
         self.state = state
         self.tickets = tickets
@@ -431,7 +434,7 @@ class Store:
         Returns:
             True when it was stored, False otherwise (locked, read-only, unreachable, removed).
         """
-        if self._closed or self.turns is None:
+        if self._closed:
             return False
         try:
             await self.turns.probe_write()
