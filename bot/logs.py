@@ -131,7 +131,28 @@ class JsonFormatter(OrjsonFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one JSON line, with secrets masked."""
-        return mask_secrets(super().format(record))
+        line = super().format(record)
+        masked = mask_secrets(line)
+        if masked == line:
+            return line  # nearly every line: nothing looks like a secret
+        # Masking the text could cut the line's JSON (a match may run over a quote):
+        # mask the values, and whatever a secret's name holds, and write it again.
+        return _JSON_FALLBACK(_masked(json.loads(line)))
+
+
+_SECRET_NAME = re.compile(r"(?i:client_secret|password|app_password)")
+
+
+def _masked(value: Any) -> Any:
+    """``value`` (parsed JSON) with secrets masked in every string and under secret names."""
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    if isinstance(value, dict):
+        return {mask_secrets(key): "[redacted]" if _SECRET_NAME.search(key) else _masked(item)
+                for key, item in value.items()}
+    return value
 
 
 class LineWriter(logging.StreamHandler[TextIO]):
