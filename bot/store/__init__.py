@@ -163,4 +163,4 @@ async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any
     return Store(state=SqlStorage(db, clock=clock), tickets=Tickets(db, clock),
                  transcripts=Transcripts(db, clock), audit=Audit(db, clock),
                  kv=KeyValue(db, clock), ping=db.ping, close=db.close,
-                 url=redact_url(storage_url), turns=Turns(db, clock))
+                 url=redact_url(storage_url), turns=Turns(db, clock), db=db)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from botbuilder.core import Storage
 
 if TYPE_CHECKING:
+    from .dialect import Database
     from .outbox import Turns
 
 TicketStatus = Literal["waiting", "taken", "closed"]
@@ -373,6 +374,8 @@ class Store:
         transcripts: Relayed messages.
         audit: The audit log and its statistics.
         kv: Key-value settings.
+        turns: A turn's writes in one transaction, the outbox, the handoff transitions.
+        db: The database under all of them.
         url: The storage URL with any password removed (safe to log).
     """
 
@@ -385,6 +388,7 @@ class Store:
         audit: AuditRepository,
         kv: KeyValueRepository,
         turns: Turns,
+        db: Database,
         ping: Callable[[], Awaitable[None]],
         close: Callable[[], Awaitable[None]],
         url: str = "",
@@ -399,6 +403,7 @@ class Store:
             kv: Key-value repository.
             turns: Turn writes, the outbox and the handoff transitions
                 (``bot.store.outbox.Turns``).
+            db: The database all of them use (for jobs such as retention).
             ping: Coroutine function that raises when the database is unreachable.
             close: Coroutine function releasing the connection or pool.
             url: Redacted storage URL, for logs.
@@ -409,6 +414,7 @@ class Store:
         self.audit = audit
         self.kv = kv
         self.turns = turns
+        self.db = db
         self.url = url
         self._ping = ping
         self._close = close

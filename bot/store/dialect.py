@@ -11,6 +11,8 @@ the rest:
 * **locking**, as ``{fragments}`` in the text: ``{for_share}`` and
   ``{skip_locked}`` are PostgreSQL's row locks; SQLite needs none, because a
   write transaction there holds the whole database (``BEGIN IMMEDIATE``);
+* **byte order** for a key range, ``key{binary} >= $1``: SQLite compares text
+  bytewise already; PostgreSQL's ``COLLATE "C"`` does so too;
 * **JSON**: stored as text in SQLite and JSONB in PostgreSQL, passed and read
   as JSON text on both; :meth:`Dialect.json_text` reads one field, and
   :meth:`Dialect.in_array` with :meth:`Dialect.array` tests membership in a
@@ -123,14 +125,14 @@ class Dialect:
 
 
 SQLITE = Dialect("sqlite", numbered="?{n}", fragments={
-    "for_share": "", "skip_locked": "",
+    "for_share": "", "skip_locked": "", "binary": "",
     "json": "TEXT", "time": "TEXT", "bigint": "INTEGER", "smallint": "INTEGER",
     "serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "now_default": "",
     # SQLite has no boolean type: 0 or 1 in an INTEGER.
     "flag": _Flag("INTEGER CHECK ({column} IN (0, 1))"),
 })
 POSTGRES = Dialect("postgres", numbered="${n}", fragments={
-    "for_share": " FOR SHARE", "skip_locked": " FOR UPDATE SKIP LOCKED",
+    "for_share": " FOR SHARE", "skip_locked": " FOR UPDATE SKIP LOCKED", "binary": ' COLLATE "C"',
     "json": "JSONB", "time": "TIMESTAMPTZ", "bigint": "BIGINT", "smallint": "SMALLINT",
     "serial": "BIGSERIAL PRIMARY KEY", "now_default": " DEFAULT now()",
     "flag": _Flag("BOOLEAN"),

@@ -170,6 +170,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outbox_due ON outbox (next_at) WHERE status = 'pending'",
         ),
     ),
+    Migration(
+        4,
+        "retention: find expired transcripts and closed tickets by age",
+        (
+            # bot/store/retention.py deletes in small batches of the oldest rows.
+            "CREATE INDEX transcripts_by_time ON transcripts (at)",
+            "CREATE INDEX tickets_closed_by_time ON tickets (closed_at) WHERE status = 'closed'",
+        ),
+    ),
 )
 
 
