@@ -165,11 +165,12 @@ class Tx(Protocol):
         ...
 
 
-Body = Callable[[Tx], Awaitable[T]]
+class Database(Tx, Protocol):
+    """An opened SQLite file or PostgreSQL pool, as the shared store code uses it.
 
-
-class Database(Protocol):
-    """An opened SQLite file or PostgreSQL pool, as the shared store code uses it."""
+    It is a :class:`Tx` too, in autocommit: each statement on its own (see
+    :class:`Autocommit`), for code that needs no transaction.
+    """
 
     dialect: Dialect
 
@@ -210,3 +211,30 @@ class Database(Protocol):
         keeps its results in its own locals. It awaits nothing but its ``Tx``.
         """
         ...
+
+
+class Autocommit:
+    """:class:`Tx`'s methods for a whole database: each statement on its own, in autocommit."""
+
+    async def query(self, sql: str, *params: Any, short: bool = True,
+                    writes: bool | None = None) -> list[Row]:
+        """Run one statement in autocommit (the database's own)."""
+        raise NotImplementedError
+
+    async def fetch(self, sql: str, *params: Any) -> list[Row]:
+        """Run a statement; return all its rows."""
+        return await self.query(sql, *params)
+
+    async def fetchrow(self, sql: str, *params: Any) -> Row | None:
+        """Run a statement; return its first row, or None."""
+        rows = await self.query(sql, *params)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *params: Any) -> Any:
+        """Run a statement; return the first column of its first row, or None."""
+        rows = await self.query(sql, *params)
+        return rows[0][0] if rows else None
+
+    async def execute(self, sql: str, *params: Any) -> None:
+        """Run a statement for its effect."""
+        await self.query(sql, *params)

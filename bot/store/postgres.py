@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from .base import Clock, StoreError, utc_now
-from .dialect import POSTGRES, Row, Tx
+from .dialect import POSTGRES, Autocommit, Row, Tx
 from .migrations import MIGRATIONS, Migration, apply_migrations, check_schema_name
 from .state import SqlStorage
 
@@ -61,7 +61,7 @@ class PostgresTx:
         await self.conn.execute(POSTGRES.sql(sql), *params)
 
 
-class PostgresDatabase:
+class PostgresDatabase(Autocommit):
     """An asyncpg pool bound to one schema, migrated when opened."""
 
     dialect = POSTGRES

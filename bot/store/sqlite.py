@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from .base import Clock, StoreError, utc_now
-from .dialect import SQLITE, Row, Tx
+from .dialect import SQLITE, Autocommit, Row, Tx
 from .migrations import MIGRATIONS, Migration, apply_migrations
 from .state import SqlStorage
 
@@ -126,7 +126,7 @@ def _in_transaction(raw: sqlite3.Connection, body: Callable[[sqlite3.Connection]
     return result
 
 
-class SqliteDatabase:
+class SqliteDatabase(Autocommit):
     """One SQLite file (or ``:memory:``), the single connection used for it, and its thread."""
 
     dialect = SQLITE

@@ -118,8 +118,9 @@ def prepare_changes(changes: Mapping[str, Any] | None) -> list[tuple[str, str, A
 async def save_items(tx: Tx, prepared: list[tuple[str, str, Any]], now: datetime) -> None:
     """Write prepared state items, checking each e_tag; raise EtagConflict on a stale one.
 
-    Shared by ``SqlStorage.write`` and the turn writer, which runs it in the
-    same transaction as the turn's outbox, transcript and audit rows.
+    Shared by ``SqlStorage.write`` (a single item on the database itself, in
+    autocommit) and the turn writer, which runs it in the same transaction as
+    the turn's outbox, transcript and audit rows.
     """
     at = tx.dialect.time(now)
     for key, doc, e_tag in prepared:
@@ -226,20 +227,14 @@ class SqlStorage(Storage):  # botbuilder ships no types: Storage is Any to mypy
             return
         now = self.clock()
         if len(prepared) == 1:
-            # Every turn's save: one item with the e_tag it read, one statement
-            # that checks and writes at once (in autocommit, as below).
-            key, doc, e_tag = prepared[0]
-            expected = None if e_tag is None or e_tag == "*" else parse_etag(e_tag)
-            if expected is not None and await self.db.query(
-                    _UPDATE_IF_CURRENT, doc, self.db.dialect.time(now), key, expected):
-                return
-        # Several items: one transaction, all or none. One item needs none: the
-        # conditional update, or, when that matched nothing, an insert that only
-        # succeeds for a new key, each one statement; so it may also run again
-        # after SQLite's SQLITE_BUSY. Leaving out BEGIN and COMMIT saves two
-        # statements (on PostgreSQL two round trips) a turn.
-        await self.db.run(lambda tx: save_items(tx, prepared, now),
-                          transaction=len(prepared) > 1)
+            # One item (every turn's save) needs no transaction: the conditional
+            # update, or, when that matched nothing, an insert that only succeeds
+            # for a new key, each one statement in autocommit. Leaving out BEGIN
+            # and COMMIT saves two statements (on PostgreSQL two round trips) a turn.
+            await save_items(self.db, prepared, now)
+            return
+        # Several items: one transaction, all or none.
+        await self.db.run(lambda tx: save_items(tx, prepared, now), transaction=True)
 
     async def delete(self, keys: Iterable[str]) -> None:
         """Remove items; unknown keys are ignored.
