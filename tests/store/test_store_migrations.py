@@ -15,7 +15,7 @@ from bot.store.migrations import MIGRATIONS, Migration, check_sequence
 
 def test_the_versions_run_without_gaps() -> None:
     check_sequence(MIGRATIONS)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="has version 3, expected 2"):
         check_sequence((Migration(1, "a", ()), Migration(3, "c", ())))
 
 
