@@ -234,7 +234,8 @@ def test_the_evidence_is_the_customers_own_error_and_only_behind_why(knowledge: 
     card = cards.diagnosis_card(knowledge, SAMPLE_FACTS, "smtp_auth_disabled_tenant")
     shown = json.dumps(card)
     assert "Matched" not in shown
-    (why,) = [node for node in dict_nodes(card) if node.get("id") == "smtp_auth_disabled_tenant-why"]
+    (why,) = [node for node in dict_nodes(card)
+              if node.get("id") == "smtp_auth_disabled_tenant-why"]
     assert why["isVisible"] is False
     assert "From your error: “535 5.7.139" in json.dumps(why, ensure_ascii=False)
 
@@ -259,8 +260,6 @@ def test_the_text_for_the_it_provider_is_in_the_language_then_in_english(
 # Customer cards other helpers write this round; each goes from this list when it is translated.
 NOT_YET_TRANSLATED = {
     "checks-": "live-check cards: issue 21 moves their sentences to dialogs/messages.py",
-    "handoff-rating": "handoff cards: issue 16 moves them to dialogs/handoff/",
-    "handoff-solved": "handoff cards: issue 16 moves them to dialogs/handoff/",
 }
 
 

@@ -11,9 +11,12 @@ from dialogs.effects import PostThread, Say, SayTo, UpdateThreadCard
 from dialogs.events import Event, Kind
 from dialogs.handoff import phrases as p
 from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message
+from dialogs.handoff.phrases import ToCustomer
 from dialogs.handoff.ports import ConversationState, Person, Transition
+from dialogs.i18n import translator
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+EN = translator("en")
 CUSTOMER = {"conversation": {"id": "a:cust"}, "serviceUrl": "https://smba.example/",
             "channelId": "msteams", "user": {"name": "Alex"}}
 CHANNEL = {"conversation": {"id": "19:support"}, "serviceUrl": "https://smba.example/",
@@ -139,7 +142,7 @@ def said(text: str, *, staff: bool = False, who: str = "Alex", conversation: str
 
 
 async def test_a_request_for_a_person_posts_a_card_and_queues_the_customer(knowledge: Any) -> None:
-    handoff, tickets, settings = desk(knowledge)
+    handoff, _, settings = desk(knowledge)
     await settings.set("handoff/support_channel", CHANNEL)
     events = [Event(Kind.PERSON_REQUESTED)]
     state = ConversationState(recent=[{"who": "Alex", "text": "help me", "at": "", "id": "1"}])
@@ -147,16 +150,16 @@ async def test_a_request_for_a_person_posts_a_card_and_queues_the_customer(knowl
     ticket, effects = await handoff.escalate(customer=CUSTOMER, customer_name="Alex",
                                              tenant_id="t", reason=reason or "", state=state,
                                              facts={}, turn_id="act-9", now=NOW)
-    assert reason == "person_requested" and state.handoff == {"ticket": ticket.id}
+    assert reason == "person_requested" and state.handoff == {"ticket": ticket.id, "lang": "en"}
     [post] = [e for e in effects if isinstance(e, PostThread)]
     assert post.channel == CHANNEL and post.summary == "Alex needs a person"
     says = [e.reply.text for e in effects if isinstance(e, Say)]
-    assert says == [p.queued(1)]
+    assert says == [p.queued(1, EN)]
     again, effects = await handoff.escalate(customer=CUSTOMER, customer_name="Alex",
                                             tenant_id="t", reason="person_requested",
                                             state=state, facts={}, now=NOW)
     assert again.id == ticket.id and [e.reply.text for e in effects if isinstance(e, Say)] == [
-        p.already_queued(1)]
+        p.already_queued(1, EN)]
 
 
 async def test_waiting_lines_are_kept_and_arrive_with_the_take_over(knowledge: Any) -> None:
@@ -169,7 +172,7 @@ async def test_waiting_lines_are_kept_and_arrive_with_the_take_over(knowledge: A
     assert not outcome.taken and [line.relay is not None for line in outcome.lines] == [True]
     acknowledged = handoff.after_flow(said("anyone there?"), state,
                                       [Event(Kind.NOT_UNDERSTOOD)], [])
-    assert [r.text for r in acknowledged or []] == [p.ADDED_TO_REQUEST]
+    assert [r.text for r in acknowledged or []] == [ToCustomer.ADDED_TO_REQUEST]
     tickets.lines.append((ticket.id, Line("anyone there?", "Alex", "customer", NOW)))
     stranger = Person("29:eve", "Eve", staff=False)
     _, note, _ = await handoff.card_action(stranger, hc.VERB_TAKE_OVER, {"ticket": ticket.id},
@@ -180,7 +183,7 @@ async def test_waiting_lines_are_kept_and_arrive_with_the_take_over(knowledge: A
                                                      {"ticket": ticket.id}, "", NOW)
     assert note is None and taken.status == "taken"
     assert [s.replies[0].text for s in tickets.sent] == [
-        p.JOINED.format(agent="Dana"), "While waiting, Alex wrote:\n\n- anyone there?"]
+        ToCustomer.JOINED.format(agent="Dana"), "While waiting, Alex wrote:\n\n- anyone there?"]
     assert any(isinstance(e, UpdateThreadCard) for e in effects)
     mara = Person("29:mara", "Mara", staff=True)
     outcome = await handoff.channel_message(
@@ -205,7 +208,8 @@ async def test_feedback_reads_typed_words_and_refuses_odd_ratings(knowledge: Any
         outcome = await handoff.customer_message(
             said("", action={"msa": hc.VERB_RATING, "ticket": ticket.id, "value": value}),
             state, NOW)
-        assert p.PICK_A_RATING in [e.reply.text for e in outcome.effects if isinstance(e, Say)]
+        said_now = [e.reply.text for e in outcome.effects if isinstance(e, Say)]
+        assert ToCustomer.PICK_A_RATING in said_now
     outcome = await handoff.customer_message(said("4"), state, NOW)
     assert tickets.tickets[ticket.id].rating == 4 and state.handoff is None
 
