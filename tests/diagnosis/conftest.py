@@ -51,7 +51,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """Print the corpus accuracy and speed measured during this run."""
     figures = config.stash.get(REPORT_KEY, {})
     parts = []
-    for kind in ("real", "canonical", "heldout", "heldout_b"):
+    for kind in ("real", "canonical", "heldout", "heldout_b", "heldout_c"):
         if kind in figures:
             right, total = figures[kind]
             parts.append(f"{kind} {right / total:.1%} ({right}/{total})")
