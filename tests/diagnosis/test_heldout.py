@@ -65,8 +65,10 @@ KNOWN_ELSEWHERE_B = {
     "handshake failed due to an unexpected packet format": "pattern at b283495",
     "maximum mailbox size": "pattern at b283495",
     # Added in round 2 from documentation, not from a set-B text:
-    "errormissingemailaddress": "EWS ResponseCode reference (learn.microsoft.com): the account has no mailbox",
-    'the following authenticators: "': "Symfony Mailer's EsmtpTransport message format (its source code)",
+    "errormissingemailaddress":
+        "EWS ResponseCode reference (learn.microsoft.com): the account has no mailbox",
+    'the following authenticators: "':
+        "Symfony Mailer's EsmtpTransport message format (its source code)",
 }
 # The same for set C: literals of the patterns as they were when set C was collected
 # (fea5b19), so written before anyone had read a set-C text.
@@ -74,6 +76,10 @@ KNOWN_ELSEWHERE_C = {
     "username and password not accepted": "pattern at 57f55ce (Gmail's 535 5.7.8 wording)",
     "authenticationinvalidcredentials": "domain.md section 2 names it as a password sign-in",
     "unsupported protocol": "pattern at fea5b19 (OpenSSL's protocol-version alert)",
+    # Added in round 3 from library source code, not from a set-C text:
+    "no authentication mechan": ("JavaMail SMTPTransport's AuthenticationFailedException text "
+                                 "(source code; spelled 'mechansims' in JavaMail 1.4)"),
+    "supported by both server and client": "the same JavaMail SMTPTransport message",
 }
 SETS = {"A": HELDOUT, "B": HELDOUT_B, "C": HELDOUT_C}
 SHARED = {"A": HERE / "heldout_shared.json", "B": HERE / "heldout_b_shared.json",
