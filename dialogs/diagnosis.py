@@ -298,6 +298,7 @@ _LINE_BREAK = re.compile(r"\r\n?|\n|(?<!\\)\\++r(?:\\++n)?|(?<!\\)\\++n")
 # longest, also inside a word ("...SmtpClie" / "ntAuthentication..."); shorter
 # lines end where the writer ended them. Lines shorter than this are never a wrap.
 WRAP_COLUMN = 40
+WRAP_SLACK = 2
 
 
 def _cap(text: str) -> str:
@@ -352,8 +353,9 @@ def unwrap_words(text: str) -> str | None:
     A terminal, a log viewer or a mail client wraps a long reply at a fixed
     column, also inside a word or a code (``SmtpClie`` / ``ntAuthentication``).
     A break after a line of the text's longest length (the wrap column, at least
-    :data:`WRAP_COLUMN` characters), between two letters or digits, is taken out;
-    every other break stays.
+    :data:`WRAP_COLUMN` characters, give or take :data:`WRAP_SLACK` for escape
+    characters), between two letters or digits, is taken out; every other break
+    stays.
 
     Args:
         text: the pasted error.
@@ -364,14 +366,16 @@ def unwrap_words(text: str) -> str | None:
     if "\n" not in text and "\r" not in text and "\\" not in text:
         return None
     pieces = _LINE_BREAK.split(_cap(text))
-    lengths = [len(piece) for piece in pieces]
-    width = max(lengths)
-    if width < WRAP_COLUMN:
+    # Escaping adds characters that the wrap did not count (a backslash, the quote
+    # of a JSON string): a line within WRAP_SLACK of the longest is a full line.
+    lengths = [len(piece) - piece.count("\\") for piece in pieces]
+    if max(lengths) < WRAP_COLUMN:
         return None
+    full = max(lengths) - WRAP_SLACK
     lines = [pieces[0]]
     joined = False
-    for before, piece in zip(pieces, pieces[1:], strict=False):
-        if len(before) == width and before[-1:].isalnum() and piece[:1].isalnum():
+    for length, before, piece in zip(lengths, pieces, pieces[1:], strict=False):
+        if length >= full and before[-1:].isalnum() and piece[:1].isalnum():
             lines[-1] += piece
             joined = True
         else:

@@ -3,7 +3,7 @@
 The corpus tests put their figures into ``config.stash``; the terminal
 summary prints them so ``pytest -q -ra`` shows, for example::
 
-    diagnosis accuracy: real 97.5% (78/80), canonical 100% (60/60), heldout 96.0% (97/101), heldout_b 95.2% (79/83)
+    diagnosis accuracy: real 97.5% (78/80), canonical 100% (60/60), heldout 96.0% (97/101), ...
     diagnosis speed: 8,000 diagnoses/s over the corpus (one core)
 """
 
