@@ -190,13 +190,13 @@ def test_the_guard_finds_a_copied_text_or_fragment(name: str, whole_marker: str,
     assert copied_into_patterns(texts, [regex], tuning, ELSEWHERE[name])
 
 
-# Issue 20 asks for 95 %. These floors are the scores measured at the end of round 2
+# Issue 20 asks for 95 %. These floors are the scores measured at the end of round 3
 # (scores.json "after", tests/diagnosis/README.md), rounded down to the percent; they
-# only catch a regression: A 92.1 % (93/101, seen), B 84.7 % (83/98). Set C's is its
-# score before round 3 (77.4 %, 72/93).
+# only catch a regression: A 92.1 % (93/101, seen), B 87.8 % (86/98, seen), C 97.8 %
+# (91/93; 77.4 %, 72/93, before round 3).
 HELDOUT_FLOOR = 0.92
-HELDOUT_B_FLOOR = 0.84
-HELDOUT_C_FLOOR = 0.77
+HELDOUT_B_FLOOR = 0.87
+HELDOUT_C_FLOOR = 0.97
 REPORT_KEYS = {"A": "heldout", "B": "heldout_b", "C": "heldout_c"}
 
 
