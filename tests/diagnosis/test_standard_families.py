@@ -86,9 +86,15 @@ def test_a_535_in_a_servers_own_words_is_the_password(diagnoser: Diagnoser) -> N
     assert oauth.cause_id == "oauth_token"
     for text in ("535 5.7.3 Authentication unsuccessful", "535 Authentication failed"):
         assert diagnoser.diagnose(text).is_ambiguous, text
-    # A line number is not a reply code.
+    # Python's tuple form is a reply too.
+    assert diagnoser.diagnose("SMTPAuthenticationError: (535, b'Login denied')").cause_id == (
+        "wrong_credentials")
+    # A line number is not a reply code, and a 535 in a sentence is a bare 535.
     assert diagnoser.diagnose("at SmtpSender.send (mailer.js line 535 col 9)").cause_id == (
         "unknown")
+    assert diagnoser.diagnose("I get 535 when the printer sends mail").is_ambiguous
+    # "no common method" in a sentence is no mechanism message.
+    assert diagnoser.diagnose("there is no common method to fix this").cause_id == "unknown"
 
 
 # --- the client libraries' own texts ------------------------------------------------------------
