@@ -290,8 +290,13 @@ def fix_sections(cause: Cause, facts: Mapping[str, Any]) -> list[dict[str, Any]]
     body.extend(text(f"{i}. {step}", spacing="Small")
                 for i, step in enumerate(cause.fix.steps, start=1))
     body.extend(click_path_blocks(cause.fix.click_paths))
+    if cause.fix.recommended_powershell:
+        body.append(text(messages.RECOMMENDED_POWERSHELL, subtle=True))
+        body.append(code_block(powershell_lines(cause.fix.recommended_powershell, identity)))
     if cause.fix.powershell:
-        body.append(text("PowerShell (run as an Exchange or Entra administrator):", subtle=True))
+        body.append(text(messages.ALTERNATIVE_POWERSHELL if cause.fix.recommended_powershell
+                         else "PowerShell (run as an Exchange or Entra administrator):",
+                         subtle=True))
         body.append(code_block(powershell_lines(cause.fix.powershell, identity)))
     if cause.wait:
         body.append(text(f"⏱ {cause.wait}", subtle=True))

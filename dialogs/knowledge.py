@@ -104,6 +104,13 @@ _CAUSE_KEYS = frozenset(
         "patterns",
     }
 )
+# Keys a cause may leave out (their defaults are the common case).
+_OPTIONAL_CAUSE_KEYS = frozenset({"needs_person"})
+# Live-check keys a mailbox type may leave out (a state such as "unlicensed" has no names).
+_MAILBOX_TYPE_KEYS = frozenset({"id", "title", "smtp_auth", "note"})
+_OPTIONAL_MAILBOX_TYPE_KEYS = frozenset(
+    {"recipient_types", "user_purposes", "needs_license", "sign_in"}
+)
 _QUESTION_KEYS = frozenset(
     {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics", "polarity"}
 )
@@ -135,7 +142,15 @@ class SmtpAuthSupport(StrEnum):
     NEEDS_LICENSED_USER = "needs_licensed_user"
 
 
-_Choice = TypeVar("_Choice", Severity, SmtpAuthSupport)
+class SignIn(StrEnum):
+    """What a kind of mailbox's own sign-in should be."""
+
+    REQUIRED = "required"  # it signs in itself (a user mailbox)
+    KEEP_BLOCKED = "keep_blocked"  # Microsoft advises blocking it (a shared mailbox)
+    NOT_USED = "not_used"  # it never signs in (rooms, equipment, groups)
+
+
+_Choice = TypeVar("_Choice", Severity, SmtpAuthSupport, SignIn)
 T = TypeVar("T")
 
 
@@ -219,11 +234,17 @@ class Check:
 
 @dataclass(frozen=True)
 class Fix:
-    """How to remove a cause."""
+    """How to remove a cause.
+
+    ``recommended_powershell`` is Microsoft's recommended way when it differs
+    from the plain fix (e.g. allow one mailbox rather than the whole
+    organisation); it is shown first.
+    """
 
     steps: tuple[str, ...]
     click_paths: tuple[ClickPath, ...]
     powershell: tuple[str, ...]
+    recommended_powershell: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,6 +264,9 @@ class Cause:
     links: tuple[Link, ...]
     forward_text: str
     patterns: tuple[Pattern, ...]
+    # Only a person can resolve it (e.g. a Microsoft support case): the live
+    # checks hand such findings to support instead of to the customer.
+    needs_person: bool = False
 
     def forward(self, mailbox: str | None = None) -> str:
         """Return the text the customer forwards to their IT provider.
@@ -426,12 +450,21 @@ class Rule:
 
 @dataclass(frozen=True)
 class MailboxType:
-    """A kind of mailbox and whether it can use Authenticated SMTP."""
+    """A kind of mailbox, whether it can use Authenticated SMTP, and what it needs.
+
+    ``recipient_types`` (Exchange ``RecipientTypeDetails``) and ``user_purposes``
+    (Graph ``mailboxSettings.userPurpose``) say how the live checks recognise
+    it; ``needs_license`` and ``sign_in`` what they expect of it.
+    """
 
     id: str
     title: str
     smtp_auth: SmtpAuthSupport
     note: str
+    recipient_types: tuple[str, ...] = ()
+    user_purposes: tuple[str, ...] = ()
+    needs_license: bool = True
+    sign_in: SignIn = SignIn.REQUIRED
 
 
 @dataclass(frozen=True)
@@ -511,6 +544,26 @@ class Knowledge:
             return self.questions[question_id]
         except KeyError:
             raise KeyError(f"Unknown question {question_id!r}.") from None
+
+    def mailbox_type_of(self, *, recipient_type: str | None = None,
+                        user_purpose: str | None = None) -> MailboxType | None:
+        """The kind of mailbox Exchange's or Graph's name stands for.
+
+        Args:
+            recipient_type: ``RecipientTypeDetails`` (e.g. "SharedMailbox").
+            user_purpose: ``mailboxSettings.userPurpose`` (e.g. "shared").
+
+        Returns:
+            The mailbox type, or None for a name the knowledge doesn't list.
+        """
+        for mailbox_type in self.mailbox_types:
+            if recipient_type and recipient_type.casefold() in (
+                    r.casefold() for r in mailbox_type.recipient_types):
+                return mailbox_type
+            if user_purpose and user_purpose.casefold() in (
+                    p.casefold() for p in mailbox_type.user_purposes):
+                return mailbox_type
+        return None
 
     def mailbox_type(self, type_id: str) -> MailboxType:
         """Return a mailbox type by id.
@@ -721,13 +774,14 @@ class _Parser:
     def _problem(self, where: str, message: str) -> None:
         self.problems.append(f"{where}: {message}")
 
-    def _object(self, value: Any, where: str, keys: frozenset[str] | None = None) -> dict[str, Any]:
+    def _object(self, value: Any, where: str, keys: frozenset[str] | None = None,
+                optional: frozenset[str] = frozenset()) -> dict[str, Any]:
         if not isinstance(value, dict):
             self._problem(where, "must be an object")
             return {}
         if keys is not None:
             missing = sorted(keys - value.keys())
-            extra = sorted(value.keys() - keys)
+            extra = sorted(value.keys() - keys - optional)
             if missing:
                 self._problem(where, f"missing key(s) {missing}")
             if extra:
@@ -757,6 +811,18 @@ class _Parser:
             return kind(value)
         self._problem(where, f"must be one of {[m.value for m in kind]}, got {value!r}")
         return default
+
+    def _flag(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            self._problem(where, "must be true or false")
+            return False
+        return value
+
+    def _names(self, value: Any, where: str) -> tuple[str, ...]:
+        # Optional lists of identifiers (Exchange/Graph names); absent means none.
+        if value is None:
+            return ()
+        return tuple(self._text(v, f"{where}[{i}]") for i, v in enumerate(self._list(value, where)))
 
     def _url(self, value: Any, where: str) -> str:
         url = self._text(value, where)
@@ -860,14 +926,15 @@ class _Parser:
         return causes
 
     def _cause(self, item: Any, where: str) -> Cause:
-        obj = self._object(item, where, _CAUSE_KEYS)
+        obj = self._object(item, where, _CAUSE_KEYS, _OPTIONAL_CAUSE_KEYS)
         cause_id = self._text(obj.get("id"), f"{where}.id")
         here = f"causes[{cause_id or where}]"
         check = self._object(
             obj.get("check"), f"{here}.check", frozenset({"click_paths", "powershell"})
         )
         fix = self._object(
-            obj.get("fix"), f"{here}.fix", frozenset({"steps", "click_paths", "powershell"})
+            obj.get("fix"), f"{here}.fix", frozenset({"steps", "click_paths", "powershell"}),
+            frozenset({"recommended_powershell"}),
         )
         forward_text = self._text(obj.get("forward_text"), f"{here}.forward_text")
         wrong = [name for name in placeholders(forward_text)
@@ -904,11 +971,14 @@ class _Parser:
                 steps=self._texts(fix.get("steps"), f"{here}.fix.steps", non_empty=True),
                 click_paths=self._click_paths(fix.get("click_paths"), f"{here}.fix.click_paths"),
                 powershell=self._powershell(fix.get("powershell"), f"{here}.fix.powershell"),
+                recommended_powershell=self._powershell(
+                    fix.get("recommended_powershell", []), f"{here}.fix.recommended_powershell"),
             ),
             wait=self._text(obj.get("wait"), f"{here}.wait"),
             links=tuple(links),
             forward_text=forward_text,
             patterns=self._patterns(obj.get("patterns"), f"{here}.patterns"),
+            needs_person=self._flag(obj.get("needs_person", False), f"{here}.needs_person"),
         )
 
     def _patterns(self, value: Any, where: str) -> tuple[Pattern, ...]:
@@ -1073,7 +1143,7 @@ class _Parser:
         types = []
         for i, item in enumerate(self._list(value, "mailbox_types", non_empty=True)):
             here = f"mailbox_types[{i}]"
-            obj = self._object(item, here, frozenset({"id", "title", "smtp_auth", "note"}))
+            obj = self._object(item, here, _MAILBOX_TYPE_KEYS, _OPTIONAL_MAILBOX_TYPE_KEYS)
             support = self._choice(
                 SmtpAuthSupport,
                 obj.get("smtp_auth"),
@@ -1086,6 +1156,13 @@ class _Parser:
                     title=self._text(obj.get("title"), f"{here}.title"),
                     smtp_auth=support,
                     note=self._text(obj.get("note"), f"{here}.note"),
+                    recipient_types=self._names(obj.get("recipient_types"),
+                                                f"{here}.recipient_types"),
+                    user_purposes=self._names(obj.get("user_purposes"), f"{here}.user_purposes"),
+                    needs_license=self._flag(obj.get("needs_license", True),
+                                             f"{here}.needs_license"),
+                    sign_in=self._choice(SignIn, obj.get("sign_in", "required"),
+                                         f"{here}.sign_in", SignIn.REQUIRED),
                 )
             )
         ids = [t.id for t in types]

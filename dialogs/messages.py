@@ -36,6 +36,8 @@ HELP_COMMANDS = (
 NOT_UNDERSTOOD = "Sorry, I didn't catch that."
 NO_FIX_POWERSHELL = "This fix has no PowerShell line: it is done in the admin center, here:"
 NO_FIX_POWERSHELL_STEPS = "This fix has no PowerShell line: its steps are on the card above."
+RECOMMENDED_POWERSHELL = "Recommended PowerShell (Microsoft's way):"
+ALTERNATIVE_POWERSHELL = "Or instead, PowerShell for the whole organisation:"
 YOU_ARE_WELCOME = "You're welcome."
 HOW_LONG = ("⏱ {title}: {wait} Only a test send tells: when you have tried again, tell me "
             "whether it works.")
