@@ -1,8 +1,12 @@
-"""The live checks' cards: consent before sign-in, and the results card (updated as they arrive).
+"""The live checks' cards: consent before sign-in, and the results card (updated as results arrive).
 
-Built from the same pieces as every other card (:mod:`dialogs.cards`): the
-fix for a failure is :func:`dialogs.cards.fix_sections`, the one fix builder,
-so the results card, the guided flow and the staff tools show one text.
+Both are short by default (the visible-word budgets of issue 19: consent ≤ 120
+words; results ≤ 150 plus 25 per failed check) and keep the detail one tap
+away behind ``Action.ToggleVisibility``: what each permission allows and what
+the bot does with it; the full sentence and the raw answer behind each check;
+each fix's steps and PowerShell, built by :func:`dialogs.cards.fix_sections`,
+the one fix builder, so the results card, the guided flow and the staff tools
+show one text. Every word comes from :mod:`dialogs.live.phrases`.
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks import CheckResult, CheckStatus
 from dialogs.cards import Card, card, code_block, fix_sections, heading, submit, text
 from dialogs.knowledge import Knowledge
-from dialogs.live import PERMISSIONS, ROLES_NOTE, RUN_CHECKS, SIGN_IN, failed_causes
+from dialogs.live import phrases
+from dialogs.live.intents import RUN_CHECKS, SIGN_IN
+from dialogs.live.results import CheckResult, CheckStatus
+from dialogs.live.verdicts import failed_causes
 
 # Teams takes about 100 KB per message; the tests hold every card to 28 KB. Full
 # fix texts go in while they fit this budget, the rest get a "Show the fix" button.
-FIX_BUDGET_BYTES = 20_000
+FIX_BUDGET_BYTES = 18_000
 
 _ICONS: dict[CheckStatus, tuple[str, str | None]] = {
     CheckStatus.PASS: ("✓", "Good"),
@@ -30,8 +36,16 @@ _ICONS: dict[CheckStatus, tuple[str, str | None]] = {
 }
 
 
+def _toggle(title: str, targets: Sequence[str]) -> dict[str, Any]:
+    return {"type": "Action.ToggleVisibility", "title": title, "targetElements": list(targets)}
+
+
+def _hidden(element_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "Container", "id": element_id, "isVisible": False, "items": items}
+
+
 def consent_card(mailbox: str | None, admin_consent_url: str) -> Card:
-    """Before sign-in: what will be read, each permission and why, and what a "no" means.
+    """Before sign-in: what will be read, and exactly what each permission allows and is used for.
 
     Args:
         mailbox: The sending mailbox if known (pre-filled; the customer can change it).
@@ -40,27 +54,29 @@ def consent_card(mailbox: str | None, admin_consent_url: str) -> Card:
     Returns:
         The card; "Sign in and check" carries the mailbox input.
     """
+    permissions: list[dict[str, Any]] = [text(phrases.CONSENT_DETAILS_HEADING, weight="Bolder")]
+    for permission in phrases.PERMISSIONS:
+        permissions.append(text(f"**{permission.name}** ({permission.api})", spacing="Medium"))
+        permissions.append({"type": "FactSet", "spacing": "Small", "facts": [
+            {"title": phrases.CONSENT_ALLOWS, "value": permission.allows},
+            {"title": phrases.CONSENT_BOT_DOES, "value": permission.bot_does},
+        ]})
+    permissions.append(text(phrases.ROLES_NOTE, subtle=True))
     body: list[dict[str, Any]] = [
-        text("Check your Microsoft 365 settings live", weight="Bolder", size="Medium"),
-        text("If you sign in, I read the settings that decide whether the mailbox can send "
-             "through smtp.office365.com and tell you exactly which one blocks it. I only "
-             "read: nothing is changed, no mail is sent, and I never see your password."),
-        heading("What I ask permission for (read-only, delegated: I see what you may see)"),
-        {"type": "FactSet", "facts": [
-            {"title": p.name, "value": p.why} for p in PERMISSIONS
-        ]},
-        text(ROLES_NOTE, subtle=True),
-        text("Not a Global Administrator? Ask one to grant these permissions for your "
-             f"organisation once: [admin consent]({admin_consent_url})."),
-        text("If you'd rather not sign in, nothing is read: I'll ask you about the same "
-             "settings one question at a time instead.", subtle=True),
+        text(phrases.CONSENT_TITLE, weight="Bolder", size="Medium"),
+        text(phrases.CONSENT_INTRO),
+        {"type": "ActionSet", "actions": [
+            _toggle(phrases.CONSENT_DETAILS_BUTTON, ["consent-permissions"])]},
+        _hidden("consent-permissions", permissions),
+        text(phrases.CONSENT_ADMIN.format(url=admin_consent_url)),
+        text(phrases.CONSENT_DECLINE, subtle=True),
         {"type": "Input.Text", "id": "mailbox", "style": "Email", "maxLength": 254,
-         "label": "Sending mailbox to check", "placeholder": "tms@yourcompany.com",
+         "label": phrases.CONSENT_MAILBOX_LABEL, "placeholder": "tms@yourcompany.com",
          "value": mailbox or ""},
     ]
     return card(body, [
-        submit("Sign in and check", {"msa": SIGN_IN}, style="positive"),
-        submit("No thanks, ask me the questions", {"msa": "continue"}),
+        submit(phrases.CONSENT_SIGN_IN, {"msa": SIGN_IN}, style="positive"),
+        submit(phrases.CONSENT_NO_THANKS, {"msa": "continue"}),
     ])
 
 
@@ -70,17 +86,17 @@ class RunView:
 
     Attributes:
         mailbox: The mailbox checked.
-        expected: (check id, title) of every check in the run, in card order.
-        results: The results so far (any order).
+        expected: Check ids of the run, in card order.
+        results: The (coalesced, visible) results so far.
         done: True when every check has answered.
         signed_in_as: The signed-in account, if known.
         elapsed_s: How long the run took, once done.
-        paste_lines: PowerShell to run when the Exchange endpoint refused.
+        paste_lines: PowerShell to run when switches could not be read.
         pasted: True when the switches were read from pasted output.
     """
 
     mailbox: str
-    expected: Sequence[tuple[str, str]]
+    expected: Sequence[str]
     results: Sequence[CheckResult]
     done: bool = False
     signed_in_as: str | None = None
@@ -89,22 +105,64 @@ class RunView:
     pasted: bool = False
 
 
-def _row(title: str, result: CheckResult | None) -> list[dict[str, Any]]:
+def _row(check_id: str, result: CheckResult | None) -> dict[str, Any]:
+    title = phrases.title_of(check_id)
     if result is None:
-        return [text(f"… **{title}**: checking", subtle=True, spacing="Small")]
+        return text(f"… **{title}**", subtle=True, spacing="Small")
     icon, color = _ICONS[result.status]
-    return [
-        text(f"{icon} **{result.title or title}**", color=color, spacing="Small"),
-        text(result.evidence or "(no details)", subtle=True, size="Small", spacing="None"),
-    ]
+    if result.status in (CheckStatus.FAIL, CheckStatus.WARN):
+        shown = phrases.sentence_of(result)  # a problem is said in full, right there
+    elif result.status is CheckStatus.PASS:
+        shown = phrases.short_of(result) if result.finding in phrases.SAID_WHEN_FINE else ""
+    else:
+        shown = phrases.short_of(result)
+    line = f"{icon} **{title}**" + (f": {shown}" if shown else "")
+    detail = [text(phrases.sentence_of(result), subtle=True, size="Small", spacing="None")]
+    if result.detail:
+        detail.append(text(result.detail, subtle=True, size="Small", spacing="None"))
+    return {"type": "Container", "spacing": "Small",
+            # Tapping a row shows what was read; the "Details" button shows every row's.
+            "selectAction": _toggle(phrases.RESULTS_SHOW_DETAILS, [f"detail-{check_id}"]),
+            "items": [text(line, color=color, spacing="None"),
+                      _hidden(f"detail-{check_id}", detail)]}
 
 
 def _size(elements: Sequence[dict[str, Any]]) -> int:
     return len(json.dumps(list(elements), ensure_ascii=False).encode("utf-8"))
 
 
+def _fixes(knowledge: Knowledge, view: RunView, actions: list[dict[str, Any]]
+           ) -> list[dict[str, Any]]:
+    causes = failed_causes(view.results, knowledge)
+    if not causes:
+        return []
+    body: list[dict[str, Any]] = [heading(phrases.RESULTS_FIXES)]
+    facts = {"answers": {"mailbox": view.mailbox}}
+    spent = 0
+    for number, (cause_id, status) in enumerate(causes, start=1):
+        cause = knowledge.cause(cause_id)
+        mark = text(phrases.RESULTS_FIX_MARK.format(
+            number=number, title=cause.title, status=phrases.STATUS_WORDS[status]),
+            weight="Bolder")
+        sections = fix_sections(cause, facts)
+        if spent + _size(sections) <= FIX_BUDGET_BYTES:
+            spent += _size(sections)
+            body.append({"type": "Container", "separator": True, "items": [
+                mark,
+                {"type": "ActionSet", "actions": [
+                    _toggle(phrases.RESULTS_SHOW_FIX, [f"fix-{number}"])]},
+                _hidden(f"fix-{number}", sections),
+            ]})
+        else:
+            body.append({"type": "Container", "separator": True, "items": [mark]})
+            actions.append(dict(submit(f"{phrases.RESULTS_SHOW_FIX} {number}",
+                                       {"msa": "show_fix", "cause": cause_id}),
+                                mode="secondary"))
+    return body
+
+
 def results_card(knowledge: Knowledge, view: RunView) -> Card:
-    """The results of a live check: ✓ / ✗ / ? per check with evidence, then the fixes in order.
+    """The results: ✓ / ✗ / ⚠ / ? / – per check, then the fixes in order, detail one tap away.
 
     Args:
         knowledge: Supplies the fixes and their order.
@@ -114,109 +172,79 @@ def results_card(knowledge: Knowledge, view: RunView) -> Card:
         The card, with "Re-run checks" once the run is done.
     """
     by_id = {r.check_id: r for r in view.results}
-    answered = sum(1 for check_id, _ in view.expected if check_id in by_id)
+    answered = sum(1 for check_id in view.expected if check_id in by_id)
+    who = phrases.RESULTS_MAILBOX.format(mailbox=phrases.inert(view.mailbox))
+    if view.signed_in_as:
+        who += phrases.RESULTS_SIGNED_IN.format(user=phrases.inert(view.signed_in_as))
     body: list[dict[str, Any]] = [
-        text("Live check of your tenant", weight="Bolder", size="Medium"),
-        text(f"Mailbox: **{view.mailbox}**"
-             + (f" · signed in as {view.signed_in_as}" if view.signed_in_as else "")),
+        text(phrases.RESULTS_TITLE, weight="Bolder", size="Medium"),
+        text(who),
     ]
-    if view.done:
-        took = f" in {view.elapsed_s:.1f} s" if view.elapsed_s is not None else ""
-        body.append(text(f"All {len(view.expected)} checks done{took}. Nothing was changed "
-                         "and no mail was sent.", subtle=True))
+    if view.pasted:
+        body.append(text(phrases.RESULTS_DONE_PASTED, subtle=True))
+    elif view.done:
+        seconds = f"{view.elapsed_s:.1f}" if view.elapsed_s is not None else "?"
+        body.append(text(phrases.RESULTS_DONE.format(total=len(view.expected), seconds=seconds),
+                         subtle=True))
     else:
-        body.append(text(f"Checking… {answered} of {len(view.expected)} done.", subtle=True))
-    for check_id, title in view.expected:
-        body.extend(_row(title, by_id.get(check_id)))
+        body.append(text(phrases.RESULTS_PROGRESS.format(done=answered,
+                                                         total=len(view.expected)), subtle=True))
+    for check_id in view.expected:
+        body.append(_row(check_id, by_id.get(check_id)))
     # Results from outside the expected list (a pasted switch read) still show.
     for result in view.results:
-        if result.check_id not in {c for c, _ in view.expected}:
-            body.extend(_row(result.title, result))
+        if result.check_id not in view.expected:
+            body.append(_row(result.check_id, result))
 
     if view.paste_lines:
-        body.append(heading("Couldn't read the SMTP AUTH switches"))
-        body.append(text("Microsoft's Exchange admin endpoint refused (it is not officially "
-                         "supported). Run this in Exchange Online PowerShell "
-                         "(Connect-ExchangeOnline first) and paste the whole output here as "
-                         "your next message:"))
+        body.append(heading(phrases.RESULTS_PASTE_HEADING))
+        body.append(text(phrases.RESULTS_PASTE_ASK))
         body.append(code_block(list(view.paste_lines)))
 
-    causes = failed_causes(view.results, knowledge)
     actions: list[dict[str, Any]] = []
-    if causes:
-        body.append(heading("🔧 What to fix, in this order"))
-        facts = {"answers": {"mailbox": view.mailbox}}
-        spent = 0
-        for number, (cause_id, status) in enumerate(causes, start=1):
-            cause = knowledge.cause(cause_id)
-            marker = "must fix" if status is CheckStatus.FAIL else "check this"
-            header = text(f"{number}. {cause.title} ({marker})", weight="Bolder")
-            sections = fix_sections(cause, facts)
-            if spent + _size(sections) <= FIX_BUDGET_BYTES:
-                spent += _size(sections)
-                body.append({"type": "Container", "separator": True,
-                             "items": [header, *sections]})
-            else:
-                body.append({"type": "Container", "separator": True, "items": [
-                    header, text(cause.summary, subtle=True)]})
-                actions.append(dict(submit(f"Fix {number}: {cause.title}"[:60],
-                                           {"msa": "show_fix", "cause": cause_id}),
-                                    mode="secondary"))
-    elif view.done and not view.paste_lines:
-        if any(r.status is CheckStatus.UNKNOWN for r in view.results):
-            body.append(text("Nothing I could read blocks SMTP AUTH, but some checks could not "
-                             "answer (see the ? lines). If sending still fails, paste the exact "
-                             "error message here."))
-        else:
-            body.append(text("Nothing I checked blocks SMTP AUTH for this mailbox. If sending "
-                             "still fails, paste the exact error message here."))
+    fixes = _fixes(knowledge, view, actions)
+    body.extend(fixes)
+    if not fixes and view.done and not view.paste_lines:
+        unknown = any(r.status is CheckStatus.UNKNOWN for r in view.results)
+        body.append(text(phrases.RESULTS_GOOD_BUT_UNKNOWN if unknown
+                         else phrases.RESULTS_ALL_GOOD))
     if view.done:
-        actions.insert(0, submit("Re-run checks", {"msa": RUN_CHECKS}))
-        actions.append(dict(submit("Talk to a person", {"msa": "person"}), mode="secondary"))
+        details = [f"detail-{r.check_id}" for r in view.results]
+        actions[:0] = [submit(phrases.RESULTS_RERUN, {"msa": RUN_CHECKS}),
+                       _toggle(phrases.RESULTS_SHOW_DETAILS, details)]
+        actions.append(dict(submit(phrases.RESULTS_PERSON, {"msa": "person"}), mode="secondary"))
     return card(body, actions)
 
 
 def gallery_builders() -> dict[str, Any]:
     """Return name -> builder(knowledge) for the live-check cards, with sample data."""
     mailbox = "tms@contoso.com"
-    expected = [
-        ("license", "Exchange Online licence"), ("mailbox_type", "Mailbox type"),
-        ("account_enabled", "Account can sign in"), ("security_defaults", "Security defaults"),
-        ("conditional_access", "Conditional Access policies"),
-        ("smtp_sign_ins", "Recent Authenticated SMTP sign-ins"),
-        ("mfa_registration", "MFA registration"),
-        ("smtp_auth_switches", "SMTP AUTH switches (unsupported Microsoft endpoint)"),
-        ("smtp_probe", "Live SMTP test"),
-    ]
+    expected = list(phrases.CHECK_TITLES)
 
-    def result(check_id: str, status: CheckStatus, evidence: str,
-               cause_id: str | None = None) -> CheckResult:
-        title = dict(expected)[check_id]
-        return CheckResult(check_id, title, status, evidence, cause_id, 180)
+    def result(check_id: str, status: CheckStatus, finding: str, cause_id: str | None = None,
+               **facts: str) -> CheckResult:
+        return CheckResult(check_id, status, finding, facts, cause_id, "", 180)
 
     found = [
-        result("license", CheckStatus.PASS, "Exchange Online plan active: EXCHANGE_S_STANDARD "
-               "in O365_BUSINESS_ESSENTIALS (Success)"),
-        result("mailbox_type", CheckStatus.PASS, "userPurpose is 'user': a user mailbox."),
-        result("account_enabled", CheckStatus.PASS, f"{mailbox} is allowed to sign in."),
-        result("security_defaults", CheckStatus.FAIL, "Security defaults are on: they block "
-               "Basic authentication, including SMTP AUTH with a password.",
+        result("license", CheckStatus.PASS, "license.active",
+               plans="EXCHANGE_S_STANDARD in O365_BUSINESS_ESSENTIALS"),
+        result("mailbox_type", CheckStatus.PASS, "mailbox_type.user", type_title="user mailbox"),
+        result("account_enabled", CheckStatus.PASS, "account.enabled", upn=mailbox),
+        result("security_defaults", CheckStatus.FAIL, "security_defaults.on",
                "security_defaults"),
-        result("conditional_access", CheckStatus.FAIL, "'Block legacy authentication' (on) "
-               "blocks other clients (legacy authentication) for all users.",
-               "conditional_access"),
-        result("smtp_sign_ins", CheckStatus.UNKNOWN, "Timed out after 10 s."),
-        result("mfa_registration", CheckStatus.PASS, "Not registered for MFA."),
+        result("conditional_access", CheckStatus.FAIL, "ca.blocks", "conditional_access",
+               policies="'Block legacy authentication'"),
+        result("mfa", CheckStatus.PASS, "mfa.off", registered="no"),
+        result("smtp_sign_ins", CheckStatus.UNKNOWN, "timed_out", seconds="10"),
     ]
-    refused = result(
-        "smtp_auth_switches", CheckStatus.UNKNOWN,
-        "The Exchange admin endpoint (unsupported by Microsoft) refused: Get-TransportConfig: "
-        "403 The user isn't assigned to any management roles. organisation "
-        "SmtpClientAuthenticationDisabled = not read; mailbox = not read.")
-    probe = result("smtp_probe", CheckStatus.FAIL, "smtp.office365.com:587: TLSv1.3; AUTH "
-                   "XOAUTH2 refused: 535 5.7.139 Authentication unsuccessful, "
-                   "SmtpClientAuthentication is disabled for the Tenant.",
-                   "smtp_auth_disabled_tenant")
+    refused = result("smtp_auth_switches", CheckStatus.UNKNOWN, "switches.unread",
+                     tenant="unread", mailbox="unread", refusal="exchange.forbidden",
+                     code="Forbidden")
+    probe = result("smtp_probe", CheckStatus.FAIL, "smtp.refused", "smtp_auth_disabled_tenant",
+                   user=mailbox, reply="535 5.7.139 Authentication unsuccessful, "
+                   "SmtpClientAuthentication is disabled for the Tenant.")
+    readiness = result("smtp_readiness", CheckStatus.WARN, "readiness.password",
+                       "basic_auth_disabled", count="41", days="7")
     paste = [
         "Get-TransportConfig | Format-List SmtpClientAuthenticationDisabled",
         f"Get-CASMailbox -Identity '{mailbox}' | Format-List SmtpClientAuthenticationDisabled",
@@ -228,10 +256,10 @@ def gallery_builders() -> dict[str, Any]:
         "checks-running": lambda k: results_card(k, RunView(
             mailbox, expected, found[:3], signed_in_as="admin@contoso.com")),
         "checks-results": lambda k: results_card(k, RunView(
-            mailbox, expected, [*found, refused, probe], done=True, elapsed_s=4.2,
+            mailbox, expected, [*found, refused, probe, readiness], done=True, elapsed_s=4.2,
             signed_in_as="admin@contoso.com", paste_lines=paste)),
         "checks-all-passed": lambda k: results_card(k, RunView(
             mailbox, expected,
-            [result(c, CheckStatus.PASS, "Fine.") for c, _ in expected], done=True,
+            [result(c, CheckStatus.PASS, "") for c in expected], done=True,
             elapsed_s=1.1, signed_in_as=mailbox)),
     }

@@ -34,8 +34,8 @@ _ids = itertools.count(1)
 
 
 def as_mailbox(scenario: TenantScenario) -> TenantScenario:
-    """The scenario with the sending mailbox's own user signing in (so SMTP AUTH is tried)."""
-    return scenario.with_(admin_upn=scenario.mailbox_upn, admin_id=scenario.mailbox_id)
+    """The scenario with the sending mailbox's own user signing in."""
+    return scenario.signed_in_as_mailbox()
 
 
 def results_cards(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -121,7 +121,7 @@ class LiveBot:
         """Install, ask for the checks, consent, sign in with SSO; returns the final card."""
         await self.chat.install()
         consent = await self.ask_for_checks()
-        assert "What I ask permission for" in texts(consent)
+        assert "What each permission allows" in texts(consent)
         replies = await self.consent(mailbox)
         assert any(a.get("contentType") == "application/vnd.microsoft.card.oauth"
                    for r in replies for a in r.get("attachments") or []), texts(replies)
