@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run chat test bench gallery flow cards package clean
+.PHONY: run chat test gates lines bench gallery flow cards package clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ chat: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra
+
+# Lint, types and import contracts: prints the violations (not yet part of make test).
+gates: $(STAMP)
+	$(PY) -m tools.gates
+
+# Product lines per part and bot/'s share of them.
+lines:
+	$(PYTHON) -m tools.lines
 
 bench: $(STAMP)
 	$(PY) -m bench

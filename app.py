@@ -46,7 +46,8 @@ def create_app(
     """
     from bot.adapter import build_adapter
     from bot.conversation import ConversationStateStore
-    from bot.features import BotServices, build_extensions
+    from bot.effects import EffectRunner
+    from bot.features import BotServices, build_extensions, staff_directory
     from bot.handler import SupportBot
     from bot.http import setup_routes
     from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, SERVICES_KEY, SETTINGS_KEY, STORE_KEY
@@ -71,20 +72,29 @@ def create_app(
         # client time), and TLS that trusts the one CA setting (bot/tls.py).
         http = http_session(settings)
         adapter.use_http_session(http)  # replies go out over the one shared session
-        conversations = ConversationStateStore(store.state)
+        conversations = ConversationStateStore(store.state, store.turns)
+        effects = EffectRunner(store, adapter, metrics)
         services = BotServices(settings=settings, store=store, engine=engine,
                                conversations=conversations, adapter=adapter, http=http,
-                               metrics=metrics, clock=clock or utc_now)
+                               metrics=metrics, staff=staff_directory(settings, http),
+                               effects=effects,
+                               clock=clock or utc_now)
         app[STORE_KEY] = store
         app[SERVICES_KEY] = services
-        app[BOT_KEY] = SupportBot(engine, conversations, build_extensions(services))
+        # Who may use staff-only paths, said once at start (loudly when it is everyone).
+        logging.getLogger(__name__).log(
+            logging.WARNING if services.staff.everyone or not services.staff.describe().startswith(
+                "staff are") else logging.INFO, "staff rule: %s", services.staff.describe())
+        app[BOT_KEY] = SupportBot(engine, conversations, build_extensions(services), effects)
         for extension in app[BOT_KEY].extensions:
             await extension.start()
+        effects.outbox.start()
         try:
             yield
         finally:
             for extension in app[BOT_KEY].extensions:
                 await extension.close()
+            await effects.close()
             await http.close()
             await store.close()
 

@@ -23,9 +23,10 @@ from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnCon
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ActionTypes, Activity, ActivityTypes, CardAction, OAuthCard
 
-from bot.auth import DelegatedTokenProvider, MsalAuth, SignInFailed, TokenVault, user_key
+from bot.auth import DelegatedTokenProvider, MsalAuth, SignInFailed, TokenVault
 from bot.conversation import ConversationRecord, conversation_key
 from bot.extensions import BotExtension
+from bot.identity import tenant_of, user_key_of
 from bot.render import to_activity
 from bot.store.base import EtagConflict
 from bot.tls import smtp_ssl_context_factory
@@ -41,7 +42,7 @@ from dialogs.live.limits import RunLimiter
 from dialogs.session import Reply
 
 if TYPE_CHECKING:
-    from bot.features import BotServices
+    from bot.services import BotServices
 
 _LOGGER = logging.getLogger(__name__)
 Escalate = Callable[..., Awaitable[Any]]
@@ -50,17 +51,11 @@ EXCHANGE_FAILED = "The bot is unable to exchange token. Proceed with regular log
 
 
 def _tenant_of(activity: Activity) -> str | None:
-    tenant = getattr(activity.conversation, "tenant_id", None) if activity.conversation else None
-    if not tenant and isinstance(activity.channel_data, dict):
-        tenant = (activity.channel_data.get("tenant") or {}).get("id")
-    return str(tenant) if tenant else None
+    return tenant_of(activity) or None
 
 
 def _who(activity: Activity) -> Who:
-    sender = activity.from_property
-    person = getattr(sender, "aad_object_id", None) or getattr(sender, "id", None) or "anonymous"
-    tenant = _tenant_of(activity)
-    return Who(user_key(activity.channel_id or "", tenant or "", str(person)), tenant)
+    return Who(user_key_of(activity), _tenant_of(activity))
 
 
 async def _write_if(storage: Any, key: str, value: dict[str, Any], version: str) -> bool:

@@ -120,7 +120,7 @@ async def run_terminal_chat(
     printer = CardPrinter(out)
     adapter = PrintingAdapter(printer.show)
     store = await open_store(settings.storage_url)
-    conversations = ConversationStateStore(store.state)
+    conversations = ConversationStateStore(store.state, store.turns)
     # Live checks work here too: sign-in is the device code flow, results come as new cards.
     http, live = _live_checks(settings, store, engine, conversations, adapter)
     bot = SupportBot(engine, conversations, [live])
@@ -172,7 +172,8 @@ def _live_checks(
     conversations: ConversationStateStore, adapter: PrintingAdapter,
 ) -> tuple[aiohttp.ClientSession, BotExtension]:
     """The live-check extension, wired to the terminal's adapter and a session of its own."""
-    from bot.features import BotServices
+    from bot.effects import EffectRunner
+    from bot.features import BotServices, staff_directory
     from bot.live_checks import LiveChecksExtension
     from bot.metrics import bot_metrics
     from bot.tls import http_session
@@ -181,5 +182,6 @@ def _live_checks(
     services = BotServices(
         settings=settings, store=store, engine=engine, conversations=conversations,
         adapter=adapter,  # type: ignore[arg-type]  # proactive sends only need BotAdapter
-        http=http, metrics=bot_metrics())
+        http=http, metrics=bot_metrics(), staff=staff_directory(settings, http),
+        effects=EffectRunner(store, adapter, bot_metrics()))
     return http, LiveChecksExtension(services)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from transitions import MachineError
 
 from dialogs import cards, messages, understanding
+from dialogs.events import Event, typed
 from dialogs.flow import FLOW_VERSION, INITIAL_STATE, QUESTIONS, STATES, build_machine
 from dialogs.knowledge import Finding, Knowledge
 from dialogs.session import UNSURE, Reply, TroubleshootingSession
@@ -64,12 +65,12 @@ class TurnResult:
     Attributes:
         snapshot: the JSON-able state to store for the conversation.
         replies: messages to send, in order.
-        events: domain events for audit and metrics (``diagnosed:<cause>`` …).
+        events: what happened, typed (:mod:`dialogs.events`; ``str()`` gives ``diagnosed:<cause>`` …).
     """
 
     snapshot: dict[str, Any]
     replies: list[Reply]
-    events: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
     @property
     def state(self) -> str:
@@ -85,6 +86,9 @@ class DiagnosisSummary:
     evidence: str = ""
     confidence: float = 0.0
     follow_up: Mapping[str, Any] | None = None
+    # Causes an error fits equally when no one question separates them (a bare "535"):
+    # listed with a request for the whole line, never proposed.
+    listed: tuple[str, ...] = ()
 
 
 Diagnose = Callable[[str], DiagnosisSummary]
@@ -201,7 +205,7 @@ class FlowEngine:
     @staticmethod
     def _result(session: TroubleshootingSession, events: list[str]) -> TurnResult:
         snapshot = {"v": FLOW_VERSION, "state": session.state, "facts": session.facts}
-        return TurnResult(snapshot=snapshot, replies=session.replies, events=events)
+        return TurnResult(snapshot=snapshot, replies=session.replies, events=typed(events))
 
     def _fire(self, session: TroubleshootingSession, trigger: str) -> bool:
         """Fire ``trigger``; False when no row of the table applies here."""
@@ -299,6 +303,7 @@ class FlowEngine:
             # Not read for facts: "when is basic auth turned off?" says nothing about
             # how CLOUDEX TMS signs in.
             if not self._answer_question(session, text, events):
+                events.append("not_understood")
                 self._not_understood(session, lead=messages.QUESTION_NOT_ANSWERED)
             return
         volunteered = understanding.extract_facts(text, self.knowledge)
@@ -331,6 +336,7 @@ class FlowEngine:
         if understanding.opens_with_greeting(text):
             self._cmd_start(session, events)  # "hello there" greets like "hello" does
             return
+        events.append("not_understood")
         self._not_understood(session)
 
     def _remember(
@@ -388,7 +394,10 @@ class FlowEngine:
                 # "535 5.7.139" alone: a known code with several causes, which only the
                 # words after it tell apart. Say so and list them, rather than "unknown"
                 # (only for a code the knowledge lists: other words are no evidence).
-                found = self._knowledge_topics(text) if self._searcher().known_codes(text) else []
+                found = [(cause_id, self.knowledge.cause(cause_id).summary)
+                         for cause_id in diagnosis.listed]
+                if not found and self._searcher().known_codes(text):
+                    found = self._knowledge_topics(text)
                 if found:
                     session.say(card=cards.question_answer_card(
                         self.knowledge, found, intro=messages.ERROR_WITHOUT_ITS_WORDS))

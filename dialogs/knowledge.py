@@ -27,6 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from dialogs.flow import QUESTIONS
 from dialogs.powershell import PLACEHOLDER as IDENTITY_PLACEHOLDER
 from dialogs.powershell import InvalidIdentity, placeholders, quote_literal, validate_identity
 
@@ -55,18 +56,8 @@ CAUSE_IDS: tuple[str, ...] = (
     "oauth_token",
     "unknown",
 )
-QUESTION_IDS: tuple[str, ...] = (
-    "mailbox",
-    "mailbox_type",
-    "license",
-    "mfa",
-    "security_defaults",
-    "org_smtp_auth",
-    "mailbox_smtp_auth",
-    "conditional_access",
-    "auth_method",
-    "test_result",
-)
+QUESTION_IDS: tuple[str, ...] = QUESTIONS
+"""The guided questions, in the flow's order (:data:`dialogs.flow.QUESTIONS` is their one list)."""
 UNSURE = "unsure"
 """Option value every question (except the free-text mailbox question) offers."""
 MAILBOX_QUESTION = "mailbox"
@@ -102,15 +93,19 @@ _CAUSE_KEYS = frozenset(
         "links",
         "forward_text",
         "patterns",
+        "prior",
+        "needs_person",
     }
 )
-# Keys a cause may leave out (their defaults are the common case).
-_OPTIONAL_CAUSE_KEYS = frozenset({"needs_person"})
+# Keys a cause or pattern may leave out: diagnosis-only ones (dialogs/diagnosis.py reads
+# them) and the live checks' "needs a person" flag (false unless said).
+_CAUSE_OPTIONAL_KEYS = frozenset({"prior", "needs_person"})
+_PATTERN_OPTIONAL_KEYS = frozenset({"context", "signal", "when", "unless"})
 # Live-check keys a mailbox type may leave out (a state such as "unlicensed" has no names).
-_MAILBOX_TYPE_KEYS = frozenset({"id", "title", "smtp_auth", "note"})
-_OPTIONAL_MAILBOX_TYPE_KEYS = frozenset(
+_MAILBOX_TYPE_OPTIONAL_KEYS = frozenset(
     {"recipient_types", "user_purposes", "needs_license", "sign_in"}
 )
+_MAILBOX_TYPE_KEYS = frozenset({"id", "title", "smtp_auth", "note"}) | _MAILBOX_TYPE_OPTIONAL_KEYS
 _QUESTION_KEYS = frozenset(
     {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics", "polarity"}
 )
@@ -203,11 +198,22 @@ class ClickPath:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A regular expression that recognises a cause in an error text."""
+    """A regular expression that recognises a cause in an error text.
+
+    ``context``, ``signal``, ``when`` and ``unless`` are read by the diagnosis
+    (``dialogs/diagnosis.py``): a context pattern only adds to a cause that other
+    evidence already names; a signal (``"password"``, ``"oauth"``, ``"app_only"``)
+    is set by any matching pattern that names it; ``when`` / ``unless`` make a
+    pattern count only with / without one of those signals.
+    """
 
     regex: str
     weight: float
     label: str
+    context: bool = False
+    signal: str = ""
+    when: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
 
     def search(self, text: str) -> re.Match[str] | None:
         """Search ``text`` for this pattern.
@@ -264,6 +270,9 @@ class Cause:
     links: tuple[Link, ...]
     forward_text: str
     patterns: tuple[Pattern, ...]
+    # How common the cause is among failed SMTP sign-ins (0..1); orders candidates
+    # the text cannot tell apart. Never makes a candidate by itself.
+    prior: float = 0.0
     # Only a person can resolve it (e.g. a Microsoft support case): the live
     # checks hand such findings to support instead of to the customer.
     needs_person: bool = False
@@ -780,8 +789,8 @@ class _Parser:
             self._problem(where, "must be an object")
             return {}
         if keys is not None:
-            missing = sorted(keys - value.keys())
-            extra = sorted(value.keys() - keys - optional)
+            missing = sorted(keys - optional - value.keys())
+            extra = sorted(value.keys() - keys)
             if missing:
                 self._problem(where, f"missing key(s) {missing}")
             if extra:
@@ -818,8 +827,8 @@ class _Parser:
             return False
         return value
 
-    def _names(self, value: Any, where: str) -> tuple[str, ...]:
-        # Optional lists of identifiers (Exchange/Graph names); absent means none.
+    def _service_names(self, value: Any, where: str) -> tuple[str, ...]:
+        # Optional lists of Exchange/Graph names ("SharedMailbox"); absent means none.
         if value is None:
             return ()
         return tuple(self._text(v, f"{where}[{i}]") for i, v in enumerate(self._list(value, where)))
@@ -926,15 +935,16 @@ class _Parser:
         return causes
 
     def _cause(self, item: Any, where: str) -> Cause:
-        obj = self._object(item, where, _CAUSE_KEYS, _OPTIONAL_CAUSE_KEYS)
+        obj = self._object(item, where, _CAUSE_KEYS, optional=_CAUSE_OPTIONAL_KEYS)
         cause_id = self._text(obj.get("id"), f"{where}.id")
         here = f"causes[{cause_id or where}]"
         check = self._object(
             obj.get("check"), f"{here}.check", frozenset({"click_paths", "powershell"})
         )
         fix = self._object(
-            obj.get("fix"), f"{here}.fix", frozenset({"steps", "click_paths", "powershell"}),
-            frozenset({"recommended_powershell"}),
+            obj.get("fix"), f"{here}.fix",
+            frozenset({"steps", "click_paths", "powershell", "recommended_powershell"}),
+            optional=frozenset({"recommended_powershell"}),
         )
         forward_text = self._text(obj.get("forward_text"), f"{here}.forward_text")
         wrong = [name for name in placeholders(forward_text)
@@ -978,14 +988,30 @@ class _Parser:
             links=tuple(links),
             forward_text=forward_text,
             patterns=self._patterns(obj.get("patterns"), f"{here}.patterns"),
+            prior=self._fraction(obj.get("prior", 0.0), f"{here}.prior"),
             needs_person=self._flag(obj.get("needs_person", False), f"{here}.needs_person"),
         )
+
+    def _fraction(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            self._problem(where, f"must be a number from 0 to 1, got {value!r}")
+            return 0.0
+        return float(value)
+
+    def _names(self, value: Any, where: str) -> tuple[str, ...]:
+        names = self._texts(value, where) if value is not None else ()
+        for name in names:
+            if not _OPTION_VALUE.fullmatch(name):
+                self._problem(where, f"{name!r} is not a signal name (lower_case)")
+        return names
 
     def _patterns(self, value: Any, where: str) -> tuple[Pattern, ...]:
         patterns = []
         for i, item in enumerate(self._list(value, where)):
             here = f"{where}[{i}]"
-            obj = self._object(item, here, frozenset({"regex", "weight", "label"}))
+            obj = self._object(item, here, frozenset(
+                {"regex", "weight", "label", "context", "signal", "when", "unless"}),
+                optional=_PATTERN_OPTIONAL_KEYS)
             regex = self._text(obj.get("regex"), f"{here}.regex")
             try:
                 re.compile(regex)
@@ -999,11 +1025,23 @@ class _Parser:
             ):
                 self._problem(f"{here}.weight", f"must be a number from 0 to 1, got {weight!r}")
                 weight = 0.0
+            context = obj.get("context", False)
+            if not isinstance(context, bool):
+                self._problem(f"{here}.context", f"must be true or false, got {context!r}")
+                context = False
+            signal = obj.get("signal", "")
+            if signal and not (isinstance(signal, str) and _OPTION_VALUE.fullmatch(signal)):
+                self._problem(f"{here}.signal", f"{signal!r} is not a signal name (lower_case)")
+                signal = ""
             patterns.append(
                 Pattern(
                     regex=regex,
                     weight=float(weight),
                     label=self._text(obj.get("label"), f"{here}.label"),
+                    context=context,
+                    signal=str(signal),
+                    when=self._names(obj.get("when"), f"{here}.when"),
+                    unless=self._names(obj.get("unless"), f"{here}.unless"),
                 )
             )
         return tuple(patterns)
@@ -1143,7 +1181,8 @@ class _Parser:
         types = []
         for i, item in enumerate(self._list(value, "mailbox_types", non_empty=True)):
             here = f"mailbox_types[{i}]"
-            obj = self._object(item, here, _MAILBOX_TYPE_KEYS, _OPTIONAL_MAILBOX_TYPE_KEYS)
+            obj = self._object(item, here, _MAILBOX_TYPE_KEYS,
+                               optional=_MAILBOX_TYPE_OPTIONAL_KEYS)
             support = self._choice(
                 SmtpAuthSupport,
                 obj.get("smtp_auth"),
@@ -1156,9 +1195,10 @@ class _Parser:
                     title=self._text(obj.get("title"), f"{here}.title"),
                     smtp_auth=support,
                     note=self._text(obj.get("note"), f"{here}.note"),
-                    recipient_types=self._names(obj.get("recipient_types"),
-                                                f"{here}.recipient_types"),
-                    user_purposes=self._names(obj.get("user_purposes"), f"{here}.user_purposes"),
+                    recipient_types=self._service_names(obj.get("recipient_types"),
+                                                        f"{here}.recipient_types"),
+                    user_purposes=self._service_names(obj.get("user_purposes"),
+                                                      f"{here}.user_purposes"),
                     needs_license=self._flag(obj.get("needs_license", True),
                                              f"{here}.needs_license"),
                     sign_in=self._choice(SignIn, obj.get("sign_in", "required"),

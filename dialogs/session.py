@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogs import cards, messages
-from dialogs.flow import QUESTIONS
+from dialogs.flow import ASKED_WHEN, QUESTIONS
 from dialogs.knowledge import Knowledge, SmtpAuthSupport
 
 UNSURE = "unsure"
@@ -66,7 +66,15 @@ class TroubleshootingSession:
         self.facts.clear()
         self.facts.update(keep)
 
-    def _needs(self, question: str) -> bool:
+    def needs(self, question: str) -> bool:
+        """True while ``question`` is unanswered and asked at all (its ASKED_WHEN guard holds).
+
+        The table's ``needs_<question>`` guards are this, one property per question
+        (made below the class from :data:`dialogs.flow.QUESTIONS`).
+        """
+        guard = ASKED_WHEN.get(question)
+        if guard is not None and not getattr(self, guard):
+            return False
         return self.answer(question) is None
 
     # ----- guards (pure predicates, named for the table) -------------------
@@ -82,56 +90,6 @@ class TroubleshootingSession:
     def is_license_relevant(self) -> bool:
         """True when the licence question applies to this mailbox type."""
         return self.answer("mailbox_type") in LICENSED_MAILBOX_TYPES
-
-    @property
-    def needs_mailbox(self) -> bool:
-        """True until the sending address is known."""
-        return self._needs("mailbox")
-
-    @property
-    def needs_mailbox_type(self) -> bool:
-        """True until the mailbox type is known."""
-        return self._needs("mailbox_type")
-
-    @property
-    def needs_license(self) -> bool:
-        """True when the licence matters and is not known yet."""
-        return self.is_license_relevant and self._needs("license")
-
-    @property
-    def needs_mfa(self) -> bool:
-        """True until the MFA answer is known."""
-        return self._needs("mfa")
-
-    @property
-    def needs_security_defaults(self) -> bool:
-        """True until the security defaults answer is known."""
-        return self._needs("security_defaults")
-
-    @property
-    def needs_org_smtp_auth(self) -> bool:
-        """True until the organisation-wide SMTP AUTH answer is known."""
-        return self._needs("org_smtp_auth")
-
-    @property
-    def needs_mailbox_smtp_auth(self) -> bool:
-        """True until the mailbox's Authenticated SMTP answer is known."""
-        return self._needs("mailbox_smtp_auth")
-
-    @property
-    def needs_conditional_access(self) -> bool:
-        """True until the Conditional Access answer is known."""
-        return self._needs("conditional_access")
-
-    @property
-    def needs_auth_method(self) -> bool:
-        """True until we know whether CLOUDEX TMS signs in with a password or OAuth."""
-        return self._needs("auth_method")
-
-    @property
-    def needs_test_result(self) -> bool:
-        """True until the result of a test send is known."""
-        return self._needs("test_result")
 
     @property
     def has_diagnosis(self) -> bool:
@@ -152,7 +110,7 @@ class TroubleshootingSession:
     @property
     def is_resuming_summary(self) -> bool:
         """True when every question is answered, so 'back' from a fix lands on the summary."""
-        return not any(getattr(self, f"needs_{q}") for q in QUESTIONS)
+        return not any(self.needs(q) for q in QUESTIONS)
 
     # ----- actions used by the table ---------------------------------------
     def advance_candidate(self) -> None:
@@ -210,3 +168,17 @@ class TroubleshootingSession:
             self.say(messages.RESOLVED_AGAIN)
         else:
             self.on_enter_state()
+
+
+def _needs_guard(question: str) -> property:
+    """The table's ``needs_<question>`` guard: :meth:`TroubleshootingSession.needs`."""
+    def needs(session: TroubleshootingSession) -> bool:
+        return session.needs(question)
+
+    needs.__name__ = f"needs_{question}"
+    needs.__doc__ = f"True while the {question} question is still to be asked."
+    return property(needs)
+
+
+for _question in QUESTIONS:
+    setattr(TroubleshootingSession, f"needs_{_question}", _needs_guard(_question))
