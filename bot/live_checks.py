@@ -301,8 +301,10 @@ class LiveChecksExtension(BotExtension):
                             ) -> DelegatedTokenProvider | None:
         """The OAuth connection's token for this user (after the magic code), signed in; or None."""
         connection = self.settings.oauth_connection_name
+        if not connection:
+            return None
         token = await self.token_service.get_token(
-            activity.from_property.id, connection, activity.channel_id, code) if connection else None
+            activity.from_property.id, connection, activity.channel_id, code)
         return await self._assert(activity, token) if token else None
 
     async def _after_sign_in(self, turn_context: TurnContext, *,

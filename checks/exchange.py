@@ -1,4 +1,4 @@
-"""Reads from Exchange Online through its admin endpoint: switches, mailboxes, permissions, policies.
+"""Reads from Exchange Online's admin endpoint: switches, mailboxes, permissions, policies.
 
 Graph does not expose ``SmtpClientAuthenticationDisabled``, the recipient type
 of another user's mailbox, mailbox permissions or authentication policies, and

@@ -53,6 +53,7 @@ from checks.graph import (
 )
 from dialogs.live.results import CheckStatus
 
+BASIC_AUTH = "basic_auth_disabled"
 #: Apps named in the "already on OAuth" sentence, most sign-ins first.
 MAX_APPS_NAMED = 3
 
@@ -176,14 +177,14 @@ class ReadinessCheck(BaseCheck):
         if said == "oauth":
             return Outcome(CheckStatus.PASS, "readiness.said_oauth", facts)
         if said == "basic":
-            return Outcome(CheckStatus.WARN, "readiness.said_password", facts, "basic_auth_disabled")
+            return Outcome(CheckStatus.WARN, "readiness.said_password", facts, BASIC_AUTH)
         return Outcome(CheckStatus.UNKNOWN, "readiness.no_activity", facts)
 
     def _without_log(self, facts: dict[str, Any], said: str | None, blocks: bool) -> Outcome:
         # Without Entra ID P1 there is no sign-in log to read; the customer's
         # own answer and the authentication policy are all there is.
         if said == "basic":
-            return Outcome(CheckStatus.WARN, "readiness.said_password", facts, "basic_auth_disabled")
+            return Outcome(CheckStatus.WARN, "readiness.said_password", facts, BASIC_AUTH)
         if said == "oauth":
             return Outcome(CheckStatus.PASS, "readiness.said_oauth_no_log", facts)
         finding = "readiness.no_log_policy_blocks" if blocks else "readiness.no_log"

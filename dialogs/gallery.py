@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogs import cards
-from dialogs.check_cards import gallery_builders as check_builders
+from dialogs.live.cards import gallery_builders as check_builders
 from dialogs.flow import QUESTIONS
 from dialogs.handoff_cards import gallery_builders as handoff_builders
 from dialogs.knowledge import Knowledge, default_knowledge

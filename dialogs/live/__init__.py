@@ -9,6 +9,7 @@ The pieces, each framework-free:
   pasted PowerShell output read back.
 * :mod:`dialogs.live.verdicts`: results coalesced into final verdicts (the
   mailbox type's requirements from the knowledge file), fixes in order.
+* :mod:`dialogs.live.cards`: the consent card and the results card.
 * :mod:`dialogs.live.desk`: the run itself: preflight, tenant isolation, the
   rate limit, progressive card updates, paste handling, and what to hand to a
   person; it talks to the edge only through the ports in :mod:`dialogs.live.ports`.

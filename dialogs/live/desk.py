@@ -30,9 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs.check_cards import RunView, consent_card, results_card
 from dialogs.knowledge import Knowledge
 from dialogs.live import phrases
+from dialogs.live.cards import RunView, consent_card, results_card
 from dialogs.live.intents import typed_mailbox
 from dialogs.live.limits import RunLimiter
 from dialogs.live.ports import (

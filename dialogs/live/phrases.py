@@ -145,7 +145,9 @@ FINDINGS: Mapping[str, Phrase] = {
     # ----- account ------------------------------------------------------------------
     "account.enabled": _P("allowed", "Sign-in is allowed for {upn}."),
     "account.blocked": _P("blocked", "Sign-in is blocked for {upn}."),
-    "account.unknown": _P("not reported", "Microsoft Graph did not say whether sign-in is allowed."),
+    "account.unknown": _P(
+        "not reported", "Microsoft Graph did not say whether sign-in is allowed."
+    ),
     "account.blocked_as_advised": _P(
         "blocked, as advised",
         "Sign-in is blocked, as Microsoft advises for a shared mailbox (OAuth and Send As "
@@ -190,7 +192,9 @@ FINDINGS: Mapping[str, Phrase] = {
         "enforced: blocks password SMTP",
         "Per-user MFA is enforced, so CLOUDEX TMS's password sign-in to SMTP fails. Use OAuth.",
     ),
-    "mfa.enforced_oauth": _P("enforced, fine for OAuth", "Per-user MFA is enforced; OAuth handles it."),
+    "mfa.enforced_oauth": _P(
+        "enforced, fine for OAuth", "Per-user MFA is enforced; OAuth handles it."
+    ),
     "mfa.enabled": _P(
         "enabled",
         "Per-user MFA is enabled and becomes enforced once a method is registered; then SMTP "
@@ -448,7 +452,9 @@ RESULTS_DONE_PASTED = "Updated from your paste. Nothing was changed and no mail 
 RESULTS_FIXES = "🔧 What to fix, in this order"
 RESULTS_SHOW_FIX = "How to fix"
 RESULTS_SHOW_DETAILS = "Details"
-RESULTS_ALL_GOOD = "Nothing I checked blocks sending. If it still fails, paste the exact error here."
+RESULTS_ALL_GOOD = (
+    "Nothing I checked blocks sending. If it still fails, paste the exact error here."
+)
 RESULTS_GOOD_BUT_UNKNOWN = (
     "Nothing I could read blocks sending, but some checks couldn't answer (?). If it still "
     "fails, paste the exact error here."

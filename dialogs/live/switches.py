@@ -12,6 +12,7 @@ the judgement is :func:`judge_switches`, so both paths say the same.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
 from collections.abc import Mapping
@@ -60,7 +61,8 @@ def powershell_mailbox(mailbox: str) -> str:
     Raises:
         InvalidIdentity: The address is not one the bot puts into PowerShell.
     """
-    return f"Get-CASMailbox -Identity {quote_literal(validate_identity(mailbox))} | Format-List {PROPERTY}"
+    identity = quote_literal(validate_identity(mailbox))
+    return f"Get-CASMailbox -Identity {identity} | Format-List {PROPERTY}"
 
 
 def as_fact(value: SwitchValue) -> str:
@@ -109,7 +111,9 @@ def judge_switches(tenant: SwitchValue, mailbox: SwitchValue) -> Verdict:
         finding = "switches.mailbox_overrides" if tenant is True else "switches.on"
         return Verdict(CheckStatus.PASS, finding, None, facts)
     if mailbox is True:
-        return Verdict(CheckStatus.FAIL, "switches.mailbox_off", "smtp_auth_disabled_mailbox", facts)
+        return Verdict(
+            CheckStatus.FAIL, "switches.mailbox_off", "smtp_auth_disabled_mailbox", facts
+        )
     if mailbox is None:
         if tenant is True:
             return Verdict(
@@ -146,10 +150,8 @@ def paste_commands(result: CheckResult | None, mailbox: str) -> list[str]:
     if from_fact(result.fact("tenant")) is NOT_READ:
         lines.append(POWERSHELL_TENANT)
     if from_fact(result.fact("mailbox")) is NOT_READ:
-        try:
+        with contextlib.suppress(InvalidIdentity):  # no line for what can't go into PowerShell
             lines.append(powershell_mailbox(mailbox))
-        except InvalidIdentity:
-            pass
     return lines
 
 
@@ -245,10 +247,8 @@ def parse_pasted_output(text: str, *, default: Section | None = None) -> dict[st
             i += 1
             continue
         if match := _LIST_RE.match(line):
-            try:
+            with contextlib.suppress(ValueError):  # "Name : something else" is not a switch
                 found.setdefault(section, []).append(parse_switch(match.group(1)))
-            except ValueError:
-                pass
             i += 1
             continue
         if match := _JSON_RE.search(line):
@@ -295,10 +295,8 @@ def _read_table(lines: list[str], header: int, header_at: int) -> tuple[list[boo
             tail = lines[i][:next_start] if next_start else lines[i]
             words = tail.split()
             cell = words[-1] if words and words[-1].lower().lstrip("$") in ("true", "false") else ""
-        try:
+        with contextlib.suppress(ValueError):
             values.append(parse_switch(cell))
-        except ValueError:
-            pass
         i += 1
     if i == header + 2:
         values.append(None)  # header, dashes, then nothing: the value is blank.

@@ -206,7 +206,7 @@ def test_same_tenant_is_case_insensitive() -> None:
 
 
 def test_context_rejects_odd_addresses() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a valid address"):
         CheckContext(
             tenant_id="t",
             user_id="u",

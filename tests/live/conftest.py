@@ -97,10 +97,10 @@ class LiveBot:
             "token": token if token is not None else self.identity.sso_token()}))
 
     async def wait_for(
-        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 15.0
+        self, predicate: Callable[[list[dict[str, Any]]], bool], within: float = 15.0
     ) -> list[dict[str, Any]]:
-        """Wait until the posted activities satisfy ``predicate``; returns them."""
-        deadline = time.monotonic() + timeout
+        """Wait (polling, up to ``within`` s) until the posted activities satisfy ``predicate``."""
+        deadline = time.monotonic() + within
         while True:
             posted = self.posted()
             if predicate(posted):
@@ -109,10 +109,10 @@ class LiveBot:
                 raise AssertionError(f"timed out; posted so far:\n{texts(posted)[-3000:]}")
             await asyncio.sleep(0.02)
 
-    async def final_card(self, timeout: float = 15.0) -> dict[str, Any]:
+    async def final_card(self, within: float = 15.0) -> dict[str, Any]:
         """The results card once every check has answered (and it is valid)."""
         posted = await self.wait_for(
-            lambda p: any(is_final(c) for c in results_cards(p)), timeout)
+            lambda p: any(is_final(c) for c in results_cards(p)), within)
         card = [c for c in results_cards(posted) if is_final(c)][-1]
         assert card_errors(card) == []
         return card

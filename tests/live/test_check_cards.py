@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from dialogs.check_cards import RunView, gallery_builders, results_card
 from dialogs.knowledge import default_knowledge
 from dialogs.live import phrases
+from dialogs.live.cards import RunView, gallery_builders, results_card
 from dialogs.live.results import CheckResult, CheckStatus
 from tests.support.cards import card_errors
 from tests.support.visible_words import visible_words

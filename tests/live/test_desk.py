@@ -110,7 +110,7 @@ class MemoryScreen:
 
 class ListTenant:
     def __init__(self, signed: SignedIn | Exception = ADMIN, *,
-                 mailbox: MailboxUser | None | str = "found", token_tenant: str = TENANT
+                 mailbox: MailboxUser | str | None = "found", token_tenant: str = TENANT
                  ) -> None:
         self.signed, self.mailbox, self._tenant = signed, mailbox, token_tenant
         self.lookups: list[str] = []
@@ -286,8 +286,8 @@ async def test_a_mailbox_nobody_has_is_said_plainly_without_checking() -> None:
 async def test_a_preflight_failure_names_a_certificate_problem() -> None:
     d, _ = desk()
     screen = MemoryScreen()
-    error = PreflightError("graph.certificate", {"host": "graph.microsoft.com",
-                                                 "reason": "unable to get local issuer certificate"})
+    error = PreflightError("graph.certificate", {
+        "host": "graph.microsoft.com", "reason": "unable to get local issuer certificate"})
     await d.run(WHO, MemoryConversation(), ListTenant(error), ListSuite(HEALTHY), screen)
     (said,) = screen.said()
     assert "certificate of graph.microsoft.com is not trusted" in said

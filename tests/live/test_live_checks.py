@@ -315,10 +315,10 @@ TRANSPORT_PASTE = """PS C:\\> Get-TransportConfig | Format-List SmtpClientAuthen
 
 SmtpClientAuthenticationDisabled : True
 """
-MAILBOX_PASTE = """PS C:\\> Get-CASMailbox -Identity 'tms@contoso.example' | Format-List SmtpClientAuthenticationDisabled
-
-SmtpClientAuthenticationDisabled :
-"""
+MAILBOX_PASTE = (
+    "PS C:\\> Get-CASMailbox -Identity 'tms@contoso.example' | Format-List "
+    "SmtpClientAuthenticationDisabled\n\nSmtpClientAuthenticationDisabled :\n"
+)
 
 
 async def test_a_refused_exchange_endpoint_falls_back_to_pasted_powershell(
@@ -432,7 +432,7 @@ async def test_a_slow_check_is_marked_timed_out_and_the_first_result_comes_quick
     await bot.consent()
     started = time.perf_counter()
     await bot.sso()
-    await bot.wait_for(lambda p: any("✓" in card_text(c) for c in results_cards(p)), timeout=2.0)
+    await bot.wait_for(lambda p: any("✓" in card_text(c) for c in results_cards(p)), within=2.0)
     first = time.perf_counter() - started
     card = await bot.final_card()
     total = time.perf_counter() - started

@@ -17,10 +17,10 @@ from tests.support.handoff import SUPPORT_CHANNEL, card_of, new_threads, shown
 from tests.support.harness import texts
 
 
-async def _threads(bot: Any, timeout: float = 10.0) -> list[Any]:
+async def _threads(bot: Any, within: float = 10.0) -> list[Any]:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not new_threads(bot.connector) and loop.time() < deadline:
+    deadline = loop.time() + within
+    while not new_threads(bot.connector) and loop.time() < deadline:  # noqa: ASYNC110 - polls
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.2)  # let anything after the first post land too
     return new_threads(bot.connector)
