@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run chat test gates lines bench gallery flow cards package clean
+.PHONY: run chat test gates lines bench gallery flow cards i18n package clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ flow: $(STAMP)
 
 cards: $(STAMP)
 	$(PY) app.py cards --out docs/cards/json
+
+# After changing an English text (dialogs/messages.py, ToCustomer in dialogs/handoff/phrases.py,
+# knowledge.json): update the Latvian and Russian catalogs, then translate their new and fuzzy
+# entries.
+i18n: $(STAMP)
+	$(PY) -m tools.i18n
 
 gallery: $(STAMP)
 	$(PY) app.py gallery --out docs/cards

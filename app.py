@@ -24,8 +24,12 @@ from aiohttp import web
 from bot.settings import Settings, SettingsError
 
 
-def build_engine():  # type: ignore[no-untyped-def]
-    """Build the domain engine: knowledge, diagnosis, search and the one shared machine."""
+def build_engine(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+    """Build the domain engine: knowledge, diagnosis, search and the one shared machine.
+
+    ``settings`` tell whether customer sign-in is configured: only then do the
+    cards offer "Check my tenant".
+    """
     from dialogs.diagnosis_adapter import diagnosis_function
     from dialogs.engine import FlowEngine
     from dialogs.knowledge import default_knowledge
@@ -34,7 +38,8 @@ def build_engine():  # type: ignore[no-untyped-def]
     knowledge = default_knowledge()
     # The search index is built here, at start, rather than in the first question's turn.
     return FlowEngine(knowledge, diagnose=diagnosis_function(knowledge),
-                      search=search_for(knowledge))
+                      search=search_for(knowledge),
+                      live_checks=bool(settings is not None and settings.signin_app_id))
 
 
 def create_app(
@@ -58,7 +63,7 @@ def create_app(
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS_KEY] = settings
-    engine = build_engine()
+    engine = build_engine(settings)
 
     adapter = build_adapter(settings)
     app[ADAPTER_KEY] = adapter
@@ -168,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "chat":
         from bot.terminal import run_terminal_chat
 
-        return asyncio.run(run_terminal_chat(settings, build_engine()))
+        return asyncio.run(run_terminal_chat(settings, build_engine(settings)))
     if command == "diagnose":
         from dialogs.diagnosis_cli import main as diagnose_main
 
@@ -187,11 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.out}")
         return 0
     if command == "gallery":
-        from tools.gallery import GalleryError, write_gallery
+        from tools.gallery import GalleryError, write_galleries
         from tools.node import ToolMissing
 
         try:
-            gallery = write_gallery(args.out)
+            gallery = write_galleries(args.out)
         except (ToolMissing, GalleryError) as exc:
             print(f"gallery: {exc}", file=sys.stderr)
             return 1

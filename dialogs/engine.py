@@ -22,6 +22,8 @@ from transitions import MachineError
 from dialogs import cards, messages, understanding
 from dialogs.events import Event, typed
 from dialogs.flow import FLOW_VERSION, INITIAL_STATE, QUESTIONS, STATES, build_machine
+from dialogs.i18n import language
+from dialogs.i18n.knowledge import localized, localized_cause
 from dialogs.knowledge import Finding, Knowledge
 from dialogs.session import UNSURE, Reply, TroubleshootingSession
 
@@ -115,14 +117,14 @@ _IMMUTABLE_JSON = frozenset({str, int, float, bool})
 
 def new_snapshot() -> dict[str, Any]:
     """Return the snapshot of a conversation that has not started."""
-    return {"v": FLOW_VERSION, "state": INITIAL_STATE, "facts": {}}
+    return {"v": FLOW_VERSION, "state": INITIAL_STATE, "facts": {}, "lang": language(None)}
 
 
 class FlowEngine:
     """Runs turns of the guided flow against one shared machine."""
 
     def __init__(self, knowledge: Knowledge, diagnose: Diagnose | None = None,
-                 search: KnowledgeSearch | None = None) -> None:
+                 search: KnowledgeSearch | None = None, *, live_checks: bool = False) -> None:
         """Build the machine once.
 
         Args:
@@ -131,8 +133,11 @@ class FlowEngine:
             search: ranks knowledge causes for a typed question; None uses the
                 knowledge search of ``knowledge`` (built on the first question;
                 dialogs.search is imported only then: it loads numpy).
+            live_checks: True when sign-in is configured, so cards offer "Check my tenant"
+                (never offer what cannot work).
         """
         self.knowledge = knowledge
+        self.live_checks = live_checks
         self._search = search
         self.machine = build_machine()
         self._diagnose = diagnose
@@ -143,7 +148,8 @@ class FlowEngine:
     def welcome(self, snapshot: Mapping[str, Any] | None) -> TurnResult:
         """Greet a conversation the bot was just added to, keeping any progress."""
         session = self._session(snapshot)
-        session.say(card=cards.welcome_card(self.knowledge))
+        session.say(card=cards.welcome_card(self.knowledge, lang=session.lang,
+                                               live_checks=session.live_checks))
         if session.state != "welcome":
             session.say_where_we_are()
         return self._result(session, [])
@@ -182,6 +188,8 @@ class FlowEngine:
         # The machine keeps the state in the model's ``state`` attribute and nowhere else.
         session.state = loaded.state
         session.facts = loaded.facts
+        session.lang = loaded.lang
+        session.live_checks = loaded.live_checks
         session.replies = []
         try:
             yield session
@@ -200,11 +208,15 @@ class FlowEngine:
             # A deep copy: the turn must never change the caller's snapshot (a retried turn
             # or a second turn on the same snapshot would otherwise see this turn's changes).
             facts = _copy_json(dict(raw_facts)) if isinstance(raw_facts, Mapping) else {}
-        return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state)
+        # The language survives a restart and a flow-version change: it is the customer's.
+        lang = language(snapshot.get("lang")) if snapshot else language(None)
+        return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state,
+                                      lang=lang, live_checks=self.live_checks)
 
     @staticmethod
     def _result(session: TroubleshootingSession, events: list[str]) -> TurnResult:
-        snapshot = {"v": FLOW_VERSION, "state": session.state, "facts": session.facts}
+        snapshot = {"v": FLOW_VERSION, "state": session.state, "facts": session.facts,
+                    "lang": session.lang}
         return TurnResult(snapshot=snapshot, replies=session.replies, events=typed(events))
 
     def _fire(self, session: TroubleshootingSession, trigger: str) -> bool:
@@ -221,12 +233,12 @@ class FlowEngine:
             return
         text = (turn.text or "").strip()
         if not text and action is not None:
-            session.say(messages.STALE_BUTTON)
+            session.say(session.tr(messages.STALE_BUTTON))
             session.say_where_we_are()
             return
         if len(text) > MAX_TEXT:
             text = text[:MAX_TEXT]
-            session.say(messages.TRUNCATED)
+            session.say(session.tr(messages.TRUNCATED))
         self._on_text(session, text, events)
 
     # ----- buttons ---------------------------------------------------------
@@ -247,14 +259,15 @@ class FlowEngine:
         elif verb == "show_fix" and isinstance(action.get("cause"), str):
             cause_id = action["cause"]
             if cause_id in self.knowledge.cause_ids:
-                session.say(card=cards.fix_card(self.knowledge, cause_id, session.facts))
+                session.say(card=cards.fix_card(self.knowledge, cause_id, session.facts,
+                                                lang=session.lang))
             else:
-                session.say(messages.STALE_BUTTON)
+                session.say(session.tr(messages.STALE_BUTTON))
                 session.say_where_we_are()
         elif verb in _COMMANDS:
             _COMMANDS[verb](self, session, events)
         else:
-            session.say(messages.STALE_BUTTON)
+            session.say(session.tr(messages.STALE_BUTTON))
             session.say_where_we_are()
 
     # ----- typed text ------------------------------------------------------
@@ -263,7 +276,7 @@ class FlowEngine:
             session.say_where_we_are()
             return
         if understanding.contains_password(text):
-            session.say(messages.PASSWORD_WARNING)
+            session.say(session.tr(messages.PASSWORD_WARNING))
             events.append("password_refused")
             session.say_where_we_are()
             return
@@ -313,7 +326,7 @@ class FlowEngine:
         if volunteered:
             before = {finding.cause.id for finding in self._findings(session)}
             self._remember(session, volunteered, None, events)
-            session.say(noted_text(self.knowledge, volunteered))
+            session.say(noted_text(self.knowledge, volunteered, lang=session.lang))
             if session.state in {"clarifying_error", "proposing_fix"}:
                 # A diagnosis is on the screen, and the summary that would weigh these
                 # facts is behind it: "it's a shared mailbox" may be the real cause.
@@ -328,7 +341,7 @@ class FlowEngine:
             # error, and start (or carry on with) the questions.
             events.append("problem_described")
             if session.state == "welcome":
-                session.say(messages.PROBLEM_DESCRIBED)
+                session.say(session.tr(messages.PROBLEM_DESCRIBED))
                 self._fire(session, "next_question")
             else:
                 self._not_understood(session, lead=messages.PROBLEM_DESCRIBED)
@@ -364,7 +377,7 @@ class FlowEngine:
             return True
         if understanding.is_skip(text):
             # An explicit "skip": noted as unknown, and the summary says how to find it out.
-            session.say(messages.SKIPPED)
+            session.say(session.tr(messages.SKIPPED))
             self._answer(session, question, UNSURE, events, explain_unsure=False)
             return True
         spec = self.knowledge.questions[question]
@@ -400,9 +413,10 @@ class FlowEngine:
                     found = self._knowledge_topics(text)
                 if found:
                     session.say(card=cards.question_answer_card(
-                        self.knowledge, found, intro=messages.ERROR_WITHOUT_ITS_WORDS))
+                        self.knowledge, found, intro=messages.ERROR_WITHOUT_ITS_WORDS,
+                        lang=session.lang))
                 else:
-                    session.say(messages.UNKNOWN_ERROR)
+                    session.say(session.tr(messages.UNKNOWN_ERROR))
                 events.append("diagnosed:unknown")
                 session.say_where_we_are()
                 return True
@@ -433,7 +447,7 @@ class FlowEngine:
         if question == "mailbox":
             address = understanding.find_address(value)
             if address is None:
-                session.say(messages.MAILBOX_INVALID)
+                session.say(session.tr(messages.MAILBOX_INVALID))
                 if session.state == "ask_mailbox":
                     session.ask_current_question()
                 else:
@@ -451,20 +465,21 @@ class FlowEngine:
         session.record(question, value)
         events.append(f"answered:{question}")
         if session.state in {"clarifying_error", "proposing_fix", "resolved"}:
-            session.say(noted_text(self.knowledge, {question: value}))
+            session.say(noted_text(self.knowledge, {question: value}, lang=session.lang))
             session.say_where_we_are()
             return
         if session.state.startswith("ask_") and session.state != f"ask_{question}":
             # A button from an earlier card: take the answer, say so, then carry on.
-            session.say(noted_text(self.knowledge, {question: value}))
+            session.say(noted_text(self.knowledge, {question: value}, lang=session.lang))
         if question == "auth_method" and value in BASIC_AUTH_METHODS:
-            session.say(messages.BASIC_AUTH_CHOSEN)
+            session.say(session.tr(messages.BASIC_AUTH_CHOSEN))
         self._fire(session, "next_question")
 
     def _unsure(self, session: TroubleshootingSession, question: str, events: list[str]) -> None:
         if session.state != f"ask_{question}":
             # An old card's "I don't know": answer it for that question, stay put.
-            session.say(card=cards.how_to_find_out_card(self.knowledge, question, session.facts))
+            session.say(card=cards.how_to_find_out_card(self.knowledge, question, session.facts,
+                                                       lang=session.lang))
             return
         if question in session.facts.get("how_shown", []) and question != "mailbox":
             # Second "I don't know" after seeing how to look it up: move on, noted as unknown.
@@ -477,7 +492,7 @@ class FlowEngine:
         if cause_id == UNSURE and diagnosis.get("candidates"):
             # Not knowing the answer must not block: propose the causes in likelihood order.
             cause_id = str(diagnosis["candidates"][0])
-            session.say(messages.FOLLOW_UP_UNSURE)
+            session.say(session.tr(messages.FOLLOW_UP_UNSURE))
         candidates = [c for c in diagnosis.get("candidates", []) if c != cause_id]
         if cause_id not in self.knowledge.cause_ids:
             self._not_understood(session)
@@ -493,19 +508,21 @@ class FlowEngine:
         proposed = session.current_candidate() if session.state == "proposing_fix" else None
         if proposed in self.knowledge.cause_ids and understanding.asks_for_powershell(text):
             # "What is the PowerShell for that?" asks about the fix on the screen.
-            session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed), session.facts))
+            session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed), session.facts,
+                                                       lang=session.lang))
             events.append(f"question:{proposed}")
             return True
         if proposed in self.knowledge.cause_ids and understanding.asks_when_it_works(text):
             # "How long until it works?", "does it work now?": about the fix on the screen.
             cause = self.knowledge.cause(proposed)
-            session.say(messages.HOW_LONG.format(title=cause.title, wait=cause.wait))
+            local = localized_cause(cause, session.lang)
+            session.say(session.tr.format(messages.HOW_LONG, title=local.title, wait=local.wait))
             events.append(f"question:{proposed}")
             return True
         found = self._knowledge_topics(text)
         if not found:
             return False
-        session.say(card=cards.question_answer_card(self.knowledge, found))
+        session.say(card=cards.question_answer_card(self.knowledge, found, lang=session.lang))
         events.append(f"question:{found[0][0]}")
         if session.state.startswith("ask_"):
             session.ask_current_question()  # the question they were on, to carry on with
@@ -522,7 +539,7 @@ class FlowEngine:
                  if f.cause.id not in before and f.cause.id != shown]
         if found:
             session.say(card=cards.question_answer_card(
-                self.knowledge, found, intro=messages.FACTS_CHANGE_THE_PICTURE))
+                self.knowledge, found, intro=messages.FACTS_CHANGE_THE_PICTURE, lang=session.lang))
 
     def _searcher(self) -> KnowledgeSearch:
         if self._search is None:
@@ -547,13 +564,14 @@ class FlowEngine:
         self, session: TroubleshootingSession, lead: str = messages.NOT_UNDERSTOOD
     ) -> None:
         if session.state.startswith("ask_"):
-            hint = self.knowledge.questions[session.state.removeprefix("ask_")].help
-            session.ask_current_question(hint=f"{lead} {hint}")
+            hint = localized(self.knowledge, session.lang).questions[
+                session.state.removeprefix("ask_")].help
+            session.ask_current_question(hint=f"{session.tr(lead)} {hint}")
         elif session.state in _LONG_CARD_HINTS:
             # The long fix or summary card is right above: a hint, not the whole card again.
-            session.say(f"{lead} {_LONG_CARD_HINTS[session.state]}")
+            session.say(f"{session.tr(lead)} {session.tr(_LONG_CARD_HINTS[session.state])}")
         else:
-            session.say(lead)
+            session.say(session.tr(lead))
             session.say_where_we_are()
 
     # ----- commands (typed or pressed) ---------------------------------------
@@ -566,7 +584,7 @@ class FlowEngine:
 
     def _cmd_start_over(self, session: TroubleshootingSession, events: list[str]) -> None:
         events.append("start_over")
-        session.say(messages.STARTING_OVER)
+        session.say(session.tr(messages.STARTING_OVER))
         self._fire(session, "start_over")
 
     def _cmd_back(self, session: TroubleshootingSession, events: list[str]) -> None:
@@ -579,16 +597,17 @@ class FlowEngine:
         if before == "proposing_fix" and self._fire(session, "next_question"):
             # "Back" from a diagnosis returns to the guided questions where they stopped.
             events.append(f"back:{before}")
-            session.replies.insert(len(session.replies) - 1, Reply(messages.BACK_TO_QUESTIONS))
+            session.replies.insert(len(session.replies) - 1, Reply(session.tr(messages.BACK_TO_QUESTIONS)))
             return
         if before == "clarifying_error":
-            session.say(messages.ANSWER_FOLLOW_UP_FIRST)
+            session.say(session.tr(messages.ANSWER_FOLLOW_UP_FIRST))
         else:
-            session.say(messages.NO_EARLIER_QUESTION)
+            session.say(session.tr(messages.NO_EARLIER_QUESTION))
         session.say_where_we_are()
 
     def _cmd_help(self, session: TroubleshootingSession, events: list[str]) -> None:
-        session.say(card=cards.help_card(self.knowledge))
+        session.say(card=cards.help_card(self.knowledge, lang=session.lang,
+                                         live_checks=session.live_checks))
         if session.state != "welcome":
             session.say_where_we_are()
 
@@ -602,7 +621,8 @@ class FlowEngine:
         self._fire(session, "ask_for_person")
 
     def _cmd_overview(self, session: TroubleshootingSession, events: list[str]) -> None:
-        session.say(card=cards.overview_card(self.knowledge))
+        session.say(card=cards.overview_card(self.knowledge, lang=session.lang,
+                                             facts=session.facts))
 
     def _cmd_continue(self, session: TroubleshootingSession, events: list[str]) -> None:
         if session.state in {"handoff_requested", "welcome", "summary", "proposing_fix"}:
@@ -621,9 +641,9 @@ class FlowEngine:
     def _cmd_fix_failed(self, session: TroubleshootingSession, events: list[str]) -> None:
         if session.state != "proposing_fix":
             if session.state == "summary":
-                session.say(messages.UNKNOWN_ERROR)
+                session.say(session.tr(messages.UNKNOWN_ERROR))
             elif session.state.startswith("ask_"):
-                session.say(messages.PASTE_THE_ERROR)
+                session.say(session.tr(messages.PASTE_THE_ERROR))
                 session.say_where_we_are()
             else:
                 session.say_where_we_are()
@@ -631,9 +651,9 @@ class FlowEngine:
         session.facts["failed_fixes"] = int(session.facts.get("failed_fixes", 0)) + 1
         events.append(f"fix_failed:{session.current_candidate()}")
         if self._fire(session, "fix_failed"):
-            session.replies.insert(len(session.replies) - 1, Reply(messages.FIX_FAILED_NEXT))
+            session.replies.insert(len(session.replies) - 1, Reply(session.tr(messages.FIX_FAILED_NEXT)))
             return
-        session.say(messages.FIX_FAILED_RESUME)
+        session.say(session.tr(messages.FIX_FAILED_RESUME))
         self._fire(session, "next_question")
 
 
@@ -656,12 +676,4 @@ _COMMANDS: dict[str, Callable[[FlowEngine, TroubleshootingSession, list[str]], N
 }
 
 
-def noted_text(knowledge: Knowledge, learned: Mapping[str, str]) -> str:
-    """Say which volunteered facts were taken down, so the customer can correct them."""
-    parts = []
-    for question, value in learned.items():
-        spec = knowledge.questions[question]
-        title = next((o.title for o in spec.options if o.value == value), value)
-        parts.append(f"{spec.label}: {title}")
-    return "Noted: " + "; ".join(parts) + "."
-
+noted_text = cards.noted_text

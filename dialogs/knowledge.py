@@ -66,6 +66,9 @@ UNKNOWN_CAUSE = "unknown"
 """The catch-all cause; always last in fix order."""
 MAILBOX_PLACEHOLDER = "{mailbox}"
 """The placeholder for the mailbox in a cause's forward_text prose."""
+PROSE_PLACEHOLDERS = frozenset({MAILBOX_PLACEHOLDER, IDENTITY_PLACEHOLDER, "{domain}", "{app_id}"})
+"""Known values customer text may name: the address, its PowerShell literal, the tenant's
+domain and the OAuth app's id (filled in by the cards when known)."""
 
 _TOP_KEYS = frozenset(
     {
@@ -239,18 +242,41 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Fix:
-    """How to remove a cause.
+class Recommended:
+    """The one fix a customer card shows first; everything else is one press away.
 
-    ``recommended_powershell`` is Microsoft's recommended way when it differs
-    from the plain fix (e.g. allow one mailbox rather than the whole
-    organisation); it is shown first.
+    Attributes:
+        text: What to do now, in one short line.
+        click_path: Index of the fix's click path that belongs to it, or None.
+        powershell: The PowerShell lines that belong to it (none, or the fix's). In the
+            file ``true`` means the fix's PowerShell; a list of lines is the recommended
+            fix's own, when Microsoft's recommended way differs from the fix's
+            PowerShell (one mailbox's ``Set-CASMailbox`` rather than the whole
+            organisation's ``Set-TransportConfig``, which then stays under "Other ways").
     """
+
+    text: str
+    click_path: int | None
+    powershell: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Fix:
+    """How to remove a cause."""
 
     steps: tuple[str, ...]
     click_paths: tuple[ClickPath, ...]
     powershell: tuple[str, ...]
-    recommended_powershell: tuple[str, ...] = ()
+    # Absent in the file: the first step, the first click path and the PowerShell.
+    recommended: Recommended | None = None
+
+    @property
+    def first(self) -> Recommended:
+        """The recommended fix (see :class:`Recommended`)."""
+        if self.recommended is not None:
+            return self.recommended
+        return Recommended(self.steps[0] if self.steps else "",
+                           0 if self.click_paths else None, self.powershell)
 
 
 @dataclass(frozen=True)
@@ -849,7 +875,8 @@ class _Parser:
                 ClickPath(
                     portal=self._text(obj.get("portal"), f"{here}.portal"),
                     url=self._url(obj.get("url"), f"{here}.url"),
-                    steps=self._texts(obj.get("steps"), f"{here}.steps", non_empty=True),
+                    steps=self._prose(self._texts(obj.get("steps"), f"{here}.steps",
+                                                  non_empty=True), f"{here}.steps"),
                 )
             )
         return tuple(paths)
@@ -941,11 +968,9 @@ class _Parser:
         check = self._object(
             obj.get("check"), f"{here}.check", frozenset({"click_paths", "powershell"})
         )
-        fix = self._object(
-            obj.get("fix"), f"{here}.fix",
-            frozenset({"steps", "click_paths", "powershell", "recommended_powershell"}),
-            optional=frozenset({"recommended_powershell"}),
-        )
+        fix = self._object(obj.get("fix"), f"{here}.fix",
+                           frozenset({"steps", "click_paths", "powershell", "recommended"}),
+                           optional=frozenset({"recommended"}))
         forward_text = self._text(obj.get("forward_text"), f"{here}.forward_text")
         wrong = [name for name in placeholders(forward_text)
                  if name not in (MAILBOX_PLACEHOLDER, IDENTITY_PLACEHOLDER)]
@@ -977,13 +1002,7 @@ class _Parser:
                 ),
                 powershell=self._powershell(check.get("powershell"), f"{here}.check.powershell"),
             ),
-            fix=Fix(
-                steps=self._texts(fix.get("steps"), f"{here}.fix.steps", non_empty=True),
-                click_paths=self._click_paths(fix.get("click_paths"), f"{here}.fix.click_paths"),
-                powershell=self._powershell(fix.get("powershell"), f"{here}.fix.powershell"),
-                recommended_powershell=self._powershell(
-                    fix.get("recommended_powershell", []), f"{here}.fix.recommended_powershell"),
-            ),
+            fix=self._fix(fix, here),
             wait=self._text(obj.get("wait"), f"{here}.wait"),
             links=tuple(links),
             forward_text=forward_text,
@@ -991,6 +1010,50 @@ class _Parser:
             prior=self._fraction(obj.get("prior", 0.0), f"{here}.prior"),
             needs_person=self._flag(obj.get("needs_person", False), f"{here}.needs_person"),
         )
+
+    def _fix(self, fix: Mapping[str, Any], here: str) -> Fix:
+        steps = self._prose(self._texts(fix.get("steps"), f"{here}.fix.steps", non_empty=True),
+                            f"{here}.fix.steps")
+        click_paths = self._click_paths(fix.get("click_paths"), f"{here}.fix.click_paths")
+        powershell = self._powershell(fix.get("powershell"), f"{here}.fix.powershell")
+        recommended = None
+        if "recommended" in fix:
+            where = f"{here}.fix.recommended"
+            obj = self._object(fix["recommended"], where,
+                               frozenset({"text", "click_path", "powershell"}))
+            index = obj.get("click_path")
+            if index is not None and (isinstance(index, bool) or not isinstance(index, int)
+                                      or not 0 <= index < len(click_paths)):
+                self._problem(f"{where}.click_path",
+                              f"must be null or an index of fix.click_paths, got {index!r}")
+                index = None
+            text = self._prose((self._text(obj.get("text"), f"{where}.text"),), where)[0]
+            recommended = Recommended(text, index,
+                                      self._recommended_powershell(obj, powershell, where))
+        return Fix(steps=steps, click_paths=click_paths, powershell=powershell,
+                   recommended=recommended)
+
+    def _recommended_powershell(self, obj: Mapping[str, Any], powershell: tuple[str, ...],
+                                where: str) -> tuple[str, ...]:
+        """A recommended fix's PowerShell: true (the fix's), false, or its own lines."""
+        value = obj.get("powershell")
+        if isinstance(value, list):
+            return self._powershell(value, f"{where}.powershell")
+        if not isinstance(value, bool) or (value and not powershell):
+            self._problem(f"{where}.powershell",
+                          "must be true (only when the fix has PowerShell), false or a list "
+                          "of PowerShell lines")
+            return ()
+        return powershell if value else ()
+
+    def _prose(self, texts: tuple[str, ...], where: str) -> tuple[str, ...]:
+        """Check the known-value placeholders of customer text (steps, click-path steps)."""
+        for i, value in enumerate(texts):
+            wrong = [name for name in placeholders(value) if name not in PROSE_PLACEHOLDERS]
+            if wrong:
+                self._problem(f"{where}[{i}]",
+                              f"only {sorted(PROSE_PLACEHOLDERS)} may be used, found {wrong}")
+        return texts
 
     def _fraction(self, value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:

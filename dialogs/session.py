@@ -14,6 +14,7 @@ from typing import Any
 
 from dialogs import cards, messages
 from dialogs.flow import ASKED_WHEN, QUESTIONS
+from dialogs.i18n import SOURCE_LANG, Translator, translator
 from dialogs.knowledge import Knowledge, SmtpAuthSupport
 
 UNSURE = "unsure"
@@ -39,12 +40,21 @@ class TroubleshootingSession:
         knowledge: the loaded knowledge base (never persisted).
         replies: what this turn says, in order.
         state: set by the machine.
+        lang: the conversation's language (``snapshot["lang"]``): every reply is in it.
+        live_checks: True when sign-in is configured, so cards may offer "Check my tenant".
     """
 
     facts: dict[str, Any]
     knowledge: Knowledge
     replies: list[Reply] = field(default_factory=list)
     state: str = "welcome"
+    lang: str = SOURCE_LANG
+    live_checks: bool = False
+
+    @property
+    def tr(self) -> Translator:
+        """The conversation's translator: ``session.tr(messages.X)`` says X in its language."""
+        return translator(self.lang)
 
     # ----- facts -----------------------------------------------------------
     def answer(self, question: str) -> str | None:
@@ -133,7 +143,8 @@ class TroubleshootingSession:
     def ask_current_question(self, hint: str | None = None) -> None:
         """(Re-)ask the question of the current state, optionally with a hint first."""
         question = self.state.removeprefix("ask_")
-        self.say(card=cards.question_card(self.knowledge, question, self.facts, hint=hint))
+        self.say(card=cards.question_card(self.knowledge, question, self.facts, hint=hint,
+                                           lang=self.lang))
 
     def show_how_to_find_out(self, *_: Any) -> None:
         """Explain where to look up the current question's answer."""
@@ -141,31 +152,37 @@ class TroubleshootingSession:
         shown = self.facts.setdefault("how_shown", [])
         if question not in shown:
             shown.append(question)
-        self.say(card=cards.how_to_find_out_card(self.knowledge, question, self.facts))
+        self.say(card=cards.how_to_find_out_card(self.knowledge, question, self.facts,
+                                                   lang=self.lang))
 
     def on_enter_state(self) -> None:
         """Say what the new state needs: a question, the summary, a fix, …"""
         if self.state.startswith("ask_"):
             self.ask_current_question()
         elif self.state == "summary":
-            self.say(card=cards.summary_card(self.knowledge, self.facts))
+            self.say(card=cards.summary_card(self.knowledge, self.facts, lang=self.lang,
+                                            live_checks=self.live_checks))
         elif self.state == "proposing_fix":
             cause_id = self.current_candidate() or "unknown"
-            self.say(card=cards.diagnosis_card(self.knowledge, self.facts, cause_id))
+            self.say(card=cards.diagnosis_card(self.knowledge, self.facts, cause_id,
+                                              lang=self.lang))
         elif self.state == "clarifying_error":
-            self.say(card=cards.follow_up_card(self.facts["diagnosis"]["follow_up"]))
+            self.say(card=cards.follow_up_card(self.facts["diagnosis"]["follow_up"],
+                                              lang=self.lang, knowledge=self.knowledge))
         elif self.state == "handoff_requested":
             self.facts["person_requested"] = True
-            self.say(card=cards.handoff_requested_card(self.knowledge, self.facts))
+            self.say(card=cards.handoff_requested_card(self.knowledge, self.facts,
+                                                      lang=self.lang))
         elif self.state == "resolved":
-            self.say(card=cards.resolved_card(self.knowledge, self.facts))
+            self.say(card=cards.resolved_card(self.knowledge, self.facts, lang=self.lang))
 
     def say_where_we_are(self) -> None:
         """Repeat the current state's message (after a stale button or a restart)."""
         if self.state == "welcome":
-            self.say(card=cards.welcome_card(self.knowledge))
+            self.say(card=cards.welcome_card(self.knowledge, lang=self.lang,
+                                            live_checks=self.live_checks))
         elif self.state == "resolved":
-            self.say(messages.RESOLVED_AGAIN)
+            self.say(self.tr(messages.RESOLVED_AGAIN))
         else:
             self.on_enter_state()
 

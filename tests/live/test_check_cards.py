@@ -15,8 +15,7 @@ from dialogs.knowledge import default_knowledge
 from dialogs.live import phrases
 from dialogs.live.cards import RunView, gallery_builders, results_card
 from dialogs.live.results import CheckResult, CheckStatus
-from tests.support.cards import card_errors
-from tests.support.visible_words import visible_words
+from tests.support.cards import card_errors, visible_words
 
 
 def _fails(card: dict[str, Any]) -> int:

@@ -29,9 +29,8 @@ from dialogs.live.ports import (
 )
 from dialogs.live.results import CheckResult, CheckStatus
 from dialogs.session import Reply
-from tests.support.cards import card_errors
+from tests.support.cards import card_errors, visible_words
 from tests.support.harness import texts
-from tests.support.visible_words import visible_words
 
 TENANT = "8f1c5a2e-0b7d-4c1e-9a55-3f2d6c7b9e10"
 ADMIN = SignedIn(TENANT, "admin-id", "admin@contoso.example", ("contoso.example",))
