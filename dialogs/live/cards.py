@@ -209,7 +209,10 @@ def results_card(knowledge: Knowledge, view: RunView) -> Card:
         body.append(text(phrases.RESULTS_GOOD_BUT_UNKNOWN if unknown
                          else phrases.RESULTS_ALL_GOOD))
     if view.done:
-        details = [f"detail-{r.check_id}" for r in view.results]
+        # In the rows' order (results arrive in any order).
+        shown = [*view.expected, *(r.check_id for r in view.results
+                                   if r.check_id not in view.expected)]
+        details = [f"detail-{check_id}" for check_id in shown if check_id in by_id]
         actions[:0] = [submit(phrases.RESULTS_RERUN, {"msa": RUN_CHECKS}),
                        _toggle(phrases.RESULTS_SHOW_DETAILS, details)]
         actions.append(dict(submit(phrases.RESULTS_PERSON, {"msa": "person"}), mode="secondary"))
