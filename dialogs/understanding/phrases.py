@@ -1,9 +1,11 @@
-"""Reading what the customer typed: commands, addresses and volunteered facts.
+"""English phrase rules kept from before the understanding layer.
 
-Kept small and rule-based on purpose: the answers are yes / no / not sure,
-an address or a mailbox type, and the words people use for them live in the
-knowledge file (each question's options, synonyms and topic words). Nothing
-here parses text inside a flow guard.
+Whole-message commands, a fix's outcome in a short message, the first words of
+a question, topic words for the knowledge search, and a follow-up question's
+options. The understanding layer (:mod:`dialogs.understanding.reader`) reads
+every message in the three languages; these remain for the few places that ask
+one narrow English question of a text (is it about the PowerShell of the fix on
+the screen? does it ask when the fix starts working?).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from dialogs.knowledge import Knowledge
 from dialogs.knowledge import normalise as normalise_words
-from dialogs.powershell import InvalidIdentity, validate_identity
+from dialogs.understanding.text import find_address
 
 # Greetings: alone they start the questions, and so do they at the head of a short message.
 _GREETINGS = ("hi", "hello", "hey", "hallo", "good morning", "good afternoon", "good evening",
@@ -57,15 +59,6 @@ _LONG_COMMAND_PHRASES: dict[str, tuple[str, ...]] = {
 }
 
 _PUNCT = re.compile(r"[^\w@.'?+-]+", re.UNICODE)
-_ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_PASSWORD = re.compile(
-    r"(?i)\b(?:pass(?:word|wort|wd)?|pwd|kennwort|parole|app[- ]?password)\b\s*(?:is|:|=|ist)\s*\S{4,}"
-)
-# Signs that a text is an error report rather than chat.
-_ERRORISH = re.compile(
-    r"(?i)(\b[245]\d\d[ -]\d\.\d{1,3}\.\d{1,3}\b|\b[45]\.\d\.\d{1,3}\b|AADSTS\d+|exception|"
-    r"error|failed|unable to|unsuccessful|denied|refused|timed? ?out)"
-)
 _NEGATION = re.compile(
     r"(?i)\b(no|not|n't|never|off|disabled?|without|none|unchecked|unticked|turned off|"
     r"switched off|doesn't|don't|isn't|aren't|haven't|hasn't|nicht|kein)\b"
@@ -268,16 +261,6 @@ def _contains_any_phrase(text: str, phrases: tuple[str, ...]) -> bool:
     return pattern is not None and pattern.search(text) is not None
 
 
-def contains_password(text: str) -> bool:
-    """True when a message looks like it shares a password (we refuse to keep it)."""
-    return _PASSWORD.search(text) is not None
-
-
-def looks_like_error(text: str) -> bool:
-    """True when a message reads like an error report rather than a chat answer."""
-    return _ERRORISH.search(text) is not None
-
-
 def is_unsure(text: str) -> bool:
     """True when a short message says "I don't know" in one of its usual forms."""
     return len(text) <= 80 and _UNSURE.search(text) is not None
@@ -286,17 +269,6 @@ def is_unsure(text: str) -> bool:
 def is_skip(text: str) -> bool:
     """True when a message asks to skip the current question ("skip", "skip for now", "pass")."""
     return normalise(text).strip(" .!?") in _SKIP_PHRASES
-
-
-def find_address(text: str) -> str | None:
-    """Return the mailbox address in ``text`` when it is one we can put in PowerShell."""
-    for candidate in _ADDRESS.findall(text or ""):
-        candidate = candidate.strip(".'")
-        try:
-            return validate_identity(candidate)
-        except InvalidIdentity:
-            continue
-    return None
 
 
 def _polarity(clause: str) -> str | None:
