@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dialogs import messages
-from dialogs.knowledge import Cause, ClickPath, Knowledge
+from dialogs.knowledge import Answer, Cause, ClickPath, Knowledge
 from dialogs.powershell import InvalidIdentity, render
 
 Card = dict[str, Any]
@@ -536,3 +536,35 @@ def resolved_card(knowledge: Knowledge, facts: Mapping[str, Any]) -> Card:
         body.extend(fix_sections(knowledge.cause("basic_auth_disabled"), facts))
     body.append(text("Say \"start over\" to check another mailbox.", subtle=True))
     return card(body, [submit("Check another mailbox", {"msa": "start_over"})])
+
+
+# ----- cards of the understanding layer (issue 17) --------------------------------------------
+def answer_card(knowledge: Knowledge, answer: Answer, kind: str, facts: Mapping[str, Any]) -> Card:
+    """One short answer to a typed question, with its steps one press away."""
+    body = [text(answer.title, weight="Bolder"), text(answer.for_kind(kind))]
+    steps: list[dict[str, Any]] = [text(f"{i}. {step}", spacing="Small")
+                                   for i, step in enumerate(answer.steps, start=1)]
+    if answer.powershell:
+        steps.append(text("PowerShell (run as an Exchange administrator):", subtle=True))
+        steps.append(code_block(powershell_lines(answer.powershell, identity_of(facts))))
+    actions: list[dict[str, Any]] = [{"type": "Action.ShowCard", "title": messages.SHOW_THE_STEPS,
+                                      "card": {"type": "AdaptiveCard", "body": steps}}]
+    if answer.cause is not None and answer.cause in knowledge.cause_ids:
+        actions.append(submit(messages.SHOW_THE_FIX, {"msa": "show_fix", "cause": answer.cause}))
+    return card(body, actions)
+
+
+def confirm_card(knowledge: Knowledge, fact: str, value: str) -> Card:
+    """"Did you mean: MFA: No?" with Yes / No: a reading below the confidence bar."""
+    spec = knowledge.questions[fact]
+    title = next((option.title for option in spec.options if option.value == value), value)
+    item = f"{spec.label}: {title}"
+    data = {"msa": "confirm", "fact": fact, "value": value}
+    return card([text(messages.CONFIRM_PROMPT.format(item=item), weight="Bolder")],
+                [submit(messages.CONFIRM_YES, {**data, "answer": "yes"}, style="positive"),
+                 submit(messages.CONFIRM_NO, {**data, "answer": "no"})])
+
+
+def reask_card(lead: str, options: Sequence[tuple[str, Mapping[str, Any]]]) -> Card:
+    """A short re-ask: one line and the two or three likely meanings as buttons."""
+    return card([text(lead)], [submit(title, data) for title, data in options])

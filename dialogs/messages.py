@@ -111,3 +111,34 @@ BASIC_AUTH_CHOSEN = (
 )
 TRUNCATED = "Your message was very long, so I only read its first 10,000 characters."
 STALE_BUTTON = "That button belongs to an earlier question, so here is where we are now:"
+
+# ----- the understanding layer (issue 17) -----------------------------------------------------
+START_ACK = "Let's get CLOUDEX TMS sending mail from your Microsoft 365 mailbox."
+WAIT_ACK = "Take your time. I'll be here: answer the question above when you're ready."
+CONFIRM_PROMPT = "Did you mean: {item}?"
+CONFIRM_YES = "Yes"
+CONFIRM_NO = "No"
+CONFIRM_DROPPED = "OK, I have not noted that."
+CHANGE_ANSWER = "Let's change that answer."
+REASK = "Sorry, I didn't catch that. Did you mean one of these?"
+REASK_OPTIONS = {
+    "start": "Start the setup questions",
+    "problem": "Mail is not being sent",
+    "error": "I have an error message",
+    "question": "Ask a question",
+    "help": "What can you do?",
+    "person": "Talk to a person",
+    "fix_worked": "Yes, it works",
+    "fix_failed": "No, still failing",
+    "back": "Back",
+    "start_over": "Start over",
+}
+PASTE_ERROR_PROMPT = "Paste the error message from CLOUDEX TMS here and I will tell you what causes it."
+ASK_YOUR_QUESTION = "Type your question and I will answer it from what I know about the setup."
+SHOW_THE_STEPS = "Show the steps"
+SHOW_THE_FIX = "Show the fix"
+LANGUAGE_CHOSEN = "Language: {name}."
+LANGUAGE_NAMES = {"en": "English", "lv": "latviešu", "ru": "русский"}
+TEST_RESULT_HOW = (
+    "Sorry it still fails. What did CLOUDEX TMS say? Paste the error message, or choose below."
+)

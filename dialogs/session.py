@@ -39,12 +39,17 @@ class TroubleshootingSession:
         knowledge: the loaded knowledge base (never persisted).
         replies: what this turn says, in order.
         state: set by the machine.
+        lang: the conversation's language (persisted beside the facts).
+        lang_chosen: True when the customer chose it (it then no longer follows their writing).
     """
 
     facts: dict[str, Any]
     knowledge: Knowledge
     replies: list[Reply] = field(default_factory=list)
     state: str = "welcome"
+    # The conversation's language (en, lv, ru) and whether the customer chose it.
+    lang: str = "en"
+    lang_chosen: bool = False
 
     # ----- facts -----------------------------------------------------------
     def answer(self, question: str) -> str | None:

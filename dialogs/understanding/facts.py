@@ -199,6 +199,10 @@ class FactReader:
         pieces.append(scan[last:])
         return "".join(pieces), moved
 
+    def repaired(self, folded: str) -> str:
+        """``folded`` with misspelt words repaired ("secuirty defualts" -> "security defaults")."""
+        return self._repaired(folded)[0]
+
     # ----- reading -------------------------------------------------------------------------
     def read(self, text: str, scan: str, lang: str, question: str | None,
              known: Mapping[str, str] | None = None) -> list[Fact]:
@@ -283,7 +287,8 @@ class FactReader:
     def _resolve(self, terms: list[_Term], question: str | None) -> list[_Found]:
         # A weak word that is not about its fact here ("last" in "прошлом году") is no topic.
         anchors = [t for t in terms if t.kind in {"topic", "value"} and not (
-            t.weak and t.fact is not None and not self._weak_counts(t.fact, t, terms, question))]
+            t.weak and t.fact is not None and not self._weak_counts(
+                _WEAK_AS.get(t.fact, t.fact), t, terms, question))]
         smtp_said = any(t.fact in {"smtp_auth", "smtp_disabled_param"} for t in terms) or \
             question in SMTP_FACTS
         # A qualifier ("for the tenant", "pastkastei") names SMTP AUTH where SMTP AUTH is talked of.
@@ -406,6 +411,11 @@ class FactReader:
             facts = smtp_targets.get(anchor.clause, ())
             if fact == "smtp_disabled_param" and not facts:
                 facts = ("org_smtp_auth",) if question != "mailbox_smtp_auth" else (question,)
+        elif fact == "password_only":
+            # "Only a password": no MFA when MFA is asked; else how the TMS signs in.
+            if question == "mfa":
+                return [_Found("mfa", "no", anchor.start, anchor.end, BARE, anchor.clause)]
+            facts = ("auth_method",)
         elif fact == "entra_p1":
             # "No P1" rules out Conditional Access; having P1 says nothing about a policy.
             negative = anchor.negated or symbol in {"nohave", "no", "off"}
@@ -459,7 +469,7 @@ class FactReader:
 
     @staticmethod
     def _weak_counts(name: str, anchor: _Term, terms: list[_Term], question: str | None) -> bool:
-        if question == name:
+        if question == name or (anchor.fact == "password_only" and question == "mfa"):
             return True
         if anchor.asked_only:
             return False
@@ -475,7 +485,7 @@ class FactReader:
                question: str | None, terms: list[_Term], known: Mapping[str, str]) -> list[Fact]:
         explicit = {f.fact: _value(f.fact, f.symbol) for f in found if not f.bare}
         changed = {fact for fact, value in explicit.items()
-                   if value is not None and known.get(fact) not in (None, value)}
+                   if value is not None and known.get(fact) not in (None, "unsure", value)}
         best: dict[str, Fact] = {}
         for item in found:
             value = _value(item.fact, item.symbol)
@@ -503,13 +513,15 @@ class FactReader:
 
     @staticmethod
     def _adds(terms: list[_Term], clause: int) -> bool:
-        """True when the clause after ``clause`` opens with "and"/"also" ("yes, and SD too")."""
+        """True when the clause after ``clause`` goes on ("yes, and SD too", "no, but MFA is on")."""
         following = [t for t in terms if t.clause == clause + 1]
-        return bool(following) and (following[0].kind in _ADDITIVE
+        return bool(following) and (following[0].kind in _ADDITIVE | {"contrast"}
                                     or any(t.kind == "also" for t in following))
 
 
 _WORDS = re.compile(r"[\w']+")
+# Which question a weak word of a fact of its own answers.
+_WEAK_AS = {"password_only": "auth_method"}
 
 
 def _combine(signals: Sequence[_Term]) -> str | None:

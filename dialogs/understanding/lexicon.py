@@ -125,6 +125,11 @@ _PHRASES: list[Entry] = [
         r"(?:parast" + W + r"|konta|pastkastes) parol" + W,
         r"(?:обычн" + W + r"|простой) парол" + W, r"парол" + W + r" (?:от )?(?:ящика|учетк" + W + r")",
     ), "auth_method", "basic"),
+    # "Just a password": at the MFA question, no second step; elsewhere, the sign-in.
+    *_many("value", (
+        r"(?:just|only) (?:a |the |with (?:a |the )?)?(?:password|pwd)(?: only)?", r"password only",
+        r"tikai (?:ar )?parol" + W, r"tikai parole", r"только (?:по )?парол" + W,
+    ), "password_only", "basic", weak=True),
     # Alone, "password" may describe how a person signs in (no MFA), not how the TMS does.
     *_many("value", (r"password", r"passwd", r"pwd", r"parol" + W, r"по паролю", r"парол" + W),
            "auth_method", "basic", weak=True),
@@ -198,7 +203,8 @@ _PHRASES: list[Entry] = [
     # A fix that did not help (on a fix's "did it work?"): failed, but not how.
     *_many("value", (
         r"same (?:error|thing|problem|message)", r"still (?:the same|fail" + W + r"|broken|"
-        r"(?:not|doesn'?t|does not|isn'?t|can'?t|cannot|won'?t|no) \w+|getting(?: \w+)?)",
+        r"(?:not|doesn'?t|does not|isn'?t|can'?t|cannot|won'?t|no) (?!sure|certain|know)\w+|"
+        r"getting(?: \w+)?)",
         r"nothing changed", r"no luck", r"broken", r"salu?z" + W, r"сломал" + W, r"сломан" + W,
         r"(?:it )?(?:didn'?t|did not) help", r"(?:that|it) (?:wasn'?t|was not) it",
         r"(?:ta|tas) pat" + W + r"(?: kluda)?", r"joprojam (?:ne" + W + r"|tas pats)",

@@ -58,6 +58,15 @@ _MOVES: tuple[tuple[str, str], ...] = (
                + r" (?:адрес|ответ)"),
 )
 _COMPILED = tuple((move, re.compile(pattern)) for move, pattern in _MOVES)
+_GREETING = re.compile(
+    r"^\W*(?:hi|hello|hey|hiya|hallo|howdy|good (?:morning|afternoon|evening|day)|greetings|"
+    r"sveik" + W + r"|labdien|labrit|labvakar|cau|cav|sveiciens|привет" + W + r"|здравствуй" + W
+    + r"|здрасте|добр" + W + r" (?:утро|день|вечер)|privet|zdravstvuj" + W + r"|dobryj den)\b")
+
+
+def greets(folded: str) -> bool:
+    """True when a folded message opens with a greeting ("hi all", "labdien", "добрый день")."""
+    return _GREETING.search(folded) is not None
 
 # Errors said in words: what Microsoft and mail libraries print, not what people say.
 _ERROR_WORDS = re.compile(

@@ -41,6 +41,7 @@ from dialogs.understanding.text import (
     find_address,
     fold,
     has_error_code,
+    looks_like_error,
     words,
 )
 
@@ -51,8 +52,10 @@ LANGUAGES = ("en", "lv", "ru")
 _LANG_SURE = 0.7
 _SURE_INTENT = 0.5
 # The answer head guesses a bare reply only when both heads are this sure (and it is confirmed).
-_GUESS_INTENT = 0.6
-_GUESS_ANSWER = 0.75
+_GUESS_INTENT = 0.7
+# The classifier alone closes or fails a fix only when this sure.
+_SURE_OUTCOME = 0.85
+_GUESS_ANSWER = 0.85
 # Intents that may carry facts the engine stores.
 FACT_INTENTS = frozenset({"answer", "facts"})
 
@@ -218,6 +221,9 @@ class Understanding:
 
         if question is not None and questions.is_unsure_question(folded):
             return draft.with_facts("answer", 0.9, facts)
+        if question == "mailbox" and any(f.name == "mailbox" and f.value != "unsure" for f in facts):
+            # "Can we use tms@contoso.com?" still answers the address question.
+            return draft.with_facts("answer", 0.9, facts)
         if opens_as_question or (asks and top == "question"):
             return self._question(draft, matched)
         if strong:
@@ -246,11 +252,17 @@ class Understanding:
                 return draft.with_facts("answer", p_top, [guessed])
             # It reads like an answer, but no rule reads it: not understood, ask again.
             return draft.reading("other", p_top)
-        if top == "question":
+        if top == "question" and asks:
             return self._question(draft, matched)
-        if top in _MOVES_ONLY:
-            # "Skip" or "back" needs its words; the classifier alone does not move the flow.
+        if top in {"fix_worked", "fix_failed"} and p_top < _SURE_OUTCOME:
+            # Closing or failing a fix takes its words ("it works", "same error"), or certainty.
             return draft.reading("other", p_top)
+        if top in _MOVES_ONLY or top == "question" or (top == "greeting" and not moves.greets(folded)):
+            # "Skip", "back" or "hi" needs its words; the classifier alone does not move the flow.
+            return draft.reading("other", p_top)
+        if p_top < _SURE_INTENT and top in {"problem", "start", "other"} and looks_like_error(text):
+            # "error 9.9.9 …": error words, and nothing surer: the diagnosis decides.
+            return draft.reading("error", p_top)
         return draft.reading(top, p_top)
 
     def _question(self, draft: _Draft, matched: list[str]) -> Reading:
@@ -259,17 +271,18 @@ class Understanding:
             if move in matched:
                 return self._move(draft, move, [])
         top, p_top = draft.scores.top("intent")
-        if top not in {"question", "answer", "facts"} and p_top >= _SURE_INTENT:
+        if top not in {"question", "answer", "facts"} and p_top >= _SURE_INTENT \
+                and not draft.folded.rstrip().endswith("?"):
             # Worded like a question, meant otherwise: "did it but nothing changed" on a fix.
             return draft.reading(top, p_top)
-        topic = questions.topic_of(draft.folded)
-        if not topic:
+        topic = questions.topic_of(self.facts.repaired(draft.folded))
+        if not topic and draft.context in (None, "-"):
             # "How do I connect our mailbox to the TMS?" asks for the whole job; "what time
             # is it?" for nothing we know. The classifier tells them apart.
             ranked = [(label, p) for label, p in draft.scores.ranked("intent")
                       if label in {"start", "problem", "other", "question", "help", "person"}]
             label = ranked[0][0]
-            if label != "question" and (label != "start" or draft.context in (None, "-")):
+            if label != "question":
                 return draft.reading(label, ranked[0][1])
         return draft.reading("question", max(draft.scores.probability("intent", "question"), 0.7),
                              kind=questions.kind_of(draft.folded), topic=topic)
@@ -296,8 +309,8 @@ class Understanding:
         if draft.scores.probability("intent", "answer") < _GUESS_INTENT:
             return None
         label, probability = draft.scores.top("answer")
-        if label == "value" or probability < _GUESS_ANSWER:
-            return None
+        if label not in {"yes", "no"} or probability < _GUESS_ANSWER or len(draft.said.split()) < 2:
+            return None  # "hmm" is no answer, and "Did you mean: I don't know?" no question
         value = _POLARITY.get(question, {}).get(label)
         if value is None:
             return None
@@ -421,6 +434,27 @@ def _replace(reading: Reading, **changes: object) -> Reading:
     from dataclasses import replace
 
     return replace(reading, **changes)  # type: ignore[arg-type]
+
+
+_CONFIRM_YES = frozenset({"yes", "yep", "yeah", "yup", "y", "sure", "correct", "right", "exactly",
+                          "ok", "okay", "ja", "jaa", "pareizi", "protams", "tiesa", "da", "да",
+                          "ага", "угу", "верно", "точно", "конечно", "правильно"})
+_CONFIRM_NO = frozenset({"no", "nope", "nah", "n", "ne", "nee", "net", "нет", "неа", "wrong",
+                         "incorrect", "nepareizi", "неверно", "неправильно"})
+_CONFIRM_FILLER = frozenset({"that's", "thats", "it", "is", "that", "so", "tas", "ir", "это", "так",
+                             "please", "ludzu", "пожалуйста"})
+
+
+def confirmation_of(text: str) -> str | None:
+    """"yes" or "no" for a short reply that is only a yes or a no ("jā, pareizi", "нет")."""
+    said = [w for w in words(fold(text)) if w not in _CONFIRM_FILLER]
+    if not said or len(said) > 4:
+        return None
+    if all(w in _CONFIRM_YES for w in said):
+        return "yes"
+    if all(w in _CONFIRM_NO for w in said):
+        return "no"
+    return None
 
 
 def locale_language(locale: str | None) -> str | None:
