@@ -23,11 +23,10 @@ import argparse
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parent.parent / "dialogs" / "understanding" / "data"
+from dialogs.understanding.dataset import Row, load
+
 LANGUAGES = ("en", "lv", "ru")
 
 # Answers given before the context's question: "unsure" everywhere, so that any value a
@@ -36,40 +35,6 @@ _EARLIER = {"mailbox": "tms@contoso.com"}
 _QUESTION_CONTEXTS = frozenset({
     "mailbox", "mailbox_type", "license", "mfa", "security_defaults", "org_smtp_auth",
     "mailbox_smtp_auth", "conditional_access", "auth_method", "test_result"})
-
-
-@dataclass(frozen=True)
-class Row:
-    """One labeled utterance."""
-
-    lang: str
-    context: str
-    intent: str
-    facts: Mapping[str, str]
-    text: str
-    line: int
-
-
-def parse_rows(path: Path, lang: str) -> list[Row]:
-    """Read ``context | intent | facts | text`` lines; ``#`` starts a comment line."""
-    rows = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not raw.strip() or raw.lstrip().startswith("#"):
-            continue
-        context, intent, facts, text = (part.strip() for part in raw.split(" | ", 3))
-        pairs = {} if facts == "-" else dict(item.split("=", 1) for item in facts.split(","))
-        rows.append(Row(lang, context, intent, pairs, text, number))
-    return rows
-
-
-def load(split: str) -> list[Row]:
-    """Every row of ``split`` (heldout or train), all languages."""
-    rows: list[Row] = []
-    for lang in LANGUAGES:
-        path = DATA / split / f"{lang}.txt"
-        if path.exists():
-            rows.extend(parse_rows(path, lang))
-    return rows
 
 
 def snapshot_for(context: str) -> dict[str, Any] | None:
@@ -126,6 +91,8 @@ def outcome(row: Row, before: Mapping[str, Any] | None, result: Any) -> str:
         return "person"
     if has("start_over"):
         return "start_over"
+    if has("change:"):
+        return "change"
     if has("back:") or messages.NO_EARLIER_QUESTION in text:
         return "back"
     if messages.HELP_TITLE in text:
@@ -197,7 +164,7 @@ def score(split: str, show: bool) -> dict[str, dict[str, float]]:
         right_intent = intent_matches(row.intent, got)
         counts["intent_right"] += right_intent
         stored = stored_facts(before, result)
-        expected = dict(row.facts)
+        expected = {k: v for k, v in row.facts.items() if k not in {"lang", "change"}}
         current = row.context if row.context in _QUESTION_CONTEXTS else None
         if current and row.intent == "skip":
             expected[current] = "unsure"  # a skipped question is noted as unknown, by design
@@ -213,7 +180,7 @@ def score(split: str, show: bool) -> dict[str, dict[str, float]]:
         fully = right_intent and not wrong and not missed
         counts["fully_right"] += fully
         if show and not fully:
-            print(f"{row.lang}:{row.line} [{row.context}] {row.text!r}\n"
+            print(f"{row.source} [{row.context}] {row.text!r}\n"
                   f"    label {row.intent} {dict(row.facts)}  got {got} {stored}")
     table: dict[str, dict[str, float]] = {}
     print(f"\nEngine end to end on the {split} split")

@@ -242,6 +242,10 @@ class FactReader:
             terms.append(_Term(entry.kind, entry.fact, entry.value, entry.weak, start, end,
                                bisect.bisect_left(word_starts, start), fuzzy=fuzzy,
                                asked_only=entry.asked_only))
+        for match in _MASKED_ADDRESS.finditer(scan):
+            terms.append(_Term("address", "mailbox", None, False, match.start(), match.end(),
+                               bisect.bisect_left(word_starts, match.start())))
+        terms.sort(key=lambda t: t.start)
         return terms
 
     @staticmethod
@@ -280,8 +284,10 @@ class FactReader:
                         target = before
                     break
             if target is not None:
-                target.negated = True
                 term.used_as_negator = True
+                # Negative concord: "nekad neesam pirkuši", "никогда не…" say no once.
+                if not (target.kind == "state" and target.value == "nohave"):
+                    target.negated = True
 
     # ----- which state goes with which topic ---------------------------------------------
     def _resolve(self, terms: list[_Term], question: str | None) -> list[_Found]:
@@ -321,6 +327,9 @@ class FactReader:
                 inherited = later[0][1]
             elif also:
                 earlier = [s for a, s in resolved[:i] if s]
+                if not earlier:  # "enabled, for the mailbox as well": the answer said before
+                    earlier = [_combine(sig) for c, sig in sorted(bare.items()) if c < anchor.clause]
+                    earlier = [s for s in earlier if s]
                 inherited = earlier[-1] if earlier else None
             if inherited is not None:
                 resolved[i] = (anchor, inherited)
@@ -475,10 +484,14 @@ class FactReader:
             return False
         if any(t.kind == "cue" and t.value == name for t in terms):
             return True
+        if name == "mailbox_type" and any(t.kind == "address" for t in terms):
+            return True  # "tms@x.lv, tā ir kopīgā": the type of the address given
         # A list of facts ("…, no CA, password"): the other items make the short one clear.
         strong = {t.fact for t in terms if t.kind in {"topic", "value"} and not t.weak
                   and t.fact not in {None, name}}
-        return len(strong) >= 3
+        if any(t.kind == "address" for t in terms):
+            strong.add("mailbox")
+        return len(strong) >= 2
 
     # ----- facts out -----------------------------------------------------------------------
     def _facts(self, text: str, found: list[_Found], moved: Sequence[tuple[int, int, int, int]],
@@ -520,6 +533,7 @@ class FactReader:
 
 
 _WORDS = re.compile(r"[\w']+")
+_MASKED_ADDRESS = re.compile(r"@{5,}")
 # Which question a weak word of a fact of its own answers.
 _WEAK_AS = {"password_only": "auth_method"}
 

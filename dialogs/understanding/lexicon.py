@@ -108,14 +108,15 @@ _PHRASES: list[Entry] = [
     *_many("value", (
         r"x?oauth ?2?(?:\.0)?", r"modern auth" + W, r"modern" + W + r" autentifikacij" + W,
         r"современн" + W + r" аутентификац" + W,
-        r"microsoft (?:sign[- ]?in|login|log[- ]?in|pieslegs" + W + r"|kont" + W + r")",
+        r"microsoft (?:sign[- ]?in|login|log[- ]?in|pieslegs" + W + r")",
         r"sign" + W + r" in with microsoft(?: 365)?", r"(?:log(?:ged)? in|login) with microsoft",
         r"ar microsoft(?: 365)? (?:kont" + W + r"|pieslegs" + W + r"|login" + W + r")",
         r"piesle(?:g|dz)" + W + r" ar microsoft", r"через (?:вход |учетк" + W + r" |учетн" + W + r" запис" + W
         + r" |аккаунт" + W + r" )?microsoft", r"вход" + W + r" (?:через )?microsoft",
         r"token" + W, r"токен" + W, r"app registration", r"client secret", r"graph api",
     ), "auth_method", "oauth"),
-    *_many("value", (r"ar microsoft(?: 365)?", r"с microsoft", r"via microsoft", r"with microsoft"),
+    *_many("value", (r"ar microsoft(?: 365)?", r"с microsoft", r"via microsoft", r"with microsoft",
+                     r"microsoft kont" + W, r"(?:ms|microsoft) (?:account|аккаунт" + W + r")"),
            "auth_method", "oauth", asked_only=True),
     *_many("value", (
         r"basic auth" + W, r"basic authentication",
@@ -138,10 +139,13 @@ _PHRASES: list[Entry] = [
         r"(?:microsoft |ms |office |o|m)?(?:365 )?business (?:basic|standard|premium|std|prem)",
         r"(?:microsoft|ms|office|o|m) ?365 (?:basic|standard|premium|bp|e[135]|a[135]|f3)",
         r"m365 ?bp", r"(?:office |microsoft |ms |o365 |m365 )?(?:365 )?e[135]",
-        r"f3", r"exchange online(?: \()?(?: plan)? ?(?:1|2|p1|p2)\)?", r"exchange (?:plan )?[12]",
+        r"f3", r"exchange online ?\(?(?:plan )?(?:1|2|p1|p2)\)?", r"exchange (?:plan )?[12]",
         r"(?:exchange online )?kiosk", r"eop1", r"бизнес (?:базов" + W + r"|basic|стандарт"
         + W + r"|премиум)", r"business (?:премиум|стандарт)",
     ), "license", "yes"),
+    # "Licensed": a licence had (and "unlicensed", "не лицензирован": none).
+    *_many("topic", (r"licen[cs]ed", r"licencet" + W, r"лицензирован" + W, r"licenzirovan" + W),
+           "license", "yes"),
     *_many("topic", (
         r"(?:microsoft |m365 |ms |office )?(?:365 )?f1", r"(?:microsoft |m365 |ms |office |o)?(?:365 )?"
         r"apps for (?:business|enterprise)", r"exchange foundation", r"teams essentials",
@@ -198,7 +202,7 @@ _PHRASES: list[Entry] = [
         r"fixed", r"solved", r"resolved", r"sorted", r"helped", r"did (?:it|the trick)",
         r"(?:all )?good now", r"salabot" + W, r"salaboj" + W, r"atrisinat" + W, r"atrisinaj" + W,
         r"palidzej" + W, r"izdev" + W, r"iet", r"починил" + W, r"решено", r"решил" + W,
-        r"помогло", r"заработал" + W, r"получилось", r"в порядке",
+        r"помогло", r"заработал" + W, r"получилось", r"в порядке", r"(?:viss )?kartiba",
     ), "test_result", "works", weak=True),
     # A fix that did not help (on a fix's "did it work?"): failed, but not how.
     *_many("value", (
@@ -234,7 +238,7 @@ _PHRASES: list[Entry] = [
     ), "test_result", "connection_failed", weak=True),
     *_many("value", (
         r"rejected", r"bounc" + W, r"ndr", r"undeliverable", r"send ?as denied", r"sendasdenied",
-        r"not delivered", r"noraidit" + W, r"atleca" + W, r"atnac" + W + r" atpakal",
+        r"not delivered", r"noraidit" + W, r"atle(?:c|ca)" + W, r"atnac" + W + r" atpakal",
         r"atgriez" + W, r"отклонен" + W, r"вернул" + W, r"недоставлен" + W,
     ), "test_result", "rejected", weak=True),
     *_many("value", (r"(?:some )?other error", r"(?:a )?different error", r"(?:kada )?cita kluda",
@@ -331,6 +335,9 @@ _STATES: list[Entry] = [
         r"(?:nav )?ne jausmas", r"grut" + W + r" pateikt", r"ka (?:lai )?(?:es )?(?:to )?(?:parbaudit|zinu|"
         r"uzzinat|redzet)", r"kur (?:to )?(?:var )?(?:atrast|redzet|skatit)", r"varbut",
         r"pirmo reizi dzirdu", r"(?:man )?nav piekluves", r"kas tas (?:ir)?", r"what'?s that",
+        r"\w+ would know", r"(?:i'?d |i would |we'?d )?(?:need|have) to (?:ask|check with)",
+        r"zinatu", r"japrasa", r"знает (?:наш|мой|только)" + W, r"(?:надо|нужно) спросить",
+        r"kur (?:tas|ta) ir", r"where (?:it|that) is", r"где (?:это|она|он)\b",
         r"what is (?:that|this|it)",
         r"не знаю", r"не уверен" + W, r"понятия не имею", r"без понятия", r"хз", r"(?:сложно|трудно) сказать",
         r"не помню", r"не смотрел" + W, r"не проверял" + W, r"как (?:это )?(?:проверить|узнать|посмотреть)",
@@ -384,6 +391,7 @@ _STATES: list[Entry] = [
     *_many("state", (r"true", r"\$true"), value="true"),
     *_many("state", (r"false", r"\$false"), value="false"),
     *_many("state", (
+        r"у нас(?: есть)?", r"у него(?: есть)?", r"покупа" + W,
         r"have", r"has", r"got", r"use", r"using", r"uses", r"there (?:is|are)", r"there'?s",
         r"(?:is|are) there",
         r"set up", r"configured", r"exists?", r"ir", r"lietoj" + W, r"izmantoj" + W, r"iestatit" + W,
@@ -392,6 +400,10 @@ _STATES: list[Entry] = [
         r"jalieto", r"jaizmanto", r"iestat" + W, r"купил" + W, r"куплен" + W, r"назначен" + W,
         r"настраива" + W, r"настроил" + W,
     ), value="have"),
+    # Latvian says "we don't use" in one word.
+    *_many("state", (r"nelieto" + W, r"neizmanto" + W, r"nepirk" + W, r"neesam (?:pirk|iestatij)" + W),
+           value="nohave"),
+    *_many("state", (r"prasit" + W, r"pieprasit" + W), value="on"),
     # "with a licence", "ar licenci", "с лицензией": a topic had; alone they say nothing.
     *_many("with", (r"with", r"ar", r"с", r"со"), value="have"),
     *_many("yes", (
@@ -410,7 +422,8 @@ _STATES: list[Entry] = [
     )),
     *_many("neg", (
         r"not", r"(?:do|does|did|is|are|was|were|has|have|had|can|could|would|should|wo|ai)n'?t",
-        r"cannot", r"never", r"without", r"nekad" + W, r"bez", r"nevar", r"nebija", r"nebus",
+        r"cannot", r"never", r"without", r"instead of", r"rather than", r"nekad" + W, r"bez",
+        r"nevar", r"nebija", r"nebus", r"netiek", r"nevis", r"а не",
         r"не", r"ни", r"без", r"никогда", r"никак" + W, r"nikogda",
     )),
     *_many("also", (r"too", r"as well", r"also", r"ari", r"тоже", r"также", r"tozhe")),

@@ -292,7 +292,12 @@ def train(rows: Sequence[Row], key: str = "") -> LinearModel:
         biases.append(bias)
         heads.append(Head(name, labels, start, temperature))
         start += len(labels)
-    known = {word for row in rows for word in WORD.findall(fold(row.text)) if len(word) > 2}
+    # Words seen twice are spelled right (a typo is seldom made twice): typo repair leaves them.
+    seen: dict[str, int] = {}
+    for row in rows:
+        for word in set(WORD.findall(fold(row.text))):
+            seen[word] = seen.get(word, 0) + 1
+    known = {word for word, times in seen.items() if times >= 2 and len(word) > 2}
     return LinearModel(names_in_order, idf, np.hstack(weights), np.concatenate(biases), heads,
                        known, key)
 

@@ -34,7 +34,8 @@ _MOVES: tuple[tuple[str, str], ...] = (
                r"savienojiet|sazinaties ar atbalst" + W + r"|\bчеловек" + W + r"|оператор" + W
                + r"|консультант" + W + r"|позвон" + W + r"|поговорить с|\bживо" + W + r"|"
                r"техподдержк" + W + r"|связ" + W + r" (?:с|со) (?:поддержк" + W + r"|кем)|"
-               r"кто-(?:то|нибудь)|по телефону|вместе со мной"),
+               r"кто-(?:то|нибудь)|кем-(?:то|нибудь)|по телефону|вместе со мной|"
+               r"(?:your|jusu|ваш" + W + r") (?:support|atbalst" + W + r"|поддержк" + W + r")"),
     ("back", r"^(?:\W*(?:oops|ups|ой|ой,|sorry)\W*)?(?:go )?(?:back|atpakal|назад|previous|"
              r"ieprieksej" + W + r"|предыдущ" + W + r"|к предыдущ" + W + r"|uz ieprieksej" + W + r")\b|"
              r"(?:go|ejam|soli|шаг|вернись|вернуться)\W*(?:\w+\W+)?(?:back|atpakal|назад)|"
@@ -59,7 +60,7 @@ _MOVES: tuple[tuple[str, str], ...] = (
 )
 _COMPILED = tuple((move, re.compile(pattern)) for move, pattern in _MOVES)
 _GREETING = re.compile(
-    r"^\W*(?:hi|hello|hey|hiya|hallo|howdy|good (?:morning|afternoon|evening|day)|greetings|"
+    r"^\W*(?:hi|hello|hey|hei|hiya|hallo|howdy|good (?:morning|afternoon|evening|day)|greetings|"
     r"sveik" + W + r"|labdien|labrit|labvakar|cau|cav|sveiciens|привет" + W + r"|здравствуй" + W
     + r"|здрасте|добр" + W + r" (?:утро|день|вечер)|privet|zdravstvuj" + W + r"|dobryj den)\b")
 

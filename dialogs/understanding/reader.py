@@ -207,7 +207,7 @@ class Understanding:
         asks = questions.is_question(folded)
         opens_as_question = questions.opens_as_question(folded)
         # The fix on the screen asks "did it work?": the test send's words answer it.
-        facts = self._facts(text, lang, "test_result" if context == "fix" else question,
+        facts = self._facts(text, lang, "test_result" if context in {"fix", "summary"} else question,
                             answers or {})
         # A short answer in an error's words ("authentication unsuccessful") answers the question.
         answered = any(f.name == question and not f.bare for f in facts) and len(text) < 60
@@ -219,6 +219,10 @@ class Understanding:
         matched = [m for m in moves.moves_in(folded) if not (m == "skip" and question is None)]
         top, p_top = scores.top("intent")
 
+        if context == "fix" and not strong and not matched:
+            polar = confirmation_of(text)
+            if polar is not None:  # "yes" / "nē" / "нет" to "Did this solve it?"
+                return draft.reading("fix_worked" if polar == "yes" else "fix_failed", 0.9)
         if question is not None and questions.is_unsure_question(folded):
             return draft.with_facts("answer", 0.9, facts)
         if question == "mailbox" and any(f.name == "mailbox" and f.value != "unsure" for f in facts):
@@ -370,13 +374,14 @@ class _Draft:
 
     def with_facts(self, intent: str, confidence: float, facts: list[Fact]) -> Reading:
         """A reading that states facts; on a fix or a new conversation, said in context."""
-        if self.context == "fix":
+        if self.context in {"fix", "summary"}:
+            # "Did it work?" is the question a fix (or the summary's changes) leaves open.
             outcome = next((f for f in facts if f.name == "test_result"), None)
             others = tuple(f for f in facts if f.name != "test_result")
             if outcome is not None and not others:
                 worked = outcome.value == "works"
                 return self.reading("fix_worked" if worked else "fix_failed", outcome.confidence)
-            if intent == "answer" and not others:
+            if intent == "answer" and not others and self.context == "fix":
                 polar = _bare_polarity(self.text)
                 if polar is not None:
                     return self.reading("fix_worked" if polar == "yes" else "fix_failed", confidence)
