@@ -12,8 +12,8 @@ def main(argv: list[str]) -> int:
     if argv[1:] != ["build"]:
         print("usage: python -m dialogs.understanding build", file=sys.stderr)
         return 2
-    seconds = build()
-    print(f"understanding: trained in {seconds:.2f} s -> {MODEL_PATH.name}")
+    seconds, cpu = build()
+    print(f"understanding: trained in {seconds:.2f} s ({cpu:.2f} s CPU) -> {MODEL_PATH.name}")
     return 0
 
 
