@@ -42,7 +42,7 @@ ALL_FACTS = frozenset({"mailbox", *BINARY_FACTS, *SMTP_FACTS, *VALUE_FACTS})
 # SMTP AUTH protocol" box, so a tick there means off; SmtpClientAuthenticationDisabled
 # True means off too.
 _BINARY = {"on": "yes", "tick": "yes", "have": "yes", "yes": "yes",
-           "off": "no", "untick": "no", "nohave": "no", "no": "no"}
+           "off": "no", "untick": "no", "nohave": "no", "no": "no", "missing": "no"}
 _ORG = {"on": "enabled", "yes": "enabled", "untick": "enabled", "false": "enabled",
         "have": "enabled", "off": "disabled", "no": "disabled", "tick": "disabled",
         "true": "disabled", "nohave": "disabled"}
@@ -60,6 +60,8 @@ WEAK = 0.9
 INHERITED = 0.85
 HEDGED = 0.65
 CONFLICT = 0.5
+# A topic named alone as the answer to its own question ("2FA?" "MFA"): yes, but say so.
+NAMED_ONLY = 0.8
 TYPO = 0.9
 
 _CONTENT = frozenset({"topic", "value", "state", "yes", "qualifier"})
@@ -503,6 +505,9 @@ class FactReader:
             facts = smtp_targets.get(anchor.clause, ())
             if fact == "smtp_disabled_param" and not facts:
                 facts = ("org_smtp_auth",) if question != "mailbox_smtp_auth" else (question,)
+        elif fact == "requires_mfa":
+            # "Requires MFA": the Conditional Access policy, when that is what is asked.
+            facts = ("conditional_access",) if question == "conditional_access" else ("mfa",)
         elif fact == "password_only":
             # "Only a password": no MFA when MFA is asked; else how the TMS signs in.
             if question == "mfa":
@@ -537,6 +542,10 @@ class FactReader:
                 value_symbol = "no"
             elif symbol is None:
                 if anchor.value is None:
+                    if name == question and self._alone(anchor, terms) and name in BINARY_FACTS:
+                        # "MFA", "2FA", "exchange online" as the whole answer to its question.
+                        out.append(_Found(name, "yes", anchor.start, anchor.end, NAMED_ONLY,
+                                          anchor.clause))
                     continue  # named, nothing said about it
                 value_symbol = anchor.value
                 confidence = BARE
@@ -558,6 +567,12 @@ class FactReader:
             out.append(_Found(name, value_symbol, min(t.start for t in spans),
                               max(t.end for t in spans), confidence, anchor.clause))
         return out
+
+    @staticmethod
+    def _alone(anchor: _Term, terms: list[_Term]) -> bool:
+        """True when the topic is all the message says (at most a hedge or an "and" beside it)."""
+        return all(t is anchor or t.kind in {"and", "hedge", "filler"} or (t.kind == "value" and t.weak)
+                   for t in terms)
 
     @staticmethod
     def _weak_counts(name: str, anchor: _Term, terms: list[_Term], question: str | None) -> bool:

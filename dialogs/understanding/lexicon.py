@@ -74,7 +74,7 @@ _PHRASES: list[Entry] = [
         r"polic(?:y|ies)(?: that| which)? (?:requir|enforc)" + W
         + r" (?:mfa|2fa|multi[- ]?factor" + W + r")(?: (?:for|on) (?:all|every)" + W
         + r"(?: users| apps| applications| cloud apps)?)?",
-        r"requir" + W + r" (?:mfa|2fa)(?: for all(?: users| apps| cloud apps)?| with (?:a )?ca polic" + W + ")",
+        r"requir" + W + r" (?:mfa|2fa) (?:for all(?: users| apps| cloud apps)?|with (?:a )?ca polic" + W + ")",
         r"mfa for all (?:apps|users|cloud apps)",
         r"blok" + W + r" legacy(?: auth" + W + r"| autentifikacij" + W + r")?",
         r"legacy(?: auth" + W + r"| autentifikacij" + W + r")? (?:ir )?blok" + W,
@@ -87,6 +87,13 @@ _PHRASES: list[Entry] = [
         + r"(?: (?:mfa|2fa|legacy|устаревш" + W + r"))?(?: для всех" + W + r")?",
         r"требу" + W + r" mfa для всех(?: приложений| пользователей)?",
     ), "conditional_access", "yes"),
+    # "Requires MFA": a Conditional Access policy when that is asked, else MFA on.
+    *_many("topic", (r"requir" + W + r" (?:mfa|2fa|multi[- ]?factor" + W + r")",
+                     r"(?:pie)?prasa mfa", r"требу" + W + r" mfa"), "requires_mfa", "yes"),
+    # "The account is excluded" (from the policy): no Conditional Access for it.
+    *_many("topic", (r"(?:the )?(?:account|user|mailbox) (?:is )?excluded", r"excluded",
+                     r"исключен" + W, r"izslegts no politik" + W), "conditional_access", "no",
+           asked_only=True),
     # MFA said by how it feels.
     *_many("topic", (
         r"(?:a |the )?(?:code|codes|pin) (?:on|to|via) (?:the |my |our |a |his |her )?(?:phone|mobile)",
@@ -115,6 +122,8 @@ _PHRASES: list[Entry] = [
         + r" |аккаунт" + W + r" )?microsoft", r"вход" + W + r" (?:через )?microsoft",
         r"token" + W, r"токен" + W, r"app registration", r"client secret", r"graph api",
     ), "auth_method", "oauth"),
+    *_many("value", (r"basic",), "auth_method", "basic", asked_only=True),
+    *_many("value", (r"graph", r"ms graph"), "auth_method", "oauth", asked_only=True),
     *_many("value", (r"ar microsoft(?: 365)?", r"с microsoft", r"via microsoft", r"with microsoft",
                      r"microsoft kont" + W, r"(?:ms|microsoft) (?:account|аккаунт" + W + r")"),
            "auth_method", "oauth", asked_only=True),
@@ -182,6 +191,12 @@ _PHRASES: list[Entry] = [
                      r"parast" + W, r"пользовател" + W, r"обычн" + W, r"личн" + W),
            "mailbox_type", "user", weak=True),
     *_many("value", (r"room", r"telp" + W, r"переговорн" + W), "mailbox_type", "room", weak=True),
+    *_many("value", (r"a person", r"employee", r"darbinieks", r"сотрудник" + W), "mailbox_type",
+           "user", asked_only=True),
+    *_many("value", (r"(?:info|common|general) mailbox", r"info@"), "mailbox_type", "shared",
+           weak=True),
+    *_many("value", (r"equipmentmailbox", r"device mailbox"), "mailbox_type", "equipment"),
+    *_many("value", (r"team", r"komanda", r"команда"), "mailbox_type", "group", asked_only=True),
     *_many("value", (r"equipment", r"aprikojum" + W, r"оборудовани" + W), "mailbox_type",
            "equipment", weak=True),
     *_many("value", (r"group", r"grup" + W, r"групп" + W), "mailbox_type", "group", weak=True),
@@ -200,6 +215,7 @@ _PHRASES: list[Entry] = [
         r"уш(?:[её]л|ло|ла|ли)", r"дош(?:[её]л|ло|ла|ли)", r"приш(?:[её]л|ло|ла|ли)",
         r"отправил" + W, r"прош(?:[её]л|ло|ла|ли)",
         r"fixed", r"solved", r"resolved", r"sorted", r"helped", r"did (?:it|the trick)",
+        r"sent", r"succeeded", r"fine", r"all good",
         r"(?:all )?good now", r"salabot" + W, r"salaboj" + W, r"atrisinat" + W, r"atrisinaj" + W,
         r"palidzej" + W, r"izdev" + W, r"iet", r"починил" + W, r"решено", r"решил" + W,
         r"помогло", r"заработал" + W, r"получилось", r"в порядке", r"(?:viss )?kartiba",
@@ -226,6 +242,7 @@ _PHRASES: list[Entry] = [
         r"ошибк" + W + r" (?:авторизац" + W + r"|аутентификац" + W + r"|входа)",
         r"(?:неверн" + W + r"|неправильн" + W + r") (?:пароль|логин)" + W,
         r"не (?:может|могу|получается) (?:залогиниться|войти|авторизоваться)",
+        r"credentials", r"not authenticated",
     ), "test_result", "auth_failed", weak=True),
     *_many("value", (
         r"(?:can'?t|cannot|could not|couldn'?t|unable to) connect", r"connection (?:failed|refused|"
@@ -234,21 +251,25 @@ _PHRASES: list[Entry] = [
         r"savienojum" + W + r" (?:atteikt" + W + r"|neizdev" + W + r"|kluda)", r"taimaut" + W,
         r"tls kluda", r"не (?:может|могу|удается|получается) подключ" + W, r"не подключа" + W,
         r"соединени" + W + r" (?:отклонен" + W + r"|разорван" + W + r")", r"таймаут" + W,
-        r"ошибк" + W + r" (?:tls|ssl)",
+        r"ошибк" + W + r" (?:tls|ssl)", r"no connection", r"certificate" + W, r"sertifikat" + W,
+        r"сертификат" + W,
     ), "test_result", "connection_failed", weak=True),
     *_many("value", (
         r"rejected", r"bounc" + W, r"ndr", r"undeliverable", r"send ?as denied", r"sendasdenied",
         r"not delivered", r"noraidit" + W, r"atle(?:c|ca)" + W, r"atnac" + W + r" atpakal",
         r"atgriez" + W, r"отклонен" + W, r"вернул" + W, r"недоставлен" + W,
+        r"access denied", r"not allowed to send", r"too large", r"limit exceeded", r"send as",
     ), "test_result", "rejected", weak=True),
-    *_many("value", (r"(?:some )?other error", r"(?:a )?different error", r"(?:kada )?cita kluda",
+    *_many("value", (r"(?:some )?other error", r"(?:a )?different (?:error|message)", r"another error",
+                     r"something else", r"unknown error", r"(?:kada )?cita kluda",
                      r"друг" + W + r" ошибк" + W), "test_result", "other_error", weak=True),
     *_many("value", (
         r"(?:not|haven'?t|havent|didn'?t|didnt|have not|did not) (?:yet )?(?:tested|tried|test|try|sent "
         r"a test)(?: it| yet| one)*", r"no test yet",
         r"neesam (?:testej" + W + r"|meginaj" + W + r")", r"nemeginajam", r"neesmu meginaj" + W,
         r"vel neesam" + W, r"ещ[её] не (?:пробовал" + W + r"|тестировал" + W + r")",
-        r"не (?:тестировал" + W + r"|пробовал" + W + r")",
+        r"не (?:тестировал" + W + r"|пробовал" + W + r")", r"not yet", r"no test(?: yet)?",
+        r"still setting (?:it |things )?up", r"vel ne", r"ещ[её] нет",
     ), "test_result", "not_tested", weak=True),
     # "The option is not there": the mailbox's Authenticated SMTP is missing.
     *_many("state", (
@@ -256,7 +277,7 @@ _PHRASES: list[Entry] = [
         r"(?:it|that|the option|that option|authenticated smtp)(?: at all| in the list)?",
         r"(?:there is )?no such option", r"(?:the )?option (?:doesn'?t|does not|is not|isn'?t) "
         r"(?:show|there|appear|visible)" + W, r"(?:doesn'?t|does not) (?:show|appear)" + W,
-        r"gr[ae]yed out", r"not (?:shown|visible|listed)", r"missing",
+        r"gr[ae]yed out", r"not (?:shown|visible|listed)", r"missing", r"hidden",
         r"(?:tadas |tada )?opcij" + W + r" (?:vispar )?(?:nav|neparad" + W + r"|neredzu)",
         r"neredzu" + W, r"tas tur nav", r"ta tur nav", r"pelek" + W, r"nav (?:tadas|tada) opcij" + W,
         r"(?:такой |этой )?опци" + W + r" (?:вообще )?(?:нет|не отображается|не видно)",
@@ -411,13 +432,14 @@ _STATES: list[Entry] = [
         r"of course", r"definitely", r"indeed", r"absolutely", r"certainly",
         r"jaa*(?=\s*(?:$|[,.;:!?\n)-]))", r"jaa+", r"protams",
         r"pareizi", r"tiesa", r"да+", r"ага", r"угу", r"конечно", r"верно", r"точно", r"da",
+        r"right(?=\W*$)",
     )),
     # Latvian "ja" is "if" as well as "yes": inside a clause only the typed "jā" is a yes.
     *_many("yes", (r"ja",), needs="ā"),
     *_many("no", (r"no", r"nope", r"nah", r"n"), lang="en"),
     *_many("no", (r"no",), lang="ru"),
     *_many("no", (
-        r"none", r"not at all", r"not really", r"neither", r"nor", r"nee*", r"nav", r"нет",
+        r"none", r"not at all", r"not really", r"neither", r"nor", r"negative", r"nee*", r"nav", r"нет",
         r"неа", r"нету", r"net", r"ne",
     )),
     *_many("neg", (

@@ -85,6 +85,12 @@ def moves_in(folded: str) -> list[str]:
     return [move for move, pattern in _COMPILED if pattern.search(folded)]
 
 
+# "Error: …", "error 9.9.9 …", "kļūda 550 …": a message that opens like a log line.
+_ERROR_LINE = re.compile(r"(?i)^\W*(?:error|err|kl[uū]da|ошибка|exception|failed)\b\W*(?:\d|:)")
+
+
 def reads_like_error_text(text: str) -> bool:
-    """True for a pasted error message without a code ("wrong version number", an exception)."""
+    """True for a pasted error message without a known code ("wrong version number", "Error: …")."""
+    if _ERROR_LINE.search(text) is not None:
+        return True
     return len(text) >= 25 and _ERROR_WORDS.search(text) is not None

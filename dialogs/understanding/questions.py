@@ -30,6 +30,10 @@ _OPENERS = re.compile(
     r"ли|через сколько|до какого|в каких)(?![\w-])|"
     r"^(?:kads|kada|kadi|kadas|kadu) (?:ir|bija|ir tie|ir tas)\b|^ka [a-z]+t\b")
 _ASKS = re.compile(r"\?\s*$")
+_PRONOUN_OPENER = re.compile(
+    r"^(?:what|when|why|how|where|which|who|kas|ko|kad|kapec|kur|cik|vai|что|когда|зачем|почему|"
+    r"как|где|какой|какая|какие|сколько|можно|(?:can|could|do|does|did|will|would|should|may) "
+    r"(?:i|we|you|it|they)\b)")
 _WEAK_OPENERS = re.compile(r"^(?:kads|kada|kadi|kadas|kadu|ka|ko)(?![\w-])")
 # Unsure answers that are worded as questions ("how do I check?") answer the question asked.
 UNSURE_QUESTION = re.compile(
@@ -127,7 +131,9 @@ def opens_as_question(folded: str) -> bool:
     if not is_question(folded):
         return False
     if _OPENERS.search(folded) is not None:
-        return True
+        # "isnt there", "has a licence": two or three words may be an answer said backwards.
+        return _ASKS.search(folded) is not None or len(folded.split()) > 3 or \
+            _PRONOUN_OPENER.search(folded) is not None
     return _WEAK_OPENERS.search(folded) is not None and _ASKS.search(folded) is not None
 
 
