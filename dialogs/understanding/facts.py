@@ -60,11 +60,13 @@ WEAK = 0.9
 INHERITED = 0.85
 HEDGED = 0.65
 CONFLICT = 0.5
+# How many words ahead a negator still reaches its topic or state ("don't sign in with oauth").
+_NEGATION_REACH = 4
 # A topic named alone as the answer to its own question ("2FA?" "MFA"): yes, but say so.
 NAMED_ONLY = 0.8
 TYPO = 0.9
 
-_CONTENT = frozenset({"topic", "value", "state", "yes", "qualifier"})
+_CONTENT = frozenset({"topic", "value", "state", "with", "yes", "qualifier"})
 _SIGNALS = frozenset({"state", "with", "yes", "no", "unsure", "hedge"})
 _NEGATORS = frozenset({"neg", "no"})
 _BOUNDARY = re.compile(r"(?<!\d)[.;!?\n]|[.;!?\n](?!\d)|,")
@@ -351,9 +353,9 @@ class FactReader:
                 continue
             target = None
             for after in terms[index + 1:]:
-                if after.clause != term.clause or after.word - term.word > 3:
+                if after.clause != term.clause or after.word - term.word > _NEGATION_REACH:
                     break
-                if after.kind in _NEGATORS:
+                if after.kind in _NEGATORS or after.kind in {"filler", "hedge", "cue"}:
                     continue  # "nav ne", "нет никаких": one negation, said twice
                 if after.kind in _CONTENT and after.kind != "qualifier":
                     target = after

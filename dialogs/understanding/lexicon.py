@@ -368,9 +368,10 @@ _STATES: list[Entry] = [
     # Hedges: the answer is given, with less certainty.
     *_many("hedge", (r"i (?:don'?t|do not) think so", r"nedomaju", r"не думаю", r"not that i know of",
                      r"not as far as i know"), value="no"),
-    *_many("hedge", (r"i (?:think|guess|believe|suppose|assume) so",), value="yes"),
+    *_many("hedge", (r"i (?:think|guess|believe|suppose|assume|reckon) so",), value="yes"),
     *_many("hedge", (
-        r"i (?:think|guess|believe|belive|suppose|assume)", r"probably", r"likely", r"should be",
+        r"i (?:think|guess|believe|belive|suppose|assume|reckon)", r"probably", r"likely",
+        r"should be",
         r"afaik", r"as far as i (?:know|can tell)", r"presumably", r"seems", r"apparently",
         r"i'?d say", r"laikam", r"drosi vien", r"domaju", r"liekas", r"skiet", r"vajadzetu" + W,
         r"cik (?:es |man )?(?:zinu|zinams)", r"it ka", r"кажется", r"наверное", r"наверно",

@@ -79,8 +79,11 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(patter
 # Topics of the knowledge's "answers", most specific first.
 _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((topic, re.compile(pattern)) for topic, pattern in (
     ("basic_auth_change", r"(?:basic auth\w*|smtp (?:auth|password)\w*|password)\W.*(?:turn\w* off|switch"
-                          r"\w* off|disabl|killing|deadline|2026|december|stop|after|until)|"
-                          r"(?:turn\w* off|switch\w* off|disabl\w*|killing|deadline|end of|stop) .*"
+                          r"\w* off|disabl|killing|deadline|2026|december|stop|after|until|\bend|"
+                          r"remov|retir|go away|phase\w* out)|"
+                          r"(?:turn\w* off|switch\w* off|disabl\w*|killing|deadline|end of|\bend\w*|stop|"
+                          r"remov\w*|retir\w*|phas\w* out|izbeig\w*|atcel\w*|прекра\w*|отмен\w*|"
+                          r"убира\w*|уберут) .*"
                           r"(?:basic auth\w*|basic authentication|smtp auth|smtp password)|"
                           r"december 2026|end of 2026|2026|decembr|izsleg\w* basic|atsleg\w* smtp|"
                           r"декабр|отключ\w* (?:basic|smtp)|basic auth\w*.*(?:до какого|когда|отключ)|"

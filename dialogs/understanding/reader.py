@@ -207,7 +207,11 @@ class Understanding:
         asks = questions.is_question(folded)
         opens_as_question = questions.opens_as_question(folded)
         # The fix on the screen asks "did it work?": the test send's words answer it.
-        facts = self._facts(text, lang, "test_result" if context in {"fix", "summary"} else question,
+        # Facts are read in the likeliest language even when it is no sure sign for the
+        # conversation: a Latvian "no" ("from") must not be read as an English one.
+        likeliest = lang or (scores.top("lang")[0] if lang_confidence > 0 else "en")
+        facts = self._facts(text, likeliest,
+                            "test_result" if context in {"fix", "summary"} else question,
                             answers or {})
         # A short answer in an error's words ("authentication unsuccessful") answers the question.
         answered = any(f.name == question and not f.bare for f in facts) and len(text) < 60
