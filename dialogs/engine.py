@@ -257,6 +257,7 @@ class FlowEngine:
         session.facts = loaded.facts
         session.lang = loaded.lang
         session.lang_chosen = loaded.lang_chosen
+        session.lang_written = loaded.lang_written
         session.replies = []
         try:
             yield session
@@ -271,7 +272,7 @@ class FlowEngine:
         state = INITIAL_STATE
         facts: dict[str, Any] = {}
         lang = None
-        chosen = False
+        chosen = written = False
         if snapshot and snapshot.get("v") == FLOW_VERSION and snapshot.get("state") in STATES:
             state = str(snapshot["state"])
             raw_facts = snapshot.get("facts")
@@ -280,11 +281,14 @@ class FlowEngine:
             facts = _copy_json(dict(raw_facts)) if isinstance(raw_facts, Mapping) else {}
             lang = snapshot.get("lang") if snapshot.get("lang") in LANGUAGES else None
             chosen = snapshot.get("lang_chosen") is True and lang is not None
+            written = snapshot.get("lang_written") is True and lang is not None
         # The customer's choice, else the language they write in (set as they write), else
-        # Teams' locale, else English.
-        lang = lang or locale_language(locale) or "en"
+        # Teams' locale, else English. Until the customer has written or chosen one, this
+        # turn's locale counts over the one stored (an install says nothing of the language).
+        if not (chosen or written):
+            lang = locale_language(locale) or lang or "en"
         return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state,
-                                      lang=lang, lang_chosen=chosen)
+                                      lang=str(lang), lang_chosen=chosen, lang_written=written)
 
     @staticmethod
     def _result(session: TroubleshootingSession, events: list[str]) -> TurnResult:
@@ -292,6 +296,8 @@ class FlowEngine:
                                     "facts": session.facts, "lang": session.lang}
         if session.lang_chosen:
             snapshot["lang_chosen"] = True
+        elif session.lang_written:
+            snapshot["lang_written"] = True
         return TurnResult(snapshot=snapshot, replies=session.replies, events=events)
 
     def _fire(self, session: TroubleshootingSession, trigger: str) -> bool:
@@ -359,6 +365,7 @@ class FlowEngine:
                                           session.facts.get("answers", {}))
         if reading.lang is not None and not session.lang_chosen:
             session.lang = reading.lang  # the language the customer writes in
+            session.lang_written = True
         turn = Turn(session, text, reading, events)
         if "confirm" in session.facts and confirmation_of(text) is None:
             # Not a yes or no to "Did you mean …?": that reading is dropped, this message read.
@@ -449,7 +456,7 @@ class FlowEngine:
                     session.say(noted_text(self.knowledge, stored))
                 session.ask_current_question(hint=messages.TEST_RESULT_HOW)
                 return
-            self._answer(session, question, answer, events, echo={**stored, question: answer})
+            self._answer(session, question, answer, events, echo={question: answer, **stored})
             return
         if session.state in {"clarifying_error", "proposing_fix"}:
             # A diagnosis is on the screen, and the summary that would weigh these

@@ -41,6 +41,7 @@ class TroubleshootingSession:
         state: set by the machine.
         lang: the conversation's language (persisted beside the facts).
         lang_chosen: True when the customer chose it (it then no longer follows their writing).
+        lang_written: True once it comes from what the customer wrote (no longer Teams' locale).
     """
 
     facts: dict[str, Any]
@@ -50,6 +51,7 @@ class TroubleshootingSession:
     # The conversation's language (en, lv, ru) and whether the customer chose it.
     lang: str = "en"
     lang_chosen: bool = False
+    lang_written: bool = False
 
     # ----- facts -----------------------------------------------------------
     def answer(self, question: str) -> str | None:

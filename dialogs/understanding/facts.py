@@ -62,6 +62,7 @@ HEDGED = 0.65
 CONFLICT = 0.5
 # How many words ahead a negator still reaches its topic or state ("don't sign in with oauth").
 _NEGATION_REACH = 4
+_SMTP_TOPICS = frozenset({"smtp_auth", "smtp_disabled_param", "org_smtp_auth", "mailbox_smtp_auth"})
 # A topic named alone as the answer to its own question ("2FA?" "MFA"): yes, but say so.
 NAMED_ONLY = 0.8
 TYPO = 0.9
@@ -386,7 +387,9 @@ class FactReader:
             question in SMTP_FACTS
         # A qualifier ("for the tenant", "pastkastei") names SMTP AUTH where SMTP AUTH is talked of.
         if smtp_said:
-            anchors.extend(t for t in terms if t.kind == "qualifier")
+            # ... but only where no "SMTP AUTH" of its own is named: there it picks the target.
+            named = {t.clause for t in terms if t.fact in _SMTP_TOPICS}
+            anchors.extend(t for t in terms if t.kind == "qualifier" and t.clause not in named)
             anchors.sort(key=lambda t: t.start)
         signals = [t for t in terms if (t.kind in _SIGNALS and not t.used_as_negator)]
         bare: dict[int, list[_Term]] = {}

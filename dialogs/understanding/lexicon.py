@@ -446,7 +446,8 @@ _STATES: list[Entry] = [
     *_many("neg", (
         r"not", r"(?:do|does|did|is|are|was|were|has|have|had|can|could|would|should|wo|ai)n'?t",
         r"cannot", r"never", r"without", r"instead of", r"rather than", r"nekad" + W, r"bez",
-        r"nevar", r"nebija", r"nebus", r"netiek", r"nevis", r"а не",
+        r"nevar", r"nebija", r"nebus", r"netiek", r"nevis", r"а не", r"nobody", r"no ?one",
+        r"nothing", r"neviens", r"nekas", r"никто", r"ничего", r"ничто",
         r"не", r"ни", r"без", r"никогда", r"никак" + W, r"nikogda",
     )),
     *_many("also", (r"too", r"as well", r"also", r"ari", r"тоже", r"также", r"tozhe")),

@@ -59,7 +59,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(patter
                  r"вступ)|надо ли подождать|подождать перед|вступят в силу|применяется"),
     ("is_safe", r"\bsafe|secure|security risk|\brisk|dangerous|less secure|open us up|attack|"
                 r"\bdrosi\b(?! vien)|\bdross\b|bistam|neaizsargat|mazak drosib|"
-                r"безопасн|опасн|риск|уязвим|менее защищ"),
+                r"безопасн(?:о|ы|а|ен|ым)\b|(?<!без)опасн|риск|уязвим|менее защищ"),
     ("when", r"\bwhen\b|deadline|until when|december|2026|2027|next year|end of (?:the )?year|"
              r"stop working|killing|\bkad\b|lidz kuram|decembr|nakamgad|parstas stradat|"
              r"когда|до какого|декабр|в следующем году|перестанет работать"),

@@ -67,6 +67,8 @@ _NEUTRAL = frozenset({
     "azure", "admin", "tenant", "app", "business", "basic", "standard", "premium", "kiosk", "plan",
     "ssl", "tls", "starttls", "m365", "o365", "365", "id", "p1", "p2", "outlook", "teams", "emailaddr",
     "errcode", "powershell", "lol", "ps", "pwd", "bp", "xd", "hmm", "test", "email", "mail",
+    # Greetings everyone in the Baltics types in English.
+    "hi", "hey", "hello", "thanks", "thx", "bye",
 })
 
 # Whole-message commands (folded, without end punctuation), in the three languages.
