@@ -11,6 +11,8 @@ topic. The engine decides from the reading alone, through its rule table.
 - :mod:`.questions`: a question's kind and topic;
 - :mod:`.model`: the classifier, trained from ``data/train`` with scikit-learn,
   applied with numpy;
+- :mod:`.moves` and :mod:`.phrases`: closed classes of words (wait, skip, a person …)
+  and the narrow English questions the engine asks of a text;
 - :mod:`.reader`: all of it together;
 - :mod:`.evaluate`: ``make nlu-eval`` on the held-out split (``data/heldout``).
 """
@@ -19,21 +21,10 @@ from __future__ import annotations
 
 from dialogs.understanding.facts import Fact
 from dialogs.understanding.phrases import (
-    _contains_any_phrase,
-    answer_part,
     asks_for_powershell,
     asks_when_it_works,
-    describes_a_problem,
-    extract_facts,
-    is_question,
-    is_skip,
-    is_unsure,
-    match_command,
     match_follow_up,
-    match_outcome,
     normalise,
-    opens_with_greeting,
-    starts_like_question,
     topic_words,
 )
 from dialogs.understanding.reader import STORE_BAR, Reading, Understanding, locale_language
@@ -44,24 +35,13 @@ __all__ = [
     "Fact",
     "Reading",
     "Understanding",
-    "_contains_any_phrase",
-    "answer_part",
     "asks_for_powershell",
     "asks_when_it_works",
-    "describes_a_problem",
-    "extract_facts",
-    "is_skip",
-    "is_unsure",
-    "opens_with_greeting",
     "contains_password",
     "find_address",
-    "is_question",
     "locale_language",
     "looks_like_error",
-    "match_command",
     "match_follow_up",
-    "match_outcome",
     "normalise",
-    "starts_like_question",
     "topic_words",
 ]
