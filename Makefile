@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 
 MODEL := dialogs/understanding/model.npz
 
-.PHONY: run chat test bench gallery flow cards package clean nlu-eval
+.PHONY: run chat test gates lines bench gallery flow cards i18n package clean nlu-eval
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ chat: $(MODEL)
 test: $(MODEL)
 	$(PY) -m pytest -q -ra
 
+# Lint, types and import contracts: prints the violations (not yet part of make test).
+gates: $(STAMP)
+	$(PY) -m tools.gates
+
+# Product lines per part and bot/'s share of them.
+lines:
+	$(PYTHON) -m tools.lines
+
 bench: $(MODEL)
 	$(PY) -m bench
 
@@ -40,6 +48,11 @@ flow: $(STAMP)
 
 cards: $(STAMP)
 	$(PY) app.py cards --out docs/cards/json
+
+# After changing an English text (dialogs/messages.py, knowledge.json): update the
+# Latvian and Russian catalogs, then translate their new and fuzzy entries.
+i18n: $(STAMP)
+	$(PY) -m tools.i18n
 
 gallery: $(STAMP)
 	$(PY) app.py gallery --out docs/cards

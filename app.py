@@ -25,8 +25,12 @@ from aiohttp import web
 from bot.settings import Settings, SettingsError
 
 
-def build_engine():  # type: ignore[no-untyped-def]
-    """Build the domain engine: knowledge, diagnosis, search and the one shared machine."""
+def build_engine(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+    """Build the domain engine: knowledge, diagnosis, search and the one shared machine.
+
+    ``settings`` tell whether customer sign-in is configured: only then do the
+    cards offer "Check my tenant".
+    """
     from dialogs.diagnosis_adapter import diagnosis_function
     from dialogs.engine import FlowEngine
     from dialogs.knowledge import default_knowledge
@@ -35,7 +39,8 @@ def build_engine():  # type: ignore[no-untyped-def]
     knowledge = default_knowledge()
     # The search index is built here, at start, rather than in the first question's turn.
     return FlowEngine(knowledge, diagnose=diagnosis_function(knowledge),
-                      search=search_for(knowledge))
+                      search=search_for(knowledge),
+                      live_checks=bool(settings is not None and settings.signin_app_id))
 
 
 def create_app(
@@ -47,7 +52,8 @@ def create_app(
     """
     from bot.adapter import build_adapter
     from bot.conversation import ConversationStateStore
-    from bot.features import BotServices, build_extensions
+    from bot.effects import EffectRunner
+    from bot.features import BotServices, build_extensions, staff_directory
     from bot.handler import SupportBot
     from bot.http import setup_routes
     from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, SERVICES_KEY, SETTINGS_KEY, STORE_KEY
@@ -57,7 +63,7 @@ def create_app(
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS_KEY] = settings
-    engine = build_engine()
+    engine = build_engine(settings)
 
     adapter = build_adapter(settings)
     app[ADAPTER_KEY] = adapter
@@ -71,20 +77,29 @@ def create_app(
         # (and keeping cookies costs about a quarter of each reply's client time).
         http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         adapter.use_http_session(http)  # replies go out over the one shared session
-        conversations = ConversationStateStore(store.state)
+        conversations = ConversationStateStore(store.state, store.turns)
+        effects = EffectRunner(store, adapter, metrics)
         services = BotServices(settings=settings, store=store, engine=engine,
                                conversations=conversations, adapter=adapter, http=http,
-                               metrics=metrics, clock=clock or utc_now)
+                               metrics=metrics, staff=staff_directory(settings, http),
+                               effects=effects,
+                               clock=clock or utc_now)
         app[STORE_KEY] = store
         app[SERVICES_KEY] = services
-        app[BOT_KEY] = SupportBot(engine, conversations, build_extensions(services))
+        # Who may use staff-only paths, said once at start (loudly when it is everyone).
+        logging.getLogger(__name__).log(
+            logging.WARNING if services.staff.everyone or not services.staff.describe().startswith(
+                "staff are") else logging.INFO, "staff rule: %s", services.staff.describe())
+        app[BOT_KEY] = SupportBot(engine, conversations, build_extensions(services), effects)
         for extension in app[BOT_KEY].extensions:
             await extension.start()
+        effects.outbox.start()
         try:
             yield
         finally:
             for extension in app[BOT_KEY].extensions:
                 await extension.close()
+            await effects.close()
             await http.close()
             await store.close()
 
@@ -158,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "chat":
         from bot.terminal import run_terminal_chat
 
-        return asyncio.run(run_terminal_chat(settings, build_engine()))
+        return asyncio.run(run_terminal_chat(settings, build_engine(settings)))
     if command == "diagnose":
         from dialogs.diagnosis_cli import main as diagnose_main
 
@@ -177,11 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {args.out}")
         return 0
     if command == "gallery":
-        from tools.gallery import GalleryError, write_gallery
+        from tools.gallery import GalleryError, write_galleries
         from tools.node import ToolMissing
 
         try:
-            gallery = write_gallery(args.out)
+            gallery = write_galleries(args.out)
         except (ToolMissing, GalleryError) as exc:
             print(f"gallery: {exc}", file=sys.stderr)
             return 1

@@ -125,6 +125,8 @@ class Report:
     options: Options
     targets: dict[str, TargetReport] = field(default_factory=dict)
     diagnoses_per_second: float | None = None
+    # "held-out B (fresh): before 66.3 % (55/83), now ..." (issue 20): accuracy beside the speed.
+    diagnosis_accuracy: list[str] = field(default_factory=list)
     search_per_second: float | None = None
     search_note: str = ""
     rss_before_mb: float | None = None
@@ -179,11 +181,21 @@ def _state_sizes(db_path: Path) -> tuple[int, int, float]:
     return len(sizes), max(sizes), sum(sizes) / len(sizes)
 
 
+def diagnosis_accuracy() -> list[str]:
+    """The diagnosis' score on held-out sets A and B and the tuning corpus, before and now."""
+    from dialogs.diagnosis import diagnoser_for
+    from dialogs.diagnosis_eval import report_lines
+    from dialogs.knowledge import default_knowledge
+
+    return report_lines(diagnoser_for(default_knowledge()))
+
+
 def _domain_speeds(report: Report) -> None:
     """Diagnoses/s over the corpus; search queries/s when dialogs.search has bench_search."""
     from dialogs.diagnosis import bench_diagnosis
 
     report.diagnoses_per_second = bench_diagnosis(load_error_texts())
+    report.diagnosis_accuracy = diagnosis_accuracy()
     try:
         search = importlib.import_module("dialogs.search")
     except ImportError:
@@ -389,6 +401,7 @@ def table(report: Report) -> str:
     search = (f"{report.search_per_second:,.0f}" if report.search_per_second is not None
               else f"n/a ({report.search_note})" if report.search_note else "n/a")
     lines.append(f"- diagnoses/s (one core, corpus + canonical): **{diag}**")
+    lines.extend(f"- diagnosis accuracy, {line}" for line in report.diagnosis_accuracy)
     lines.append(f"- search queries/s (one core): **{search}**")
     if report.rss_after_mb is not None:
         early = (f" — stopped early by the {report.options.time_budget_seconds:.0f} s time "

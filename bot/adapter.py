@@ -27,6 +27,7 @@ import datetime
 import functools
 import json
 import logging
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -68,6 +69,7 @@ from msrest.universal_http import HTTPClientResponse
 from multidict import CIMultiDict
 from yarl import URL
 
+from bot import budget
 from bot.settings import Settings
 from bot.wire import encode_body, model_from_json, to_json
 
@@ -78,19 +80,53 @@ SORRY = (
 )
 # The SDK's connector identifies itself like this (botframework/connector/auth/_connector_factory_impl.py).
 USER_AGENT = f"Microsoft-BotFramework/3.1 (BotBuilder Python/{CONNECTOR_VERSION})"
-# msrest's default connection timeout for the connector.
-CONNECTOR_TIMEOUT_SECONDS = 100.0
+# One connector request may take this long before it counts as failed. A turn does
+# not wait for it past its own budget (bot/budget.py): the send goes on after the
+# answer to Teams, so a slow connector delays the reply, not Teams' request.
+CONNECTOR_TIMEOUT_SECONDS = 60.0
 # Refresh an outgoing token this long before it expires.
 TOKEN_REFRESH_MARGIN_SECONDS = 300.0
 # How long to keep a token whose expiry cannot be read (MSAL keeps its own cache behind it).
 TOKEN_FALLBACK_TTL_SECONDS = 300.0
 # Distinct (app id, service URL, audience) clients kept; Teams uses a handful of service URLs.
 MAX_POOLED_CLIENTS = 256
-# msrest's retry policy (ClientRetryPolicy under urllib3 2): idempotent methods only,
-# three retries, on 408 and on 5xx other than 501 and 505; POST is never retried.
+# When to try a connector call again (platform.md §12). 429 and a connection that
+# never reached the connector: always, after Retry-After or a backoff. A 5xx, 408
+# or timeout is ambiguous for POST (the connector may have delivered it, and the
+# call has no idempotency key): once. PUT and DELETE are idempotent: like msrest,
+# up to three times on 408 and on 5xx other than 501 and 505.
 RETRIES = 3
+THROTTLE_RETRIES = 4
+AMBIGUOUS_POST_RETRIES = 1
 BACKOFF_FACTOR = 0.8
 SAFE_STATUSES = frozenset({*range(500), 501, 505}) - {408}
+# Outside a turn, the longest Retry-After honoured in place; longer waits go back to
+# the caller (the outbox schedules the message for then).
+MAX_INLINE_RETRY_AFTER_SECONDS = 5.0
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Read ``Retry-After`` (seconds, or an HTTP date) from response headers; None if absent."""
+    raw = str(headers.get("Retry-After", "") or "").strip() if headers is not None else ""
+    if not raw:
+        return None
+    if raw.isdigit():
+        return float(raw)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def failure_of(error: BaseException) -> tuple[int | None, float | None]:
+    """The HTTP status of a failed connector call and its Retry-After, as far as known."""
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    return (int(status) if isinstance(status, int) else None,
+            retry_after_seconds(getattr(response, "headers", None)))
 
 
 @dataclass(frozen=True)
@@ -393,20 +429,39 @@ class ConnectorSender:
         client: ConnectorClient,
         method: str,
         url: str,
-        activity: Activity | None,
+        activity: Activity | Model | dict[str, Any] | None,
         ok: tuple[int, ...],
-    ) -> ResourceResponse | None:
-        """Make one connector call; raise the SDK's ErrorResponseException on other statuses."""
+        result_type: str = "ResourceResponse",
+    ) -> Any:
+        """Make one connector call, retrying as the module's policy says.
+
+        Args:
+            client: The pooled connector client (its credentials sign the call).
+            method: ``POST``, ``PUT`` or ``DELETE``.
+            url: The full URL.
+            activity: The body: an Activity, another schema model, or its JSON already.
+            ok: The statuses that mean success.
+            result_type: The schema name of a successful response.
+
+        Raises:
+            ErrorResponseException: the connector answered with another status (as the SDK).
+            ClientRequestError: no answer (as the SDK).
+        """
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         data: bytes | None = None
         if activity is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
-            data = encode_body(to_json(activity, "Activity"))
+            if isinstance(activity, dict):
+                data = encode_body(activity)
+            else:
+                data = encode_body(to_json(activity, type(activity).__name__))
         credentials = client.config.credentials
         if self.tokens.wants_token(credentials):
             headers["Authorization"] = f"Bearer {await self.tokens.token(credentials)}"
         idempotent = method in ("PUT", "DELETE")
         attempt = 0
+        throttled = 0
+        ambiguous = 0
         while True:
             try:
                 async with self.session.request(method, URL(url, encoded=True), data=data,
@@ -414,13 +469,26 @@ class ConnectorSender:
                     body = await response.read()
                     status = response.status
                     if status in ok:
-                        return self._resource_response(response, body)
+                        return self._resource_response(response, body, result_type)
                     if status == 401:
                         self.tokens.forget(credentials)
-                    if idempotent and status not in SAFE_STATUSES and attempt < RETRIES:
-                        attempt += 1
-                        await asyncio.sleep(self._backoff(attempt, response))
-                        continue
+                    if status == 429 and throttled < THROTTLE_RETRIES:
+                        # Not processed: try again, as Teams asks, if the wait fits.
+                        wait = retry_after_seconds(response.headers)
+                        wait = self._backoff(throttled + 2, None) if wait is None else wait
+                        if wait <= budget.remaining(MAX_INLINE_RETRY_AFTER_SECONDS):
+                            throttled += 1
+                            await asyncio.sleep(wait)
+                            continue
+                    elif status >= 500 or status == 408:
+                        if idempotent and status not in SAFE_STATUSES and attempt < RETRIES:
+                            attempt += 1
+                            await asyncio.sleep(self._backoff(attempt, response))
+                            continue
+                        if not idempotent and ambiguous < AMBIGUOUS_POST_RETRIES:
+                            ambiguous += 1
+                            await asyncio.sleep(self._backoff(1, response))
+                            continue
                     raise models.ErrorResponseException(self.deserialize,
                                                         _LoadedResponse(response, body))
             except aiohttp.ClientConnectorError as error:
@@ -430,9 +498,21 @@ class ConnectorSender:
                     await asyncio.sleep(self._backoff(attempt, None))
                     continue
                 raise ClientRequestError(f"Error occurred in request., {error!r}", error) from error
+            except (TimeoutError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
+                    aiohttp.ClientPayloadError) as error:
+                # The request went out and no answer came: it may or may not have arrived.
+                if idempotent and attempt < RETRIES:
+                    attempt += 1
+                    await asyncio.sleep(self._backoff(attempt, None))
+                    continue
+                if not idempotent and ambiguous < AMBIGUOUS_POST_RETRIES:
+                    ambiguous += 1
+                    await asyncio.sleep(self._backoff(1, None))
+                    continue
+                raise ClientRequestError(f"Error occurred in request., {error!r}", error) from error
 
-    def _resource_response(self, response: aiohttp.ClientResponse,
-                           body: bytes) -> ResourceResponse | None:
+    def _resource_response(self, response: aiohttp.ClientResponse, body: bytes,
+                           result_type: str = "ResourceResponse") -> Any:
         if not body:
             return None
         if response.content_type == "application/json":
@@ -441,19 +521,20 @@ class ConnectorSender:
             except ValueError:
                 parsed = None
             if isinstance(parsed, dict):
-                result: ResourceResponse = model_from_json("ResourceResponse", parsed)
-                return result
+                return model_from_json(result_type, parsed)
         # Anything unusual: msrest's own reading of the response.
-        result = self.deserialize("ResourceResponse", _LoadedResponse(response, body))
-        return result
+        return self.deserialize(result_type, _LoadedResponse(response, body))
 
     @staticmethod
     def _backoff(attempt: int, response: aiohttp.ClientResponse | None) -> float:
         if response is not None and response.status == 503:
-            retry_after = response.headers.get("Retry-After", "")
-            if retry_after.isdigit():
-                return float(retry_after)
-        return 0.0 if attempt <= 1 else BACKOFF_FACTOR * 2 ** (attempt - 1)
+            retry_after = retry_after_seconds(response.headers)
+            if retry_after is not None:
+                return min(retry_after, budget.remaining(MAX_INLINE_RETRY_AFTER_SECONDS))
+        if attempt <= 1:
+            return 0.0
+        # Jittered, so instances that failed together do not retry together.
+        return BACKOFF_FACTOR * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
 
 
 _IMMUTABLE = (str, int, float, bool, type(None), bytes, datetime.datetime, datetime.date,
@@ -658,10 +739,17 @@ async def send_replies(turn_context: TurnContext,
 class FastCloudAdapter(CloudAdapter):
     """CloudAdapter on pooled clients, sending over a shared aiohttp session."""
 
-    def __init__(self, bot_framework_authentication: BotFrameworkAuthentication) -> None:
-        """Wrap ``bot_framework_authentication`` so its clients are pooled."""
+    def __init__(self, bot_framework_authentication: BotFrameworkAuthentication,
+                 app_id: str = "") -> None:
+        """Wrap ``bot_framework_authentication`` so its clients are pooled.
+
+        Args:
+            bot_framework_authentication: The SDK's authentication.
+            app_id: The bot's app id, for messages it starts itself (proactive).
+        """
         self.pooled_authentication = PooledBotFrameworkAuthentication(bot_framework_authentication)
         super().__init__(self.pooled_authentication)
+        self.app_id = app_id
         self.tokens = TokenCache()
         self.sender: ConnectorSender | None = None
 
@@ -765,6 +853,80 @@ class FastCloudAdapter(CloudAdapter):
         response_id = response.id if response and response.id else None
         return ResourceResponse(id=response_id) if response_id else None
 
+    # ----- messages the bot starts itself (the outbox, the sweep): straight to the connector --
+    async def _proactive_client(self, service_url: str) -> tuple[ConnectorClient, ConnectorSender]:
+        """The pooled connector client for ``service_url``, as a proactive turn would build it."""
+        sender = self.sender
+        if sender is None or sender.session.closed:
+            raise RuntimeError("the adapter has no HTTP session to send with")
+        claims = self.create_claims_identity(self.app_id)
+        claims.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = service_url
+        factory = self.bot_framework_authentication.create_connector_factory(claims)
+        return await factory.create(service_url, None), sender
+
+    async def send_to(self, reference: dict[str, Any],
+                      activities: list[dict[str, Any]]) -> list[str | None]:
+        """Post activities (JSON) to a stored conversation, in order; return their new ids.
+
+        Unlike ``continue_conversation``, a failure is raised to the caller (the SDK's
+        proactive turn hands it to the turn error handler, which swallows it).
+        """
+        service_url = str(reference.get("serviceUrl") or "")
+        conversation = reference.get("conversation") or {}
+        client, sender = await self._proactive_client(service_url)
+        ids: list[str | None] = []
+        for activity in activities:
+            body = {**activity, "conversation": conversation,
+                    "from": reference.get("bot"), "recipient": reference.get("user"),
+                    "channelId": reference.get("channelId"), "serviceUrl": service_url}
+            body.pop("id", None)
+            body.setdefault("type", "message")
+            response = await sender.call(
+                client, "POST", sender.url(client.config.base_url, str(conversation.get("id"))),
+                {k: v for k, v in body.items() if v is not None}, (200, 201, 202))
+            ids.append(getattr(response, "id", None))
+        return ids
+
+    async def update_in(self, reference: dict[str, Any], activity: dict[str, Any]) -> None:
+        """Replace the message ``reference["activityId"]`` of a stored conversation (PUT)."""
+        service_url = str(reference.get("serviceUrl") or "")
+        conversation = reference.get("conversation") or {}
+        activity_id = str(reference.get("activityId") or "")
+        client, sender = await self._proactive_client(service_url)
+        body = {**activity, "id": activity_id, "conversation": conversation,
+                "from": reference.get("bot"), "channelId": reference.get("channelId"),
+                "serviceUrl": service_url}
+        body.setdefault("type", "message")
+        await sender.call(
+            client, "PUT",
+            sender.url(client.config.base_url, str(conversation.get("id")), activity_id),
+            {k: v for k, v in body.items() if v is not None}, (200, 201, 202))
+
+    async def create_thread(self, channel: dict[str, Any],
+                            activity: dict[str, Any]) -> dict[str, Any]:
+        """Start a new thread in a Teams channel with ``activity``; return the thread's reference."""
+        service_url = str(channel.get("serviceUrl") or "")
+        conversation = channel.get("conversation") or {}
+        bot = channel.get("bot") or {}
+        client, sender = await self._proactive_client(service_url)
+        parameters = {"isGroup": True, "bot": {"id": bot.get("id"), "name": bot.get("name")},
+                      "channelData": {"channel": {"id": conversation.get("id")}},
+                      "activity": {"type": "message", **activity}}
+        if conversation.get("tenantId"):
+            parameters["tenantId"] = conversation["tenantId"]
+        created = await sender.call(
+            client, "POST", f"{client.config.base_url.rstrip('/')}/v3/conversations",
+            parameters, (200, 201, 202), "ConversationResourceResponse")
+        thread_id = str(getattr(created, "id", "") or "")
+        if not thread_id:
+            raise ClientRequestError("the connector created no conversation for the thread")
+        return {"activityId": getattr(created, "activity_id", None), "bot": bot,
+                "channelId": channel.get("channelId") or Channels.ms_teams,
+                "conversation": {"id": thread_id, "isGroup": True,
+                                 "conversationType": "channel",
+                                 "tenantId": conversation.get("tenantId")},
+                "serviceUrl": getattr(created, "service_url", None) or service_url}
+
     async def delete_activity(self, context: TurnContext, reference: ConversationReference) -> None:
         """Delete like CloudAdapterBase.delete_activity, over the shared session."""
         if not context:
@@ -793,9 +955,15 @@ def build_adapter(settings: Settings) -> FastCloudAdapter:
     configuration = sdk_configuration(settings)
     # The bot's reply token comes from BOT_LOGIN_URL, one MSAL cache per audience.
     adapter = FastCloudAdapter(ConfigurationBotFrameworkAuthentication(
-        configuration, credentials_factory=channel_credentials_factory(settings, configuration)))
+        configuration, credentials_factory=channel_credentials_factory(settings, configuration)),
+        app_id=settings.app_id)
 
     async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
+        from bot.store.base import is_store_failure
+
+        if is_store_failure(error):
+            # Not stored, so not answered: the HTTP layer says 503 and Teams delivers it again.
+            raise error
         # Logged with the stack for us; the customer gets one calm sentence, never the trace.
         _LOGGER.exception(
             "turn failed", exc_info=error,

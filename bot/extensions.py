@@ -10,9 +10,44 @@ extension only overrides what it needs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from botbuilder.core import InvokeResponse, TurnContext
 
+from bot.conversation import ConversationRecord
+from bot.effects import TurnPlan, transcript_lines
+from bot.store.outbox import TurnWrites
 from dialogs.engine import TurnInput, TurnResult
+from dialogs.session import Reply
+
+# turn_state key of the turn's TurnScope, while extensions and the flow decide the turn.
+SCOPE = "msa.turn_scope"
+
+
+@dataclass
+class TurnScope:
+    """One message turn being decided: the record read once, and what the turn will do.
+
+    Extensions that decide rather than send (the handoff, the recorder) put their
+    effects in ``plan`` and their kept lines in ``lines``; the handler stores the
+    record with all of it in one write, then runs the plan. The turn may be
+    decided again on fresh state after a conflict, with a new scope.
+    """
+
+    key: str
+    record: ConversationRecord
+    plan: TurnPlan = field(default_factory=TurnPlan)
+    lines: list[Any] = field(default_factory=list)
+    flow_replies: list[Reply] = field(default_factory=list)
+    # Outbox lanes written outside the turn's own write (a take over typed in a thread).
+    lanes: list[str] = field(default_factory=list)
+
+    def writes(self) -> TurnWrites:
+        """Everything to store with the record."""
+        writes = self.plan.writes
+        writes.transcripts = transcript_lines(self.lines)
+        return writes
 
 
 class BotExtension:
@@ -26,6 +61,9 @@ class BotExtension:
         self, turn_context: TurnContext, turn: TurnInput, result: TurnResult
     ) -> None:
         """React to the flow's outcome (its ``events`` say what happened)."""
+
+    async def on_duplicate(self, turn_context: TurnContext, record: ConversationRecord) -> None:
+        """An activity this conversation already processed arrived again (it has no effect)."""
 
     async def on_invoke(self, turn_context: TurnContext) -> InvokeResponse | None:
         """Answer an invoke activity, or return None to let others (and the flow) try."""

@@ -6,36 +6,24 @@ here, so the handler and the app factory stay the same as features grow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import aiohttp
-from botbuilder.integration.aiohttp import CloudAdapter
 
-from bot.conversation import ConversationStateStore
 from bot.extensions import BotExtension
 from bot.handoff import HandoffExtension
+from bot.identity import StaffDirectory
 from bot.live_checks import LiveChecksExtension
-from bot.metrics import Metrics
 from bot.observe import TurnEventsRecorder
+from bot.services import BotServices
 from bot.settings import Settings
-from bot.staff import StaffExtension
-from bot.store.base import Clock, Store, utc_now
-from dialogs.engine import FlowEngine
+from bot.staff import AppGraphToken, StaffExtension
+
+__all__ = ["BotServices", "build_extensions", "staff_directory"]
 
 
-@dataclass
-class BotServices:
-    """What extensions may use; created once per process in the app's cleanup context."""
-
-    settings: Settings
-    store: Store
-    engine: FlowEngine
-    conversations: ConversationStateStore
-    adapter: CloudAdapter
-    http: aiohttp.ClientSession
-    metrics: Metrics
-    # The time source for timeouts and records; tests pass a fake one.
-    clock: Clock = utc_now
+def staff_directory(settings: Settings, http: aiohttp.ClientSession | None) -> StaffDirectory:
+    """The one staff rule, with the group check when the bot has credentials for Graph."""
+    token = AppGraphToken(settings) if http is not None else None
+    return StaffDirectory(settings, http, token if token is not None and token.available else None)
 
 
 def build_extensions(services: BotServices) -> list[BotExtension]:
@@ -44,9 +32,11 @@ def build_extensions(services: BotServices) -> list[BotExtension]:
     # First: while an agent has the customer, the handoff takes every turn.
     handoff = HandoffExtension(services)
     extensions.append(handoff)
-    extensions.append(StaffExtension.from_services(services))
-    # Findings only a person can resolve go straight to the support channel.
+    # Findings only a person can resolve go straight to the support channel. Before the
+    # staff tools: PowerShell output the checks asked for ("PS C:\\> Get-…") is a paste,
+    # not the staff command "ps", even from someone who is staff.
     extensions.append(LiveChecksExtension(services, escalate=handoff.escalate))
+    extensions.append(StaffExtension.from_services(services))
     # Keep the recorder last: it sees the outcome of turns the flow handled.
     extensions.append(TurnEventsRecorder(services.metrics, services.store.audit))
     return extensions

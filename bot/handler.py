@@ -9,7 +9,9 @@ conversation store, so any instance can take any turn.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,26 +20,25 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ChannelAccount
 from botbuilder.schema.teams import TeamInfo, TeamsChannelAccount, TeamsChannelData
 
-from bot.adapter import conversation_reference, send_replies
-from bot.extensions import BotExtension
-from bot.conversation import ConversationRecord, ConversationStateStore, conversation_key
-from bot.render import PENDING_REPLIES, to_activities
-from bot.wire import to_json
+from bot import budget
+from bot.adapter import send_replies
+from bot.conversation import (
+    ConversationRecord,
+    ConversationStateStore,
+    TurnNotStored,
+    conversation_key,
+    reference_of,
+)
+from bot.effects import EffectRunner
+from bot.extensions import SCOPE, BotExtension, TurnScope
+from bot.render import join_notices, to_activities
+from bot.store.base import EtagConflict
 from dialogs.engine import FlowEngine, TurnInput, TurnResult
+
+__all__ = ["SupportBot", "reference_of", "without_bot_mention"]
 
 _LOGGER = logging.getLogger(__name__)
 MAX_TEXT = 10_000
-
-
-def reference_of(activity: Any) -> dict[str, Any]:
-    """Return the serialized conversation reference of an incoming activity.
-
-    The JSON of ``TurnContext.get_conversation_reference(activity)``; serialized
-    at once, so it needs none of the copies of the activity's parts that the
-    SDK makes for a reference kept as an object.
-    """
-    reference = conversation_reference(activity, copy_parts=False)
-    return to_json(reference)  # == reference.serialize(), without msrest's per-call cost
 
 
 def without_bot_mention(activity: Any) -> str:
@@ -69,6 +70,7 @@ class SupportBot(TeamsActivityHandler):
         engine: FlowEngine,
         conversations: ConversationStateStore,
         extensions: Sequence[BotExtension] = (),
+        effects: EffectRunner | None = None,
     ) -> None:
         """Create the bot.
 
@@ -76,10 +78,12 @@ class SupportBot(TeamsActivityHandler):
             engine: the domain flow engine (shared, built once).
             conversations: where conversation records live.
             extensions: features that see each turn before and after the flow, in order.
+            effects: runs what a turn decided once it is stored (None: replies only).
         """
         self.engine = engine
         self.conversations = conversations
         self.extensions = tuple(extensions)
+        self.effects = effects
 
     # ----- messages and card buttons ----------------------------------------
     async def on_message_activity(self, turn_context: TurnContext) -> None:
@@ -212,36 +216,92 @@ class SupportBot(TeamsActivityHandler):
             await send_replies(turn_context, to_activities(result.replies))
 
     async def _run(self, turn_context: TurnContext, turn: TurnInput) -> TurnResult | None:
-        for extension in self.extensions:
-            if await extension.before_turn(turn_context, turn):
-                return None
+        """One message turn: one read, the decision, one write (with its rows), then the effects.
+
+        An activity this conversation already processed has no second effect. A
+        turn decided on state another instance changed meanwhile is decided again
+        on fresh state (after a jittered pause) until its deadline; one that cannot
+        be stored raises, so it is answered 503 and Teams delivers it again.
+        """
         activity = turn_context.activity
-
-        def step(record: ConversationRecord) -> TurnResult:
-            record.welcomed = True
-            return self.engine.handle(record.snapshot, turn)
-
-        result = await self.conversations.run_turn(
-            self._key(activity), step, reference_of(activity)
-        )
-        assert result is not None  # step always returns a result
-        _LOGGER.info(
-            "turn",
-            extra={"conversation_id": activity.conversation.id, "state": result.state,
-                   "events": result.events},
-        )
-        replies = to_activities(result.replies)
-        # What extensions say after the turn (the handoff's "I've passed your
-        # request …") joins these replies (join_notices) instead of following them.
-        turn_context.turn_state[PENDING_REPLIES] = replies
-        try:
+        key = self._key(activity)
+        reference = reference_of(activity)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + budget.remaining(10.0)
+        pause, tries = 0.005, 0
+        failure: Exception | None = None
+        while True:
+            tries += 1
+            record, etag = await self.conversations.load(key)
+            if record.has_seen(activity.id):
+                _LOGGER.info("activity already processed", extra={
+                    "conversation_id": activity.conversation.id})
+                for extension in self.extensions:
+                    await extension.on_duplicate(turn_context, record)
+                return None
+            scope = TurnScope(key, record)
+            turn_context.turn_state[SCOPE] = scope
+            taken: BotExtension | None = None
             for extension in self.extensions:
-                await extension.after_turn(turn_context, turn, result)
-        finally:
-            # The replies go out even when after-turn work failed.
-            del turn_context.turn_state[PENDING_REPLIES]
+                if await extension.before_turn(turn_context, turn):
+                    taken = extension
+                    break
+            result: TurnResult | None = None
+            if taken is None:
+                record.welcomed = True
+                result = self.engine.handle(record.snapshot, turn)
+                record.snapshot = result.snapshot
+                scope.flow_replies = list(result.replies)
+                failure = None
+                for extension in self.extensions:
+                    try:
+                        await extension.after_turn(turn_context, turn, result)
+                    except Exception as error:  # the turn is stored and answered all the same
+                        failure = failure or error
+            if taken is None or getattr(taken, "decides", False):
+                record.reference = reference
+            record.mark_seen(activity.id)
+            try:
+                written = await self.conversations.save(key, record, etag, scope.writes())
+                break
+            except EtagConflict:
+                _LOGGER.info("state conflict, recomputing turn",
+                             extra={"conversation_key": key, "attempt": tries})
+                if taken is not None and not getattr(taken, "decides", False):
+                    # It answered already (staff tools, live checks): only remember the id.
+                    await self._remember(key, activity.id)
+                    return None
+            wait = random.uniform(0, pause)
+            if loop.time() + wait >= give_up:
+                raise TurnNotStored(f"conversation {key} kept changing; not stored after {tries}")
+            await asyncio.sleep(wait)
+            pause = min(pause * 2, 0.25)
+        if result is not None:
+            _LOGGER.info(
+                "turn",
+                extra={"conversation_id": activity.conversation.id, "state": result.state,
+                       "events": [str(event) for event in result.events]},
+            )
+        # What the turn's features said (the handoff's "I've passed your request …")
+        # joins the flow's replies: one bubble, one request to the connector.
+        replies = to_activities(scope.flow_replies)
+        join_notices(replies, to_activities(scope.plan.replies))
+        scope.plan.replies = []
+        if self.effects is not None:
+            await self.effects.after_commit(turn_context, scope.plan,
+                                            (*written.lanes, *scope.lanes), replies)
+        elif replies:
             await send_replies(turn_context, replies)
+        if failure is not None:
+            raise failure
         return result
+
+    async def _remember(self, key: str, activity_id: str | None) -> None:
+        async def attempt(record: ConversationRecord) -> tuple[None, None]:
+            record.mark_seen(activity_id)
+            return None, None
+
+        await self.conversations.transact(key, attempt)
 
     @staticmethod
     def _key(activity: Any) -> str:

@@ -1,18 +1,32 @@
-"""HTTP routes: ``/api/messages`` with strict input checks, plus ``/healthz``.
+"""HTTP routes: ``/api/messages`` with strict input checks, ``/healthz`` and ``/metrics``.
 
 The SDK's own ``CloudAdapter.process`` answers a malformed body with a 500
 (platform.md §11); here every request is checked first, so a bad request
 gets a 4xx with a short reason and never reaches the bot.
+
+Turns of one conversation run one at a time in an instance (a lock per
+conversation id), each within a 10 s budget (Teams waits 15 s), and a turn
+whose state could not be stored is answered 503 — Teams delivers it again —
+never 200. ``/healthz`` is 503 when the store cannot take a write (a small
+upsert, checked at most once a second), not only when it cannot be read.
+``/metrics`` with authentication on answers only a bearer ``METRICS_TOKEN``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+
+from bot import budget
+from bot.store.base import is_store_failure
 
 from bot.channel_auth import Unauthorized, authenticate
 from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, SETTINGS_KEY, STORE_KEY
@@ -90,11 +104,21 @@ async def messages(request: web.Request) -> web.Response:
         return bad_request("unauthorized", status=401)
     started = time.perf_counter()
     try:
-        invoke_response = await adapter.process_activity(
-            authenticated, activity, request.app[BOT_KEY].on_turn
-        )
+        with budget.turn_budget():
+            async with request.app[TURN_LOCKS].hold(activity.conversation.id):
+                invoke_response = await adapter.process_activity(
+                    authenticated, activity, request.app[BOT_KEY].on_turn
+                )
     except PermissionError:
         return bad_request("unauthorized", status=401)
+    except Exception as error:
+        if not is_store_failure(error):
+            raise
+        # Not stored, so not acknowledged: Teams delivers it again on a failure status.
+        _LOGGER.warning("turn not stored, answered 503: %s", error,
+                        extra={"conversation_id": activity.conversation.id})
+        return web.json_response({"error": "the bot could not store this turn; try again"},
+                                 status=503, headers={"Retry-After": "1"})
     finally:
         registry = request.app[METRICS_KEY]
         registry.inc("msa_turns_total", type=str(activity.type))
@@ -117,21 +141,80 @@ async def messages(request: web.Request) -> web.Response:
     return web.json_response(body_out, status=status)
 
 
+class ConversationLocks:
+    """One lock per conversation id, held while a turn of that conversation runs here."""
+
+    def __init__(self) -> None:
+        """Start with none; a lock lives while someone holds or waits for it."""
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, conversation_id: str) -> AsyncIterator[None]:
+        """Wait for the conversation's earlier turns (within the turn's budget), then run."""
+        lock, users = self._locks.get(conversation_id, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[conversation_id] = (lock, users + 1)
+        try:
+            try:
+                await asyncio.wait_for(lock.acquire(), budget.remaining(10.0))
+            except TimeoutError as error:
+                from bot.conversation import TurnNotStored
+
+                raise TurnNotStored("earlier turns of this conversation took the whole "
+                                    "budget") from error
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            _, users = self._locks[conversation_id]
+            if users <= 1:
+                del self._locks[conversation_id]
+            else:
+                self._locks[conversation_id] = (lock, users - 1)
+
+
+TURN_LOCKS: web.AppKey[ConversationLocks] = web.AppKey("turn_locks")
+HEALTH_CACHE: web.AppKey[dict[str, Any]] = web.AppKey("health_cache")
+HEALTH_TTL_SECONDS = 1.0
+
+
 async def healthz(request: web.Request) -> web.Response:
-    """Report whether the store answers (for load balancers and probes)."""
-    ok = await request.app[STORE_KEY].ping()
+    """Report whether the store takes a write (for load balancers and probes)."""
+    store = request.app[STORE_KEY]
+    # A read on every probe (cheap: an unreachable or closed store shows at once), and a
+    # write at most once a second (a locked, read-only or deleted store shows within one).
+    ok = await store.ping()
+    cache = request.app[HEALTH_CACHE]
+    if ok and time.monotonic() - cache.get("at", -1e9) > HEALTH_TTL_SECONDS:
+        try:
+            wrote = await asyncio.wait_for(store.can_write(), 2.0)
+        except TimeoutError:
+            wrote = False
+        cache.update(at=time.monotonic(), ok=wrote)
+    ok = ok and bool(cache.get("ok", True))
     return web.json_response({"status": "ok" if ok else "store unreachable"},
                              status=200 if ok else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Expose counters and latencies in the Prometheus text format."""
-    return web.Response(text=request.app[METRICS_KEY].render(),
-                        content_type="text/plain", charset="utf-8")
+    """Expose counters and latencies (Prometheus text, or OpenMetrics when asked for)."""
+    settings = request.app[SETTINGS_KEY]
+    if not settings.local_mode:
+        # Authentication on: the counters tell who uses the bot; a token, or nothing.
+        given = request.headers.get("Authorization", "")
+        wanted = f"Bearer {settings.metrics_token}"
+        if not settings.metrics_token or not hmac.compare_digest(given.encode(), wanted.encode()):
+            return bad_request("unauthorized", status=401)
+    body, content_type = request.app[METRICS_KEY].exposition(request.headers.get("Accept"))
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 def setup_routes(app: web.Application) -> None:
     """Register the bot's routes."""
+    app[TURN_LOCKS] = ConversationLocks()
+    app[HEALTH_CACHE] = {}
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

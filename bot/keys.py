@@ -9,7 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from botbuilder.integration.aiohttp import CloudAdapter
 
-    from bot.features import BotServices
+    from bot.services import BotServices
     from bot.handler import SupportBot
     from bot.metrics import Metrics
     from bot.settings import Settings

@@ -38,9 +38,10 @@ from botbuilder.schema import (
     OAuthCard,
 )
 
-from bot.auth import DelegatedTokenProvider, MsalAuth, SignInFailed, TokenVault, user_key
+from bot.auth import DelegatedTokenProvider, MsalAuth, SignInFailed, TokenVault
 from bot.conversation import ConversationRecord, conversation_key
 from bot.extensions import BotExtension
+from bot.identity import tenant_of, user_key_of
 from bot.render import to_activity
 from bot.store.base import EtagConflict
 from bot.token_service import BotTokenService, TokenServiceError
@@ -77,7 +78,7 @@ from dialogs.session import Reply
 from dialogs.understanding import find_address
 
 if TYPE_CHECKING:
-    from bot.features import BotServices
+    from bot.services import BotServices
 
 _LOGGER = logging.getLogger(__name__)
 Escalate = Callable[..., Awaitable[Any]]
@@ -181,16 +182,11 @@ class RunLimiter:
 
 
 def _tenant_of(activity: Activity) -> str | None:
-    tenant = getattr(activity.conversation, "tenant_id", None) if activity.conversation else None
-    if not tenant and isinstance(activity.channel_data, dict):
-        tenant = (activity.channel_data.get("tenant") or {}).get("id")
-    return str(tenant) if tenant else None
+    return tenant_of(activity) or None
 
 
 def _user_key_of(activity: Activity) -> str:
-    sender = activity.from_property
-    who = (getattr(sender, "aad_object_id", None) or getattr(sender, "id", None) or "anonymous")
-    return user_key(activity.channel_id or "", _tenant_of(activity) or "", str(who))
+    return user_key_of(activity)
 
 
 def _minutes(seconds: float) -> str:

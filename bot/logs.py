@@ -1,66 +1,78 @@
-"""Structured JSON logs: one object per line, carrying the conversation id.
+"""Structured JSON logs: one object per line, carrying the conversation id, never a secret.
 
 Message bodies are never logged at INFO; anything that looks like a bearer
-token or secret is masked before a record is written, whatever its level.
+token or secret is masked before a line is written, whatever its level.
 
-A line is cheap, because the bot writes one per turn (hundreds a second):
+:func:`configure` puts the standard library's queue pair between the code
+that logs and stderr, so the event loop never formats or writes a line:
 
-- :class:`JsonFormatter` writes plain JSON values (str, int, float, bool,
-  None, lists, tuples and dicts with str keys) with ``orjson``; anything else
-  (a datetime, an enum, a float NaN, an int beyond 64 bits, a lone surrogate,
-  a non-str key…) goes through ``json.dumps(default=str)`` exactly as before.
-  Either way a line has the same keys and values; orjson's separators are
-  compact (``{"level":"INFO",…}``), so match log lines by parsing them, not
-  by their spacing. The timestamp's date and time of day are computed once a
-  second.
-- :class:`BatchingStreamHandler` (what :func:`configure` installs) writes
-  lines in batches of up to 4 KB instead of one write per line: a line reaches
-  the stream at most :data:`FLUSH_INTERVAL` after it was logged, WARNING and
-  above (and any record with a traceback) at once together with everything
-  before it, and whatever is pending on flush, close and at exit (and before
-  the traceback of an unhandled exception, in any thread). Only a death that
-  skips Python's exit (SIGKILL, a signal nothing handles — the server handles
-  SIGINT and SIGTERM —, ``os._exit``, a crash of the interpreter) can lose
-  INFO lines: those of the last :data:`FLUSH_INTERVAL`.
+- :class:`LogQueueHandler` (a :class:`logging.handlers.QueueHandler`) is the
+  root logger's only handler: logging a record costs the caller a queue put.
+- Its listener thread (:class:`BatchingListener`, a
+  :class:`logging.handlers.QueueListener`) lets records gather for up to
+  :data:`FLUSH_INTERVAL` and hands them to a :class:`LineWriter`, which formats
+  each with :class:`JsonFormatter` (python-json-logger) and writes them in
+  ``write`` calls of at most :data:`BATCH_BYTES` (a pipe's atomic size, so no
+  other writer's bytes land inside a line): a busy bot wakes that thread a few
+  times a second, not once per line.
+
+What reaches the stream, and when:
+
+- WARNING and above, and any record with a traceback: the call returns only
+  once its line (and every line before it) is written — an error logged just
+  before a crash or ``os._exit`` is on disk (the wait is capped at
+  :data:`URGENT_WAIT_SECONDS`, so a stuck stderr cannot hang the bot).
+- :meth:`LogQueueHandler.flush`, :meth:`~LogQueueHandler.close` and
+  ``logging.shutdown`` at exit write everything logged before them; so does
+  an unhandled exception, in any thread, before its traceback.
+- Only a death that skips Python's exit (SIGKILL, ``os._exit``, a crash of the
+  interpreter) can lose INFO lines: those still in the queue.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
-import math
 import os
+import queue
 import re
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any
+from logging.handlers import QueueHandler, QueueListener
+from typing import Any, TextIO, TypeVar
 
-import orjson
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.orjson import OrjsonFormatter
 
-_modf = math.modf
-
-# LogRecord's own attributes: everything else in a record's __dict__ came from
-# ``extra`` (or a record factory) and is written as a field of its own.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-# How many distinct key lists (roughly: logging call sites) JsonFormatter remembers.
-_EXTRAS_CACHED = 256
 # JWTs, "Bearer …" values and client secrets must never reach a log line.
 _SECRETS = re.compile(
     r"(eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)"
     r"|((?i:bearer)\s+[A-Za-z0-9._~+/=-]{12,})"
     r"|((?i:client_secret|password|app_password)[\"']?\s*[:=]\s*[\"']?[^\s\"',}]{4,})"
 )
-
-
-# A buffered INFO line reaches the stream at most this many seconds after it was logged.
-FLUSH_INTERVAL = 0.1
 # Lines are written in batches of at most this many bytes: what a pipe takes in one
 # atomic write (PIPE_BUF), so on a shared pipe no other writer's bytes land inside a batch.
 BATCH_BYTES = 4096
+# An INFO line is written at most this many seconds after it was logged: the writer
+# lets lines gather that long, waking twice per batch instead of once per line.
+FLUSH_INTERVAL = 0.1
+# The longest a WARNING (or an ERROR…) waits for its line to be written.
+URGENT_WAIT_SECONDS = 2.0
+# A record carrying this attribute (an Event) is waited for: set once its line is written.
+_WRITTEN = "_msa_written"
+# A record carrying this attribute is a flush request, not a line.
+_BARRIER = "_msa_barrier"
+# What writes a line orjson refuses: every value as JSON or as its str().
+_JSON_FALLBACK = functools.partial(json.dumps, default=str, ensure_ascii=False,
+                                   separators=(",", ":"))
+# The order of a line's first fields, and their names in it.
+_FIELDS = {"asctime": "ts", "levelname": "level", "name": "logger", "message": "msg",
+           "exc_info": "exc"}
 
 
 def mask_secrets(text: str) -> str:
@@ -78,312 +90,342 @@ def mask_secrets(text: str) -> str:
     return _SECRETS.sub("[redacted]", text)
 
 
-def _plain(values: Iterable[Any]) -> bool:
-    """Whether orjson writes each of ``values`` exactly as ``json.dumps`` reads it back.
+class JsonFormatter(OrjsonFormatter):
+    """python-json-logger's (orjson) formatter with the bot's field names and secrets masked.
 
-    True for str, bool, None, int, finite floats, and lists, tuples and dicts
-    (with str keys) of those, by exact type: subclasses (enums, namedtuples…),
-    dataclasses, datetimes and NaN/infinity are written differently by the two
-    (or only by json.dumps's ``default=str``). Ints beyond 64 bits and lone
-    surrogates pass here, but orjson refuses them.
+    A line is ``{"ts", "level", "logger", "msg", <extra fields…>, "exc"}``: the
+    ISO 8601 UTC time with milliseconds, the level name, the logger, the
+    message, every field passed in ``extra`` (private ``_…`` ones and those
+    named like the line's own fields excepted), and the traceback when there is
+    one. Compact JSON, non-ASCII text as is; values JSON has no type for are
+    written the library's way (datetimes in ISO 8601, enums by value, NaN as
+    null…), and what orjson refuses (an int beyond 64 bits, a lone surrogate)
+    by ``json.dumps`` with ``str()``.
     """
-    for value in values:
-        kind = type(value)
-        if kind is str or kind is int or kind is bool or value is None:
-            continue
-        if kind is float:
-            if value - value != 0.0:  # NaN - NaN and inf - inf are NaN
-                return False
-        elif kind is list or kind is tuple:
-            if not _plain(value):
-                return False
-        elif kind is dict:
-            if not (_plain_keys(value) and _plain(value.values())):
-                return False
-        else:
-            return False
-    return True
-
-
-def _plain_keys(mapping: dict[Any, Any]) -> bool:
-    """Whether every key of ``mapping`` is a str (not a subclass: json.dumps and orjson differ)."""
-    for key in mapping:
-        if type(key) is not str:
-            return False
-    return True
-
-
-def _dumps(entry: dict[str, Any]) -> str:
-    """``entry`` as compact JSON: by orjson if it can, else by json.dumps as always."""
-    try:
-        if _plain_keys(entry) and _plain(entry.values()):
-            return orjson.dumps(entry).decode()
-    except (TypeError, RecursionError):  # a big int, a lone surrogate, nesting too deep
-        pass
-    return json.dumps(entry, default=str, ensure_ascii=False)
-
-
-def _iso_timestamp(created: float) -> str:
-    """``datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")``."""
-    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
-
-
-class _Timestamps:
-    """ISO 8601 timestamps with milliseconds, the date and time of day reused for a second."""
 
     def __init__(self) -> None:
-        """Start with nothing cached."""
-        # (whole second, its "YYYY-MM-DDTHH:MM:SS"), replaced at once: threads may share it.
-        self._second: tuple[float, str] = (math.nan, "")
+        """The bot's fields, renamed."""
+        # An extra field may not take the name of one of the line's own (a "level" passed
+        # in extra must not pass for the record's level): such a field is left out.
+        super().__init__(["asctime", "levelname", "name", "message"], rename_fields=_FIELDS,
+                         reserved_attrs=[*RESERVED_ATTRS, *_FIELDS.values()])
 
-    def __call__(self, created: float) -> str:
-        """Exactly :func:`_iso_timestamp`'s text for ``created``, a time.time() value."""
-        if type(created) is float:
-            # datetime.fromtimestamp's own rounding: the fraction to the nearest
-            # microsecond, half to even (as round() does); a carry is for _new_second.
-            fraction, whole = _modf(created)
-            try:
-                micros = round(fraction * 1e6)
-            except ValueError:  # NaN: datetime raises its usual error
-                return _iso_timestamp(created)
-            second = self._second
-            if whole == second[0] and 0 <= micros < 1_000_000:
-                return f"{second[1]}.{micros // 1000:03d}+00:00"
-            return self._new_second(created, whole, micros)
-        return _iso_timestamp(created)
-
-    def _new_second(self, created: float, whole: float, micros: int) -> str:
-        """The timestamp of ``created`` in a second not cached yet, which it caches."""
-        if micros >= 1_000_000:
-            micros -= 1_000_000
-            whole += 1.0
-        elif micros < 0:  # before 1970: the fraction was negative
-            micros += 1_000_000
-            whole -= 1.0
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+        """The line's JSON: orjson's, or json.dumps's for what orjson cannot write."""
         try:
-            prefix = datetime.fromtimestamp(whole, UTC).isoformat(timespec="seconds")[:-6]
-        except (OverflowError, ValueError, OSError):  # out of range: datetime's own error
-            return _iso_timestamp(created)
-        self._second = (whole, prefix)
-        return f"{prefix}.{micros // 1000:03d}+00:00"
+            return super().jsonify_log_record(log_data)
+        except (TypeError, RecursionError):  # orjson.JSONEncodeError is a TypeError
+            return _JSON_FALLBACK(log_data)
 
+    def formatTime(  # noqa: N802 - logging's name
+        self, record: logging.LogRecord, datefmt: str | None = None
+    ) -> str:
+        """ISO 8601 in UTC with milliseconds, e.g. ``2024-05-01T12:34:56.012+00:00``."""
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
-class JsonFormatter(logging.Formatter):
-    """Format records as JSON with their ``extra`` fields."""
-
-    def __init__(self) -> None:
-        """A formatter with its own timestamp and field-name caches."""
-        super().__init__()
-        self._timestamp = _Timestamps()
-        self._extras: dict[tuple[str, ...], tuple[str, ...]] = {}
-
-    def _extra_keys(self, fields: dict[str, Any]) -> tuple[str, ...]:
-        """The keys of ``fields`` (a record's ``__dict__``) written as fields, in their order.
-
-        Not LogRecord's own attributes and not private ones. Records from one call
-        site have the same keys in the same order: the answer is kept for them
-        (a few dozen kinds of records, so the cache is simply emptied when full).
-        """
-        names = tuple(fields)
-        keys = self._extras.get(names)
-        if keys is None:
-            keys = tuple(key for key in names
-                         if key not in _STANDARD and not key.startswith("_"))
-            if len(self._extras) >= _EXTRAS_CACHED:
-                self._extras.clear()
-            self._extras[names] = keys
-        return keys
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        """Put the traceback last, after the extra fields, where a reader looks for it."""
+        if "exc" in log_data:
+            log_data["exc"] = log_data.pop("exc")
+        return log_data
 
     def format(self, record: logging.LogRecord) -> str:
-        """Return the record as one JSON line."""
-        entry: dict[str, Any] = {
-            "ts": self._timestamp(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        fields = record.__dict__
-        for key in self._extra_keys(fields):
-            entry[key] = fields[key]
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return mask_secrets(_dumps(entry))
+        """Return the record as one JSON line, with secrets masked."""
+        return mask_secrets(super().format(record))
 
 
-# Every live BatchingStreamHandler, to flush before an unhandled exception's traceback
-# and to forget inherited lines in a forked child.
-_HANDLERS: weakref.WeakSet[BatchingStreamHandler] = weakref.WeakSet()
+class LineWriter(logging.StreamHandler[TextIO]):
+    """Formats records and writes their lines in batches (runs on the listener's thread).
 
-
-class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A StreamHandler that writes lines in batches, a few syscalls a second instead of one a line.
-
-    Lines wait in a buffer until one of these writes the buffer, in order:
-
-    - a record at ``flush_level`` (WARNING) or above, or one with a traceback;
-    - the buffer reaching ``batch_bytes`` (the batch is written before the new line);
-    - ``interval`` seconds after the buffer got its first line (a daemon thread,
-      started on first use, which sleeps while the buffer is empty);
-    - :meth:`flush` and :meth:`close`, which ``logging.shutdown`` calls at exit.
-
-    Everything runs under the handler's lock, which ``Handler.handle`` already
-    holds around :meth:`emit`, so worker threads can log through it.
+    A line waits in the batch only while more records are queued behind it and
+    the batch is under :data:`BATCH_BYTES`; a record someone waits for (a
+    WARNING, a flush) writes the batch at once.
     """
 
-    def __init__(self, stream: Any = None, *, interval: float = FLUSH_INTERVAL,
-                 batch_bytes: int = BATCH_BYTES, flush_level: int = logging.WARNING) -> None:
-        """Buffer lines for ``stream`` (stderr by default).
-
-        Args:
-            stream: a text stream, as for ``logging.StreamHandler``.
-            interval: the longest a line waits in the buffer, in seconds.
-            batch_bytes: the most bytes written at once (a longer line is written alone).
-            flush_level: records at this level or above are written at once.
-        """
+    def __init__(self, stream: TextIO, pending: Callable[[], bool],
+                 batch_bytes: int = BATCH_BYTES) -> None:
+        """Write to ``stream``; ``pending()`` tells whether more records are queued."""
         super().__init__(stream)
-        self.interval = interval
+        self.pending = pending
         self.batch_bytes = batch_bytes
-        self.flush_level = flush_level
         self._lines: list[str] = []
-        self._bytes = 0  # the buffer's size in UTF-8
-        self._due = threading.Event()  # set when the buffer gets its first line
-        self._stop = threading.Event()  # set by close: the thread ends
-        self._closed = False
-        self._flusher: threading.Thread | None = None
-        self._flusher_pid = 0
-        _HANDLERS.add(self)
+        self._bytes = 0
+        self._waiting: list[threading.Event] = []
+        self.thread_id: int | None = None  # the thread writing (the listener's)
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Format ``record`` and buffer its line, writing the buffer if the record calls for it."""
+        """Add the record's line to the batch; write the batch when nothing else is queued."""
+        self.thread_id = threading.get_ident()
         try:
-            line = self.format(record) + self.terminator
-            # Bytes in UTF-8 (isascii() is a flag check; only other text is encoded).
-            size = len(line) if line.isascii() else len(line.encode("utf-8", "surrogatepass"))
-            if self._lines and self._bytes + size > self.batch_bytes:
+            waiter: threading.Event | None = getattr(record, _WRITTEN, None)
+            if not getattr(record, _BARRIER, False):
+                line = self.format(record) + self.terminator
+                # Bytes in UTF-8 (isascii() is a flag check; only other text is encoded).
+                size = len(line) if line.isascii() else len(line.encode("utf-8", "surrogatepass"))
+                if self._lines and self._bytes + size > self.batch_bytes:
+                    self._write()
+                self._lines.append(line)
+                self._bytes += size
+            if waiter is not None:
+                self._waiting.append(waiter)
+            if waiter is not None or self._bytes >= self.batch_bytes or not self.pending():
                 self._write()
-            self._lines.append(line)
-            self._bytes += size
-            if (record.levelno >= self.flush_level or record.exc_info
-                    or self._bytes >= self.batch_bytes or self._closed):
-                self._write()
-            elif len(self._lines) == 1:
-                self._start_clock()
         except RecursionError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
             self.handleError(record)
+            self._release()
 
     def flush(self) -> None:
-        """Write the buffered lines and flush the stream."""
+        """Write the batch and flush the stream."""
         with self.lock:  # type: ignore[union-attr]
-            if self._lines:
-                self._write()
-            else:
-                super().flush()
+            self._write()
 
     def close(self) -> None:
-        """Write the buffered lines and stop the flushing thread; the stream stays open."""
+        """Write the batch; the stream stays open (it is stderr, or the caller's)."""
         with self.lock:  # type: ignore[union-attr]
-            self._closed = True
-            self._stop.set()
-            self._due.set()  # wakes the thread, which sees the handler closed and ends
             try:
                 if self._lines:
                     self._write()
             finally:
+                self._release()
                 super().close()
 
     def _write(self) -> None:
-        """Write the buffer to the stream in one call and flush it (the lock is held)."""
-        text = "".join(self._lines)
-        self._lines.clear()
-        self._bytes = 0
-        stream = self.stream
-        stream.write(text)
-        if hasattr(stream, "flush"):
-            stream.flush()
+        """Write the batch in one call and flush the stream; wake whoever waited for it."""
+        try:
+            if self._lines:
+                text = "".join(self._lines)
+                self._lines.clear()
+                self._bytes = 0
+                self.stream.write(text)
+            if hasattr(self.stream, "flush"):
+                self.stream.flush()
+        finally:
+            self._release()
 
-    def _start_clock(self) -> None:
-        """Have the flushing thread write the buffer in ``interval`` (the lock is held)."""
-        if self._flusher_pid != os.getpid():  # first use, or a forked child without the thread
-            self._flusher_pid = os.getpid()
-            self._flusher = threading.Thread(target=self._flush_periodically, daemon=True,
-                                             name="log-flusher")
-            self._flusher.start()
-        self._due.set()
+    def _release(self) -> None:
+        for waiter in self._waiting:
+            waiter.set()
+        self._waiting.clear()
 
-    def _flush_periodically(self) -> None:
-        """The flushing thread: ``interval`` after the buffer gets a line, write it."""
-        while not self._closed:
-            self._due.wait()
-            self._stop.wait(self.interval)  # returns early only on close, which flushes
-            with self.lock:  # type: ignore[union-attr]
-                self._due.clear()
-                if self._closed or not self._lines:
-                    continue
-                try:
-                    self._write()
-                except Exception:
-                    self.handleError(logging.makeLogRecord({"msg": "buffered log lines"}))
-
-    def _forget_after_fork(self) -> None:
-        """In a forked child: drop the parent's pending lines (the parent writes them)."""
+    def forget(self) -> None:
+        """In a forked child: drop the parent's batch (the parent writes it)."""
         self._lines = []
         self._bytes = 0
-        # The parent's thread may have held their internal locks when it forked.
-        self._due = threading.Event()
-        self._stop = threading.Event()
-        if self._closed:
-            self._stop.set()
+        self._waiting = []
 
 
-def _forget_after_fork() -> None:
-    """After ``os.fork``, in the child: no handler rewrites lines its parent buffered."""
+class BatchingListener(QueueListener):
+    """A QueueListener that lets records gather for ``interval`` before handling them.
+
+    Woken by the first record after a pause, it waits ``interval`` (or until
+    :meth:`hurry`: a WARNING, a flush, the stop) and then handles everything
+    queued, which the writer writes in one go: two wake-ups per batch instead
+    of one per line.
+    """
+
+    def __init__(self, records: queue.SimpleQueue[Any], writer: LineWriter,
+                 interval: float) -> None:
+        """Hand the records of ``records`` to ``writer``, ``interval`` seconds after the first."""
+        super().__init__(records, writer, respect_handler_level=True)
+        self.records = records
+        self.interval = interval
+        self._hurry = threading.Event()
+
+    def hurry(self) -> None:
+        """Handle what is queued now, without waiting out the interval."""
+        self._hurry.set()
+
+    def dequeue(self, block: bool) -> logging.LogRecord:
+        """The next record (or the stop sentinel); after a pause, once the interval passed."""
+        try:
+            record: logging.LogRecord = self.records.get_nowait()
+        except queue.Empty:
+            record = self.records.get(block)
+            self._hurry.wait(self.interval)
+            self._hurry.clear()
+        return record
+
+    def enqueue_sentinel(self) -> None:
+        """Ask the thread to stop, at once."""
+        super().enqueue_sentinel()
+        self.hurry()
+
+
+# Every live LogQueueHandler: flushed before an unhandled exception's traceback, and
+# given a fresh queue in a forked child.
+_HANDLERS: weakref.WeakSet[LogQueueHandler] = weakref.WeakSet()
+
+
+class LogQueueHandler(QueueHandler):
+    """The root logger's handler: records go on a queue; a listener thread writes them.
+
+    The listener starts with the first record (and again in a forked child, whose
+    parent's thread did not come along). A record logged on the listener's own
+    thread (while a line is being written) is never waited for. Records the
+    handler gets once closed are written at once by the caller: nothing logged
+    late at exit is lost.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, interval: float = FLUSH_INTERVAL,
+                 batch_bytes: int = BATCH_BYTES, urgent_level: int = logging.WARNING,
+                 urgent_wait: float = URGENT_WAIT_SECONDS) -> None:
+        """Queue records for ``stream`` (stderr by default).
+
+        Args:
+            stream: a text stream.
+            interval: the longest an INFO line waits before it is written, in seconds.
+            batch_bytes: the most bytes written at once (a longer line is written alone).
+            urgent_level: records at this level or above are waited for until written.
+            urgent_wait: the longest such a wait lasts, in seconds.
+        """
+        # The writer is made first, so that logging.shutdown (newest handler first)
+        # closes this handler, which drains the queue into it, before the writer.
+        self.writer = LineWriter(stream if stream is not None else sys.stderr,
+                                 self._pending, batch_bytes)
+        self.writer.setFormatter(JsonFormatter())
+        self.records: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        super().__init__(self.records)
+        self.urgent_level = urgent_level
+        self.urgent_wait = urgent_wait
+        self.interval = interval
+        self._listener: BatchingListener | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+        _HANDLERS.add(self)
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:  # noqa: N802 - logging's name
+        """Format the lines with ``fmt`` (on the writer's thread; the queue takes records)."""
+        self.writer.setFormatter(fmt)
+
+    def setLevel(self, level: int | str) -> None:  # noqa: N802 - logging's name
+        """Let records of ``level`` and above through (this handler and its writer)."""
+        super().setLevel(level)
+        self.writer.setLevel(level)
+
+    def _pending(self) -> bool:
+        return not self.records.empty()
+
+    def _running(self) -> bool:
+        """Start the listener unless it runs (in this process); False once closed."""
+        if self._listener is not None:
+            return True
+        with self._start_lock:
+            if self._listener is None and not self._closed:
+                listener = BatchingListener(self.records, self.writer, self.interval)
+                listener.start()
+                self._listener = listener
+        return self._listener is not None
+
+    def _on_writer_thread(self) -> bool:
+        return threading.get_ident() == self.writer.thread_id
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """The record as the writer will format it, with its message fixed now.
+
+        Unlike the standard ``prepare``, nothing is formatted here (the writer's
+        thread does that) and the record is not copied: it never leaves the
+        process. Only the message is merged, so later changes to its arguments
+        do not show.
+        """
+        record.msg = record.getMessage()
+        record.args = None
+        return record
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue the record; a WARNING or a traceback waits until its line is written."""
+        if not self._running():
+            self._write_now(record)
+            return
+        waiter = None
+        if (record.levelno >= self.urgent_level or record.exc_info) \
+                and not self._on_writer_thread():
+            waiter = threading.Event()
+            setattr(record, _WRITTEN, waiter)
+        super().emit(record)
+        if waiter is not None:
+            self._hurry()
+            waiter.wait(self.urgent_wait)
+
+    def _hurry(self) -> None:
+        listener = self._listener
+        if listener is not None:
+            listener.hurry()
+
+    def _write_now(self, record: logging.LogRecord) -> None:
+        try:
+            self.writer.handle(self.prepare(record))
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
+            self.handleError(record)
+
+    def flush(self) -> None:
+        """Return once every record queued before this call is written."""
+        if self._listener is None or self._on_writer_thread():
+            self.writer.flush()
+            return
+        barrier = logging.makeLogRecord({"levelno": logging.CRITICAL, "msg": "flush"})
+        done = threading.Event()
+        setattr(barrier, _BARRIER, True)
+        setattr(barrier, _WRITTEN, done)
+        self.enqueue(barrier)
+        self._hurry()
+        done.wait(self.urgent_wait)
+
+    def close(self) -> None:
+        """Write everything queued, stop the listener and close the writer."""
+        with self._start_lock:
+            if self._closed:
+                return
+            self._closed = True
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()  # handles every record queued before it returns
+        self.writer.close()
+        super().close()
+
+    def _after_fork(self) -> None:
+        """In a forked child: a new queue and no listener yet; the parent's lines are its own."""
+        self.records = queue.SimpleQueue()
+        self.queue = self.records
+        self._listener = None
+        self._start_lock = threading.Lock()
+        self.writer.forget()
+
+
+def _after_fork_in_child() -> None:
     for handler in list(_HANDLERS):
-        handler._forget_after_fork()
+        handler._after_fork()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def flush_all() -> None:
-    """Write what every :class:`BatchingStreamHandler` has buffered, now."""
+    """Write what every :class:`LogQueueHandler` has queued, now."""
     for handler in list(_HANDLERS):
-        try:
+        # Flushing before a crash report must never hide the report.
+        with contextlib.suppress(Exception):
             handler.flush()
-        except Exception:  # noqa: BLE001 - flushing before a crash report must not hide it
-            pass
 
 
-_Excepthook = Callable[[type[BaseException], BaseException, TracebackType | None], Any]
+_Hook = TypeVar("_Hook", bound=Callable[..., Any])
 
 
-def _flushing_excepthook(previous: _Excepthook) -> _Excepthook:
-    """``previous`` (sys.excepthook), after writing the buffered lines that led to the crash."""
-    def hook(kind: type[BaseException], value: BaseException,
-             traceback: TracebackType | None) -> Any:
-        """Flush the log buffers, then report the exception as before."""
+def _flushing(previous: _Hook) -> _Hook:
+    """``previous`` (sys.excepthook or threading.excepthook), after writing the queued lines."""
+    def hook(*args: Any) -> Any:
+        """Flush the log queues, then report the exception as before."""
         flush_all()
-        return previous(kind, value, traceback)
+        return previous(*args)
     hook.flushes_logs = True  # type: ignore[attr-defined]
-    return hook
+    return hook  # type: ignore[return-value]
 
 
-def _flushing_thread_excepthook(previous: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``previous`` (threading.excepthook), after writing the buffered lines."""
-    def hook(args: Any) -> Any:
-        """Flush the log buffers, then report the thread's exception as before."""
-        flush_all()
-        return previous(args)
-    hook.flushes_logs = True  # type: ignore[attr-defined]
-    return hook
-
-
-def configure(level: str = "INFO", stream: Any = None) -> None:
-    """Send every logger's records to ``stream`` (stderr) as JSON lines, written in batches."""
-    handler = BatchingStreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
+def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Send every logger's records to ``stream`` (stderr) as JSON lines, off the caller's thread."""
+    handler = LogQueueHandler(stream)
     # On the handler too: a library that sets its own logger to DEBUG (bm25s does)
     # must not bring DEBUG records, which may carry message text, into INFO logs.
     handler.setLevel(level)
@@ -391,16 +433,16 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
     replaced = root.handlers[:]
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # A handler this replaces writes what it buffered and stops its thread.
+    # A handler this replaces writes what it queued and stops its thread.
     for old in replaced:
-        if isinstance(old, BatchingStreamHandler):
+        if isinstance(old, LogQueueHandler):
             old.close()
     # An unhandled exception's traceback goes straight to stderr: the lines logged
     # before it are written first, so they come before it and are not lost.
     if not getattr(sys.excepthook, "flushes_logs", False):
-        sys.excepthook = _flushing_excepthook(sys.excepthook)
+        sys.excepthook = _flushing(sys.excepthook)
     if not getattr(threading.excepthook, "flushes_logs", False):
-        threading.excepthook = _flushing_thread_excepthook(threading.excepthook)
+        threading.excepthook = _flushing(threading.excepthook)
     # aiohttp's access log repeats every request, and transitions logs each state
     # callback at INFO (2-3 lines a turn, most of the log's volume and CPU):
     # keep both at WARNING unless debugging.

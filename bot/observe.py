@@ -3,7 +3,8 @@
 The engine reports events such as ``diagnosed:<cause>``, ``resolved:<cause>``,
 ``question:<cause>``, ``person_requested`` or ``answered:<question>``. The audit rows feed the staff
 ``stats`` command (top causes, resolution rate, time to resolution); the
-counters feed ``/metrics``. Message text is never recorded.
+counters feed ``/metrics``. Message text is never recorded. The rows are
+written with the turn's state, in the same write.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import logging
 
 from botbuilder.core import TurnContext
 
-from bot.extensions import BotExtension
+from bot.extensions import SCOPE, BotExtension
+from bot.identity import tenant_of
 from bot.metrics import Metrics
 from bot.store.base import AuditRepository
+from dialogs.effects import Audit, Count, Effect
 from dialogs.engine import TurnInput, TurnResult
 
 _LOGGER = logging.getLogger(__name__)
@@ -34,24 +37,33 @@ class TurnEventsRecorder(BotExtension):
     async def after_turn(
         self, turn_context: TurnContext, turn: TurnInput, result: TurnResult
     ) -> None:
-        """Count and audit the turn's domain events."""
+        """Count and audit the turn's domain events, with the turn's own write."""
         activity = turn_context.activity
         conversation_id = activity.conversation.id if activity.conversation else None
-        tenant_id = getattr(activity.conversation, "tenant_id", None) or ""
+        tenant_id = tenant_of(activity)
+        effects: list[Effect] = []
         for event in result.events:
-            kind, _, detail = event.partition(":")
+            kind, detail = event.kind.value, event.detail
             if kind == "diagnosed":
-                self.metrics.inc("msa_diagnoses_total", cause=detail or "unknown")
+                effects.append(Count("msa_diagnoses_total", {"cause": detail or "unknown"}))
             elif kind == "question":
-                self.metrics.inc("msa_questions_total", cause=detail)
+                effects.append(Count("msa_questions_total", {"cause": detail}))
             elif kind == "person_requested":
-                self.metrics.inc("msa_handoffs_total", kind="requested")
+                effects.append(Count("msa_handoffs_total", {"kind": "requested"}))
             if kind in AUDITED:
+                effects.append(Audit(kind, {"cause": detail} if detail else {},
+                                     conversation_id=conversation_id, tenant_id=tenant_id))
+        scope = turn_context.turn_state.get(SCOPE)
+        if scope is not None:
+            scope.plan.add(effects)
+            return
+        for effect in effects:  # a turn outside the handler's pipeline: record right away
+            if isinstance(effect, Count):
+                self.metrics.inc(effect.name, **dict(effect.labels))
+            elif isinstance(effect, Audit):
                 try:
-                    await self.audit.append(
-                        kind, conversation_id=conversation_id, tenant_id=tenant_id,
-                        detail={"cause": detail} if detail else {},
-                    )
+                    await self.audit.append(effect.kind, conversation_id=conversation_id,
+                                            tenant_id=tenant_id, detail=dict(effect.detail))
                 except Exception:  # auditing must never break a customer's turn
                     _LOGGER.warning("audit append failed", exc_info=True,
                                     extra={"conversation_id": conversation_id})

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bot.settings import PROJECT_ROOT, Settings, SettingsError
+from dialogs.staff import manifest_commands
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -139,7 +140,7 @@ def build_manifest(settings: Settings, *, version: str | None = None) -> dict[st
             stacklevel=2,
         )
         app_id = PLACEHOLDER_APP_ID
-    values = {
+    values: dict[str, Any] = {
         "version": version or app_version(),
         "teams_app_id": teams_app_id(settings),
         "app_id": app_id,
@@ -153,6 +154,8 @@ def build_manifest(settings: Settings, *, version: str | None = None) -> dict[st
         "terms_url": settings.terms_url,
         "website_host": urlsplit(settings.website_url).hostname or "",
         "accent_color": ACCENT_COLOR,
+        # The staff command list comes from the one registry of staff commands.
+        "staff_commands": manifest_commands(),
     }
     template = json.loads(TEMPLATE_PATH.read_text(encoding="utf-8"))
     missing: set[str] = set()
@@ -168,13 +171,17 @@ def build_manifest(settings: Settings, *, version: str | None = None) -> dict[st
     return manifest
 
 
-def _fill(node: Any, values: dict[str, str], missing: set[str]) -> Any:
+def _fill(node: Any, values: dict[str, Any], missing: set[str]) -> Any:
     """Replace ``{{name}}`` in every string of a parsed template.
 
     Substituting after parsing, not in the raw text, means a value with quotes or
-    backslashes can never break the JSON.
+    backslashes can never break the JSON. A string that is one placeholder and
+    nothing else takes its value whole, whatever its type (a list of commands).
     """
     if isinstance(node, str):
+        whole = _PLACEHOLDER.fullmatch(node)
+        if whole is not None and not isinstance(values.get(whole.group(1), ""), str):
+            return values[whole.group(1)]
 
         def lookup(match: re.Match[str]) -> str:
             name = match.group(1)
@@ -218,13 +225,13 @@ def validate_manifest(manifest: dict[str, Any]) -> list[str]:
         One ``"<json path>: <message>"`` line per error; empty when valid.
 
     Raises:
-        ManifestError: jsonschema is not installed (it comes with the test extras).
+        ManifestError: jsonschema is not installed (the ``package`` extra).
     """
     try:
         from jsonschema import Draft6Validator
     except ImportError as exc:  # refuse rather than ship an unchecked package
         raise ManifestError(
-            ["jsonschema is needed to validate the manifest: pip install -e '.[test]'"]
+            ["jsonschema is needed to validate the manifest: pip install -e '.[package]'"]
         ) from exc
     validator = Draft6Validator(load_schema())
     errors = sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))

@@ -10,9 +10,6 @@ from bot.wire import OwnCardAttachment
 from dialogs.session import Reply
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
-# turn_state key of a turn's replies while its after-turn work runs, before they
-# are sent: notices given then (see join_notices) join them instead of following.
-PENDING_REPLIES = "msa.pending_replies"
 
 
 def paragraphs(*texts: str) -> str:

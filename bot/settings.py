@@ -113,6 +113,8 @@ class Settings:
     # Staff tools
     staff_tenant_ids: tuple[str, ...] = ()
     staff_group_id: str = ""
+    # /metrics with authentication on: only with "Authorization: Bearer <METRICS_TOKEN>".
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def local_mode(self) -> bool:
@@ -182,6 +184,7 @@ class Settings:
             handoff_protocol=env.get("HANDOFF_PROTOCOL", "").strip().lower() or "relay",
             staff_tenant_ids=_csv(env, "STAFF_TENANT_IDS"),
             staff_group_id=env.get("STAFF_GROUP_ID", "").strip(),
+            metrics_token=env.get("METRICS_TOKEN", "").strip(),
         )
         settings.validate()
         return settings

@@ -1,22 +1,9 @@
 """Staff tools in Teams: typed commands and the compose-box search, for CLOUDEX staff only.
 
-Who is staff:
-
-* every user whose tenant is in ``STAFF_TENANT_IDS`` (the activity's
-  ``conversation.tenantId``, else ``channelData.tenant.id``); and
-* with ``STAFF_GROUP_ID`` set, members of that Entra group — checked with
-  Microsoft Graph ``POST /users/{id}/checkMemberGroups`` (transitive
-  ``memberOf``) using the bot's own app-only token, so only when the bot has
-  credentials (``MicrosoftAppId``, ``MicrosoftAppPassword``,
-  ``MicrosoftAppTenantId``; the app needs the ``GroupMember.Read.All``
-  application permission) and only for users of the bot's own tenant, where
-  the group lives. Without credentials (local mode) the check is tenant-based
-  only. Answers are cached per user for 15 minutes (a failed lookup for one
-  minute) so the compose box stays well inside Teams' 5-second budget.
-
-Everyone else never sees a staff tool: their "kb smtp" goes to the guided
-flow like any other message, and their compose-box search gets a short
-"staff only" message and no results.
+Who is staff is decided in one place for every feature: :mod:`bot.identity`
+(``StaffDirectory``, re-exported here). Everyone else never sees a staff
+tool: their "kb smtp" goes to the guided flow like any other message, and
+their compose-box search gets a short "staff only" message and no results.
 
 The commands and cards themselves are pure (:mod:`dialogs.staff`); this module
 only decides who may use them, reads the store and sends the replies.
@@ -26,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
+import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
+import msal
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Attachment
 from botbuilder.schema.teams import (
@@ -40,20 +30,34 @@ from botbuilder.schema.teams import (
     MessagingExtensionResult,
 )
 
+# The pinned-CA session is MsalAuth's (TLS_CA_FILE must win over REQUESTS_CA_BUNDLE).
+from bot.auth import MICROSOFT_AUTHORITY_HOSTS, _PinnedCaSession
 from bot.extensions import BotExtension
+from bot.identity import StaffDirectory, tenant_of
 from bot.metrics import Metrics
 from bot.render import ADAPTIVE_CARD, to_activities
 from bot.settings import Settings
+from bot.store import Store
 from bot.store.base import AuditRepository, Clock, utc_now
-from dialogs.engine import TurnInput
+from dialogs.engine import FlowEngine, TurnInput
 from dialogs.knowledge import Knowledge
 from dialogs.session import Reply
-from dialogs.staff import STAFF_ONLY, StaffCommand, StaffTools, parse_command
+from dialogs.staff import STAFF_COMMANDS, STAFF_ONLY, StaffCommand, StaffTools, parse_command
 
-if TYPE_CHECKING:
-    from bot.features import BotServices
+
+class StaffServices(Protocol):
+    """What the staff tools use of ``bot.features.BotServices`` (no import of the feature list)."""
+
+    settings: Settings
+    http: aiohttp.ClientSession
+    engine: FlowEngine
+    store: Store
+    metrics: Metrics
+    staff: StaffDirectory
+
 
 _LOGGER = logging.getLogger(__name__)
+__all__ = ["AppGraphToken", "StaffDirectory", "StaffExtension", "query_of", "tenant_of"]
 
 SEARCH_COMMAND = "searchKnowledge"
 """The manifest's message-extension command id."""
@@ -64,42 +68,31 @@ MAX_COMPOSE_RESULTS = 25
 STATS_ROW_LIMIT = 20_000
 POPULARITY_DAYS = 30
 POPULARITY_TTL_SECONDS = 300.0
-MEMBERSHIP_TTL_SECONDS = 900.0
-MEMBERSHIP_FAILURE_TTL_SECONDS = 60.0
 # Graph must answer well inside the compose box's 5 s.
 GRAPH_TIMEOUT_SECONDS = 2.0
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-
-
-def tenant_of(activity: Any) -> str:
-    """The tenant id of an incoming Teams activity ("" when absent)."""
-    tenant = getattr(activity.conversation, "tenant_id", None) if activity.conversation else None
-    if not tenant and isinstance(activity.channel_data, dict):
-        channel_tenant = activity.channel_data.get("tenant")
-        if isinstance(channel_tenant, dict):
-            tenant = channel_tenant.get("id")
-    return str(tenant or "").strip().lower()
 
 
 class AppGraphToken:
-    """The bot's app-only Microsoft Graph token (client credentials), cached until near expiry."""
+    """The bot's app-only Microsoft Graph token: msal's client-credentials flow.
 
-    def __init__(self, settings: Settings, http: aiohttp.ClientSession,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """Use the bot's credentials from ``settings`` and the shared HTTP session.
+    msal keeps the token in its in-memory cache and asks Entra again only when
+    it is near expiry. Its calls block (it uses ``requests``), so they run in a
+    worker thread; the first also reads the tenant's OpenID configuration.
+    """
+
+    def __init__(self, settings: Settings,
+                 app: Callable[[], msal.ConfidentialClientApplication] | None = None) -> None:
+        """Use the bot's credentials from ``settings``.
 
         Args:
-            settings: app id, password, tenant id and authority.
-            http: the shared client session.
-            clock: monotonic seconds (injectable for tests).
+            settings: app id, password, tenant id, AUTHORITY and TLS_CA_FILE.
+            app: builds the msal application (by default from ``settings``).
         """
         self.settings = settings
-        self.http = http
-        self.clock = clock
-        self._token = ""
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
+        self._build = app if app is not None else partial(graph_app, settings)
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._lock = threading.Lock()
 
     @property
     def available(self) -> bool:
@@ -107,106 +100,44 @@ class AppGraphToken:
         s = self.settings
         return bool(s.app_id and s.app_password and s.app_tenant_id)
 
+    def _acquire(self) -> dict[str, Any]:
+        with self._lock:
+            if self._app is None:
+                self._app = self._build()
+            return dict(self._app.acquire_token_for_client([GRAPH_SCOPE]) or {})
+
     async def __call__(self) -> str:
-        """Return a valid token, fetching a new one when the cached one is near expiry."""
-        async with self._lock:
-            if self._token and self.clock() < self._expires:
-                return self._token
-            url = f"{self.settings.authority}/{self.settings.app_tenant_id}/oauth2/v2.0/token"
-            form = {"grant_type": "client_credentials", "client_id": self.settings.app_id,
-                    "client_secret": self.settings.app_password, "scope": GRAPH_SCOPE}
-            timeout = aiohttp.ClientTimeout(total=GRAPH_TIMEOUT_SECONDS)
-            async with self.http.post(url, data=form, timeout=timeout) as response:
-                body = await response.json(content_type=None)
-                if response.status != 200 or not isinstance(body, dict) \
-                        or not body.get("access_token"):
-                    error = body.get("error") if isinstance(body, dict) else None
-                    raise RuntimeError(f"token endpoint answered {response.status} {error or ''}")
-            self._token = str(body["access_token"])
-            # Renew a minute early so a token never expires on the way to Graph.
-            self._expires = self.clock() + max(0, int(body.get("expires_in", 3600)) - 60)
-            return self._token
+        """Return a valid token (msal's cached one while it lasts).
 
-
-class StaffDirectory:
-    """Decides whether the sender of an activity is CLOUDEX staff."""
-
-    def __init__(self, settings: Settings, http: aiohttp.ClientSession | None = None,
-                 token: Callable[[], Awaitable[str]] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """Configure from ``settings``.
-
-        Args:
-            settings: ``staff_tenant_ids``, ``staff_group_id``, ``app_tenant_id``, ``graph_url``.
-            http: the shared client session (needed for the group check).
-            token: returns an app-only Graph token; None turns the group check off.
-            clock: monotonic seconds for the membership cache.
+        Raises:
+            RuntimeError: Entra refused the bot's credentials (the message has its error
+                code, never the secret).
+            ValueError: the authority could not be reached or read (msal's own error).
         """
-        self.settings = settings
-        self.tenants = frozenset(t.strip().lower() for t in settings.staff_tenant_ids)
-        self.group_id = settings.staff_group_id.strip()
-        self.http = http
-        self.token = token
-        self.clock = clock
-        self._members: dict[str, tuple[bool, float]] = {}
+        result = await asyncio.to_thread(self._acquire)
+        token = result.get("access_token")
+        if not token:
+            raise RuntimeError(f"no Graph app token: {result.get('error') or 'no answer'}")
+        return str(token)
 
-    @property
-    def checks_group(self) -> bool:
-        """True when group membership is checked (a group, a token and a session)."""
-        return bool(self.group_id and self.token is not None and self.http is not None)
 
-    async def is_staff(self, activity: Any) -> bool:
-        """Tell whether the activity's sender is staff (tenant first, then the group).
+def graph_app(settings: Settings) -> msal.ConfidentialClientApplication:
+    """The msal application for the bot's own tenant, as :class:`bot.auth.MsalAuth` builds them.
 
-        Args:
-            activity: the incoming activity.
-
-        Returns:
-            True for staff.
-        """
-        tenant = tenant_of(activity)
-        if tenant and tenant in self.tenants:
-            return True
-        if not self.checks_group or tenant != self.settings.app_tenant_id.strip().lower():
-            return False
-        sender = activity.from_property
-        object_id = str(getattr(sender, "aad_object_id", "") or "")
-        if not _GUID.fullmatch(object_id):
-            return False
-        return await self.in_group(object_id.lower())
-
-    async def in_group(self, object_id: str) -> bool:
-        """Tell whether the user is a (transitive) member of the staff group, cached.
-
-        Args:
-            object_id: the user's Entra object id (a GUID).
-
-        Returns:
-            True for a member; False for a non-member or when Graph cannot be asked.
-        """
-        cached = self._members.get(object_id)
-        if cached is not None and self.clock() < cached[1]:
-            return cached[0]
-        assert self.token is not None and self.http is not None
-        try:
-            token = await self.token()
-            url = f"{self.settings.graph_url}/users/{object_id}/checkMemberGroups"
-            timeout = aiohttp.ClientTimeout(total=GRAPH_TIMEOUT_SECONDS)
-            async with self.http.post(url, json={"groupIds": [self.group_id]}, timeout=timeout,
-                                      headers={"Authorization": f"Bearer {token}"}) as response:
-                if response.status == 404:  # not a user of this tenant
-                    member = False
-                else:
-                    response.raise_for_status()
-                    body = await response.json(content_type=None)
-                    values = body.get("value", []) if isinstance(body, dict) else []
-                    member = self.group_id.lower() in {str(v).lower() for v in values}
-        except Exception:  # noqa: BLE001 - any failure means "not known to be staff"
-            _LOGGER.warning("staff group check failed", exc_info=True)
-            self._members[object_id] = (False, self.clock() + MEMBERSHIP_FAILURE_TTL_SECONDS)
-            return False
-        self._members[object_id] = (member, self.clock() + MEMBERSHIP_TTL_SECONDS)
-        return member
+    A non-Microsoft AUTHORITY (a sovereign proxy, the tests) skips instance
+    discovery; TLS_CA_FILE, when set, is the only CA msal trusts.
+    """
+    authority = settings.authority.rstrip("/")
+    custom = (urlsplit(authority).hostname or "") not in MICROSOFT_AUTHORITY_HOSTS
+    options: dict[str, Any] = {"validate_authority": not custom,
+                               "instance_discovery": False if custom else None}
+    if settings.tls_ca_file:
+        options["http_client"] = _PinnedCaSession(settings.tls_ca_file, GRAPH_TIMEOUT_SECONDS)
+    else:
+        options["timeout"] = GRAPH_TIMEOUT_SECONDS
+    return msal.ConfidentialClientApplication(
+        settings.app_id, client_credential=settings.app_password,
+        authority=f"{authority}/{settings.app_tenant_id}", **options)
 
 
 def query_of(value: Any) -> tuple[str, str, int, int]:
@@ -259,17 +190,12 @@ class StaffExtension(BotExtension):
         self.clock = clock
         self._popularity: Mapping[str, int] = {}
         self._popularity_until = 0.0
-        if metrics is not None:
-            metrics.describe("msa_staff_commands_total", "counter",
-                             "Staff commands and searches, by command")
 
     @classmethod
-    def from_services(cls, services: BotServices) -> StaffExtension:
+    def from_services(cls, services: StaffServices) -> StaffExtension:
         """Build the extension from the bot's services (:func:`bot.features.build_extensions`)."""
-        token = AppGraphToken(services.settings, services.http)
-        directory = StaffDirectory(services.settings, services.http,
-                                   token if token.available else None)
-        return cls(services.engine.knowledge, directory, services.store.audit, services.metrics)
+        return cls(services.engine.knowledge, services.staff, services.store.audit,
+                   services.metrics)
 
     async def popularity(self) -> Mapping[str, int]:
         """Diagnoses per cause over the last 30 days, cached for five minutes."""
@@ -278,17 +204,16 @@ class StaffExtension(BotExtension):
         try:
             self._popularity = await self.audit.counts_by_detail(
                 "diagnosed", "cause", POPULARITY_DAYS, now=self.clock())
-        except Exception:  # noqa: BLE001 - the fixed order is a fine fallback
+        except Exception:  # the fixed order is a fine fallback (logged)
             _LOGGER.warning("could not read cause counts", exc_info=True)
         self._popularity_until = time.monotonic() + POPULARITY_TTL_SECONDS
         return self._popularity
 
     async def run(self, command: StaffCommand) -> list[Reply]:
-        """Answer one staff command (reads the store for ``stats``)."""
+        """Answer one staff command (reading the audit log for those registered to need it)."""
         popularity = await self.popularity()
-        if command.name != "stats":
-            return self.tools.run(command, popularity=popularity)
-        rows = await self.audit.recent(limit=STATS_ROW_LIMIT)
+        spec = STAFF_COMMANDS[command.name]
+        rows = await self.audit.recent(limit=STATS_ROW_LIMIT) if spec.reads_audit else ()
         return self.tools.run(command, popularity=popularity, audit_rows=rows, now=self.clock())
 
     async def before_turn(self, turn_context: TurnContext, turn: TurnInput) -> bool:

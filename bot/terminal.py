@@ -2,14 +2,16 @@
 
 Activities are built like Teams would build them and run through the real
 ``SupportBot`` with a tiny adapter that prints replies instead of posting
-them. Cards are shown as text with numbered buttons: type the number to press
-one, or type anything else as a message. State goes to the configured store,
-so a chat resumes where it stopped.
+them. Cards are shown as text, markdown rendered for a terminal, with lettered
+buttons: type the letter to press one, or type anything else as a message.
+State goes to the configured store, so a chat resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+import string
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
@@ -89,23 +91,72 @@ class PrintingAdapter(BotAdapter):
         """Nothing to delete in a terminal."""
 
 
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_BOLD_ON, _BOLD_OFF = "\033[1m", "\033[0m"
+# Buttons are pressed with a letter, so they never read like the numbers of a list
+# ("1. Authenticated SMTP is off" above "[a] Start").
+BUTTON_KEYS = string.ascii_lowercase
+
+
+def terminal_text(markdown: str, *, bold: bool) -> str:
+    """Render the markdown the bot writes (bold, links) for a terminal.
+
+    A link becomes its text with the address after it, since a terminal cannot
+    hide an address behind a word; bold becomes bold where the terminal shows
+    it (``bold``), and plain text elsewhere, never raw asterisks.
+    """
+    text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})", markdown)
+    return _BOLD.sub(lambda m: f"{_BOLD_ON}{m.group(1)}{_BOLD_OFF}" if bold else m.group(1), text)
+
+
 class CardPrinter:
-    """Renders cards as text and remembers the buttons so a number can press one."""
+    """Renders cards as text and remembers the buttons so a letter can press one.
+
+    What a card hides until a button is pressed (``isVisible: false``, opened by
+    ``Action.ToggleVisibility``) stays hidden here too, and pressing that
+    button prints it, as Teams would show it.
+    """
 
     def __init__(self, out: TextIO) -> None:
-        """Print to ``out``."""
+        """Print to ``out`` (bold only where ``out`` is a terminal)."""
         self.out = out
+        self.bold = bool(getattr(out, "isatty", lambda: False)())
         self.buttons: list[dict[str, Any]] = []
+        self.hidden: dict[str, dict[str, Any]] = {}
 
     def show(self, activity: Activity) -> None:
         """Print one message activity."""
         if activity.text:
-            self.out.write(f"\nbot> {activity.text}\n")
+            self.out.write(f"\nbot> {self._text(activity.text)}\n")
         for attachment in activity.attachments or []:
             if isinstance(attachment.content, dict):
                 self.buttons = []
+                self.hidden = {}
                 self._card(attachment.content, indent="  ")
         self.out.flush()
+
+    def button(self, typed: str) -> dict[str, Any] | None:
+        """The button a typed key presses ("a", "B"), or None."""
+        key = typed.strip().lower()
+        if len(key) == 1 and key in BUTTON_KEYS[:len(self.buttons)]:
+            return self.buttons[BUTTON_KEYS.index(key)]
+        return None
+
+    def open(self, action: dict[str, Any]) -> None:
+        """Show what a ShowCard or ToggleVisibility button opens (nothing is sent)."""
+        if action.get("type") == "Action.ShowCard":
+            self._card(action.get("card", {}), indent="    ")
+            return
+        self.out.write("\n")
+        for element_id in action.get("targetElements", []):
+            element = self.hidden.pop(str(element_id), None)
+            if element is not None:
+                self._element(dict(element, isVisible=True), indent="    ")
+        self.out.flush()
+
+    def _text(self, value: str) -> str:
+        return terminal_text(value, bold=self.bold)
 
     def _card(self, card: dict[str, Any], indent: str) -> None:
         self.out.write("\n")
@@ -115,26 +166,38 @@ class CardPrinter:
 
     def _buttons(self, actions: list[dict[str, Any]], indent: str) -> None:
         for action in actions:
+            if len(self.buttons) >= len(BUTTON_KEYS):
+                break
             self.buttons.append(action)
-            self.out.write(f"{indent}[{len(self.buttons)}] {action.get('title', '')}\n")
+            key = BUTTON_KEYS[len(self.buttons) - 1]
+            self.out.write(f"{indent}[{key}] {self._text(str(action.get('title', '')))}\n")
 
     def _element(self, element: dict[str, Any], indent: str) -> None:
+        if element.get("isVisible") is False:
+            if element.get("id"):
+                self.hidden[str(element["id"])] = element
+            return
         kind = element.get("type")
         if kind == "TextBlock":
-            self.out.write(f"{indent}{element.get('text', '')}\n")
+            for line in str(element.get("text", "")).splitlines() or [""]:
+                self.out.write(f"{indent}{self._text(line)}\n")
         elif kind == "FactSet":
             for fact in element.get("facts", []):
-                self.out.write(f"{indent}{fact.get('title')} {fact.get('value')}\n")
+                self.out.write(f"{indent}{self._text(str(fact.get('title')))}: "
+                               f"{self._text(str(fact.get('value')))}\n")
         elif kind == "CodeBlock":
             for line in str(element.get("codeSnippet", "")).splitlines():
                 self.out.write(f"{indent}    PS> {line}\n")
         elif kind == "Container":
             for item in element.get("items", []):
                 self._element(item, indent)
+            select = element.get("selectAction")
+            if isinstance(select, dict):  # a tappable row ("▸ reason"): a button here
+                self._buttons([select], indent + "  ")
         elif kind == "Input.Text":
             self.out.write(f"{indent}({element.get('label') or 'type your answer'})\n")
         elif kind == "ActionSet":
-            # Buttons inside the body (the summary's "Full steps") can be pressed too.
+            # Buttons inside the body ("Why this happens", "Show the fix") can be pressed too.
             self._buttons(element.get("actions", []), indent)
 
 
@@ -147,7 +210,7 @@ async def run_terminal_chat(
     printer = CardPrinter(out)
     adapter = PrintingAdapter(printer.show)
     store = await open_store(settings.storage_url)
-    conversations = ConversationStateStore(store.state)
+    conversations = ConversationStateStore(store.state, store.turns)
     # Live checks work here too: sign-in is the device code flow, results come as new cards.
     http, live = _live_checks(settings, store, engine, conversations, adapter)
     bot = SupportBot(engine, conversations, [live])
@@ -163,8 +226,8 @@ async def run_terminal_chat(
     async def turn(incoming: Activity) -> None:
         await adapter.run_pipeline(TurnContext(adapter, incoming), bot.on_turn)
 
-    out.write("Mail Setup Assistant — terminal chat. Type a number to press a button, "
-              "'quit' to leave.\n")
+    out.write("Mail Setup Assistant — terminal chat. Type the letter in [ ] to press a "
+              "button, 'quit' to leave.\n")
     tty = out.isatty()
     if tty:
         out.write(BRACKETED_PASTE_ON)  # a pasted error arrives as one message, not line by line
@@ -184,10 +247,10 @@ async def run_terminal_chat(
                 break
             if line.lower() in {"quit", "exit"}:
                 break
-            if line.isdigit() and 1 <= int(line) <= len(printer.buttons):
-                button = printer.buttons[int(line) - 1]
-                if button.get("type") == "Action.ShowCard":
-                    printer._card(button.get("card", {}), indent="    ")
+            button = printer.button(line)
+            if button is not None:
+                if button.get("type") in ("Action.ShowCard", "Action.ToggleVisibility"):
+                    printer.open(button)
                     continue
                 await turn(activity(type=ActivityTypes.message, text="",
                                     value=dict(button.get("data", {}))))
@@ -207,7 +270,8 @@ def _live_checks(
     conversations: ConversationStateStore, adapter: PrintingAdapter,
 ) -> tuple[aiohttp.ClientSession, BotExtension]:
     """The live-check extension, wired to the terminal's adapter and a session of its own."""
-    from bot.features import BotServices
+    from bot.effects import EffectRunner
+    from bot.features import BotServices, staff_directory
     from bot.live_checks import LiveChecksExtension
     from bot.metrics import bot_metrics
 
@@ -215,5 +279,6 @@ def _live_checks(
     services = BotServices(
         settings=settings, store=store, engine=engine, conversations=conversations,
         adapter=adapter,  # type: ignore[arg-type]  # proactive sends only need BotAdapter
-        http=http, metrics=bot_metrics())
+        http=http, metrics=bot_metrics(), staff=staff_directory(settings, http),
+        effects=EffectRunner(store, adapter, bot_metrics()))
     return http, LiveChecksExtension(services)

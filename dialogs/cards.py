@@ -13,11 +13,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dialogs import messages
-from dialogs.knowledge import Answer, Cause, ClickPath, Knowledge
-from dialogs.powershell import InvalidIdentity, render
+from dialogs.assessment import Assessment, assess
+from dialogs.i18n import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANG, Translator, translator
+from dialogs.i18n.knowledge import localized, localized_cause
+from dialogs.knowledge import (
+    MAILBOX_PLACEHOLDER,
+    Answer,
+    Cause,
+    ClickPath,
+    Finding,
+    Knowledge,
+    Question,
+)
+from dialogs.powershell import PLACEHOLDER as IDENTITY
+from dialogs.powershell import InvalidIdentity, quote_literal, render, validate_identity
 
 Card = dict[str, Any]
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -110,15 +123,6 @@ def card(body: list[dict[str, Any]], actions: Iterable[dict[str, Any]] = ()) -> 
     return result
 
 
-def click_path_blocks(paths: Iterable[ClickPath]) -> list[dict[str, Any]]:
-    """Render admin-center click paths as 'Portal › Step › Step' lines with the portal link."""
-    blocks = []
-    for path in paths:
-        trail = " › ".join(path.steps)
-        blocks.append(text(f"**[{path.portal}]({path.url})** › {trail}", spacing="Small"))
-    return blocks
-
-
 def code_section(title: str, lines: Sequence[str], note: str = "") -> list[dict[str, Any]]:
     """A heading, an optional note and a PowerShell code block."""
     blocks = [heading(title)]
@@ -136,6 +140,67 @@ def topic_item(cause_id: str, title: str, preview: str, button: str) -> dict[str
     items.append({"type": "ActionSet",
                   "actions": [submit(button, {"msa": "show_fix", "cause": cause_id})]})
     return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}
+
+
+# ----- known values -------------------------------------------------------------
+_APP_ID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the conversation knows that the knowledge's texts leave open.
+
+    The knowledge writes ``{mailbox}`` (the address as it reads), ``{identity}``
+    (the address as a PowerShell literal), ``{domain}`` (the tenant's domain) and
+    ``{app_id}`` (the OAuth app's id) where they belong; :meth:`fill` puts the
+    known value there, or a stand-in the customer can read. Only a validated
+    address is ever used, quoted by :func:`dialogs.powershell.quote_literal`
+    wherever it lands in PowerShell.
+    """
+
+    mailbox: str | None = None
+    app_id: str | None = None
+
+    @classmethod
+    def from_facts(cls, facts: Mapping[str, Any]) -> Known:
+        """Read the known values from a conversation's facts (invalid ones count as unknown)."""
+        answers = facts.get("answers", {})
+        raw = answers.get("mailbox") if isinstance(answers, Mapping) else None
+        mailbox = None
+        if isinstance(raw, str):
+            try:
+                mailbox = validate_identity(raw)
+            except InvalidIdentity:
+                mailbox = None
+        app_id = facts.get("app_id")
+        return cls(mailbox, app_id if isinstance(app_id, str) and _APP_ID.fullmatch(app_id)
+                   else None)
+
+    @property
+    def domain(self) -> str | None:
+        """The tenant's domain, as the mailbox address names it."""
+        return self.mailbox.rpartition("@")[2] if self.mailbox else None
+
+    def fill(self, value: str, tr: Translator, *, in_path: bool = False) -> str:
+        """Put the known values into a customer text; unknown ones get a readable stand-in.
+
+        Args:
+            value: A knowledge text (already translated) that may name known values.
+            tr: The conversation's translator, for the stand-ins.
+            in_path: True for a click-path step, where a stand-in reads ‹like this›.
+        """
+        if "{" not in value:
+            return value
+
+        def stand_in(source: str) -> str:
+            return f"‹{tr(source)}›" if in_path else tr(source)
+
+        return (value
+                .replace(IDENTITY, quote_literal(self.mailbox) if self.mailbox
+                         else IDENTITY_PLACEHOLDER)
+                .replace(MAILBOX_PLACEHOLDER, self.mailbox or stand_in(messages.THE_MAILBOX))
+                .replace("{domain}", self.domain or stand_in(messages.YOUR_DOMAIN))
+                .replace("{app_id}", self.app_id or "<Application (client) ID>"))
 
 
 def identity_of(facts: Mapping[str, Any]) -> str | None:
@@ -159,248 +224,443 @@ def powershell_lines(templates: Sequence[str], identity: str | None) -> list[str
     return lines
 
 
-def _nav_actions(*, back: bool = True) -> list[dict[str, Any]]:
+def click_path_blocks(
+    paths: Iterable[ClickPath], known: Known | None = None, tr: Translator | None = None
+) -> list[dict[str, Any]]:
+    """Render admin-center click paths as 'Portal › Step › Step' lines with the portal link.
+
+    With ``known``, the steps name the mailbox (and the other known values) instead
+    of a placeholder.
+    """
+    known = known or Known()
+    tr = tr or translator(SOURCE_LANG)
+    blocks = []
+    for path in paths:
+        trail = " › ".join(known.fill(step, tr, in_path=True) for step in path.steps)
+        blocks.append(text(f"**[{path.portal}]({path.url})** › {trail}", spacing="Small"))
+    return blocks
+
+
+def toggled(
+    element_id: str, title: str, items: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A detail section hidden until its button is pressed: (the button, the section)."""
+    button = {"type": "Action.ToggleVisibility", "title": title, "targetElements": [element_id]}
+    section = {"type": "Container", "id": element_id, "isVisible": False, "items": items}
+    return button, section
+
+
+def details(sections: Sequence[tuple[str, str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """A row of "details" buttons and the hidden sections they show, in that order.
+
+    Args:
+        sections: (element id, button title, the section's elements); empty sections
+            are left out.
+    """
+    pairs = [toggled(element_id, title, items) for element_id, title, items in sections if items]
+    if not pairs:
+        return []
+    return [{"type": "ActionSet", "actions": [button for button, _ in pairs]},
+            *(section for _, section in pairs)]
+
+
+def _nav_actions(tr: Translator, *, back: bool = True) -> list[dict[str, Any]]:
     actions = []
     if back:
-        actions.append(submit("Back", {"msa": "back"}))
-    actions.append(submit("Start over", {"msa": "start_over"}))
-    actions.append(submit("Talk to a person", {"msa": "person"}))
+        actions.append(submit(tr(messages.BACK), {"msa": "back"}))
+    actions.append(submit(tr(messages.START_OVER), {"msa": "start_over"}))
+    actions.append(submit(tr(messages.TALK_TO_A_PERSON), {"msa": "person"}))
     return [dict(a, mode="secondary") for a in actions]
 
 
+def language_action(lang: str) -> dict[str, Any]:
+    """The "Language" button: the three languages, each named in itself, one press away."""
+    tr = translator(lang)
+    choices = [submit(("✓ " if code == tr.lang else "") + LANGUAGE_NAMES[code],
+                      {"msa": "set_language", "lang": code}) for code in LANGUAGES]
+    return {"type": "Action.ShowCard", "title": tr(messages.LANGUAGE),
+            "card": {"type": "AdaptiveCard", "body": [], "actions": choices}}
+
+
+def _notice_short(tr: Translator) -> dict[str, Any]:
+    return text(tr(messages.BASIC_AUTH_SHORT), color="Warning", size="Small")
+
+
 # ----- the cards --------------------------------------------------------------
-def welcome_card(knowledge: Knowledge) -> Card:
-    """The greeting on install: what the bot can do and how to start."""
-    notice = knowledge.notice("basic_auth_retirement").text
+def welcome_card(knowledge: Knowledge, *, lang: str = SOURCE_LANG,
+                 live_checks: bool = False) -> Card:
+    """The greeting on install: what the bot does, how to start, and the buttons.
+
+    Args:
+        knowledge: The knowledge base.
+        lang: The conversation's language.
+        live_checks: True when sign-in is configured, so "Check my tenant" works.
+    """
+    tr = translator(lang)
+    abilities = [text(f"• {tr(ability)}", spacing="Small") for ability in messages.WELCOME_ABILITIES]
     body = [
-        text(messages.WELCOME_TITLE, weight="Bolder", size="Large"),
-        text(messages.WELCOME_TEXT),
-        {"type": "FactSet", "facts": [
-            {"title": f"{i}.", "value": ability}
-            for i, ability in enumerate(messages.WELCOME_ABILITIES, start=1)
-        ]},
-        text(f"⚠️ {notice}", color="Warning"),
-        text(messages.NEVER_PASSWORD, subtle=True),
-        text("Press **Start** to begin, or paste the error message you see.", subtle=True),
+        text(tr(messages.WELCOME_TITLE), weight="Bolder", size="Large"),
+        text(tr(messages.WELCOME_TEXT)),
+        text(tr(messages.WELCOME_START)),
+        _notice_short(tr),
+        text(tr(messages.NEVER_PASSWORD), subtle=True, size="Small"),
+        *details([("welcome-abilities", tr(messages.WHAT_I_CAN_DO), abilities)]),
     ]
-    return card(body, [submit("Start", {"msa": "start"}, style="positive"),
-                       submit("Check my tenant", {"msa": "run_checks"}),
-                       submit("Help", {"msa": "help"})])
+    actions = [submit(tr(messages.START), {"msa": "start"}, style="positive")]
+    if live_checks:
+        actions.append(submit(tr(messages.CHECK_MY_TENANT), {"msa": "run_checks"}))
+    actions += [submit(tr(messages.HELP), {"msa": "help"}), language_action(lang)]
+    return card(body, actions)
 
 
-def help_card(knowledge: Knowledge) -> Card:
+def help_card(knowledge: Knowledge, *, lang: str = SOURCE_LANG, live_checks: bool = False) -> Card:
     """The list of things the customer can say at any point."""
+    tr = translator(lang)
+    commands = list(messages.HELP_COMMANDS)
+    if live_checks:
+        commands.insert(-2, messages.HELP_CHECK_TENANT)
     body = [
-        text(messages.HELP_TITLE, weight="Bolder", size="Medium"),
-        {"type": "FactSet", "facts": [{"title": cmd, "value": what}
-                                      for cmd, what in messages.HELP_COMMANDS]},
-        text(messages.NEVER_PASSWORD, subtle=True),
+        text(tr(messages.HELP_TITLE), weight="Bolder", size="Medium"),
+        {"type": "FactSet", "facts": [{"title": tr(cmd), "value": tr(what)}
+                                      for cmd, what in commands]},
+        text(tr(messages.NEVER_PASSWORD_LONG), subtle=True),
     ]
-    return card(body, [submit("Continue", {"msa": "continue"}),
-                       submit("Why Authenticated SMTP may be missing", {"msa": "overview"}),
-                       submit("Start over", {"msa": "start_over"}),
-                       submit("Talk to a person", {"msa": "person"})])
+    return card(body, [submit(tr(messages.CONTINUE), {"msa": "continue"}),
+                       submit(tr(messages.WHY_SMTP_MISSING), {"msa": "overview"}),
+                       language_action(lang),
+                       *_nav_actions(tr, back=False)])
 
 
-def overview_card(knowledge: Knowledge) -> Card:
-    """The source document's summary table, corrected: each reason, its solution, its fix."""
+def overview_card(knowledge: Knowledge, *, lang: str = SOURCE_LANG,
+                  facts: Mapping[str, Any] | None = None) -> Card:
+    """CLOUDEX's setup-guide table, corrected: each reason; a tap shows its solution and fix."""
+    tr = translator(lang)
+    local = localized(knowledge, lang)
+    known = Known.from_facts(facts or {})
     body: list[dict[str, Any]] = [
-        text("Why Authenticated SMTP may not work or not appear", weight="Bolder", size="Medium"),
+        text(tr(messages.OVERVIEW_TITLE), weight="Bolder", size="Medium"),
+        text(tr(messages.OVERVIEW_HINT), subtle=True, size="Small"),
     ]
-    for row in knowledge.summary_table:
-        body.append({"type": "Container", "separator": True, "items": [
-            text(row.reason, weight="Bolder"),
-            text(row.solution, spacing="Small"),
-            {"type": "ActionSet", "actions": [
-                submit("Show the fix", {"msa": "show_fix", "cause": row.cause})]},
-        ]})
-    body.append(text(f"⚠️ {knowledge.notice('basic_auth_retirement').text}", color="Warning"))
-    return card(body, [submit("Start the guided check", {"msa": "continue"})])
+    for number, row in enumerate(local.summary_table, start=1):
+        element_id = f"overview-{number}"
+        body.append({
+            "type": "Container", "separator": True,
+            "selectAction": {"type": "Action.ToggleVisibility", "title": row.reason,
+                             "targetElements": [element_id]},
+            "items": [
+                text(f"▸ {row.reason}", weight="Bolder"),
+                {"type": "Container", "id": element_id, "isVisible": False, "items": [
+                    text(known.fill(row.solution, tr), spacing="Small"),
+                    {"type": "ActionSet", "actions": [
+                        submit(tr(messages.SHOW_THE_FIX), {"msa": "show_fix", "cause": row.cause})]},
+                ]},
+            ]})
+    body.append(_notice_short(tr))
+    return card(body, [submit(tr(messages.START_GUIDED_CHECK), {"msa": "continue"})])
 
 
-def _progress(question: str) -> str:
+def _progress(question: str, tr: Translator) -> str:
     from dialogs.flow import QUESTIONS
 
-    return f"Question {QUESTIONS.index(question) + 1} of {len(QUESTIONS)}"
+    return tr.format(messages.PROGRESS, number=QUESTIONS.index(question) + 1,
+                     total=len(QUESTIONS))
 
 
 def question_card(
-    knowledge: Knowledge, question: str, facts: Mapping[str, Any], hint: str | None = None
+    knowledge: Knowledge, question: str, facts: Mapping[str, Any], hint: str | None = None,
+    *, lang: str = SOURCE_LANG,
 ) -> Card:
-    """Ask one question of the guided flow, with a button per answer."""
-    spec = knowledge.questions[question]
+    """Ask one question of the guided flow, with a button per answer.
+
+    Args:
+        knowledge: The knowledge base.
+        question: The question id.
+        facts: The conversation's facts.
+        hint: A line above the question (already in the conversation's language).
+        lang: The conversation's language.
+    """
+    tr = translator(lang)
+    spec = localized(knowledge, lang).questions[question]
     body: list[dict[str, Any]] = []
     if hint:
         body.append(text(hint, color="Attention"))
-    body.append(text(_progress(question), subtle=True, size="Small"))
+    body.append(text(_progress(question, tr), subtle=True, size="Small"))
     body.append(text(spec.prompt, weight="Bolder", size="Medium"))
     if question == "auth_method":
-        body.append(text(f"⚠️ {knowledge.notice('basic_auth_retirement').text}",
-                         color="Warning"))
+        body.append(_notice_short(tr))
     actions: list[dict[str, Any]] = []
     if question == "mailbox":
         body.append({"type": "Input.Text", "id": "mailbox", "style": "Email",
-                     "placeholder": "tms@yourcompany.com", "label": "Sending mailbox address",
-                     "isRequired": True, "errorMessage": "Type the full address",
+                     "placeholder": "tms@yourcompany.com",
+                     "label": tr(messages.MAILBOX_INPUT_LABEL),
+                     "isRequired": True, "errorMessage": tr(messages.MAILBOX_INPUT_ERROR),
                      "maxLength": 254})
-        actions.append(submit("Next", {"msa": "answer", "question": "mailbox"}, style="positive"))
-        actions.append(submit("I don't know", {"msa": "unsure", "question": "mailbox"}))
+        actions.append(submit(tr(messages.NEXT), {"msa": "answer", "question": "mailbox"},
+                              style="positive"))
+        actions.append(submit(tr(messages.I_DONT_KNOW), {"msa": "unsure", "question": "mailbox"}))
     else:
         for option in spec.options:
             verb = "unsure" if option.value == "unsure" else "answer"
             actions.append(submit(option.title, {"msa": verb, "question": question,
                                                  "value": option.value}))
-    body.append(text("You can also type your answer.", subtle=True, size="Small"))
-    return card(body, actions + _nav_actions(back=question != "mailbox"))
+    if not hint:  # a hint already says how to answer
+        body.append(text(tr(messages.TYPE_YOUR_ANSWER), subtle=True, size="Small"))
+    return card(body, actions + _nav_actions(tr, back=question != "mailbox"))
 
 
-def how_to_find_out_card(knowledge: Knowledge, question: str, facts: Mapping[str, Any]) -> Card:
+def how_to_find_out_card(knowledge: Knowledge, question: str, facts: Mapping[str, Any],
+                         *, lang: str = SOURCE_LANG) -> Card:
     """Explain where to look up the answer to a question, then offer the answers again."""
-    spec = knowledge.questions[question]
+    tr = translator(lang)
+    spec = localized(knowledge, lang).questions[question]
     how = spec.how_to_find_out
-    body: list[dict[str, Any]] = [
-        text(f"How to find out: {spec.label}", weight="Bolder", size="Medium"),
-        text(how.text),
-        *click_path_blocks(how.click_paths),
-    ]
+    known = Known.from_facts(facts)
+    first, *others = how.click_paths
+    more: list[dict[str, Any]] = click_path_blocks(others, known, tr)
     if how.powershell:
-        body.append(heading("Or with PowerShell"))
-        body.append(code_block(powershell_lines(how.powershell, identity_of(facts))))
+        more.append(text(tr(messages.OR_WITH_POWERSHELL), weight="Bolder"))
+        more.append(code_block(powershell_lines(how.powershell, known.mailbox)))
+    body: list[dict[str, Any]] = [
+        text(tr.format(messages.HOW_TO_FIND_OUT, label=spec.label), weight="Bolder",
+             size="Medium"),
+        text(known.fill(how.text, tr)),
+        *click_path_blocks([first], known, tr),
+        *details([(f"how-{question}-other", tr(messages.OTHER_WAYS), more)]),
+    ]
     if question == "mailbox":
-        body.append(text("When you know the address, type it here.", subtle=True))
-        return card(body, _nav_actions(back=False))
-    body.append(text("When you have looked it up, press the answer — or skip it for now.",
-                     subtle=True))
-    actions = [submit(o.title if o.value != "unsure" else "Skip for now",
+        body.append(text(tr(messages.TYPE_THE_ADDRESS), subtle=True))
+        return card(body, _nav_actions(tr, back=False))
+    body.append(text(tr(messages.PRESS_THE_ANSWER), subtle=True))
+    actions = [submit(o.title if o.value != "unsure" else tr(messages.SKIP_FOR_NOW),
                       {"msa": "answer", "question": question, "value": o.value})
                for o in spec.options]
-    return card(body, actions + _nav_actions())
+    return card(body, actions + _nav_actions(tr))
 
 
-def fix_sections(cause: Cause, facts: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The body of a fix: why, how to check, what to change, PowerShell, waiting time."""
-    identity = identity_of(facts)
-    body: list[dict[str, Any]] = [text(cause.why)]
-    if cause.check.click_paths or cause.check.powershell:
-        body.append(heading("How to check"))
-        body.extend(click_path_blocks(cause.check.click_paths))
-        if cause.check.powershell:
-            body.append(code_block(powershell_lines(cause.check.powershell, identity)))
-    body.append(heading("How to fix"))
-    body.extend(text(f"{i}. {step}", spacing="Small")
-                for i, step in enumerate(cause.fix.steps, start=1))
-    body.extend(click_path_blocks(cause.fix.click_paths))
-    if cause.fix.powershell:
-        body.append(text("PowerShell (run as an Exchange or Entra administrator):", subtle=True))
-        body.append(code_block(powershell_lines(cause.fix.powershell, identity)))
-    if cause.wait:
-        body.append(text(f"⏱ {cause.wait}", subtle=True))
-    if cause.links:
-        body.append(text(" · ".join(f"[{link.title}]({link.url})" for link in cause.links),
-                         size="Small", subtle=True))
+def recommended_fix(cause: Cause, known: Known, tr: Translator) -> list[dict[str, Any]]:
+    """The one fix to make now: a line, its click path and/or PowerShell."""
+    first = cause.fix.first
+    body = [text(known.fill(first.text, tr), weight="Bolder")]
+    if first.click_path is not None:
+        body.extend(click_path_blocks([cause.fix.click_paths[first.click_path]], known, tr))
+    if first.powershell:
+        body.append(text(tr(messages.OR_IN_POWERSHELL) if first.click_path is not None
+                         else tr(messages.POWERSHELL_AS_ADMIN), subtle=True, size="Small"))
+        body.append(code_block(powershell_lines(cause.fix.powershell, known.mailbox)))
     return body
 
 
-def forward_action(cause: Cause, facts: Mapping[str, Any]) -> dict[str, Any]:
+def fix_sections(cause: Cause, facts: Mapping[str, Any], *, lang: str = SOURCE_LANG,
+                 evidence: str = "") -> list[dict[str, Any]]:
+    """The body of a fix, short first: why in a sentence, the fix to make now, the wait.
+
+    "Why this happens" (with the evidence from the customer's error), "How to
+    check" and "Other ways" (every step, the other click paths, Microsoft's
+    documentation) are one press away.
+
+    Args:
+        cause: The cause, as in the English knowledge (translated here).
+        facts: The conversation's facts (for the mailbox address and other known values).
+        lang: The conversation's language.
+        evidence: What the customer's error said that points at this cause.
+    """
+    tr = translator(lang)
+    cause = _localized_cause(cause, lang)
+    known = Known.from_facts(facts)
+    first = cause.fix.first
+    why = [text(cause.why)]
+    if evidence:
+        why.append(text(tr.format(messages.FROM_YOUR_ERROR, evidence=short_evidence(evidence)),
+                        subtle=True))
+    check = click_path_blocks(cause.check.click_paths, known, tr)
+    if cause.check.powershell:
+        check.append(code_block(powershell_lines(cause.check.powershell, known.mailbox)))
+    other: list[dict[str, Any]] = [
+        text(f"{i}. {known.fill(step, tr)}", spacing="Small")
+        for i, step in enumerate(cause.fix.steps, start=1)]
+    other.extend(click_path_blocks(
+        [path for i, path in enumerate(cause.fix.click_paths) if i != first.click_path],
+        known, tr))
+    if cause.fix.powershell and not first.powershell:
+        other.append(text(tr(messages.POWERSHELL_AS_ADMIN), subtle=True, size="Small"))
+        other.append(code_block(powershell_lines(cause.fix.powershell, known.mailbox)))
+    if cause.links:
+        other.append(text(" · ".join(f"[{link.title}]({link.url})" for link in cause.links),
+                          size="Small", subtle=True, spacing="Medium"))
+    body: list[dict[str, Any]] = [text(cause.summary), *recommended_fix(cause, known, tr)]
+    if cause.wait:
+        body.append(text(f"⏱ {cause.wait}", subtle=True, size="Small"))
+    body.extend(details([
+        (f"{cause.id}-why", tr(messages.WHY_THIS_HAPPENS), why),
+        (f"{cause.id}-check", tr(messages.HOW_TO_CHECK), check),
+        (f"{cause.id}-other", tr(messages.OTHER_WAYS), other),
+    ]))
+    return body
+
+
+def short_evidence(evidence: str, limit: int = 70) -> str:
+    """The part of an error the customer recognises: its start and end, "…" between."""
+    evidence = " ".join(evidence.split())
+    if len(evidence) <= limit:
+        return evidence
+    head = evidence[: limit // 2].rsplit(" ", 1)[0]
+    tail = evidence[-(limit // 2):].split(" ", 1)[-1]
+    return f"{head} … {tail}"
+
+
+def _localized_cause(cause: Cause, lang: str) -> Cause:
+    """The same cause in ``lang`` (callers hold the English cause object)."""
+    return localized_cause(cause, lang)
+
+
+def forward_texts(cause: Cause, facts: Mapping[str, Any], lang: str) -> list[str]:
+    """The text for the IT provider: in the customer's language, then in English below it."""
+    known = Known.from_facts(facts)
+    english = known.fill(cause.forward_text, translator(SOURCE_LANG)).replace(
+        MAILBOX_PLACEHOLDER, messages.OUR_SENDING_MAILBOX)
+    if lang == SOURCE_LANG:
+        return [english]
+    tr = translator(lang)
+    local = known.fill(_localized_cause(cause, lang).forward_text, tr)
+    return [local, tr(messages.IN_ENGLISH), english]
+
+
+def _forward_card(tr: Translator, paragraphs: Sequence[str]) -> dict[str, Any]:
+    body = [text(tr(messages.COPY_FOR_IT), subtle=True)]
+    for paragraph in paragraphs:
+        if paragraph == tr(messages.IN_ENGLISH) and tr.lang != SOURCE_LANG:
+            body.append(text(paragraph, subtle=True, weight="Bolder", spacing="Large"))
+        else:
+            body.append(text(paragraph))
+    return {"type": "Action.ShowCard", "title": tr(messages.TEXT_FOR_IT),
+            "card": {"type": "AdaptiveCard", "body": body}}
+
+
+def forward_action(cause: Cause, facts: Mapping[str, Any], *,
+                   lang: str = SOURCE_LANG) -> dict[str, Any]:
     """An Action.ShowCard holding the text to forward to the IT provider."""
-    forward = cause.forward(identity_of(facts) or "our CLOUDEX TMS sending mailbox")
-    return {"type": "Action.ShowCard", "title": "Text for your IT provider",
-            "card": {"type": "AdaptiveCard",
-                     "body": [text("Copy this and send it to whoever manages your Microsoft 365:",
-                                   subtle=True),
-                              text(forward)]}}
+    return _forward_card(translator(lang), forward_texts(cause, facts, lang))
 
 
-def fix_card(knowledge: Knowledge, cause_id: str, facts: Mapping[str, Any]) -> Card:
+def fix_card(knowledge: Knowledge, cause_id: str, facts: Mapping[str, Any], *,
+             lang: str = SOURCE_LANG) -> Card:
     """The fix card for one cause — the same card for customers and for staff."""
     cause = knowledge.cause(cause_id)
-    body = [text(cause.title, weight="Bolder", size="Medium"), *fix_sections(cause, facts)]
-    return card(body, [forward_action(cause, facts)])
+    title = localized(knowledge, lang).cause(cause_id).title
+    body = [text(title, weight="Bolder", size="Medium"), *fix_sections(cause, facts, lang=lang)]
+    return card(body, [forward_action(cause, facts, lang=lang)])
 
 
-def diagnosis_card(knowledge: Knowledge, facts: Mapping[str, Any], cause_id: str) -> Card:
+def diagnosis_card(knowledge: Knowledge, facts: Mapping[str, Any], cause_id: str, *,
+                   lang: str = SOURCE_LANG) -> Card:
     """A pasted error's most likely cause, its fix and "Did this solve it?"."""
+    tr = translator(lang)
     cause = knowledge.cause(cause_id)
     diagnosis = facts.get("diagnosis", {})
-    body: list[dict[str, Any]] = [text("Diagnosis", subtle=True, size="Small"),
-                                  text(cause.title, weight="Bolder", size="Medium")]
-    evidence = diagnosis.get("evidence")
-    if evidence and diagnosis.get("index", 0) == 0:
-        body.append(text(f"Matched: `{evidence}`", subtle=True, size="Small"))
-    body.extend(fix_sections(cause, facts))
-    body.append(heading("Did this solve it?"))
+    evidence = diagnosis.get("evidence") if diagnosis.get("index", 0) == 0 else ""
+    body: list[dict[str, Any]] = [
+        text(localized(knowledge, lang).cause(cause_id).title, weight="Bolder", size="Medium"),
+        *fix_sections(cause, facts, lang=lang, evidence=str(evidence or "")),
+    ]
     actions = [
-        submit("Yes, it works", {"msa": "fix_worked", "cause": cause_id}, style="positive"),
-        submit("No, still failing", {"msa": "fix_failed", "cause": cause_id}),
-        forward_action(cause, facts),
+        submit(tr(messages.YES_IT_WORKS), {"msa": "fix_worked", "cause": cause_id},
+               style="positive"),
+        submit(tr(messages.NO_STILL_FAILING), {"msa": "fix_failed", "cause": cause_id}),
+        forward_action(cause, facts, lang=lang),
     ]
     # "Back" leaves the diagnosis for the guided questions (or the summary, when all are answered).
-    return card(body, actions + _nav_actions())
+    return card(body, actions + _nav_actions(tr))
 
 
-def fix_powershell_card(cause: Cause, facts: Mapping[str, Any]) -> Card:
+def fix_powershell_card(cause: Cause, facts: Mapping[str, Any], *,
+                        lang: str = SOURCE_LANG) -> Card:
     """Just the PowerShell of one cause's fix (to check, then to fix), for "what do I run?"."""
-    identity = identity_of(facts)
-    body: list[dict[str, Any]] = [text("PowerShell for", subtle=True, size="Small"),
-                                  text(cause.title, weight="Bolder", size="Medium")]
+    tr = translator(lang)
+    local = _localized_cause(cause, lang)
+    known = Known.from_facts(facts)
+    body: list[dict[str, Any]] = [text(tr(messages.POWERSHELL_FOR), subtle=True, size="Small"),
+                                  text(local.title, weight="Bolder", size="Medium")]
     if cause.check.powershell:
-        body.extend(code_section("To check", powershell_lines(cause.check.powershell, identity)))
+        body.extend(code_section(tr(messages.TO_CHECK),
+                                 powershell_lines(cause.check.powershell, known.mailbox)))
     if cause.fix.powershell:
-        body.extend(code_section("To fix (as an Exchange or Entra administrator)",
-                                 powershell_lines(cause.fix.powershell, identity)))
-    elif cause.fix.click_paths:
-        body.append(text(messages.NO_FIX_POWERSHELL))
-        body.extend(click_path_blocks(cause.fix.click_paths))
+        body.extend(code_section(tr(messages.TO_FIX),
+                                 powershell_lines(cause.fix.powershell, known.mailbox)))
+    elif local.fix.click_paths:
+        body.append(text(tr(messages.NO_FIX_POWERSHELL)))
+        body.extend(click_path_blocks(local.fix.click_paths, known, tr))
     else:
-        body.append(text(messages.NO_FIX_POWERSHELL_STEPS))
+        body.append(text(tr(messages.NO_FIX_POWERSHELL_STEPS)))
     return card(body)
 
 
 def question_answer_card(knowledge: Knowledge, found: Sequence[tuple[str, str]],
-                         intro: str = messages.QUESTION_ANSWER_INTRO) -> Card:
+                         intro: str = messages.QUESTION_ANSWER_INTRO, *,
+                         lang: str = SOURCE_LANG) -> Card:
     """The topics that answer a customer's typed question, each with its fix one press away.
 
     Args:
         knowledge: the knowledge base.
         found: (cause id, the sentence of it that best matches the question), best first.
-        intro: the line above them (also used for an error code that has several causes).
+        intro: the line above them (also used for an error code that has several causes),
+            as a :mod:`dialogs.messages` text.
+        lang: The conversation's language.
     """
-    body: list[dict[str, Any]] = [text(intro, subtle=True, size="Small")]
-    body.extend(topic_item(cause_id, knowledge.cause(cause_id).title, preview, "Show the fix")
-                for cause_id, preview in found)
+    tr = translator(lang)
+    local = localized(knowledge, lang)
+    body: list[dict[str, Any]] = [text(tr(intro), subtle=True, size="Small")]
+    for cause_id, preview in found:
+        cause = local.cause(cause_id)
+        # The preview is a sentence of the English knowledge; in another language the
+        # whole sentence is translated when the catalog has it, else the cause's summary.
+        shown = tr(preview) if tr.knows(preview) else cause.summary
+        body.append(topic_item(cause_id, cause.title, shown, tr(messages.SHOW_THE_FIX)))
     return card(body)
 
 
-def follow_up_card(follow_up: Mapping[str, Any]) -> Card:
+def follow_up_card(follow_up: Mapping[str, Any], *, lang: str = SOURCE_LANG,
+                   knowledge: Knowledge | None = None) -> Card:
     """One short question that tells apart the causes an ambiguous error could have."""
-    body = [text("One question to narrow it down", subtle=True, size="Small"),
-            text(str(follow_up.get("question", "")), weight="Bolder")]
-    actions = [submit(str(label), {"msa": "clarify", "cause": cause_id})
+    tr = translator(lang)
+    local = localized(knowledge, lang) if knowledge is not None else None
+    titles = {c.id: (c.title, local.cause(c.id).title) for c in knowledge.causes} \
+        if knowledge is not None and local is not None else {}
+
+    def label_of(label: str, cause_id: str) -> str:
+        english, translated = titles.get(cause_id, ("", ""))
+        return translated if label == english else tr(label)
+
+    body = [text(tr(messages.NARROW_IT_DOWN), subtle=True, size="Small"),
+            text(tr(str(follow_up.get("question", ""))), weight="Bolder")]
+    actions = [submit(label_of(str(label), str(cause_id)), {"msa": "clarify", "cause": cause_id})
                for label, cause_id in follow_up.get("options", [])]
-    actions.append(submit("I don't know", {"msa": "clarify", "cause": "unsure"}))
-    return card(body, actions + _nav_actions(back=False))
+    actions.append(submit(tr(messages.I_DONT_KNOW), {"msa": "clarify", "cause": "unsure"}))
+    return card(body, actions + _nav_actions(tr, back=False))
 
 
-def summary_card(knowledge: Knowledge, facts: Mapping[str, Any]) -> Card:
+def summary_card(knowledge: Knowledge, facts: Mapping[str, Any], *, lang: str = SOURCE_LANG,
+                 live_checks: bool = False) -> Card:
     """The end of the guided flow: what is fine, then what to change, in order.
 
     The changes are listed in the knowledge's fix order (licence and mailbox
     type, the organisation switch, the mailbox switch, security defaults,
     Conditional Access, MFA and Basic authentication, …), because that is the
     order an admin has to make them in; each is marked "Must fix" or
-    "Recommended" and carries its click path, PowerShell and waiting time, with
-    the full explanation one "Full steps" press away. Should the answers flag
-    so many causes that the card would pass :data:`SUMMARY_MAX_BYTES`, the last
-    changes are shortened to their title and note (their "Full steps" stays).
+    "Recommended", and its note, recommended fix and waiting time are one
+    "Details" press away, its full fix card one "Show the fix" press away.
+    One :class:`dialogs.assessment.Assessment` decides what is fine, what to
+    change and what is still to find out, so no answer is ever both fine and
+    to change. Should the answers flag so many causes that the card would pass
+    :data:`SUMMARY_MAX_BYTES`, the last changes lose their details (their fix
+    card stays one press away).
     """
     answers = facts.get("answers", {})
-    order = {cause_id: n for n, cause_id in enumerate(knowledge.cause_ids)}
-    findings = sorted(knowledge.findings(answers), key=lambda f: order[f.cause.id])
-    detailed = len(findings)
-    result = _summary(knowledge, facts, findings, detailed)
+    assessment = assess(knowledge, answers if isinstance(answers, Mapping) else {})
+    detailed = len(assessment.findings)
+    result = _summary(knowledge, facts, assessment, detailed, lang, live_checks)
     while detailed > 0 and card_bytes(result) > SUMMARY_MAX_BYTES:
         detailed -= 1
-        result = _summary(knowledge, facts, findings, detailed)
+        result = _summary(knowledge, facts, assessment, detailed, lang, live_checks)
     return result
 
 
@@ -410,161 +670,196 @@ def card_bytes(value: Mapping[str, Any]) -> int:
 
 
 def _summary(
-    knowledge: Knowledge, facts: Mapping[str, Any], findings: Sequence[Any], detailed: int
+    knowledge: Knowledge, facts: Mapping[str, Any], assessment: Assessment, detailed: int,
+    lang: str, live_checks: bool,
 ) -> Card:
-    from dialogs.flow import QUESTIONS
-
+    tr = translator(lang)
+    local = localized(knowledge, lang)
+    known = Known.from_facts(facts)
     answers = facts.get("answers", {})
-    body: list[dict[str, Any]] = [text("Your mail setup summary", weight="Bolder", size="Large")]
-    mailbox = identity_of(facts)
-    if mailbox:
-        body.append(text(f"Sending mailbox: **{mailbox}**"))
-    flagged = {condition.fact for f in findings
-               for condition in knowledge.assessment_rules[f.rule_index].when}
-    asked = [q for q in QUESTIONS if q != "mailbox" and isinstance(answers.get(q), str)]
-    # "Not tested yet" is not a finding, but it is not "fine" either: it is still to do.
-    open_values = {"unsure", "not_tested"}
-    fine = [knowledge.questions[q] for q in asked
-            if answers[q] not in open_values and q not in flagged]
-    unknown = [knowledge.questions[q] for q in asked if answers[q] in open_values]
-    if fine:
-        body.append(heading("✅ Looks fine"))
+    body: list[dict[str, Any]] = [text(tr(messages.SUMMARY_TITLE), weight="Bolder", size="Large")]
+    if known.mailbox:
+        body.append(text(tr.format(messages.SENDING_MAILBOX, mailbox=known.mailbox)))
+    if assessment.fine:
+        body.append(heading(tr(messages.LOOKS_FINE)))
         body.append({"type": "FactSet", "facts": [
-            {"title": spec.label, "value": _option_title(spec, answers[spec.id])} for spec in fine]})
+            {"title": local.questions[q].label,
+             "value": _option_title(local.questions[q], answers[q])}
+            for q in assessment.fine]})
+    findings = assessment.findings
     if findings:
-        body.append(heading("🔧 What to change, in this order"))
+        body.append(heading(tr(messages.WHAT_TO_CHANGE)))
         for number, finding in enumerate(findings, start=1):
-            body.append(_summary_item(number, finding, facts, detailed=number <= detailed))
-    if unknown:
-        body.append(heading("❔ Still to find out"))
-        for spec in unknown:
-            if answers[spec.id] == "not_tested":
-                body.append(text(f"• {spec.label}: when the changes are made, send a test e-mail "
-                                 "from CLOUDEX TMS; if it fails, paste the error here."))
-            else:
-                body.append(text(f"• {spec.label}: {spec.how_to_find_out.text}"))
+            body.append(_summary_item(number, finding, local, known, tr,
+                                      detailed=number <= detailed))
+    if assessment.unknown:
+        body.append(heading(tr(messages.STILL_TO_FIND_OUT)))
+        for question in assessment.unknown:
+            spec = local.questions[question]
+            how = (tr(messages.NOT_TESTED_YET) if answers[question] == "not_tested"
+                   else known.fill(spec.how_to_find_out.text, tr))
+            element_id = f"unknown-{question}"
+            body.append({"type": "Container", "spacing": "Small",
+                         "selectAction": {"type": "Action.ToggleVisibility",
+                                          "title": spec.label, "targetElements": [element_id]},
+                         "items": [text(f"▸ {spec.label}"),
+                                   {"type": "Container", "id": element_id, "isVisible": False,
+                                    "items": [text(how, subtle=True, spacing="Small")]}]})
     kind = answers.get("mailbox_type")
     if isinstance(kind, str) and kind not in {"user", "shared", "unsure"} and any(
             f.cause.id == "unsupported_mailbox_type" for f in findings):
-        body.append(text("I stopped the questions here: the other settings do not matter "
-                         "until CLOUDEX TMS uses a licensed user mailbox. When you have one, "
-                         "press **Start over** and give me its address."))
-    if not findings and not unknown:
-        body.append(text("Nothing in your answers blocks SMTP AUTH. If sending still fails, "
-                         "paste the exact error message here."))
+        body.append(text(tr(messages.QUESTIONS_STOPPED)))
+    if not findings and not assessment.unknown:
+        body.append(text(tr(messages.NOTHING_BLOCKS)))
     if answers.get("auth_method") in {"basic", "app_password", "unsure"}:
-        body.append(text(f"⚠️ {knowledge.notice('basic_auth_retirement').text}",
-                         color="Warning"))
+        body.append(_notice_short(tr))
     if findings:
-        body.append(text("After the changes (and the waiting time), send a test e-mail from "
-                         "CLOUDEX TMS. If it still fails, paste the error message here.",
-                         subtle=True))
-    actions = [submit("It works now", {"msa": "fix_worked"}, style="positive"),
-               # Live checks read the real settings instead of relying on the answers.
-               submit("Check my tenant", {"msa": "run_checks"})]
+        body.append(text(tr(messages.AFTER_THE_CHANGES), subtle=True))
+    actions = [submit(tr(messages.IT_WORKS_NOW), {"msa": "fix_worked"}, style="positive")]
+    if live_checks:
+        # Live checks read the real settings instead of relying on the answers.
+        actions.append(submit(tr(messages.CHECK_MY_TENANT), {"msa": "run_checks"}))
     if findings:
-        actions.append(_summary_forward_action(findings, facts, detailed))
-    return card(body, actions + _nav_actions())
+        actions.append(_summary_forward_action(findings, facts, detailed, lang))
+    return card(body, actions + _nav_actions(tr))
 
 
 def _summary_item(
-    number: int, finding: Any, facts: Mapping[str, Any], *, detailed: bool
+    number: int, finding: Finding, local: Knowledge, known: Known, tr: Translator, *,
+    detailed: bool,
 ) -> dict[str, Any]:
-    """One change in the summary: what, why, where to click, PowerShell, how long."""
-    cause: Cause = finding.cause
+    """One change in the summary: what and how urgent; why, where and how long one press away."""
+    cause = local.cause(finding.cause.id)
     blocker = finding.severity == "blocker"
+    note = local.assessment_rules[finding.rule_index].note
+    element_id = f"change-{number}"
+    more: list[dict[str, Any]] = [text(note, subtle=True, spacing="Small")]
+    if detailed:
+        more.extend(recommended_fix(cause, known, tr))
+        if cause.wait:
+            more.append(text(f"⏱ {cause.wait}", subtle=True, size="Small"))
+    button, section = toggled(element_id, tr(messages.DETAILS), more)
     items: list[dict[str, Any]] = [
         text(f"{number}. {cause.title}", weight="Bolder"),
-        text("Must fix" if blocker else "Recommended", size="Small", weight="Bolder",
-             color="Attention" if blocker else "Warning", spacing="None"),
-        text(finding.note, subtle=True, spacing="Small"),
+        text(tr(messages.MUST_FIX if blocker else messages.RECOMMENDED), size="Small",
+             weight="Bolder", color="Attention" if blocker else "Warning", spacing="None"),
+        {"type": "ActionSet", "actions": [
+            button, submit(tr(messages.SHOW_THE_FIX), {"msa": "show_fix", "cause": cause.id})]},
+        section,
     ]
-    if detailed:
-        if cause.fix.click_paths:
-            items.extend(click_path_blocks(cause.fix.click_paths))
-        else:
-            # No admin-center path (client settings such as port or TLS): the steps are the fix.
-            items.extend(text(f"• {step}", spacing="Small") for step in cause.fix.steps)
-        if cause.fix.powershell:
-            items.append(code_block(powershell_lines(cause.fix.powershell, identity_of(facts))))
-        if cause.wait:
-            items.append(text(f"⏱ {cause.wait}", subtle=True, size="Small"))
-    items.append({"type": "ActionSet", "actions": [
-        submit("Full steps", {"msa": "show_fix", "cause": cause.id})]})
     return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}
 
 
 def _summary_forward_action(
-    findings: Sequence[Any], facts: Mapping[str, Any], detailed: int
+    findings: Sequence[Finding], facts: Mapping[str, Any], detailed: int, lang: str
 ) -> dict[str, Any]:
-    mailbox = identity_of(facts) or "our CLOUDEX TMS sending mailbox"
-    parts = []
-    for number, finding in enumerate(findings, start=1):
-        if number <= detailed:
-            # Each cause's text is a whole message; inside this one, drop its greeting and thanks.
-            request = finding.cause.forward(mailbox).removeprefix("Hello, ")
-            parts.append(f"{number}. {request.removesuffix(' Thank you!').strip()}")
-        else:
-            parts.append(f"{number}. {finding.cause.title}.")
-    return {"type": "Action.ShowCard", "title": "Text for your IT provider",
-            "card": {"type": "AdaptiveCard", "body": [
-                text("Copy this and send it to whoever manages your Microsoft 365:", subtle=True),
-                text("Hello, CLOUDEX TMS sends our e-mail through Microsoft 365 (SMTP AUTH). "
-                     "Please make these changes, in this order:"),
-                *[text(p) for p in parts],
-                text("Thank you!")]}}
+    tr = translator(lang)
+
+    def request(in_lang: str) -> list[str]:
+        tr_here = translator(in_lang)
+        mailbox = Known.from_facts(facts).mailbox or tr_here(messages.OUR_SENDING_MAILBOX)
+        parts = [tr_here.format(messages.FORWARD_HELLO, mailbox=mailbox)]
+        for number, finding in enumerate(findings, start=1):
+            if number <= detailed:
+                # Each cause's text is a whole message; inside this one, drop its greeting
+                # and thanks (the first and last sentence).
+                whole = forward_texts(finding.cause, facts, in_lang)[0]
+                parts.append(f"{number}. {_middle(whole)}")
+            else:
+                title = localized_title(finding.cause, in_lang)
+                parts.append(f"{number}. {title}.")
+        parts.append(tr_here(messages.FORWARD_THANKS))
+        return parts
+
+    paragraphs = request(lang)
+    if lang != SOURCE_LANG:
+        paragraphs += [tr(messages.IN_ENGLISH), *request(SOURCE_LANG)]
+    return _forward_card(tr, paragraphs)
 
 
-def _option_title(spec: Any, value: str) -> str:
+def localized_title(cause: Cause, lang: str) -> str:
+    """A cause's title in ``lang``."""
+    return _localized_cause(cause, lang).title
+
+
+_FIRST_SENTENCE = re.compile(r"^[^.!?]*?[,!]\s+")
+_LAST_SENTENCE = re.compile(r"\s*[^.!?]*[!]\s*$")
+
+
+def _middle(forward: str) -> str:
+    """A forward text without its greeting ("Hello," …) and closing thanks ("Thank you!")."""
+    return _LAST_SENTENCE.sub("", _FIRST_SENTENCE.sub("", forward, count=1)).strip()
+
+
+def _option_title(spec: Question, value: str) -> str:
     return next((o.title for o in spec.options if o.value == value), value)
 
 
-def handoff_requested_card(knowledge: Knowledge, facts: Mapping[str, Any]) -> Card:
+def handoff_requested_card(knowledge: Knowledge, facts: Mapping[str, Any], *,
+                           lang: str = SOURCE_LANG) -> Card:
     """Acknowledge a request for a person."""
-    body = [text("A person from CLOUDEX support", weight="Bolder", size="Medium"),
-            text(messages.HANDOFF_REQUESTED), text(messages.HANDOFF_RESUME_HINT, subtle=True)]
-    return card(body, [submit("Continue with the bot", {"msa": "continue"})])
+    tr = translator(lang)
+    body = [text(tr(messages.HANDOFF_TITLE), weight="Bolder", size="Medium"),
+            text(tr(messages.HANDOFF_REQUESTED)),
+            text(tr(messages.HANDOFF_RESUME_HINT), subtle=True)]
+    return card(body, [submit(tr(messages.CONTINUE_WITH_BOT), {"msa": "continue"})])
 
 
-def resolved_card(knowledge: Knowledge, facts: Mapping[str, Any]) -> Card:
+def resolved_card(knowledge: Knowledge, facts: Mapping[str, Any], *,
+                  lang: str = SOURCE_LANG) -> Card:
     """Close a solved conversation, with the Basic-auth heads-up when it applies."""
-    body = [text(messages.FIX_WORKED, weight="Bolder", size="Medium")]
+    tr = translator(lang)
+    body = [text(tr(messages.FIX_WORKED), weight="Bolder", size="Medium")]
     if facts.get("answers", {}).get("auth_method") in {"basic", "app_password"}:
         # It works today with a password; say plainly that this has a date, and what to do.
-        body.append(heading("⚠️ One thing to plan: move CLOUDEX TMS to OAuth"))
-        body.append(text(knowledge.notice("basic_auth_retirement").text, color="Warning"))
-        body.extend(fix_sections(knowledge.cause("basic_auth_disabled"), facts))
-    body.append(text("Say \"start over\" to check another mailbox.", subtle=True))
-    return card(body, [submit("Check another mailbox", {"msa": "start_over"})])
+        body.append(heading(tr(messages.PLAN_OAUTH)))
+        body.append(_notice_short(tr))
+        body.extend(fix_sections(knowledge.cause("basic_auth_disabled"), facts, lang=lang))
+    body.append(text(tr(messages.SAY_START_OVER), subtle=True))
+    return card(body, [submit(tr(messages.CHECK_ANOTHER_MAILBOX), {"msa": "start_over"})])
+
+
+def noted_text(knowledge: Knowledge, learned: Mapping[str, str], *,
+               lang: str = SOURCE_LANG) -> str:
+    """Say which volunteered facts were taken down, so the customer can correct them."""
+    tr = translator(lang)
+    local = localized(knowledge, lang)
+    parts = []
+    for question, value in learned.items():
+        spec = local.questions[question]
+        parts.append(f"{spec.label}: {_option_title(spec, value)}")
+    return tr.format(messages.NOTED, facts="; ".join(parts))
 
 
 # ----- cards of the understanding layer (issue 17) --------------------------------------------
-def answer_card(knowledge: Knowledge, answer: Answer, kind: str, facts: Mapping[str, Any]) -> Card:
+def answer_card(knowledge: Knowledge, answer: Answer, kind: str, facts: Mapping[str, Any], *,
+                lang: str = SOURCE_LANG) -> Card:
     """One short answer to a typed question, with its steps one press away."""
-    body = [text(answer.title, weight="Bolder"), text(answer.for_kind(kind))]
-    steps: list[dict[str, Any]] = [text(f"{i}. {step}", spacing="Small")
+    tr = translator(lang)
+    body = [text(tr(answer.title), weight="Bolder"), text(tr(answer.for_kind(kind)))]
+    steps: list[dict[str, Any]] = [text(f"{i}. {tr(step)}", spacing="Small")
                                    for i, step in enumerate(answer.steps, start=1)]
     if answer.powershell:
-        steps.append(text("PowerShell (run as an Exchange administrator):", subtle=True))
+        steps.append(text(tr(messages.POWERSHELL_AS_ADMIN), subtle=True))
         steps.append(code_block(powershell_lines(answer.powershell, identity_of(facts))))
-    actions: list[dict[str, Any]] = [{"type": "Action.ShowCard", "title": messages.SHOW_THE_STEPS,
+    actions: list[dict[str, Any]] = [{"type": "Action.ShowCard", "title": tr(messages.SHOW_THE_STEPS),
                                       "card": {"type": "AdaptiveCard", "body": steps}}]
     if answer.cause is not None and answer.cause in knowledge.cause_ids:
-        actions.append(submit(messages.SHOW_THE_FIX, {"msa": "show_fix", "cause": answer.cause}))
+        actions.append(submit(tr(messages.SHOW_THE_FIX), {"msa": "show_fix", "cause": answer.cause}))
     return card(body, actions)
 
 
-def confirm_card(knowledge: Knowledge, fact: str, value: str) -> Card:
+def confirm_card(knowledge: Knowledge, fact: str, value: str, *, lang: str = SOURCE_LANG) -> Card:
     """"Did you mean: MFA: No?" with Yes / No: a reading below the confidence bar."""
-    spec = knowledge.questions[fact]
-    title = next((option.title for option in spec.options if option.value == value), value)
-    item = f"{spec.label}: {title}"
+    tr = translator(lang)
+    spec = localized(knowledge, lang).questions[fact]
+    item = f"{spec.label}: {_option_title(spec, value)}"
     data = {"msa": "confirm", "fact": fact, "value": value}
-    return card([text(messages.CONFIRM_PROMPT.format(item=item), weight="Bolder")],
-                [submit(messages.CONFIRM_YES, {**data, "answer": "yes"}, style="positive"),
-                 submit(messages.CONFIRM_NO, {**data, "answer": "no"})])
+    return card([text(tr.format(messages.CONFIRM_PROMPT, item=item), weight="Bolder")],
+                [submit(tr(messages.CONFIRM_YES), {**data, "answer": "yes"}, style="positive"),
+                 submit(tr(messages.CONFIRM_NO), {**data, "answer": "no"})])
 
 
 def reask_card(lead: str, options: Sequence[tuple[str, Mapping[str, Any]]]) -> Card:
-    """A short re-ask: one line and the two or three likely meanings as buttons."""
+    """A short re-ask: one line and the two or three likely meanings as buttons (texts given)."""
     return card([text(lead)], [submit(title, data) for title, data in options])

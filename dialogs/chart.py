@@ -4,6 +4,9 @@ A staff statistics card says "which causes, how many" better with bars than
 with a list of numbers. The picture has to travel inside the card (Teams
 limits a card to about 28 KB in some places, and a bot has no public image
 host), so it is small, palette-coloured and optimised: a few KB.
+
+Pillow is the ``charts`` extra: without it :func:`can_draw` is False and the
+card lists the numbers instead.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from importlib.util import find_spec
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:
+    from PIL import ImageDraw, ImageFont
 
 WIDTH = 600
 ROW_HEIGHT = 26
@@ -24,7 +30,14 @@ BACKGROUND = (255, 255, 255)
 FONT_SIZE = 13
 
 
+def can_draw() -> bool:
+    """True when Pillow (the ``charts`` extra) is installed."""
+    return find_spec("PIL") is not None
+
+
 def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    from PIL import ImageFont
+
     try:
         return ImageFont.load_default(size=FONT_SIZE)
     except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
@@ -48,7 +61,12 @@ def bar_chart_png(bars: Sequence[tuple[str, int]]) -> bytes:
 
     Returns:
         The PNG file's bytes (palette mode, optimised).
+
+    Raises:
+        ImportError: Pillow is not installed (see :func:`can_draw`).
     """
+    from PIL import Image, ImageDraw
+
     rows = list(bars) or [("(no data)", 0)]
     height = 2 * PADDING + ROW_HEIGHT * len(rows)
     image = Image.new("RGB", (WIDTH, height), BACKGROUND)

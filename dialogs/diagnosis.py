@@ -25,6 +25,17 @@ Design:
   ``SmtpException``) only tip the balance between close generic candidates.
   Client wrappers that merely report an earlier failure (``5.7.57`` after a
   ``535``) are written in the data so that the server's own reply wins.
+* **Context, not names.** A context pattern (a sign-in mechanism, a client's
+  password API, a .NET wrapper) only adds to a cause that a code or reply
+  already names, so ``System.Net.Mail`` alone is no evidence. Patterns can set
+  a named *signal* (``password``, ``oauth``, ``app_only``) and others count
+  only ``when`` or ``unless`` it is present: ``5.7.3`` + ``AUTH LOGIN`` reads
+  as wrong credentials, ``5.7.3`` + ``XOAUTH2`` as a token problem.
+* **Honest when the text cannot tell.** When the leading causes are within
+  :data:`AMBIGUITY_MARGIN` of each other the diagnosis is *ambiguous*: it
+  lists them (equal ones ordered by the causes' ``prior``), and either asks
+  the one question that separates them or, when none does (a bare ``535``),
+  asks for the whole error line. With no leader ``cause`` is ``"unknown"``.
 * **Bounded cost.** Only the first and last few thousand characters are read
   (the reply is near one end of a pasted log), and a pattern's regex only runs
   when its literal anchor (derived from the regex) occurs in the text.
@@ -57,6 +68,8 @@ MIN_CONFIDENCE = 0.1
 # follow-up question rather than a guess.
 AMBIGUITY_MARGIN = 0.1
 SURE_CONFIDENCE = 0.75
+# Leaders closer than this are a tie: the text names no leading candidate.
+TIE_MARGIN = 0.02
 MAX_CANDIDATES = 6
 _EVIDENCE_CHARS = 160
 
@@ -102,7 +115,30 @@ _FOLLOW_UPS: dict[frozenset[str], tuple[str, tuple[tuple[str, str], ...]]] = {
         (("smtp.office365.com, port 587", "starttls_required"),
          ("Another server or port", "wrong_endpoint")),
     ),
+    # A 5.7.139 without a reason: Entra's sign-in log tells the policies apart, and a
+    # sign-in that succeeded there points at Exchange's own switch for the mailbox.
+    frozenset({"conditional_access", "mfa_required", "security_defaults",
+               "smtp_auth_disabled_mailbox"}): (
+        ("What does the Microsoft Entra sign-in log show for this account's failed sign-in "
+         "(Entra admin center > Users > the account > Sign-in logs)?"),
+        (("Error 53003 (Conditional Access)", "conditional_access"),
+         ("Error 50076 or 50079 (MFA)", "mfa_required"),
+         ("Error 530035 (security defaults)", "security_defaults"),
+         ("The sign-in succeeded", "smtp_auth_disabled_mailbox")),
+    ),
+    # Exchange accepted the sign-in but could not open the mailbox.
+    frozenset({"no_exchange_license", "oauth_token"}): (
+        ("Does CLOUDEX TMS sign in as the mailbox user, or as its own app registration "
+         "(app-only OAuth with a client secret or certificate)?"),
+        (("As the mailbox user", "no_exchange_license"),
+         ("As an app registration (app-only)", "oauth_token")),
+    ),
 }
+
+# Asked when several causes fit and no one question separates them (a bare "535").
+WHOLE_LINE_QUESTION = (
+    "That code has several causes in Microsoft 365, and the words after it tell them apart: "
+    "please paste the whole error line.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +164,8 @@ class FollowUp:
 
     Attributes:
         question: the question to ask.
-        options: ``(answer label, cause id)`` pairs, one per button.
+        options: ``(answer label, cause id)`` pairs, one per button; empty when the
+            question asks for the whole error line instead.
     """
 
     question: str
@@ -141,11 +178,16 @@ class Diagnosis:
 
     Attributes:
         candidates: causes, best first; empty when nothing fits.
-        follow_up: the separating question when the text is ambiguous.
+        follow_up: what to ask when the text is ambiguous: the separating question,
+            or (no options) a request for the whole error line.
+        ambiguous: the text fits the leading candidates about equally.
+        tied: ambiguous with no leading candidate at all.
     """
 
     candidates: tuple[Candidate, ...] = ()
     follow_up: FollowUp | None = None
+    ambiguous: bool = False
+    tied: bool = False
 
     @property
     def best(self) -> Candidate | None:
@@ -154,28 +196,48 @@ class Diagnosis:
 
     @property
     def cause_id(self) -> str:
-        """The best cause id, ``"unknown"`` when nothing fits."""
-        return self.candidates[0].cause_id if self.candidates else UNKNOWN
+        """The leading cause id; ``"unknown"`` when nothing fits or nothing leads."""
+        if not self.candidates or self.tied:
+            return UNKNOWN
+        return self.candidates[0].cause_id
 
     @property
     def is_ambiguous(self) -> bool:
-        """True when the text fits several causes equally and a question is needed."""
-        return self.follow_up is not None
+        """True when the text fits several causes about equally and a question is needed."""
+        return self.ambiguous
 
     @property
     def alternatives(self) -> tuple[str, ...]:
         """The cause ids after the best one, in order."""
         return tuple(c.cause_id for c in self.candidates[1:])
 
+    @property
+    def contenders(self) -> tuple[str, ...]:
+        """When ambiguous, the causes the text cannot tell apart, best first."""
+        if not self.ambiguous or not self.candidates:
+            return ()
+        top = self.candidates[0].confidence
+        return tuple(c.cause_id for c in self.candidates
+                     if top - c.confidence <= AMBIGUITY_MARGIN + 1e-9)
+
     def as_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``app.py diagnose --json`` / ``--jsonl``."""
+        """The JSON shape of ``app.py diagnose --json`` / ``--jsonl``.
+
+        ``cause`` is the leading cause (``"unknown"`` when nothing fits or, when
+        ambiguous, nothing leads); ``ambiguous`` says whether the bot asks, and
+        then ``candidates`` lists the causes it asks between.
+        """
         best = self.best
-        return {
+        shape: dict[str, Any] = {
             "cause": self.cause_id,
             "confidence": best.confidence if best else 0.0,
             "evidence": best.evidence if best else "",
             "alternatives": list(self.alternatives),
+            "ambiguous": self.ambiguous,
         }
+        if self.ambiguous:
+            shape["candidates"] = list(self.contenders)
+        return shape
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +248,10 @@ class PatternSpec:
     regex: str
     weight: float
     label: str
+    context: bool = False
+    signal: str = ""
+    when: frozenset[str] = frozenset()
+    unless: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,8 +352,15 @@ def _runs(items: Any, literal: Any) -> set[str]:
         runs.append("".join(run))
         run = []
     runs.append("".join(run))
-    # Case folding can change length (e.g. "\u0130"), so only ASCII runs are safe.
-    return {r.lower() for r in runs if len(r) >= 3 and r.isascii()}
+    # Case folding can change length (e.g. "\u0130"): a run is safe only when every
+    # character lower-cases to one character and back (true for ASCII, Latvian,
+    # Cyrillic ...; the localised reasons are anchored on their own words).
+    return {r.lower() for r in runs if len(r) >= 3 and all(map(_simple_case, r))}
+
+
+def _simple_case(char: str) -> bool:
+    lower = char.lower()
+    return len(lower) == 1 and len(char.upper()) == 1 and lower.upper().lower() == lower
 
 
 def _literal_anchors(regex: str) -> tuple[tuple[str, ...], ...]:
@@ -345,6 +418,10 @@ def pattern_specs(knowledge: Any) -> tuple[PatternSpec, ...]:
                 regex=str(_field(pattern, "regex", "")),
                 weight=float(_field(pattern, "weight", 0.0)),
                 label=str(_field(pattern, "label", "")),
+                context=bool(_field(pattern, "context", False)),
+                signal=str(_field(pattern, "signal", "") or ""),
+                when=frozenset(_field(pattern, "when", ()) or ()),
+                unless=frozenset(_field(pattern, "unless", ()) or ()),
             ))
     return tuple(specs)
 
@@ -352,6 +429,13 @@ def pattern_specs(knowledge: Any) -> tuple[PatternSpec, ...]:
 def _cause_titles(knowledge: Any) -> dict[str, str]:
     return {
         str(_field(cause, "id", "")): str(_field(cause, "title", ""))
+        for cause in _field(knowledge, "causes", ()) or ()
+    }
+
+
+def _cause_priors(knowledge: Any) -> dict[str, float]:
+    return {
+        str(_field(cause, "id", "")): float(_field(cause, "prior", 0.0) or 0.0)
         for cause in _field(knowledge, "causes", ()) or ()
     }
 
@@ -368,8 +452,10 @@ class _Hit:
 
 @dataclass(slots=True)
 class _Score:
-    misses: float = 1.0  # product of (1 - weight): noisy-OR accumulator
+    misses: float = 1.0  # product of (1 - weight) over evidence: noisy-OR accumulator
+    context_misses: float = 1.0  # the same over context patterns, used only with evidence
     best: _Hit | None = None
+    hint: _Hit | None = None
     seen: set[str] = field(default_factory=set)
 
     def add(self, spec: PatternSpec, evidence: str) -> None:
@@ -377,32 +463,52 @@ class _Score:
         if spec.regex in self.seen:
             return
         self.seen.add(spec.regex)
-        self.misses *= 1.0 - min(max(spec.weight, 0.0), 1.0)
+        miss = 1.0 - min(max(spec.weight, 0.0), 1.0)
+        hit = _Hit(spec.weight, evidence, spec.label)
+        if spec.context:
+            self.context_misses *= miss
+            if self.hint is None or spec.weight > self.hint.weight:
+                self.hint = hit
+            return
+        self.misses *= miss
         if self.best is None or spec.weight > self.best.weight:
-            self.best = _Hit(spec.weight, evidence, spec.label)
+            self.best = hit
 
     @property
     def confidence(self) -> float:
-        return round(1.0 - self.misses, 3)
+        # Context alone (a client library's name, a sign-in mechanism) names no cause.
+        if self.best is None:
+            return 0.0
+        return round(1.0 - self.misses * self.context_misses, 3)
 
 
 class Diagnoser:
     """Compiled patterns of one knowledge base; :meth:`diagnose` is pure and thread-safe."""
 
     def __init__(self, specs: Iterable[PatternSpec], titles: Mapping[str, str] | None = None,
-                 order: Iterable[str] | None = None) -> None:
+                 order: Iterable[str] | None = None,
+                 priors: Mapping[str, float] | None = None) -> None:
         """Compile the patterns and build the literal-anchor prefilter.
 
         Args:
             specs: the patterns (see :func:`pattern_specs`).
             titles: cause id -> title, for the generic follow-up question.
             order: cause ids in the knowledge file's fix order, to break ties.
+            priors: cause id -> how common it is; orders equally likely candidates.
 
         Raises:
-            ValueError: when a regex does not compile.
+            ValueError: when a regex does not compile, or a pattern counts ``when``
+                or ``unless`` a signal no pattern sets.
         """
         self._titles = dict(titles or {})
+        self._priors = dict(priors or {})
         specs = tuple(specs)
+        signals = {spec.signal for spec in specs if spec.signal}
+        for spec in specs:
+            unknown_signals = (spec.when | spec.unless) - signals
+            if unknown_signals:
+                raise ValueError(f"pattern of {spec.cause_id} names unknown signals "
+                                 f"{sorted(unknown_signals)}: {spec.regex!r}")
         self._rank = {cause_id: i for i, cause_id in enumerate(
             order if order is not None else dict.fromkeys(s.cause_id for s in specs))}
         by_regex: dict[str, list[PatternSpec]] = {}
@@ -434,7 +540,7 @@ class Diagnoser:
     def from_knowledge(cls, knowledge: Any) -> Diagnoser:
         """Build a diagnoser from a loaded knowledge base (or its raw JSON mapping)."""
         titles = _cause_titles(knowledge)
-        return cls(pattern_specs(knowledge), titles, order=titles)
+        return cls(pattern_specs(knowledge), titles, order=titles, priors=_cause_priors(knowledge))
 
     @property
     def pattern_count(self) -> int:
@@ -468,40 +574,60 @@ class Diagnoser:
         if not text or text.isspace():
             return Diagnosis()
         clean = normalise(text)
+        hits = [(spec, match) for spec, match in self._hits(clean)]
+        signals = {spec.signal for spec, _ in hits if spec.signal}
         scores: dict[str, _Score] = {}
-        for spec, match in self._hits(clean):
+        for spec, match in hits:
+            if spec.when and not spec.when & signals:
+                continue
+            if spec.unless and spec.unless & signals:
+                continue
             scores.setdefault(spec.cause_id, _Score()).add(spec, _evidence(clean, match))
-        candidates = [
-            Candidate(cause_id, score.confidence, score.best.evidence, score.best.label)
-            for cause_id, score in scores.items()
-            if score.best is not None and score.confidence >= MIN_CONFIDENCE
-        ]
-        candidates.sort(key=lambda c: (-c.confidence, self._rank.get(c.cause_id, len(self._rank))))
-        # "unknown" only speaks when it leads (a reason-less reply); behind a real
-        # cause it would just repeat "the guided flow comes last".
-        if candidates and candidates[0].cause_id != UNKNOWN:
-            candidates = [c for c in candidates if c.cause_id != UNKNOWN]
+        candidates = []
+        for cause_id, score in scores.items():
+            confidence = score.confidence
+            if score.best is None or confidence < MIN_CONFIDENCE:
+                continue
+            candidates.append(Candidate(cause_id, confidence, score.best.evidence, score.best.label))
+        last = len(self._rank)
+        candidates.sort(key=lambda c: (-c.confidence, -self._priors.get(c.cause_id, 0.0),
+                                       self._rank.get(c.cause_id, last)))
+        # "unknown" (go through every check) only speaks when nothing else does.
+        candidates = [c for c in candidates if c.cause_id != UNKNOWN] or candidates
         ranked = tuple(candidates[:MAX_CANDIDATES])
-        return Diagnosis(ranked, self._follow_up(ranked))
+        return self._assess(ranked)
 
-    def _follow_up(self, ranked: tuple[Candidate, ...]) -> FollowUp | None:
-        if len(ranked) < 2:
-            return None
+    def _assess(self, ranked: tuple[Candidate, ...]) -> Diagnosis:
+        """Decide whether the ranked candidates leave the text ambiguous, and what to ask."""
+        if len(ranked) < 2 or ranked[0].cause_id == UNKNOWN:
+            return Diagnosis(ranked)
         first, second = ranked[0], ranked[1]
-        # "unknown" as the leader hands over to the guided flow, which asks
-        # every question anyway; a single extra question would only delay it.
-        if first.cause_id == UNKNOWN or second.cause_id == UNKNOWN:
-            return None
         if first.confidence >= SURE_CONFIDENCE:
-            return None
+            return Diagnosis(ranked)
         if first.confidence - second.confidence > AMBIGUITY_MARGIN + 1e-9:
-            return None
-        known = _FOLLOW_UPS.get(frozenset({first.cause_id, second.cause_id}))
-        if known is not None:
-            return FollowUp(known[0], known[1])
-        options = tuple(
-            (self._titles.get(c.cause_id) or c.cause_id, c.cause_id) for c in (first, second))
-        return FollowUp("Which of these fits your setup best?", options)
+            return Diagnosis(ranked)
+        tied = first.confidence - second.confidence <= TIE_MARGIN + 1e-9
+        contenders = [c.cause_id for c in ranked
+                      if first.confidence - c.confidence <= AMBIGUITY_MARGIN + 1e-9]
+        return Diagnosis(ranked, self._follow_up(contenders), ambiguous=True, tied=tied)
+
+    def _follow_up(self, contenders: list[str]) -> FollowUp:
+        """The one question that separates the contenders, or a request for the whole line.
+
+        A known question must offer every contender (the smallest such question
+        wins). Two contenders without one get a choice between their titles; more
+        than two (a bare ``535``) get the request for the whole error line.
+        """
+        needed = set(contenders)
+        fitting = [(len(causes), question) for causes, question in _FOLLOW_UPS.items()
+                   if needed <= causes]
+        if fitting:
+            _, (question, options) = min(fitting, key=lambda item: item[0])
+            return FollowUp(question, options)
+        if len(contenders) == 2:
+            options = tuple((self._titles.get(c) or c, c) for c in contenders)
+            return FollowUp("Which of these fits your setup best?", options)
+        return FollowUp(WHOLE_LINE_QUESTION, ())
 
     def code_to_cause(self, error_code: str | int) -> str | None:
         """Map an Entra sign-in error code (``50126``, ``AADSTS53003``) to a cause id.
@@ -549,14 +675,17 @@ def _evidence(text: str, match: re.Match[str]) -> str:
 
 @lru_cache(maxsize=8)
 def _diagnoser_from_specs(
-    specs: tuple[PatternSpec, ...], titles: tuple[tuple[str, str], ...]
+    specs: tuple[PatternSpec, ...], titles: tuple[tuple[str, str], ...],
+    priors: tuple[tuple[str, float], ...] = (),
 ) -> Diagnoser:
-    return Diagnoser(specs, dict(titles), order=(cause_id for cause_id, _ in titles))
+    return Diagnoser(specs, dict(titles), order=(cause_id for cause_id, _ in titles),
+                     priors=dict(priors))
 
 
 @per_knowledge
 def _diagnoser_of(knowledge: Any) -> Diagnoser:
-    return _diagnoser_from_specs(pattern_specs(knowledge), tuple(_cause_titles(knowledge).items()))
+    return _diagnoser_from_specs(pattern_specs(knowledge), tuple(_cause_titles(knowledge).items()),
+                                 tuple(_cause_priors(knowledge).items()))
 
 
 def diagnoser_for(knowledge: Any) -> Diagnoser:

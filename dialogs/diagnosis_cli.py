@@ -6,8 +6,9 @@ Usage::
     python app.py diagnose --jsonl               # one {"text": ...} per stdin line
 
 ``--jsonl`` answers every input line, in order, with one JSON object per
-output line: ``{"cause", "confidence", "evidence", "alternatives"}``, with
-``"unknown"`` when nothing fits. A line that is not such an object gets
+output line: ``{"cause", "confidence", "evidence", "alternatives", "ambiguous"}``,
+with ``"unknown"`` when nothing fits or when the text is ambiguous and no
+candidate leads; an ambiguous answer also lists ``"candidates"``. A line that is not such an object gets
 ``{"error": ..., "line": n}`` in its place, so the output stays aligned with
 the input and one bad line never stops the run.
 
@@ -73,6 +74,8 @@ def render_human(diagnosis: Diagnosis, knowledge: Any) -> str:
     cause = _cause(knowledge, diagnosis.cause_id)
     title = getattr(cause, "title", "") or diagnosis.cause_id
     lines = [f"Cause:      {title} [{diagnosis.cause_id}]"]
+    if diagnosis.is_ambiguous:
+        lines.append("Ambiguous:  the text fits " + ", ".join(diagnosis.contenders))
     if best is None:
         lines.append("Confidence: 0% (no known error code or phrase found)")
     else:

@@ -26,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 from transitions import MachineError
 
 from dialogs import cards, messages
+from dialogs.events import Event, typed
 from dialogs.flow import FLOW_VERSION, INITIAL_STATE, QUESTIONS, STATES, build_machine
+from dialogs.i18n import LANGUAGE_NAMES, language
+from dialogs.i18n.knowledge import localized, localized_cause
 from dialogs.knowledge import Finding, Knowledge
 from dialogs.session import UNSURE, Reply, TroubleshootingSession
 from dialogs.understanding import (
@@ -89,12 +92,12 @@ class TurnResult:
     Attributes:
         snapshot: the JSON-able state to store for the conversation.
         replies: messages to send, in order.
-        events: domain events for audit and metrics (``diagnosed:<cause>`` …).
+        events: what happened, typed (:mod:`dialogs.events`; ``str()`` gives ``diagnosed:<cause>`` …).
     """
 
     snapshot: dict[str, Any]
     replies: list[Reply]
-    events: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
     @property
     def state(self) -> str:
@@ -110,6 +113,9 @@ class DiagnosisSummary:
     evidence: str = ""
     confidence: float = 0.0
     follow_up: Mapping[str, Any] | None = None
+    # Causes an error fits equally when no one question separates them (a bare "535"):
+    # listed with a request for the whole line, never proposed.
+    listed: tuple[str, ...] = ()
 
 
 Diagnose = Callable[[str], DiagnosisSummary]
@@ -170,7 +176,7 @@ _IMMUTABLE_JSON = frozenset({str, int, float, bool})
 
 def new_snapshot() -> dict[str, Any]:
     """Return the snapshot of a conversation that has not started."""
-    return {"v": FLOW_VERSION, "state": INITIAL_STATE, "facts": {}}
+    return {"v": FLOW_VERSION, "state": INITIAL_STATE, "facts": {}, "lang": language(None)}
 
 
 def context_of(state: str) -> str | None:
@@ -184,7 +190,7 @@ class FlowEngine:
     """Runs turns of the guided flow against one shared machine."""
 
     def __init__(self, knowledge: Knowledge, diagnose: Diagnose | None = None,
-                 search: KnowledgeSearch | None = None,
+                 search: KnowledgeSearch | None = None, *, live_checks: bool = False,
                  understanding: Understanding | None = None) -> None:
         """Build the machine once.
 
@@ -194,10 +200,13 @@ class FlowEngine:
             search: ranks knowledge causes for a typed question; None uses the
                 knowledge search of ``knowledge`` (built on the first question;
                 dialogs.search is imported only then: it loads numpy).
+            live_checks: True when sign-in is configured, so cards offer "Check my tenant"
+                (never offer what cannot work).
             understanding: reads typed messages; None uses the one built from the
                 current utterance data (loaded, or trained, once per process).
         """
         self.knowledge = knowledge
+        self.live_checks = live_checks
         self._search = search
         self.machine = build_machine()
         self._diagnose = diagnose
@@ -216,7 +225,8 @@ class FlowEngine:
     def welcome(self, snapshot: Mapping[str, Any] | None, locale: str | None = None) -> TurnResult:
         """Greet a conversation the bot was just added to, keeping any progress."""
         session = self._session(snapshot, locale)
-        session.say(card=cards.welcome_card(self.knowledge))
+        session.say(card=cards.welcome_card(self.knowledge, lang=session.lang,
+                                               live_checks=session.live_checks))
         if session.state != "welcome":
             session.say_where_we_are()
         return self._result(session, [])
@@ -258,6 +268,7 @@ class FlowEngine:
         session.lang = loaded.lang
         session.lang_chosen = loaded.lang_chosen
         session.lang_written = loaded.lang_written
+        session.live_checks = loaded.live_checks
         session.replies = []
         try:
             yield session
@@ -279,6 +290,8 @@ class FlowEngine:
             # A deep copy: the turn must never change the caller's snapshot (a retried turn
             # or a second turn on the same snapshot would otherwise see this turn's changes).
             facts = _copy_json(dict(raw_facts)) if isinstance(raw_facts, Mapping) else {}
+        if snapshot:
+            # The language survives a restart and a flow-version change: it is the customer's.
             lang = snapshot.get("lang") if snapshot.get("lang") in LANGUAGES else None
             chosen = snapshot.get("lang_chosen") is True and lang is not None
             written = snapshot.get("lang_written") is True and lang is not None
@@ -288,7 +301,8 @@ class FlowEngine:
         if not (chosen or written):
             lang = locale_language(locale) or lang or "en"
         return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state,
-                                      lang=str(lang), lang_chosen=chosen, lang_written=written)
+                                      lang=language(lang), lang_chosen=chosen,
+                                      lang_written=written, live_checks=self.live_checks)
 
     @staticmethod
     def _result(session: TroubleshootingSession, events: list[str]) -> TurnResult:
@@ -298,7 +312,7 @@ class FlowEngine:
             snapshot["lang_chosen"] = True
         elif session.lang_written:
             snapshot["lang_written"] = True
-        return TurnResult(snapshot=snapshot, replies=session.replies, events=events)
+        return TurnResult(snapshot=snapshot, replies=session.replies, events=typed(events))
 
     def _fire(self, session: TroubleshootingSession, trigger: str) -> bool:
         """Fire ``trigger``; False when no row of the table applies here."""
@@ -314,12 +328,12 @@ class FlowEngine:
             return
         text = (turn.text or "").strip()
         if not text and action is not None:
-            session.say(messages.STALE_BUTTON)
+            session.say(session.tr(messages.STALE_BUTTON))
             session.say_where_we_are()
             return
         if len(text) > MAX_TEXT:
             text = text[:MAX_TEXT]
-            session.say(messages.TRUNCATED)
+            session.say(session.tr(messages.TRUNCATED))
         self._on_text(session, text, events)
 
     # ----- buttons ---------------------------------------------------------
@@ -340,9 +354,10 @@ class FlowEngine:
         elif verb == "show_fix" and isinstance(action.get("cause"), str):
             cause_id = action["cause"]
             if cause_id in self.knowledge.cause_ids:
-                session.say(card=cards.fix_card(self.knowledge, cause_id, session.facts))
+                session.say(card=cards.fix_card(self.knowledge, cause_id, session.facts,
+                                                lang=session.lang))
             else:
-                session.say(messages.STALE_BUTTON)
+                session.say(session.tr(messages.STALE_BUTTON))
                 session.say_where_we_are()
         elif verb == "confirm" and action.get("answer") in {"yes", "no"}:
             self._confirm(session, action.get("fact"), action.get("value"),
@@ -350,21 +365,22 @@ class FlowEngine:
         elif verb == "set_language" and action.get("lang") in LANGUAGES:
             self._set_language(session, str(action["lang"]), events)
         elif verb == "paste_error":
-            session.say(messages.PASTE_ERROR_PROMPT)
+            session.say(session.tr(messages.PASTE_ERROR_PROMPT))
         elif verb == "ask_question":
-            session.say(messages.ASK_YOUR_QUESTION)
+            session.say(session.tr(messages.ASK_YOUR_QUESTION))
         elif verb in _COMMANDS:
             _COMMANDS[verb](self, session, events)
         else:
-            session.say(messages.STALE_BUTTON)
+            session.say(session.tr(messages.STALE_BUTTON))
             session.say_where_we_are()
 
     # ----- typed text ------------------------------------------------------
     def _on_text(self, session: TroubleshootingSession, text: str, events: list[str]) -> None:
         reading = self.understanding.read(text, context_of(session.state),
                                           session.facts.get("answers", {}))
-        if reading.lang is not None and not session.lang_chosen:
-            session.lang = reading.lang  # the language the customer writes in
+        if reading.lang is not None and not session.lang_chosen and reading.intent != "error":
+            # The language the customer writes in (a pasted error is Microsoft's, not theirs).
+            session.lang = reading.lang
             session.lang_written = True
         turn = Turn(session, text, reading, events)
         if "confirm" in session.facts and confirmation_of(text) is None:
@@ -379,7 +395,7 @@ class FlowEngine:
         turn.session.say_where_we_are()
 
     def _refuse_password(self, turn: Turn) -> None:
-        turn.session.say(messages.PASSWORD_WARNING)
+        turn.session.say(turn.session.tr(messages.PASSWORD_WARNING))
         turn.events.append("password_refused")
         turn.session.say_where_we_are()
 
@@ -410,12 +426,12 @@ class FlowEngine:
             self._unsure(turn.session, question, turn.events)
             return
         # An explicit "skip": noted as unknown, and the summary says how to find it out.
-        turn.session.say(messages.SKIPPED)
+        turn.session.say(turn.session.tr(messages.SKIPPED))
         self._answer(turn.session, question, UNSURE, turn.events, explain_unsure=False)
 
     def _wait(self, turn: Turn) -> None:
         # The question is right above: a short word, not the card again.
-        turn.session.say(messages.WAIT_ACK)
+        turn.session.say(turn.session.tr(messages.WAIT_ACK))
 
     def _change(self, turn: Turn) -> None:
         """"Change the licence answer": forget it and ask it again."""
@@ -424,7 +440,7 @@ class FlowEngine:
         session.forget(fact)
         session.facts.pop("confirm", None)
         turn.events.append(f"change:{fact}")
-        session.say(messages.CHANGE_ANSWER)
+        session.say(session.tr(messages.CHANGE_ANSWER))
         if not self._fire(session, "next_question"):
             session.say_where_we_are()
 
@@ -445,16 +461,17 @@ class FlowEngine:
             session.facts["confirm"] = {"fact": pending.name, "value": pending.value}
             events.append(f"confirm:{pending.name}")
             if stored:
-                session.say(noted_text(self.knowledge, stored))
-            session.say(card=cards.confirm_card(self.knowledge, pending.name, pending.value))
+                session.say(noted_text(self.knowledge, stored, lang=session.lang))
+            session.say(card=cards.confirm_card(self.knowledge, pending.name, pending.value,
+                                                lang=session.lang))
             return
         if answer is not None:
             if question == "test_result" and answer not in self.knowledge.questions[
                     "test_result"].values:
                 # "It still doesn't work": failed, but not how; the options tell it apart.
                 if stored:
-                    session.say(noted_text(self.knowledge, stored))
-                session.ask_current_question(hint=messages.TEST_RESULT_HOW)
+                    session.say(noted_text(self.knowledge, stored, lang=session.lang))
+                session.ask_current_question(hint=session.tr(messages.TEST_RESULT_HOW))
                 return
             self._answer(session, question, answer, events, echo={question: answer, **stored})
             return
@@ -480,7 +497,7 @@ class FlowEngine:
             events.append(f"volunteered:{fact}")
             kept[fact] = value
         if echo and kept:
-            session.say(noted_text(self.knowledge, kept))
+            session.say(noted_text(self.knowledge, kept, lang=session.lang))
 
     def _diagnose_reading(self, turn: Turn) -> bool:
         return self._diagnose_text(turn.session, turn.text, turn.events)
@@ -499,26 +516,27 @@ class FlowEngine:
         if proposed in self.knowledge.cause_ids and asks_for_powershell(text):
             # "What is the PowerShell for that?" asks about the fix on the screen.
             session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed),
-                                                       session.facts))
+                                                       session.facts, lang=session.lang))
             turn.events.append(f"question:{proposed}")
             return
         if proposed in self.knowledge.cause_ids and not reading.topic and (
                 reading.kind == "how_long" or asks_when_it_works(text)):
             # "How long until it works?", "does it work now?": about the fix on the screen.
-            cause = self.knowledge.cause(proposed)
-            session.say(messages.HOW_LONG.format(title=cause.title, wait=cause.wait))
+            local = localized_cause(self.knowledge.cause(proposed), session.lang)
+            session.say(session.tr.format(messages.HOW_LONG, title=local.title, wait=local.wait))
             turn.events.append(f"question:{proposed}")
             return
         answer = self.knowledge.answers.get(reading.topic)
         if answer is not None:
             session.say(card=cards.answer_card(self.knowledge, answer, reading.kind,
-                                               session.facts))
+                                               session.facts, lang=session.lang))
             # Events name causes, as the knowledge search's answers do (metrics count by cause).
             turn.events.append(f"question:{answer.cause or answer.id}")
             if session.state.startswith("ask_"):
                 session.ask_current_question()  # the question they were on, to carry on with
             return
         if not self._answer_question(session, text, turn.events):
+            turn.events.append("not_understood")
             self._not_understood(session, lead=messages.QUESTION_NOT_ANSWERED)
 
     def _problem(self, turn: Turn) -> None:
@@ -526,19 +544,20 @@ class FlowEngine:
         # error, and start (or carry on with) the questions.
         turn.events.append("problem_described")
         if turn.session.state == "welcome":
-            turn.session.say(messages.PROBLEM_DESCRIBED)
+            turn.session.say(turn.session.tr(messages.PROBLEM_DESCRIBED))
             self._fire(turn.session, "next_question")
         else:
             self._not_understood(turn.session, lead=messages.PROBLEM_DESCRIBED)
 
     def _start(self, turn: Turn) -> None:
         if turn.intent == "start" and turn.session.state == "welcome" and not turn.reading.exact:
-            turn.session.say(messages.START_ACK)  # "I need to set up e-mail in the TMS"
+            turn.session.say(turn.session.tr(messages.START_ACK))  # "I need to set up e-mail in the TMS"
         self._cmd_start(turn.session, turn.events)
 
     def _reask(self, turn: Turn) -> None:
         """Not understood: a short re-ask with the likely meanings, never the whole card again."""
         session = turn.session
+        turn.events.append("not_understood")
         if turn.reading.intent == "other" and _sounds_like_question(turn.text):
             self._not_understood(session, lead=messages.QUESTION_NOT_ANSWERED)
             return
@@ -546,16 +565,13 @@ class FlowEngine:
             self._not_understood(session)
             return
         options: list[tuple[str, dict[str, str]]] = []
-        for intent, _ in turn.reading.alternatives:
-            if intent in _REASK_ACTIONS and intent in messages.REASK_OPTIONS:
-                option = (messages.REASK_OPTIONS[intent], _REASK_ACTIONS[intent])
+        for intent in [i for i, _ in turn.reading.alternatives] + ["start", "error", "person"]:
+            if intent in _REASK and len(options) < 3:
+                title, data = _REASK[intent]
+                option = (session.tr(title), data)
                 if option not in options:
                     options.append(option)
-        for intent in ("start", "error", "person"):
-            option = (messages.REASK_OPTIONS[intent], _REASK_ACTIONS[intent])
-            if len(options) < 3 and option not in options:
-                options.append(option)
-        session.say(card=cards.reask_card(messages.REASK, options[:3]))
+        session.say(card=cards.reask_card(session.tr(messages.REASK), options))
 
     # ----- shared moves ----------------------------------------------------
     def _diagnose_text(
@@ -570,12 +586,16 @@ class FlowEngine:
                 # "535 5.7.139" alone: a known code with several causes, which only the
                 # words after it tell apart. Say so and list them, rather than "unknown"
                 # (only for a code the knowledge lists: other words are no evidence).
-                found = self._knowledge_topics(text) if self._searcher().known_codes(text) else []
+                found = [(cause_id, self.knowledge.cause(cause_id).summary)
+                         for cause_id in diagnosis.listed]
+                if not found and self._searcher().known_codes(text):
+                    found = self._knowledge_topics(text)
                 if found:
                     session.say(card=cards.question_answer_card(
-                        self.knowledge, found, intro=messages.ERROR_WITHOUT_ITS_WORDS))
+                        self.knowledge, found, intro=messages.ERROR_WITHOUT_ITS_WORDS,
+                        lang=session.lang))
                 else:
-                    session.say(messages.UNKNOWN_ERROR)
+                    session.say(session.tr(messages.UNKNOWN_ERROR))
                 events.append("diagnosed:unknown")
                 session.say_where_we_are()
                 return True
@@ -604,12 +624,12 @@ class FlowEngine:
         valid = (isinstance(fact, str) and fact in QUESTIONS and fact != "mailbox"
                  and isinstance(value, str) and value in self.knowledge.questions[fact].values)
         if not valid:
-            session.say(messages.STALE_BUTTON)
+            session.say(session.tr(messages.STALE_BUTTON))
             session.say_where_we_are()
             return
         if not yes:
             events.append(f"unconfirmed:{fact}")
-            session.say(messages.CONFIRM_DROPPED)
+            session.say(session.tr(messages.CONFIRM_DROPPED))
             session.say_where_we_are()
             return
         events.append(f"confirmed:{fact}")
@@ -621,7 +641,7 @@ class FlowEngine:
             return
         session.record(fact, str(value))
         events.append(f"volunteered:{fact}")
-        session.say(noted_text(self.knowledge, {fact: str(value)}))
+        session.say(noted_text(self.knowledge, {fact: str(value)}, lang=session.lang))
         if session.state in {"welcome", "summary"}:
             self._fire(session, "next_question")
         else:
@@ -632,7 +652,7 @@ class FlowEngine:
         session.lang = lang
         session.lang_chosen = True
         events.append(f"language:{lang}")
-        session.say(messages.LANGUAGE_CHOSEN.format(name=messages.LANGUAGE_NAMES[lang]))
+        session.say(session.tr.format(messages.LANGUAGE_CHOSEN, name=LANGUAGE_NAMES[lang]))
         if session.state != "welcome":
             session.say_where_we_are()
 
@@ -645,7 +665,7 @@ class FlowEngine:
         if question == "mailbox":
             address = find_address(value)
             if address is None:
-                session.say(messages.MAILBOX_INVALID)
+                session.say(session.tr(messages.MAILBOX_INVALID))
                 if session.state == "ask_mailbox":
                     session.ask_current_question()
                 else:
@@ -663,23 +683,24 @@ class FlowEngine:
         session.record(question, value)
         events.append(f"answered:{question}")
         if session.state in {"clarifying_error", "proposing_fix", "resolved"}:
-            session.say(noted_text(self.knowledge, echo or {question: value}))
+            session.say(noted_text(self.knowledge, echo or {question: value}, lang=session.lang))
             session.say_where_we_are()
             return
         if session.state.startswith("ask_") and session.state != f"ask_{question}":
             # A button from an earlier card: take the answer, say so, then carry on.
-            session.say(noted_text(self.knowledge, echo or {question: value}))
+            session.say(noted_text(self.knowledge, echo or {question: value}, lang=session.lang))
         elif echo:
             # Typed: say what was read, so a misreading shows and can be corrected.
-            session.say(noted_text(self.knowledge, echo))
+            session.say(noted_text(self.knowledge, echo, lang=session.lang))
         if question == "auth_method" and value in BASIC_AUTH_METHODS:
-            session.say(messages.BASIC_AUTH_CHOSEN)
+            session.say(session.tr(messages.BASIC_AUTH_CHOSEN))
         self._fire(session, "next_question")
 
     def _unsure(self, session: TroubleshootingSession, question: str, events: list[str]) -> None:
         if session.state != f"ask_{question}":
             # An old card's "I don't know": answer it for that question, stay put.
-            session.say(card=cards.how_to_find_out_card(self.knowledge, question, session.facts))
+            session.say(card=cards.how_to_find_out_card(self.knowledge, question, session.facts,
+                                                       lang=session.lang))
             return
         if question in session.facts.get("how_shown", []) and question != "mailbox":
             # Second "I don't know" after seeing how to look it up: move on, noted as unknown.
@@ -692,7 +713,7 @@ class FlowEngine:
         if cause_id == UNSURE and diagnosis.get("candidates"):
             # Not knowing the answer must not block: propose the causes in likelihood order.
             cause_id = str(diagnosis["candidates"][0])
-            session.say(messages.FOLLOW_UP_UNSURE)
+            session.say(session.tr(messages.FOLLOW_UP_UNSURE))
         candidates = [c for c in diagnosis.get("candidates", []) if c != cause_id]
         if cause_id not in self.knowledge.cause_ids:
             self._not_understood(session)
@@ -708,19 +729,21 @@ class FlowEngine:
         proposed = session.current_candidate() if session.state == "proposing_fix" else None
         if proposed in self.knowledge.cause_ids and asks_for_powershell(text):
             # "What is the PowerShell for that?" asks about the fix on the screen.
-            session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed), session.facts))
+            session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed), session.facts,
+                                                       lang=session.lang))
             events.append(f"question:{proposed}")
             return True
         if proposed in self.knowledge.cause_ids and asks_when_it_works(text):
             # "How long until it works?", "does it work now?": about the fix on the screen.
             cause = self.knowledge.cause(proposed)
-            session.say(messages.HOW_LONG.format(title=cause.title, wait=cause.wait))
+            local = localized_cause(cause, session.lang)
+            session.say(session.tr.format(messages.HOW_LONG, title=local.title, wait=local.wait))
             events.append(f"question:{proposed}")
             return True
         found = self._knowledge_topics(text)
         if not found:
             return False
-        session.say(card=cards.question_answer_card(self.knowledge, found))
+        session.say(card=cards.question_answer_card(self.knowledge, found, lang=session.lang))
         events.append(f"question:{found[0][0]}")
         if session.state.startswith("ask_"):
             session.ask_current_question()  # the question they were on, to carry on with
@@ -737,7 +760,7 @@ class FlowEngine:
                  if f.cause.id not in before and f.cause.id != shown]
         if found:
             session.say(card=cards.question_answer_card(
-                self.knowledge, found, intro=messages.FACTS_CHANGE_THE_PICTURE))
+                self.knowledge, found, intro=messages.FACTS_CHANGE_THE_PICTURE, lang=session.lang))
 
     def _searcher(self) -> KnowledgeSearch:
         if self._search is None:
@@ -762,13 +785,14 @@ class FlowEngine:
         self, session: TroubleshootingSession, lead: str = messages.NOT_UNDERSTOOD
     ) -> None:
         if session.state.startswith("ask_"):
-            hint = self.knowledge.questions[session.state.removeprefix("ask_")].help
-            session.ask_current_question(hint=f"{lead} {hint}")
+            hint = localized(self.knowledge, session.lang).questions[
+                session.state.removeprefix("ask_")].help
+            session.ask_current_question(hint=f"{session.tr(lead)} {hint}")
         elif session.state in _LONG_CARD_HINTS:
             # The long fix or summary card is right above: a hint, not the whole card again.
-            session.say(f"{lead} {_LONG_CARD_HINTS[session.state]}")
+            session.say(f"{session.tr(lead)} {session.tr(_LONG_CARD_HINTS[session.state])}")
         else:
-            session.say(lead)
+            session.say(session.tr(lead))
             session.say_where_we_are()
 
     # ----- commands (typed or pressed) ---------------------------------------
@@ -781,7 +805,7 @@ class FlowEngine:
 
     def _cmd_start_over(self, session: TroubleshootingSession, events: list[str]) -> None:
         events.append("start_over")
-        session.say(messages.STARTING_OVER)
+        session.say(session.tr(messages.STARTING_OVER))
         self._fire(session, "start_over")
 
     def _cmd_back(self, session: TroubleshootingSession, events: list[str]) -> None:
@@ -794,16 +818,17 @@ class FlowEngine:
         if before == "proposing_fix" and self._fire(session, "next_question"):
             # "Back" from a diagnosis returns to the guided questions where they stopped.
             events.append(f"back:{before}")
-            session.replies.insert(len(session.replies) - 1, Reply(messages.BACK_TO_QUESTIONS))
+            session.replies.insert(len(session.replies) - 1, Reply(session.tr(messages.BACK_TO_QUESTIONS)))
             return
         if before == "clarifying_error":
-            session.say(messages.ANSWER_FOLLOW_UP_FIRST)
+            session.say(session.tr(messages.ANSWER_FOLLOW_UP_FIRST))
         else:
-            session.say(messages.NO_EARLIER_QUESTION)
+            session.say(session.tr(messages.NO_EARLIER_QUESTION))
         session.say_where_we_are()
 
     def _cmd_help(self, session: TroubleshootingSession, events: list[str]) -> None:
-        session.say(card=cards.help_card(self.knowledge))
+        session.say(card=cards.help_card(self.knowledge, lang=session.lang,
+                                         live_checks=session.live_checks))
         if session.state != "welcome":
             session.say_where_we_are()
 
@@ -817,7 +842,8 @@ class FlowEngine:
         self._fire(session, "ask_for_person")
 
     def _cmd_overview(self, session: TroubleshootingSession, events: list[str]) -> None:
-        session.say(card=cards.overview_card(self.knowledge))
+        session.say(card=cards.overview_card(self.knowledge, lang=session.lang,
+                                             facts=session.facts))
 
     def _cmd_continue(self, session: TroubleshootingSession, events: list[str]) -> None:
         if session.state in {"handoff_requested", "welcome", "summary", "proposing_fix"}:
@@ -836,9 +862,9 @@ class FlowEngine:
     def _cmd_fix_failed(self, session: TroubleshootingSession, events: list[str]) -> None:
         if session.state != "proposing_fix":
             if session.state == "summary":
-                session.say(messages.UNKNOWN_ERROR)
+                session.say(session.tr(messages.UNKNOWN_ERROR))
             elif session.state.startswith("ask_"):
-                session.say(messages.PASTE_THE_ERROR)
+                session.say(session.tr(messages.PASTE_THE_ERROR))
                 session.say_where_we_are()
             else:
                 session.say_where_we_are()
@@ -846,9 +872,9 @@ class FlowEngine:
         session.facts["failed_fixes"] = int(session.facts.get("failed_fixes", 0)) + 1
         events.append(f"fix_failed:{session.current_candidate()}")
         if self._fire(session, "fix_failed"):
-            session.replies.insert(len(session.replies) - 1, Reply(messages.FIX_FAILED_NEXT))
+            session.replies.insert(len(session.replies) - 1, Reply(session.tr(messages.FIX_FAILED_NEXT)))
             return
-        session.say(messages.FIX_FAILED_RESUME)
+        session.say(session.tr(messages.FIX_FAILED_RESUME))
         self._fire(session, "next_question")
 
 
@@ -921,14 +947,14 @@ RULES: tuple[Rule, ...] = (
          FlowEngine._reask),
 )
 
-# What the re-ask's buttons do.
-_REASK_ACTIONS: dict[str, dict[str, str]] = {
-    "start": {"msa": "start"},
-    "problem": {"msa": "start"},
-    "error": {"msa": "paste_error"},
-    "question": {"msa": "ask_question"},
-    "help": {"msa": "help"},
-    "person": {"msa": "person"},
+# The re-ask's buttons: what each likely meaning is called, and what pressing it does.
+_REASK: dict[str, tuple[str, dict[str, str]]] = {
+    "start": (messages.START_GUIDED_CHECK, {"msa": "start"}),
+    "problem": (messages.START_GUIDED_CHECK, {"msa": "start"}),
+    "error": (messages.REASK_ERROR, {"msa": "paste_error"}),
+    "question": (messages.REASK_QUESTION, {"msa": "ask_question"}),
+    "help": (messages.HELP, {"msa": "help"}),
+    "person": (messages.TALK_TO_A_PERSON, {"msa": "person"}),
 }
 
 
@@ -949,11 +975,4 @@ def _shared_understanding() -> Understanding:
     return _UNDERSTANDING[0]
 
 
-def noted_text(knowledge: Knowledge, learned: Mapping[str, str]) -> str:
-    """Say which facts were taken down, in one line, so the customer can correct them."""
-    parts = []
-    for question, value in learned.items():
-        spec = knowledge.questions[question]
-        title = next((o.title for o in spec.options if o.value == value), value)
-        parts.append(f"{spec.label}: {title}")
-    return "Noted: " + "; ".join(parts) + "."
+noted_text = cards.noted_text

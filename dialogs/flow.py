@@ -9,8 +9,14 @@ States are named for what the bot is waiting on. Guards are named predicates
 on :class:`dialogs.session.TroubleshootingSession` (``is_…``/``has_…``/
 ``needs_…``); they never parse text. The engine records what the customer said
 as facts, then fires a trigger; ``next_question`` is tried row by row in the
-order below, so its rows *are* the order of the questions, and a question
-whose fact is already known (for example volunteered earlier) is skipped.
+order of :data:`QUESTIONS`, and a question whose fact is already known (for
+example volunteered earlier) is skipped.
+
+The rows that only follow the question order (``next_question`` to each
+question, ``back`` to the one before) are generated from :data:`QUESTIONS` and
+:data:`ASKED_WHEN`; every other row is written out below. A new guided question
+is one entry in :data:`QUESTIONS` (plus one in :data:`ASKED_WHEN` if it is
+only asked sometimes) and its text in ``knowledge.json``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ QUESTIONS: tuple[str, ...] = (
     "test_result",
 )
 
+# Questions asked only while a guard holds (named predicates of the session); "back"
+# from the question after one of them goes to it when the guard holds, else further back.
+ASKED_WHEN: dict[str, str] = {
+    "license": "is_license_relevant",
+}
+
 QUESTION_STATES: list[str] = [f"ask_{question}" for question in QUESTIONS]
 
 STATES: list[str] = [
@@ -51,47 +63,46 @@ STATES: list[str] = [
 # States from which the guided questions continue with the next unanswered one.
 _CONTINUES = ["welcome", *QUESTION_STATES, "summary", "proposing_fix", "handoff_requested"]
 
+
+def _ask_in_order() -> list[dict[str, Any]]:
+    """``next_question`` → the first question whose ``needs_<question>`` guard holds."""
+    return [{"trigger": "next_question", "source": _CONTINUES, "dest": f"ask_{question}",
+             "conditions": f"needs_{question}"} for question in QUESTIONS]
+
+
+def _back_in_order() -> list[dict[str, Any]]:
+    """``back`` from each question to the one before it (past those whose guard fails)."""
+    rows: list[dict[str, Any]] = []
+    for index, question in enumerate(QUESTIONS[1:], start=1):
+        for previous in reversed(QUESTIONS[:index]):
+            row: dict[str, Any] = {"trigger": "back", "source": f"ask_{question}",
+                                   "dest": f"ask_{previous}"}
+            guard = ASKED_WHEN.get(previous)
+            if guard is not None:
+                row["conditions"] = guard
+            rows.append(row)
+            if guard is None:
+                break
+    return rows
+
+
+# The rows that follow the question order, generated so that a question is added in
+# one place (QUESTIONS); docs/flow.md shows them written out.
+_ASK_IN_ORDER = _ask_in_order()
+_BACK_IN_ORDER = _back_in_order()
+
 TRANSITIONS: list[dict[str, Any]] = [
     # --- the guided questions, in order: the first row whose guard holds wins ---
     {"trigger": "next_question", "source": _CONTINUES, "dest": "summary",
      "conditions": "is_unsupported_mailbox"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_mailbox",
-     "conditions": "needs_mailbox"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_mailbox_type",
-     "conditions": "needs_mailbox_type"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_license",
-     "conditions": "needs_license"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_mfa",
-     "conditions": "needs_mfa"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_security_defaults",
-     "conditions": "needs_security_defaults"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_org_smtp_auth",
-     "conditions": "needs_org_smtp_auth"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_mailbox_smtp_auth",
-     "conditions": "needs_mailbox_smtp_auth"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_conditional_access",
-     "conditions": "needs_conditional_access"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_auth_method",
-     "conditions": "needs_auth_method"},
-    {"trigger": "next_question", "source": _CONTINUES, "dest": "ask_test_result",
-     "conditions": "needs_test_result"},
+    *_ASK_IN_ORDER,
     {"trigger": "next_question", "source": _CONTINUES, "dest": "summary"},
     # --- "I don't know": stay on the question and show how to find out ---
     {"trigger": "user_unsure", "source": QUESTION_STATES, "dest": None,
      "after": "show_how_to_find_out"},
     # --- "back": the previous question in the fixed order ---
-    {"trigger": "back", "source": "ask_mailbox_type", "dest": "ask_mailbox"},
-    {"trigger": "back", "source": "ask_license", "dest": "ask_mailbox_type"},
-    {"trigger": "back", "source": "ask_mfa", "dest": "ask_license",
-     "conditions": "is_license_relevant"},
-    {"trigger": "back", "source": "ask_mfa", "dest": "ask_mailbox_type"},
-    {"trigger": "back", "source": "ask_security_defaults", "dest": "ask_mfa"},
-    {"trigger": "back", "source": "ask_org_smtp_auth", "dest": "ask_security_defaults"},
-    {"trigger": "back", "source": "ask_mailbox_smtp_auth", "dest": "ask_org_smtp_auth"},
-    {"trigger": "back", "source": "ask_conditional_access", "dest": "ask_mailbox_smtp_auth"},
-    {"trigger": "back", "source": "ask_auth_method", "dest": "ask_conditional_access"},
-    {"trigger": "back", "source": "ask_test_result", "dest": "ask_auth_method"},
-    {"trigger": "back", "source": "summary", "dest": "ask_test_result",
+    *_BACK_IN_ORDER,
+    {"trigger": "back", "source": "summary", "dest": QUESTION_STATES[-1],
      "unless": "is_unsupported_mailbox"},
     {"trigger": "back", "source": "summary", "dest": "ask_mailbox_type"},
     {"trigger": "back", "source": ["clarifying_error", "proposing_fix"], "dest": "summary",

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dialogs.cards import Card, card, heading, submit, text
+from dialogs.handoff.phrases import inert, name_of
 from dialogs.knowledge import Knowledge
 
 # Action.Execute verbs of the thread card (and the data ``msa`` of the customer's buttons).
@@ -27,6 +28,7 @@ VERB_END = "handoff_end"
 VERB_REFRESH = "handoff_refresh"
 VERB_SOLVED = "handoff_solved"
 VERB_RATING = "handoff_rating"
+VERB_TAKE_FROM = "handoff_take_from"
 
 MAX_MESSAGES = 5
 MAX_TEXT = 300
@@ -155,7 +157,8 @@ def thread_card(ticket: Mapping[str, Any], *, note: str | None = None) -> Card:
     summary: Mapping[str, Any] = ticket.get("summary") or {}
     ticket_id = str(ticket["id"])
     status = str(ticket.get("status", "waiting"))
-    who = str(ticket.get("customer_name") or "A customer")
+    # Whatever the customer (or their tenant) chose to be called or typed is shown inert.
+    who = name_of(str(ticket.get("customer_name") or ""), "A customer")
     body: list[dict[str, Any]] = []
     if note:
         body.append(text(note, color="Attention", weight="Bolder"))
@@ -163,16 +166,17 @@ def thread_card(ticket: Mapping[str, Any], *, note: str | None = None) -> Card:
         body.append(text(f"🙋 {who} needs a person", weight="Bolder", size="Large"))
         body.append(text("Waiting — nobody has taken this yet.", color="Warning"))
     elif status == "taken":
-        body.append(text(f"🧑‍💼 {who} is talking to {ticket.get('agent_name') or 'an agent'}",
-                         weight="Bolder", size="Large"))
-        body.append(text(f"Taken by **{ticket.get('agent_name') or 'an agent'}** at "
+        agent = name_of(str(ticket.get("agent_name") or ""), "an agent")
+        body.append(text(f"🧑‍💼 {who} is talking to {agent}", weight="Bolder", size="Large"))
+        body.append(text(f"Taken by **{agent}** at "
                          f"{_clock(ticket.get('taken_at'))}. Messages in this thread from them "
                          "go to the customer; type `done` to hand back.", color="Good"))
     else:
         body.append(text(f"✔️ Handoff for {who} ended", weight="Bolder", size="Large"))
         closer = ticket.get("agent_name")
         body.append(text(f"Closed at {_clock(ticket.get('closed_at'))}"
-                         + (f" by {closer}" if closer else "") + ".", subtle=True))
+                         + (f" by {name_of(str(closer), 'an agent')}" if closer else "") + ".",
+                         subtle=True))
     facts = [{"title": "Customer", "value": who}]
     company = str(summary.get("company") or "")
     tenant = str(ticket.get("tenant_id") or "")
@@ -180,14 +184,14 @@ def thread_card(ticket: Mapping[str, Any], *, note: str | None = None) -> Card:
         parts = (company, tenant and f"tenant {tenant}")
         facts.append({"title": "Company / tenant", "value": " · ".join(p for p in parts if p)})
     if summary.get("mailbox"):
-        facts.append({"title": "Mailbox", "value": str(summary["mailbox"])})
+        facts.append({"title": "Mailbox", "value": inert(str(summary["mailbox"]))})
     facts.append({"title": "Why", "value": str(summary.get("reason_text") or "Asked for a person")})
     facts.append({"title": "Since", "value": _clock(ticket.get("created_at"))})
     facts.append({"title": "Ticket", "value": ticket_id})
     body.append({"type": "FactSet", "facts": facts})
     if summary.get("last_error"):
         body.append(heading("Last error"))
-        body.append(text(f"`{summary['last_error']}`", size="Small"))
+        body.append(text(f"`{str(summary['last_error']).replace('`', chr(39))}`", size="Small"))
     diagnosis = summary.get("diagnosis")
     if isinstance(diagnosis, Mapping):
         body.append(heading("Diagnosis"))
@@ -204,13 +208,14 @@ def thread_card(ticket: Mapping[str, Any], *, note: str | None = None) -> Card:
     checks = summary.get("checks") or []
     if checks:
         body.append(heading("Check results"))
-        body.extend(text(f"{_CHECK_MARKS.get(c.get('status', ''), '•')} **{c.get('title', '')}**"
-                         f" — {c.get('evidence', '')}", spacing="Small") for c in checks)
+        body.extend(text(f"{_CHECK_MARKS.get(c.get('status', ''), '•')} "
+                         f"**{inert(str(c.get('title', '')))}** — "
+                         f"{inert(str(c.get('evidence', '')))}", spacing="Small") for c in checks)
     messages_ = summary.get("last_messages") or []
     if messages_:
         body.append(heading("Last messages"))
-        body.extend(text(f"**{m.get('who', '')}:** {m.get('text', '')}", spacing="Small")
-                    for m in messages_)
+        body.extend(text(f"**{name_of(str(m.get('who', '')), 'Customer')}:** "
+                         f"{inert(str(m.get('text', '')))}", spacing="Small") for m in messages_)
     actions: list[dict[str, Any]] = []
     if status == "waiting":
         actions.append(_execute("Take over", VERB_TAKE_OVER, ticket_id, style="positive"))
@@ -221,6 +226,21 @@ def thread_card(ticket: Mapping[str, Any], *, note: str | None = None) -> Card:
     result["refresh"] = {"action": {"type": "Action.Execute", "verb": VERB_REFRESH,
                                     "data": {"msa": VERB_REFRESH, "ticket": ticket_id}}}
     return result
+
+
+def notice_card(note: str) -> Card:
+    """A card holding one line for whoever pressed a support-thread button, and nothing else."""
+    return card([text(note, color="Attention", weight="Bolder")])
+
+
+def take_from_card(ticket_id: str, holder_id: str | None, holder: str) -> Card:
+    """Offer a staff member who is not the holder to take the customer over, explicitly."""
+    data = {"msa": VERB_TAKE_FROM, "ticket": ticket_id, "from": holder_id or ""}
+    action: dict[str, Any] = {"type": "Action.Execute", "title": f"Take it from {holder}",
+                              "verb": VERB_TAKE_FROM, "data": data,
+                              "fallback": submit(f"Take it from {holder}", data)}
+    return card([text(f"{holder} has this customer now. Taking it over tells {holder} and the "
+                      "customer.")], [action])
 
 
 def queue_card(tickets: Sequence[Mapping[str, Any]], now: datetime) -> Card:
@@ -245,9 +265,9 @@ def queue_card(tickets: Sequence[Mapping[str, Any]], now: datetime) -> Card:
         if isinstance(created, datetime):
             minutes = max(0, int((now - created).total_seconds() // 60))
             waited = f" · waiting {minutes} min"
-        company = summary.get("company") or ticket.get("tenant_id") or ""
+        company = inert(str(summary.get("company") or ticket.get("tenant_id") or ""))
         body.append({"type": "Container", "separator": True, "items": [
-            text(f"{place}. **{ticket.get('customer_name') or 'A customer'}**"
+            text(f"{place}. **{name_of(str(ticket.get('customer_name') or ''), 'A customer')}**"
                  + (f" ({company})" if company else "") + waited),
             text(f"{summary.get('reason_text') or 'Asked for a person'} · ticket {ticket['id']}",
                  subtle=True, spacing="None"),

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from dialogs.flow import QUESTIONS
 from dialogs.powershell import PLACEHOLDER as IDENTITY_PLACEHOLDER
 from dialogs.powershell import InvalidIdentity, placeholders, quote_literal, validate_identity
 
@@ -55,18 +56,8 @@ CAUSE_IDS: tuple[str, ...] = (
     "oauth_token",
     "unknown",
 )
-QUESTION_IDS: tuple[str, ...] = (
-    "mailbox",
-    "mailbox_type",
-    "license",
-    "mfa",
-    "security_defaults",
-    "org_smtp_auth",
-    "mailbox_smtp_auth",
-    "conditional_access",
-    "auth_method",
-    "test_result",
-)
+QUESTION_IDS: tuple[str, ...] = QUESTIONS
+"""The guided questions, in the flow's order (:data:`dialogs.flow.QUESTIONS` is their one list)."""
 UNSURE = "unsure"
 """Option value every question (except the free-text mailbox question) offers."""
 MAILBOX_QUESTION = "mailbox"
@@ -75,6 +66,9 @@ UNKNOWN_CAUSE = "unknown"
 """The catch-all cause; always last in fix order."""
 MAILBOX_PLACEHOLDER = "{mailbox}"
 """The placeholder for the mailbox in a cause's forward_text prose."""
+PROSE_PLACEHOLDERS = frozenset({MAILBOX_PLACEHOLDER, IDENTITY_PLACEHOLDER, "{domain}", "{app_id}"})
+"""Known values customer text may name: the address, its PowerShell literal, the tenant's
+domain and the OAuth app's id (filled in by the cards when known)."""
 
 _TOP_KEYS = frozenset(
     {
@@ -107,8 +101,12 @@ _CAUSE_KEYS = frozenset(
         "links",
         "forward_text",
         "patterns",
+        "prior",
     }
 )
+# Diagnosis-only keys a cause or pattern may leave out (dialogs/diagnosis.py reads them).
+_CAUSE_OPTIONAL_KEYS = frozenset({"prior"})
+_PATTERN_OPTIONAL_KEYS = frozenset({"context", "signal", "when", "unless"})
 _QUESTION_KEYS = frozenset(
     {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics", "polarity"}
 )
@@ -193,11 +191,22 @@ class ClickPath:
 
 @dataclass(frozen=True)
 class Pattern:
-    """A regular expression that recognises a cause in an error text."""
+    """A regular expression that recognises a cause in an error text.
+
+    ``context``, ``signal``, ``when`` and ``unless`` are read by the diagnosis
+    (``dialogs/diagnosis.py``): a context pattern only adds to a cause that other
+    evidence already names; a signal (``"password"``, ``"oauth"``, ``"app_only"``)
+    is set by any matching pattern that names it; ``when`` / ``unless`` make a
+    pattern count only with / without one of those signals.
+    """
 
     regex: str
     weight: float
     label: str
+    context: bool = False
+    signal: str = ""
+    when: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
 
     def search(self, text: str) -> re.Match[str] | None:
         """Search ``text`` for this pattern.
@@ -223,12 +232,37 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Recommended:
+    """The one fix a customer card shows first; everything else is one press away.
+
+    Attributes:
+        text: What to do now, in one short line.
+        click_path: Index of the fix's click path that belongs to it, or None.
+        powershell: True when the fix's PowerShell belongs to it.
+    """
+
+    text: str
+    click_path: int | None
+    powershell: bool
+
+
+@dataclass(frozen=True)
 class Fix:
     """How to remove a cause."""
 
     steps: tuple[str, ...]
     click_paths: tuple[ClickPath, ...]
     powershell: tuple[str, ...]
+    # Absent in the file: the first step, the first click path and the PowerShell.
+    recommended: Recommended | None = None
+
+    @property
+    def first(self) -> Recommended:
+        """The recommended fix (see :class:`Recommended`)."""
+        if self.recommended is not None:
+            return self.recommended
+        return Recommended(self.steps[0] if self.steps else "",
+                           0 if self.click_paths else None, bool(self.powershell))
 
 
 @dataclass(frozen=True)
@@ -248,6 +282,9 @@ class Cause:
     links: tuple[Link, ...]
     forward_text: str
     patterns: tuple[Pattern, ...]
+    # How common the cause is among failed SMTP sign-ins (0..1); orders candidates
+    # the text cannot tell apart. Never makes a candidate by itself.
+    prior: float = 0.0
 
     def forward(self, mailbox: str | None = None) -> str:
         """Return the text the customer forwards to their IT provider.
@@ -803,7 +840,8 @@ class _Parser:
                 ClickPath(
                     portal=self._text(obj.get("portal"), f"{here}.portal"),
                     url=self._url(obj.get("url"), f"{here}.url"),
-                    steps=self._texts(obj.get("steps"), f"{here}.steps", non_empty=True),
+                    steps=self._prose(self._texts(obj.get("steps"), f"{here}.steps",
+                                                  non_empty=True), f"{here}.steps"),
                 )
             )
         return tuple(paths)
@@ -891,15 +929,15 @@ class _Parser:
         return causes
 
     def _cause(self, item: Any, where: str) -> Cause:
-        obj = self._object(item, where, _CAUSE_KEYS)
+        obj = self._object(item, where, _CAUSE_KEYS, optional=_CAUSE_OPTIONAL_KEYS)
         cause_id = self._text(obj.get("id"), f"{where}.id")
         here = f"causes[{cause_id or where}]"
         check = self._object(
             obj.get("check"), f"{here}.check", frozenset({"click_paths", "powershell"})
         )
-        fix = self._object(
-            obj.get("fix"), f"{here}.fix", frozenset({"steps", "click_paths", "powershell"})
-        )
+        fix = self._object(obj.get("fix"), f"{here}.fix",
+                           frozenset({"steps", "click_paths", "powershell", "recommended"}),
+                           optional=frozenset({"recommended"}))
         forward_text = self._text(obj.get("forward_text"), f"{here}.forward_text")
         wrong = [name for name in placeholders(forward_text)
                  if name not in (MAILBOX_PLACEHOLDER, IDENTITY_PLACEHOLDER)]
@@ -931,22 +969,69 @@ class _Parser:
                 ),
                 powershell=self._powershell(check.get("powershell"), f"{here}.check.powershell"),
             ),
-            fix=Fix(
-                steps=self._texts(fix.get("steps"), f"{here}.fix.steps", non_empty=True),
-                click_paths=self._click_paths(fix.get("click_paths"), f"{here}.fix.click_paths"),
-                powershell=self._powershell(fix.get("powershell"), f"{here}.fix.powershell"),
-            ),
+            fix=self._fix(fix, here),
             wait=self._text(obj.get("wait"), f"{here}.wait"),
             links=tuple(links),
             forward_text=forward_text,
             patterns=self._patterns(obj.get("patterns"), f"{here}.patterns"),
+            prior=self._fraction(obj.get("prior", 0.0), f"{here}.prior"),
         )
+
+    def _fix(self, fix: Mapping[str, Any], here: str) -> Fix:
+        steps = self._prose(self._texts(fix.get("steps"), f"{here}.fix.steps", non_empty=True),
+                            f"{here}.fix.steps")
+        click_paths = self._click_paths(fix.get("click_paths"), f"{here}.fix.click_paths")
+        powershell = self._powershell(fix.get("powershell"), f"{here}.fix.powershell")
+        recommended = None
+        if "recommended" in fix:
+            where = f"{here}.fix.recommended"
+            obj = self._object(fix["recommended"], where,
+                               frozenset({"text", "click_path", "powershell"}))
+            index = obj.get("click_path")
+            if index is not None and (isinstance(index, bool) or not isinstance(index, int)
+                                      or not 0 <= index < len(click_paths)):
+                self._problem(f"{where}.click_path",
+                              f"must be null or an index of fix.click_paths, got {index!r}")
+                index = None
+            with_powershell = obj.get("powershell")
+            if not isinstance(with_powershell, bool) or (with_powershell and not powershell):
+                self._problem(f"{where}.powershell",
+                              "must be true (only when the fix has PowerShell) or false")
+                with_powershell = False
+            text = self._prose((self._text(obj.get("text"), f"{where}.text"),), where)[0]
+            recommended = Recommended(text, index, with_powershell)
+        return Fix(steps=steps, click_paths=click_paths, powershell=powershell,
+                   recommended=recommended)
+
+    def _prose(self, texts: tuple[str, ...], where: str) -> tuple[str, ...]:
+        """Check the known-value placeholders of customer text (steps, click-path steps)."""
+        for i, value in enumerate(texts):
+            wrong = [name for name in placeholders(value) if name not in PROSE_PLACEHOLDERS]
+            if wrong:
+                self._problem(f"{where}[{i}]",
+                              f"only {sorted(PROSE_PLACEHOLDERS)} may be used, found {wrong}")
+        return texts
+
+    def _fraction(self, value: Any, where: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            self._problem(where, f"must be a number from 0 to 1, got {value!r}")
+            return 0.0
+        return float(value)
+
+    def _names(self, value: Any, where: str) -> tuple[str, ...]:
+        names = self._texts(value, where) if value is not None else ()
+        for name in names:
+            if not _OPTION_VALUE.fullmatch(name):
+                self._problem(where, f"{name!r} is not a signal name (lower_case)")
+        return names
 
     def _patterns(self, value: Any, where: str) -> tuple[Pattern, ...]:
         patterns = []
         for i, item in enumerate(self._list(value, where)):
             here = f"{where}[{i}]"
-            obj = self._object(item, here, frozenset({"regex", "weight", "label"}))
+            obj = self._object(item, here, frozenset(
+                {"regex", "weight", "label", "context", "signal", "when", "unless"}),
+                optional=_PATTERN_OPTIONAL_KEYS)
             regex = self._text(obj.get("regex"), f"{here}.regex")
             try:
                 re.compile(regex)
@@ -960,11 +1045,23 @@ class _Parser:
             ):
                 self._problem(f"{here}.weight", f"must be a number from 0 to 1, got {weight!r}")
                 weight = 0.0
+            context = obj.get("context", False)
+            if not isinstance(context, bool):
+                self._problem(f"{here}.context", f"must be true or false, got {context!r}")
+                context = False
+            signal = obj.get("signal", "")
+            if signal and not (isinstance(signal, str) and _OPTION_VALUE.fullmatch(signal)):
+                self._problem(f"{here}.signal", f"{signal!r} is not a signal name (lower_case)")
+                signal = ""
             patterns.append(
                 Pattern(
                     regex=regex,
                     weight=float(weight),
                     label=self._text(obj.get("label"), f"{here}.label"),
+                    context=context,
+                    signal=str(signal),
+                    when=self._names(obj.get("when"), f"{here}.when"),
+                    unless=self._names(obj.get("unless"), f"{here}.unless"),
                 )
             )
         return tuple(patterns)

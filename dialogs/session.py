@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogs import cards, messages
-from dialogs.flow import QUESTIONS
+from dialogs.flow import ASKED_WHEN, QUESTIONS
+from dialogs.i18n import SOURCE_LANG, Translator, translator
 from dialogs.knowledge import Knowledge, SmtpAuthSupport
 
 UNSURE = "unsure"
@@ -39,19 +40,25 @@ class TroubleshootingSession:
         knowledge: the loaded knowledge base (never persisted).
         replies: what this turn says, in order.
         state: set by the machine.
-        lang: the conversation's language (persisted beside the facts).
+        lang: the conversation's language (``snapshot["lang"]``): every reply is in it.
         lang_chosen: True when the customer chose it (it then no longer follows their writing).
         lang_written: True once it comes from what the customer wrote (no longer Teams' locale).
+        live_checks: True when sign-in is configured, so cards may offer "Check my tenant".
     """
 
     facts: dict[str, Any]
     knowledge: Knowledge
     replies: list[Reply] = field(default_factory=list)
     state: str = "welcome"
-    # The conversation's language (en, lv, ru) and whether the customer chose it.
-    lang: str = "en"
+    lang: str = SOURCE_LANG
     lang_chosen: bool = False
     lang_written: bool = False
+    live_checks: bool = False
+
+    @property
+    def tr(self) -> Translator:
+        """The conversation's translator: ``session.tr(messages.X)`` says X in its language."""
+        return translator(self.lang)
 
     # ----- facts -----------------------------------------------------------
     def answer(self, question: str) -> str | None:
@@ -73,7 +80,15 @@ class TroubleshootingSession:
         self.facts.clear()
         self.facts.update(keep)
 
-    def _needs(self, question: str) -> bool:
+    def needs(self, question: str) -> bool:
+        """True while ``question`` is unanswered and asked at all (its ASKED_WHEN guard holds).
+
+        The table's ``needs_<question>`` guards are this, one property per question
+        (made below the class from :data:`dialogs.flow.QUESTIONS`).
+        """
+        guard = ASKED_WHEN.get(question)
+        if guard is not None and not getattr(self, guard):
+            return False
         return self.answer(question) is None
 
     # ----- guards (pure predicates, named for the table) -------------------
@@ -89,56 +104,6 @@ class TroubleshootingSession:
     def is_license_relevant(self) -> bool:
         """True when the licence question applies to this mailbox type."""
         return self.answer("mailbox_type") in LICENSED_MAILBOX_TYPES
-
-    @property
-    def needs_mailbox(self) -> bool:
-        """True until the sending address is known."""
-        return self._needs("mailbox")
-
-    @property
-    def needs_mailbox_type(self) -> bool:
-        """True until the mailbox type is known."""
-        return self._needs("mailbox_type")
-
-    @property
-    def needs_license(self) -> bool:
-        """True when the licence matters and is not known yet."""
-        return self.is_license_relevant and self._needs("license")
-
-    @property
-    def needs_mfa(self) -> bool:
-        """True until the MFA answer is known."""
-        return self._needs("mfa")
-
-    @property
-    def needs_security_defaults(self) -> bool:
-        """True until the security defaults answer is known."""
-        return self._needs("security_defaults")
-
-    @property
-    def needs_org_smtp_auth(self) -> bool:
-        """True until the organisation-wide SMTP AUTH answer is known."""
-        return self._needs("org_smtp_auth")
-
-    @property
-    def needs_mailbox_smtp_auth(self) -> bool:
-        """True until the mailbox's Authenticated SMTP answer is known."""
-        return self._needs("mailbox_smtp_auth")
-
-    @property
-    def needs_conditional_access(self) -> bool:
-        """True until the Conditional Access answer is known."""
-        return self._needs("conditional_access")
-
-    @property
-    def needs_auth_method(self) -> bool:
-        """True until we know whether CLOUDEX TMS signs in with a password or OAuth."""
-        return self._needs("auth_method")
-
-    @property
-    def needs_test_result(self) -> bool:
-        """True until the result of a test send is known."""
-        return self._needs("test_result")
 
     @property
     def has_diagnosis(self) -> bool:
@@ -159,7 +124,7 @@ class TroubleshootingSession:
     @property
     def is_resuming_summary(self) -> bool:
         """True when every question is answered, so 'back' from a fix lands on the summary."""
-        return not any(getattr(self, f"needs_{q}") for q in QUESTIONS)
+        return not any(self.needs(q) for q in QUESTIONS)
 
     # ----- actions used by the table ---------------------------------------
     def advance_candidate(self) -> None:
@@ -182,7 +147,8 @@ class TroubleshootingSession:
     def ask_current_question(self, hint: str | None = None) -> None:
         """(Re-)ask the question of the current state, optionally with a hint first."""
         question = self.state.removeprefix("ask_")
-        self.say(card=cards.question_card(self.knowledge, question, self.facts, hint=hint))
+        self.say(card=cards.question_card(self.knowledge, question, self.facts, hint=hint,
+                                           lang=self.lang))
 
     def show_how_to_find_out(self, *_: Any) -> None:
         """Explain where to look up the current question's answer."""
@@ -190,30 +156,50 @@ class TroubleshootingSession:
         shown = self.facts.setdefault("how_shown", [])
         if question not in shown:
             shown.append(question)
-        self.say(card=cards.how_to_find_out_card(self.knowledge, question, self.facts))
+        self.say(card=cards.how_to_find_out_card(self.knowledge, question, self.facts,
+                                                   lang=self.lang))
 
     def on_enter_state(self) -> None:
         """Say what the new state needs: a question, the summary, a fix, …"""
         if self.state.startswith("ask_"):
             self.ask_current_question()
         elif self.state == "summary":
-            self.say(card=cards.summary_card(self.knowledge, self.facts))
+            self.say(card=cards.summary_card(self.knowledge, self.facts, lang=self.lang,
+                                            live_checks=self.live_checks))
         elif self.state == "proposing_fix":
             cause_id = self.current_candidate() or "unknown"
-            self.say(card=cards.diagnosis_card(self.knowledge, self.facts, cause_id))
+            self.say(card=cards.diagnosis_card(self.knowledge, self.facts, cause_id,
+                                              lang=self.lang))
         elif self.state == "clarifying_error":
-            self.say(card=cards.follow_up_card(self.facts["diagnosis"]["follow_up"]))
+            self.say(card=cards.follow_up_card(self.facts["diagnosis"]["follow_up"],
+                                              lang=self.lang, knowledge=self.knowledge))
         elif self.state == "handoff_requested":
             self.facts["person_requested"] = True
-            self.say(card=cards.handoff_requested_card(self.knowledge, self.facts))
+            self.say(card=cards.handoff_requested_card(self.knowledge, self.facts,
+                                                      lang=self.lang))
         elif self.state == "resolved":
-            self.say(card=cards.resolved_card(self.knowledge, self.facts))
+            self.say(card=cards.resolved_card(self.knowledge, self.facts, lang=self.lang))
 
     def say_where_we_are(self) -> None:
         """Repeat the current state's message (after a stale button or a restart)."""
         if self.state == "welcome":
-            self.say(card=cards.welcome_card(self.knowledge))
+            self.say(card=cards.welcome_card(self.knowledge, lang=self.lang,
+                                            live_checks=self.live_checks))
         elif self.state == "resolved":
-            self.say(messages.RESOLVED_AGAIN)
+            self.say(self.tr(messages.RESOLVED_AGAIN))
         else:
             self.on_enter_state()
+
+
+def _needs_guard(question: str) -> property:
+    """The table's ``needs_<question>`` guard: :meth:`TroubleshootingSession.needs`."""
+    def needs(session: TroubleshootingSession) -> bool:
+        return session.needs(question)
+
+    needs.__name__ = f"needs_{question}"
+    needs.__doc__ = f"True while the {question} question is still to be asked."
+    return property(needs)
+
+
+for _question in QUESTIONS:
+    setattr(TroubleshootingSession, f"needs_{_question}", _needs_guard(_question))

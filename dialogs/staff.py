@@ -7,18 +7,14 @@ the replies back. Every fix shown is :func:`dialogs.cards.fix_card`, the card
 customers get, and a typed address only reaches PowerShell through
 :func:`dialogs.powershell.render` (validated, single-quoted).
 
-Commands (case-insensitive, an optional leading "/"):
-
-=========================  ==========================================================
-``kb <words>``             ranked knowledge results with "Show fix" buttons
-``ps mailbox <upn>``       check and allow SMTP AUTH for one mailbox (PowerShell)
-``ps tenant``              check and allow SMTP AUTH for the whole organisation
-``ps check <upn>``         every setting that decides whether one mailbox can send
-``ps <topic> [upn]``       the PowerShell of the knowledge topic the words find
-``diagnose <text>``        the likely cause of a pasted error, as the fix card
-``explain <cause id>``     the fix card of one cause (suggestions for an unknown id)
-``stats [days]``           top causes, resolution rate, handoffs, time to resolution
-=========================  ==========================================================
+Commands (case-insensitive, an optional leading "/") are registered in one
+place each: the :func:`staff_command` decorator on their handler in
+:class:`StaffTools` gives the name, the usage and the help line, and
+:data:`STAFF_COMMANDS` (in that order) is what :func:`parse_command`
+recognises, what the Teams manifest lists (:func:`manifest_commands`) and
+what the staff metrics count by. Commands another desk answers (the handoff's
+``queue``) are registered with :func:`desk_command`, for the manifest only.
+``python -c "import dialogs.staff as s; print(s.command_table())"`` prints them.
 """
 
 from __future__ import annotations
@@ -27,23 +23,20 @@ import html
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from dialogs import cards
 from dialogs.cards import Card, card, code_section, heading, submit, text, topic_item
-from dialogs.chart import bar_chart_png, data_uri
+from dialogs.chart import bar_chart_png, can_draw, data_uri
 from dialogs.diagnosis import Diagnoser, Diagnosis, diagnoser_for
 from dialogs.flow import QUESTIONS
 from dialogs.knowledge import UNKNOWN_CAUSE, Knowledge
 from dialogs.powershell import InvalidIdentity, render, validate_identity
 from dialogs.search import KnowledgeSearch, SearchResponse, search_for
 from dialogs.session import Reply
-
-COMMAND_NAMES = ("kb", "ps mailbox", "ps tenant", "ps check", "diagnose", "explain", "stats")
-"""The typed commands, as listed in the Teams manifest's staff command list."""
 
 KB_RESULTS = 5
 # A pasted NDR after "kb" would otherwise fill the card's title.
@@ -119,14 +112,93 @@ def clean_text(raw: str) -> str:
     return html.unescape(_HTML_TAG.sub("", raw or "")).replace("\u00a0", " ").strip()
 
 
+@dataclass(frozen=True, slots=True)
+class StaffContext:
+    """What a command may need besides its text (the bot reads it from the store).
+
+    Attributes:
+        popularity: diagnoses per cause, for the common topics.
+        audit_rows: the audit events (only for a command registered ``reads_audit``).
+        now: the current time (the same).
+    """
+
+    popularity: Mapping[str, int] | None = None
+    audit_rows: Iterable[AuditRow] = ()
+    now: datetime | None = None
+
+
+CommandHandler = Callable[["StaffTools", StaffCommand, StaffContext], list[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffCommandSpec:
+    """One staff command: everything the bot, the manifest and the docs say about it.
+
+    Attributes:
+        name: what staff type, one or two words (``kb``, ``ps mailbox``).
+        usage: how it is typed, e.g. ``ps mailbox <upn>`` ("" when it is just the name).
+        help: one line on what it gives.
+        handler: the :class:`StaffTools` method answering it; None when another desk
+            answers it (``desk``) and it is registered for the manifest only.
+        desk: who answers it.
+        listed: whether the Teams manifest lists it (a scope lists ten at most).
+        reads_audit: whether it needs the audit rows (``stats``).
+    """
+
+    name: str
+    usage: str
+    help: str
+    handler: CommandHandler | None = None
+    desk: str = "staff tools"
+    listed: bool = True
+    reads_audit: bool = False
+
+    @property
+    def description(self) -> str:
+        """The manifest's description: usage and help (Teams allows 128 characters)."""
+        return f"{self.usage}: {self.help} (staff)" if self.usage else f"{self.help} (staff)"
+
+
+STAFF_COMMANDS: dict[str, StaffCommandSpec] = {}
+"""Every staff command by name, in the order the manifest lists them."""
+
+
+def staff_command(name: str, usage: str, help: str, *, listed: bool = True,
+                  reads_audit: bool = False) -> Callable[[CommandHandler], CommandHandler]:
+    """Register the decorated :class:`StaffTools` method as the handler of staff command ``name``.
+
+    Args:
+        name: what staff type (lower case; one or two words).
+        usage: how it is typed, with its arguments in ``<…>``.
+        help: one line on what it gives (the manifest shows it).
+        listed: whether the Teams manifest lists it.
+        reads_audit: whether the bot must pass it the audit rows.
+    """
+    def register(handler: CommandHandler) -> CommandHandler:
+        if name in STAFF_COMMANDS:
+            raise ValueError(f"staff command {name!r} is registered twice")
+        STAFF_COMMANDS[name] = StaffCommandSpec(name, usage, help, handler, listed=listed,
+                                                reads_audit=reads_audit)
+        return handler
+    return register
+
+
+def desk_command(name: str, usage: str, help: str, desk: str) -> None:
+    """Register a staff command another desk answers, so the manifest lists it too."""
+    if name in STAFF_COMMANDS:
+        raise ValueError(f"staff command {name!r} is registered twice")
+    STAFF_COMMANDS[name] = StaffCommandSpec(name, usage, help, None, desk=desk)
+
+
 def parse_command(raw: str) -> StaffCommand | None:
-    """Recognise a staff command at the start of a message.
+    """Recognise a staff command the staff tools answer, at the start of a message.
 
     Args:
         raw: the message text with the bot mention already removed.
 
     Returns:
-        The command, or None when the text is not a staff command.
+        The command (its two-word name when the first two words are one, as in
+        ``ps mailbox``), or None when the text is not such a command.
     """
     message = clean_text(raw).lstrip("/").strip()
     if not message:
@@ -137,15 +209,27 @@ def parse_command(raw: str) -> StaffCommand | None:
         rest = more + (" " + rest if rest else "")
     word = first.lower().rstrip(":")
     rest = rest.strip()
-    if word in {"kb", "diagnose", "explain", "stats"}:
-        return StaffCommand(word, rest)
-    if word == "ps":
-        sub, _, argument = rest.partition(" ")
-        sub = sub.lower()
-        if sub in {"mailbox", "tenant", "check"}:
-            return StaffCommand(f"ps {sub}", argument.strip())
-        return StaffCommand("ps", rest)
+    sub, _, argument = rest.partition(" ")
+    for name, text_after in ((f"{word} {sub.lower()}", argument.strip()), (word, rest)):
+        spec = STAFF_COMMANDS.get(name)
+        if spec is not None and spec.handler is not None:
+            return StaffCommand(name, text_after)
     return None
+
+
+def manifest_commands() -> list[dict[str, str]]:
+    """The staff command list of the Teams manifest (team and group chat scopes)."""
+    return [{"title": spec.name, "description": spec.description}
+            for spec in STAFF_COMMANDS.values() if spec.listed]
+
+
+def command_table() -> str:
+    """Every staff command as a plain-text table: usage, help, who answers it."""
+    width = max(len(spec.usage or spec.name) for spec in STAFF_COMMANDS.values())
+    return "\n".join(f"{spec.usage or spec.name:<{width}}  {spec.help}"
+                     + ("" if spec.handler else f" [{spec.desk}]")
+                     + ("" if spec.listed else " [not in the manifest]")
+                     for spec in STAFF_COMMANDS.values())
 
 
 # ----- kb ------------------------------------------------------------------------------
@@ -542,7 +626,8 @@ def stats_card(knowledge: Knowledge, stats: StaffStats) -> Card:
         stats: the figures.
 
     Returns:
-        The card; the chart is an inline PNG when at least two causes were diagnosed.
+        The card; the chart is an inline PNG when at least two causes were diagnosed
+        and Pillow (the ``charts`` extra) is installed, else the numbers are listed.
     """
     def title_of(cause_id: str) -> str:
         try:
@@ -569,7 +654,7 @@ def stats_card(knowledge: Knowledge, stats: StaffStats) -> Card:
     ]
     if stats.top_causes:
         body.append(heading("Top causes"))
-        if len(stats.top_causes) >= 2:
+        if len(stats.top_causes) >= 2 and can_draw():
             # Several causes compare best as bars; the alt text carries the same numbers.
             png = bar_chart_png([(title_of(c), n) for c, n in stats.top_causes])
             body.append({"type": "Image", "url": data_uri(png),
@@ -625,13 +710,42 @@ class StaffTools:
         self.search = search if search is not None else search_for(knowledge)
         self.diagnoser = diagnoser if diagnoser is not None else diagnoser_for(knowledge)
 
-    def kb(self, words: str, popularity: Mapping[str, int] | None = None) -> list[Reply]:
-        """``kb <words>``: ranked results with "Show fix" buttons."""
-        response = self.search.search(words, limit=KB_RESULTS, popularity=popularity)
+    @staff_command("kb", "kb <words>", "search the mail setup fixes")
+    def kb(self, command: StaffCommand, context: StaffContext) -> list[Reply]:
+        """Ranked results with "Show fix" buttons."""
+        response = self.search.search(command.argument, limit=KB_RESULTS,
+                                      popularity=context.popularity)
         return [Reply(card=kb_card(response))]
 
-    def diagnose(self, pasted: str, popularity: Mapping[str, int] | None = None) -> list[Reply]:
-        """``diagnose <text>``: the fix card of the likely cause, or search results."""
+    @staff_command("ps mailbox", "ps mailbox <upn>",
+                   "PowerShell to check one mailbox's SMTP settings")
+    def ps_mailbox(self, command: StaffCommand, context: StaffContext) -> list[Reply]:
+        """Check and allow SMTP AUTH for one mailbox."""
+        return ps_replies(self.knowledge, command, self.search)
+
+    @staff_command("ps tenant", "ps tenant",
+                   "PowerShell to check the tenant-wide SMTP AUTH settings")
+    def ps_tenant(self, command: StaffCommand, context: StaffContext) -> list[Reply]:
+        """Check and allow SMTP AUTH for the whole organisation."""
+        return ps_replies(self.knowledge, command, self.search)
+
+    @staff_command("ps check", "ps check <upn>",
+                   "PowerShell for a full SMTP sending check of one mailbox")
+    def ps_check(self, command: StaffCommand, context: StaffContext) -> list[Reply]:
+        """Every setting that decides whether one mailbox can send."""
+        return ps_replies(self.knowledge, command, self.search)
+
+    # Not in the manifest: a scope lists ten commands at most, and "ps" explains itself.
+    @staff_command("ps", "ps <topic> [upn]", "the PowerShell of the knowledge topic the words find",
+                   listed=False)
+    def ps_topic(self, command: StaffCommand, context: StaffContext) -> list[Reply]:
+        """The PowerShell of a knowledge topic, or the ``ps`` usage."""
+        return ps_replies(self.knowledge, command, self.search)
+
+    @staff_command("diagnose", "diagnose <text>", "the likely cause and fix for a pasted error")
+    def diagnose(self, command: StaffCommand, context: StaffContext) -> list[Reply]:
+        """The fix card of the likely cause, or search results."""
+        pasted, popularity = command.argument, context.popularity
         if not pasted.strip():
             return [Reply(ASK_DIAGNOSE)]
         diagnosis = self.diagnoser.diagnose(pasted)
@@ -643,9 +757,10 @@ class StaffTools:
                 else "Nothing matched; the most common topics:", response))]
         return [Reply(card=diagnosis_card(self.knowledge, diagnosis))]
 
-    def explain(self, argument: str, popularity: Mapping[str, int] | None = None) -> list[Reply]:
-        """``explain <cause id>``: the fix card, or suggestions for an unknown id."""
-        wanted = argument.strip()
+    @staff_command("explain", "explain <cause id>", "the fix card for one known cause")
+    def explain(self, command: StaffCommand, context: StaffContext) -> list[Reply]:
+        """The fix card, or suggestions for an unknown id."""
+        wanted, popularity = command.argument.strip(), context.popularity
         if not wanted:
             response = self.search.search("", limit=KB_RESULTS, popularity=popularity)
             return [Reply(card=suggestions_card("Which cause?", ASK_EXPLAIN, response))]
@@ -657,37 +772,36 @@ class StaffTools:
         return [Reply(card=suggestions_card(
             f"No cause with the id \"{wanted[:60]}\"", "Did you mean one of these?", response))]
 
-    def stats(self, rows: Iterable[AuditRow], *, now: datetime, days: int) -> list[Reply]:
-        """``stats [days]``: the statistics card over ``rows``."""
-        return [Reply(card=stats_card(self.knowledge, compute_stats(rows, now=now, days=days)))]
+    @staff_command("stats", "stats [days]",
+                   "top causes, resolution rate, handoffs and time to fix", reads_audit=True)
+    def stats(self, command: StaffCommand, context: StaffContext) -> list[Reply]:
+        """The statistics card over the audit rows of the last ``days``."""
+        days = parse_days(command.argument)
+        if days is None or context.now is None:
+            return [Reply(BAD_DAYS.format(max=STATS_MAX_DAYS))]
+        stats = compute_stats(context.audit_rows, now=context.now, days=days)
+        return [Reply(card=stats_card(self.knowledge, stats))]
 
     def run(self, command: StaffCommand, *, popularity: Mapping[str, int] | None = None,
             audit_rows: Iterable[AuditRow] = (), now: datetime | None = None) -> list[Reply]:
-        """Answer any parsed command except that ``stats`` needs ``audit_rows`` and ``now``.
+        """Answer a parsed command with its registered handler.
 
         Args:
             command: the parsed command.
             popularity: diagnoses per cause, for the common topics.
-            audit_rows: the audit events of the period (``stats`` only).
-            now: the current time (``stats`` only).
+            audit_rows: the audit events (for a command registered ``reads_audit``).
+            now: the current time (the same).
 
         Returns:
             The replies to send.
+
+        Raises:
+            ValueError: no handler of the staff tools answers ``command``.
         """
-        if command.name == "kb":
-            return self.kb(command.argument, popularity)
-        if command.name.startswith("ps"):
-            return ps_replies(self.knowledge, command, self.search)
-        if command.name == "diagnose":
-            return self.diagnose(command.argument, popularity)
-        if command.name == "explain":
-            return self.explain(command.argument, popularity)
-        if command.name == "stats":
-            days = parse_days(command.argument)
-            if days is None or now is None:
-                return [Reply(BAD_DAYS.format(max=STATS_MAX_DAYS))]
-            return self.stats(audit_rows, now=now, days=days)
-        raise ValueError(f"unknown staff command {command.name!r}")
+        spec = STAFF_COMMANDS.get(command.name)
+        if spec is None or spec.handler is None:
+            raise ValueError(f"unknown staff command {command.name!r}")
+        return spec.handler(self, command, StaffContext(popularity, audit_rows, now))
 
     def compose_items(self, query: str, *, limit: int = 10,
                       popularity: Mapping[str, int] | None = None) -> list[ComposeItem]:
@@ -705,6 +819,17 @@ class StaffTools:
         return [ComposeItem(r.cause_id, r.title, r.preview,
                             cards.fix_card(self.knowledge, r.cause_id, {}))
                 for r in response.results]
+
+
+# Answered by the handoff desk (bot/handoff.py), in a support channel; registered here so
+# the manifest lists them with the rest.
+desk_command("queue", "queue", "handoff tickets waiting for a person", desk="handoff")
+desk_command("use this channel for handoffs", "",
+             "Post customer handoffs as new threads in this channel", desk="handoff")
+
+COMMAND_NAMES: tuple[str, ...] = tuple(
+    name for name, spec in STAFF_COMMANDS.items() if spec.listed and spec.handler is not None)
+"""The commands the staff tools answer that the Teams manifest lists."""
 
 
 # ----- gallery --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from dialogs.gallery import sample_cards
+from dialogs.i18n import LANGUAGES
 from tests.support.browser import require_browser_tooling
 from tools.gallery import (
     RENDER_DIR,
@@ -67,25 +68,29 @@ TOLERATED = {
 }
 
 
-def test_every_card_the_bot_can_send_has_a_picture() -> None:
-    names = list(sample_cards())
-    pictures = {path.stem for path in GALLERY.glob("*.png")}
-    index = (GALLERY / "index.md").read_text(encoding="utf-8")
-    recorded = json.loads((GALLERY / "gallery.json").read_text(encoding="utf-8"))["cards"]
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_card_the_bot_can_send_has_a_picture(lang: str) -> None:
+    cards = sample_cards(lang=lang)
+    folder = GALLERY / lang
+    pictures = {path.stem for path in folder.glob("*.png")}
+    index = (folder / "index.md").read_text(encoding="utf-8")
+    recorded = json.loads((folder / "gallery.json").read_text(encoding="utf-8"))["cards"]
 
-    missing = [name for name in names if name not in pictures]
-    orphans = sorted(pictures - set(names))
-    unlisted = [name for name in names if f"]({name}.png)" not in index]
-    unrecorded = [name for name in names if name not in recorded]
+    missing = [name for name in cards if name not in pictures]
+    orphans = sorted(pictures - set(cards))
+    unlisted = [name for name in cards if f"]({name}.png)" not in index]
+    unrecorded = [name for name in cards if name not in recorded]
     assert (missing, orphans, unlisted, unrecorded) == ([], [], [], []), (
         "gallery out of date (missing, orphan, not in index.md, not in gallery.json): "
         + REGENERATE)
+    assert f"]({lang}/index.md)" in (GALLERY / "index.md").read_text(encoding="utf-8")
+    assert list(GALLERY.glob("*.png")) == []
 
 
 def test_the_pictures_are_gallery_width_pngs_of_a_sane_size() -> None:
-    recorded = json.loads((GALLERY / "gallery.json").read_text(encoding="utf-8"))
+    recorded = json.loads((GALLERY / "en" / "gallery.json").read_text(encoding="utf-8"))
     assert recorded["width"] == WIDTH
-    for path in sorted(GALLERY.glob("*.png")):
+    for path in sorted(GALLERY.glob("*/*.png")):
         with Image.open(path) as image:
             assert image.format == "PNG", path.name
             assert image.width == WIDTH, (path.name, image.size)

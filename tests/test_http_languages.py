@@ -15,9 +15,13 @@ import pytest
 
 from bot.conversation import ConversationStateStore, conversation_key
 from bot.keys import STORE_KEY
+from dialogs import messages
+from dialogs.cards import noted_text
 from dialogs.flow import QUESTIONS
+from dialogs.i18n import translator
+from dialogs.i18n.knowledge import localized
 from dialogs.knowledge import Knowledge
-from tests.support.cards import card_errors, cards_in
+from tests.support.cards import card_errors, cards_in, dict_nodes
 from tests.support.harness import Chat, texts
 
 # (what the customer types, the question it answers or None) — in order.
@@ -91,31 +95,37 @@ async def snapshot(chat: Chat, bot_client: Any) -> dict[str, Any]:
 async def test_a_whole_conversation_in_words(
     chat: Chat, bot_client: Any, knowledge: Knowledge, lang: str
 ) -> None:
+    tr = translator(lang)
+    local = localized(knowledge, lang)
+    noted = tr(messages.NOTED).split("{")[0]  # "Noted: ", "Pierakstīju: ", "Записал: "
     await chat.install()
     asked: list[str] = []
     replies: list[dict[str, Any]] = []
     for text, answers in CONVERSATIONS[lang]:
         replies = await say(chat, text, lang)
         shown = texts(replies)
-        asked.extend(q for q in QUESTIONS if knowledge.questions[q].prompt in shown)
+        asked.extend(q for q in QUESTIONS if local.questions[q].prompt in shown)
         if answers is not None and answers != "mailbox":
             # Every stored answer is echoed, so a misreading shows at once.
-            assert "Noted:" in shown, (text, shown)
+            assert noted in shown, (text, shown)
         if text == CONVERSATIONS[lang][0][0]:
-            # The opening starts the questions at once.
-            assert knowledge.questions["mailbox"].prompt in shown
+            # The opening starts the questions at once, in the customer's language.
+            assert local.questions["mailbox"].prompt in shown
         if answers is None and "?" in text:
             # A question mid-flow: its answer, then the question we were on, again.
-            assert knowledge.answers["security_defaults"].text in shown
-            assert knowledge.questions["security_defaults"].prompt in shown
+            assert tr(knowledge.answers["security_defaults"].text) in shown
+            assert local.questions["security_defaults"].prompt in shown
     state = await snapshot(chat, bot_client)
     assert state["state"] == "summary"
     assert {k: state["facts"]["answers"][k] for k in EXPECTED} == EXPECTED
     assert state["lang"] == lang
     summary = texts(replies)
-    assert "Your mail setup summary" in summary
+    assert tr(messages.SUMMARY_TITLE) in summary
     # The "no" said in words is shown as No.
-    assert "MFA" in summary and "No" in summary
+    shown_facts = {(fact.get("title"), fact.get("value")) for reply in replies
+                   for card in cards_in(reply) for node in dict_nodes(card)
+                   if node.get("type") == "FactSet" for fact in node["facts"]}
+    assert (local.questions["mfa"].label, local.questions["mfa"].option("no").title) in shown_facts
     # Told alongside security defaults, the organisation's SMTP AUTH was never asked.
     assert "org_smtp_auth" not in asked
     assert asked.count("security_defaults") == 2  # asked, and asked again after the question
@@ -128,7 +138,7 @@ async def test_a_latvian_no_meaning_from_does_not_answer_the_licence(
     for text in ("sveiki, sākam", "info@ozols-cargo.lv", "lietotāja pastkaste"):
         await say(chat, text, "lv")
     replies = await say(chat, "licenci pirkām no Microsoft partnera, tā ir Business Premium", "lv")
-    assert "Noted: Exchange Online licence: Yes" in texts(replies)
+    assert noted_text(knowledge, {"license": "yes"}, lang="lv") in texts(replies)
     assert (await snapshot(chat, bot_client))["facts"]["answers"]["license"] == "yes"
 
 

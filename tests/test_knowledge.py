@@ -417,7 +417,7 @@ def test_seed_enable_authenticated_smtp_steps(kb: Knowledge) -> None:
     assert list(m365[0].steps[:5]) == [
         "Users",
         "Active users",
-        "<the mailbox>",
+        "{mailbox}",
         "Mail",
         "Manage email apps",
     ]
@@ -492,7 +492,7 @@ def test_seed_licence_check(kb: Knowledge) -> None:
     cause = kb.cause("no_exchange_license")
     path = cause.check.click_paths[0]
     assert path.url == M365_URL
-    assert list(path.steps[:4]) == ["Users", "Active users", "<the mailbox>", "Licenses and apps"]
+    assert list(path.steps[:4]) == ["Users", "Active users", "{mailbox}", "Licenses and apps"]
     assert any("Exchange Online" in s for s in path.steps)
     for licence in ("Exchange Online Plan 1", "Business Standard", "Business Premium", "E3", "E5"):
         assert licence in cause.why, licence

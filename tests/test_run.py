@@ -64,20 +64,20 @@ def test_serving_on_all_interfaces_without_an_app_id_is_refused(tmp_path: Path) 
     assert not (tmp_path / "x.db").exists()  # it stopped before opening anything
 
 
-def test_make_chat_shows_the_questions_and_numbered_buttons(tmp_path: Path) -> None:
-    typed = "hi\ntms@contoso.com\n1\nquit\n"
+def test_make_chat_shows_the_questions_and_lettered_buttons(tmp_path: Path) -> None:
+    typed = "hi\ntms@contoso.com\na\nquit\n"
     completed = subprocess.run(
         [sys.executable, "app.py", "chat"], cwd=REPO, input=typed, capture_output=True,
         text=True, timeout=120, env=clean_env(STORAGE_URL=f"sqlite:///{tmp_path}/chat.db"),
         check=False)
     assert completed.returncode == 0, completed.stderr[-2000:]
     out = completed.stdout
-    # The greeting, with its buttons numbered.
-    assert "Mail Setup Assistant" in out and "[1] Start" in out
+    # The greeting, with its buttons lettered (never read like a list's numbers).
+    assert "Mail Setup Assistant" in out and "] Start\n" in out and "[1]" not in out
     # "hi" -> question 1; the address -> question 2 with its answers as numbered buttons.
     assert "Question 1 of 10" in out
-    assert "Question 2 of 10" in out and "[1] User mailbox" in out
-    # "1" pressed "User mailbox": question 3 (the licence).
+    assert "Question 2 of 10" in out and "[a] User mailbox" in out
+    # "a" pressed "User mailbox": question 3 (the licence).
     assert "Question 3 of 10" in out
     assert out.index("Question 1 of 10") < out.index("Question 2 of 10") \
         < out.index("Question 3 of 10")

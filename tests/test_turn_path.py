@@ -210,9 +210,13 @@ async def test_connector_errors_raise_what_the_sdk_raises(connector: LocalConnec
         for use in (session, None):
             for status in (503, 403):
                 adapter.use_http_session(use)
-                connector.fail_next, connector.fail_status = 1, status
+                # Our sender tries an ambiguous POST (5xx) once more (issue 16); the SDK's
+                # transport, and a 403 anywhere, are tried once.
+                tries = 2 if use is session and status == 503 else 1
+                connector.fail_next, connector.fail_status = tries + 1, status
                 await proactive(adapter, reference(connector), logic)
-                assert connector.fail_next == 0  # tried once: POST is never retried
+                assert connector.fail_next == 1, (use, status)
+                connector.fail_next = 0
     assert raised == [("ErrorResponseException", 503, "(ServiceError) unavailable"),
                       ("ErrorResponseException", 403, "(ServiceError) unavailable")] * 2
 
@@ -228,11 +232,13 @@ async def test_an_update_is_retried_after_a_503_as_the_sdk_does(connector: Local
     assert [r.method for r in fast] == [r.method for r in sdk] == ["PUT"]
 
 
-async def test_a_failed_reply_ends_in_the_friendly_notice(chat: Chat) -> None:
+async def test_a_reply_refused_once_with_a_503_is_sent_again_once(chat: Chat) -> None:
+    # Issue 16: a 5xx on POST is ambiguous, so the reply is tried once more (it used to
+    # end in the "Sorry…" notice, with the answer lost).
     chat.connector.fail_next, chat.connector.fail_status = 1, 503
     status, replies, _ = await chat.post(chat._activity("message", text="hello"))
-    assert status == 200
-    assert texts(replies) == SORRY
+    assert status == 200 and chat.connector.fail_next == 0
+    assert len(replies) == 1 and SORRY not in texts(replies)
 
 
 async def test_a_finished_turn_leaves_nothing_for_the_garbage_collector(chat: Chat) -> None:

@@ -3,8 +3,10 @@
 Each card from :func:`dialogs.gallery.sample_cards` is rendered by Microsoft's
 Adaptive Cards JavaScript renderer (npm ``adaptivecards``) in headless
 Chromium with a Teams-like host config (``tools/render/``) and saved as
-``docs/cards/<name>.png``, 800 px wide. ``docs/cards/index.md`` shows them all
-and ``docs/cards/gallery.json`` records each card's JSON digest, so a test
+``docs/cards/<lang>/<name>.png``, 800 px wide, for each language the bot
+speaks (staff and agent cards in English only). ``docs/cards/<lang>/index.md``
+shows them all, ``docs/cards/index.md`` links the languages, and
+``docs/cards/<lang>/gallery.json`` records each card's JSON digest, so a test
 notices a picture that no longer matches its card.
 
 The renderer also parses and validates each card. What it reports is judged
@@ -165,8 +167,8 @@ def card_warnings(card: Mapping[str, Any]) -> list[str]:
     if len(primary) <= MAX_PRIMARY_ACTIONS:
         return []
     hidden = ", ".join(repr(action.get("title")) for action in primary[MAX_PRIMARY_ACTIONS:])
-    return [f"{len(primary)} primary actions: Teams shows {MAX_PRIMARY_ACTIONS} and moves "
-            f"{hidden} to the overflow menu"]
+    return [(f"{len(primary)} primary actions: Teams shows {MAX_PRIMARY_ACTIONS} and moves "
+             f"{hidden} to the overflow menu")]
 
 
 def card_title(card: Mapping[str, Any]) -> str:
@@ -223,6 +225,40 @@ class Gallery:
 
     pictures: list[Path]
     warnings: list[str]
+
+
+LANGUAGES_HEADER = """# Card gallery
+
+Every card the bot can send, drawn by `make gallery` in each language the bot speaks
+(staff and agent cards in English only):
+"""
+
+
+def write_galleries(out_dir: Path, *, check_fonts: bool = True) -> Gallery:
+    """Render every sample card in every language into ``out_dir/<lang>/``, with an index.
+
+    Args:
+        out_dir: The gallery folder (``docs/cards``).
+        check_fonts: Refuse to draw without an emoji font (:func:`emoji_font_problem`).
+
+    Returns:
+        All pictures and warnings, language by language.
+    """
+    from dialogs.gallery import sample_cards
+    from dialogs.i18n import LANGUAGE_NAMES_EN, LANGUAGES
+
+    pictures: list[Path] = []
+    warnings: list[str] = []
+    for lang in LANGUAGES:
+        gallery = write_gallery(out_dir / lang, sample_cards(lang=lang), check_fonts=check_fonts)
+        pictures += gallery.pictures
+        warnings += [f"{lang}/{warning}" for warning in gallery.warnings]
+    _remove_stale(out_dir, ())  # pictures from before the languages had folders
+    (out_dir / "gallery.json").unlink(missing_ok=True)
+    links = [f"- [{LANGUAGE_NAMES_EN[lang]}]({lang}/index.md)" for lang in LANGUAGES]
+    (out_dir / "index.md").write_text(LANGUAGES_HEADER + "\n" + "\n".join(links) + "\n",
+                                      encoding="utf-8")
+    return Gallery(pictures=pictures, warnings=warnings)
 
 
 def write_gallery(out_dir: Path, cards: Mapping[str, Mapping[str, Any]] | None = None, *,

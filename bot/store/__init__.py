@@ -13,6 +13,7 @@ opened. ``open_store(settings.storage_url)`` opens the configured backend and re
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -139,6 +140,8 @@ async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any
     if storage_url == "memory://" or storage_url.startswith("sqlite:///"):
         from .sqlite_records import SqliteAudit, SqliteKeyValue, SqliteTickets, SqliteTranscripts
 
+        from .outbox import SqliteTurns
+
         db = SqliteDatabase(sqlite_path_from_url(storage_url), **options)
         await db.open()
         return Store(
@@ -150,8 +153,13 @@ async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any
             ping=db.ping,
             close=db.close,
             url=redact_url(storage_url),
+            turns=SqliteTurns(db, clock),
         )
     if storage_url.startswith(("postgresql://", "postgres://")):
+        if find_spec("asyncpg") is None:  # the "postgres" extra
+            raise ValueError("a postgresql:// STORAGE_URL needs asyncpg: "
+                             "pip install 'mail-setup-assistant[postgres]'")
+        from .outbox import PostgresTurns
         from .postgres import PostgresDatabase, PostgresStorage
         from .postgres_records import (
             PostgresAudit,
@@ -172,6 +180,7 @@ async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any
             ping=pg.ping,
             close=pg.close,
             url=redact_url(storage_url),
+            turns=PostgresTurns(pg, clock),
         )
     raise ValueError(
         "STORAGE_URL must be sqlite:///relative/path, sqlite:////absolute/path, "

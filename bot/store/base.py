@@ -45,6 +45,44 @@ class StoreError(Exception):
     """The store was used wrongly (not opened, bad argument) or cannot be reached."""
 
 
+class StoreUnavailable(StoreError):
+    """The store could not take a turn's write (or read) now: locked, read-only, unreachable.
+
+    The HTTP layer answers such a turn 503, so Teams delivers it again later.
+    """
+
+
+def is_store_failure(error: BaseException) -> bool:
+    """True when ``error`` (or what caused it) means the database could not be used.
+
+    SQLite's operational errors (locked, read-only, disk I/O), asyncpg's
+    connection and interface errors, refused or dropped connections and the
+    store's own errors. Integrity and programming errors are bugs, not outages.
+    """
+    import sqlite3
+    import sys
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (StoreError, sqlite3.OperationalError, ConnectionError)):
+            return True
+        if isinstance(current, sqlite3.DatabaseError) and not isinstance(
+                current, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
+            return True
+        asyncpg = sys.modules.get("asyncpg")
+        if asyncpg is not None and isinstance(current, (
+                asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                asyncpg.CannotConnectNowError, asyncpg.ReadOnlySQLTransactionError,
+                asyncpg.InsufficientResourcesError, asyncpg.OperatorInterventionError)):
+            return True
+        if isinstance(current, OSError) and not isinstance(current, TimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class EtagConflict(KeyError):
     """A write carried an ``e_tag`` that no longer matches the stored item.
 
@@ -346,6 +384,7 @@ class Store:
         ping: Callable[[], Awaitable[None]],
         close: Callable[[], Awaitable[None]],
         url: str = "",
+        turns: Any = None,
     ) -> None:
         """Bundle the parts of one opened backend.
 
@@ -358,12 +397,15 @@ class Store:
             ping: Coroutine function that raises when the database is unreachable.
             close: Coroutine function releasing the connection or pool.
             url: Redacted storage URL, for logs.
+            turns: Turn writes, the outbox and the handoff transitions
+                (``bot.store.outbox.SqliteTurns`` or ``PostgresTurns``).
         """
         self.state = state
         self.tickets = tickets
         self.transcripts = transcripts
         self.audit = audit
         self.kv = kv
+        self.turns = turns
         self.url = url
         self._ping = ping
         self._close = close
@@ -379,6 +421,20 @@ class Store:
             return False
         try:
             await self._ping()
+        except Exception:  # noqa: BLE001 - health checks report, they do not raise
+            return False
+        return True
+
+    async def can_write(self) -> bool:
+        """Check that a write goes through (for ``/healthz``): a small upsert, as a turn makes.
+
+        Returns:
+            True when it was stored, False otherwise (locked, read-only, unreachable, removed).
+        """
+        if self._closed or self.turns is None:
+            return False
+        try:
+            await self.turns.probe_write()
         except Exception:  # noqa: BLE001 - health checks report, they do not raise
             return False
         return True

@@ -133,6 +133,36 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        3,
+        "outbox: what must reach a person, delivered after the turn that wrote it",
+        (
+            # One row per message that must arrive (relays, ticket cards, "agent joined",
+            # hand back). A lane is the conversation it goes to: rows of one lane are
+            # delivered in id order, one at a time, by whichever instance holds the lease.
+            """
+            CREATE TABLE outbox (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                lane        TEXT NOT NULL,
+                kind        TEXT NOT NULL CHECK (kind IN ('send', 'thread')),
+                target      TEXT NOT NULL,
+                activities  TEXT NOT NULL,
+                ticket_id   TEXT,
+                on_fail     TEXT,
+                status      TEXT NOT NULL DEFAULT 'pending'
+                            CHECK (status IN ('pending', 'failed')),
+                attempts    INTEGER NOT NULL DEFAULT 0,
+                ambiguous   INTEGER NOT NULL DEFAULT 0,
+                next_at     TEXT NOT NULL,
+                lease_until TEXT,
+                error       TEXT,
+                created_at  TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX outbox_by_lane ON outbox (lane, id) WHERE status = 'pending'",
+            "CREATE INDEX outbox_due ON outbox (next_at) WHERE status = 'pending'",
+        ),
+    ),
 )
 
 POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
@@ -218,6 +248,33 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
                 updated_at TIMESTAMPTZ NOT NULL
             )
             """,
+        ),
+    ),
+    Migration(
+        3,
+        "outbox: what must reach a person, delivered after the turn that wrote it",
+        (
+            """
+            CREATE TABLE outbox (
+                id          BIGSERIAL PRIMARY KEY,
+                lane        TEXT NOT NULL,
+                kind        TEXT NOT NULL CHECK (kind IN ('send', 'thread')),
+                target      JSONB NOT NULL,
+                activities  JSONB NOT NULL,
+                ticket_id   TEXT,
+                on_fail     JSONB,
+                status      TEXT NOT NULL DEFAULT 'pending'
+                            CHECK (status IN ('pending', 'failed')),
+                attempts    INTEGER NOT NULL DEFAULT 0,
+                ambiguous   INTEGER NOT NULL DEFAULT 0,
+                next_at     TIMESTAMPTZ NOT NULL,
+                lease_until TIMESTAMPTZ,
+                error       TEXT,
+                created_at  TIMESTAMPTZ NOT NULL
+            )
+            """,
+            "CREATE INDEX outbox_by_lane ON outbox (lane, id) WHERE status = 'pending'",
+            "CREATE INDEX outbox_due ON outbox (next_at) WHERE status = 'pending'",
         ),
     ),
 )

@@ -145,6 +145,41 @@ class PostgresDatabase:
             await conn.fetchval("SELECT 1", timeout=5)
 
 
+async def save_items(conn: asyncpg.Connection, prepared: list[tuple[str, str, Any]],
+                     now: datetime) -> None:
+    """Write prepared state items inside the caller's transaction; EtagConflict on a stale one.
+
+    Rows are locked in key order (the caller sorts) so two batches over the same
+    keys cannot deadlock.
+    """
+    for key, doc, e_tag in prepared:
+        if e_tag is None or e_tag == "*":
+            await conn.execute(
+                "INSERT INTO bot_state (key, doc, etag, updated_at) "
+                "VALUES ($1, $2::jsonb, $3, $4) ON CONFLICT (key) DO UPDATE SET "
+                "doc = EXCLUDED.doc, etag = bot_state.etag + 1, "
+                "updated_at = EXCLUDED.updated_at",
+                key, doc, new_etag(), now,
+            )
+            continue
+        expected = parse_etag(e_tag)
+        if expected is not None:
+            bumped = await conn.fetchval(
+                "UPDATE bot_state SET doc = $2::jsonb, etag = etag + 1, updated_at = $3 "
+                "WHERE key = $1 AND etag = $4 RETURNING etag",
+                key, doc, now, expected,
+            )
+            if bumped is not None:
+                continue
+        created = await conn.fetchval(
+            "INSERT INTO bot_state (key, doc, etag, updated_at) "
+            "VALUES ($1, $2::jsonb, $3, $4) ON CONFLICT (key) DO NOTHING RETURNING etag",
+            key, doc, new_etag(), now,
+        )
+        if created is None:
+            raise EtagConflict(key, str(e_tag))
+
+
 class PostgresStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
     """botbuilder ``Storage`` on PostgreSQL, with e-tag optimistic concurrency.
 
@@ -244,32 +279,7 @@ class PostgresStorage(Storage):  # type: ignore[misc]  # botbuilder ships no typ
         prepared.sort(key=lambda change: change[0])
         now = datetime.now(UTC)
         async with self.db.transaction() as conn:
-            for key, doc, e_tag in prepared:
-                if e_tag is None or e_tag == "*":
-                    await conn.execute(
-                        "INSERT INTO bot_state (key, doc, etag, updated_at) "
-                        "VALUES ($1, $2::jsonb, $3, $4) ON CONFLICT (key) DO UPDATE SET "
-                        "doc = EXCLUDED.doc, etag = bot_state.etag + 1, "
-                        "updated_at = EXCLUDED.updated_at",
-                        key, doc, new_etag(), now,
-                    )
-                    continue
-                expected = parse_etag(e_tag)
-                if expected is not None:
-                    bumped = await conn.fetchval(
-                        "UPDATE bot_state SET doc = $2::jsonb, etag = etag + 1, updated_at = $3 "
-                        "WHERE key = $1 AND etag = $4 RETURNING etag",
-                        key, doc, now, expected,
-                    )
-                    if bumped is not None:
-                        continue
-                created = await conn.fetchval(
-                    "INSERT INTO bot_state (key, doc, etag, updated_at) "
-                    "VALUES ($1, $2::jsonb, $3, $4) ON CONFLICT (key) DO NOTHING RETURNING etag",
-                    key, doc, new_etag(), now,
-                )
-                if created is None:
-                    raise EtagConflict(key, str(e_tag))
+            await save_items(conn, prepared, now)
 
     async def delete(self, keys: Iterable[str]) -> None:
         """Remove items; unknown keys are ignored.

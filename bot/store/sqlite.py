@@ -99,6 +99,7 @@ class SqliteDatabase:
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._conn: aiosqlite.Connection | None = None
+        self._inode: int | None = None
         self._lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
         self._writes_since_checkpoint = 0
@@ -153,6 +154,22 @@ class SqliteDatabase:
                 await conn.close()
                 raise
             self._conn = conn
+            self._inode = None if self.is_memory else os.stat(self.path).st_ino
+
+    def check_file(self) -> None:
+        """Raise StoreError when the database file was deleted or replaced under the connection.
+
+        SQLite keeps writing to an unlinked file without complaint, and all of it
+        would be gone at the next start: a store that looks fine but is not.
+        """
+        if self.is_memory or self._conn is None:
+            return
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError as error:
+            raise StoreError(f"the database file is gone: {error.strerror}") from error
+        if inode != self._inode:
+            raise StoreError("the database file was replaced under the running bot")
 
     async def _switch_to_wal(self, conn: aiosqlite.Connection) -> None:
         """Put the file in WAL mode, trying again while other connections are in the way.
@@ -530,6 +547,41 @@ def prepare_changes(changes: Mapping[str, Any] | None) -> list[tuple[str, str, A
     return prepared
 
 
+def save_items(raw: sqlite3.Connection, prepared: list[tuple[str, str, Any]], now: str) -> None:
+    """Write prepared state items on ``raw``, checking each e_tag; raise EtagConflict on a stale one.
+
+    Shared by ``SqliteStorage.write`` and the turn writer, which runs it in the
+    same transaction as the turn's outbox, transcript and audit rows.
+    """
+    for key, doc, e_tag in prepared:
+        if e_tag is None or e_tag == "*":
+            raw.execute(
+                "INSERT INTO bot_state (key, doc, etag, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, "
+                "etag = bot_state.etag + 1, updated_at = excluded.updated_at",
+                (key, doc, new_etag(), now),
+            )
+            continue
+        expected = parse_etag(e_tag)
+        if expected is not None:
+            # Check and bump in one statement: no window between the two.
+            updated = raw.execute(
+                "UPDATE bot_state SET doc = ?, etag = etag + 1, updated_at = ? "
+                "WHERE key = ? AND etag = ? RETURNING etag",
+                (doc, now, key, expected),
+            ).fetchall()
+            if updated:
+                continue
+        # Not matched: fine only if the key does not exist (as in MemoryStorage).
+        inserted = raw.execute(
+            "INSERT INTO bot_state (key, doc, etag, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO NOTHING RETURNING etag",
+            (key, doc, new_etag(), now),
+        ).fetchall()
+        if not inserted:
+            raise EtagConflict(key, str(e_tag))
+
+
 class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
     """botbuilder ``Storage`` on SQLite, with e-tag optimistic concurrency.
 
@@ -638,33 +690,7 @@ class SqliteStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
         now = iso(datetime.now(UTC))
 
         def save(raw: sqlite3.Connection) -> None:
-            for key, doc, e_tag in prepared:
-                if e_tag is None or e_tag == "*":
-                    raw.execute(
-                        "INSERT INTO bot_state (key, doc, etag, updated_at) VALUES (?, ?, ?, ?) "
-                        "ON CONFLICT (key) DO UPDATE SET doc = excluded.doc, "
-                        "etag = bot_state.etag + 1, updated_at = excluded.updated_at",
-                        (key, doc, new_etag(), now),
-                    )
-                    continue
-                expected = parse_etag(e_tag)
-                if expected is not None:
-                    # Check and bump in one statement: no window between the two.
-                    updated = raw.execute(
-                        "UPDATE bot_state SET doc = ?, etag = etag + 1, updated_at = ? "
-                        "WHERE key = ? AND etag = ? RETURNING etag",
-                        (doc, now, key, expected),
-                    ).fetchall()
-                    if updated:
-                        continue
-                # Not matched: fine only if the key does not exist (as in MemoryStorage).
-                inserted = raw.execute(
-                    "INSERT INTO bot_state (key, doc, etag, updated_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (key) DO NOTHING RETURNING etag",
-                    (key, doc, new_etag(), now),
-                ).fetchall()
-                if not inserted:
-                    raise EtagConflict(key, str(e_tag))
+            save_items(raw, prepared, now)
 
         # Several items: one transaction, all or none. One item (every turn's
         # save) needs none: it is one statement that checks and writes at once,

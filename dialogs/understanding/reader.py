@@ -264,8 +264,10 @@ class Understanding:
             return draft.reading("other", p_top)
         if top == "question" and asks:
             return self._question(draft, matched)
-        if top in {"fix_worked", "fix_failed"} and p_top < _SURE_OUTCOME:
-            # Closing or failing a fix takes its words ("it works", "same error"), or certainty.
+        if top in {"fix_worked", "fix_failed"} and (p_top < _SURE_OUTCOME or not any(
+                word in self.model.known_words for word in words(folded))):
+            # Closing or failing a fix takes its words ("it works", "same error"), or certainty
+            # about words seen before: "zzkx qwv" must never close a conversation.
             return draft.reading("other", p_top)
         if top in _MOVES_ONLY or top == "question" or (top == "greeting" and not moves.greets(folded)):
             # "Skip", "back" or "hi" needs its words; the classifier alone does not move the flow.

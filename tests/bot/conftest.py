@@ -188,7 +188,7 @@ async def make_driver(
 ) -> tuple[BotDriver, Store]:
     """Open a store and build the bot on it with the audit recorder."""
     store = await open_store(storage_url)
-    conversations = ConversationStateStore(store.state)
+    conversations = ConversationStateStore(store.state, store.turns)
     bot = SupportBot(engine, conversations, [TurnEventsRecorder(bot_metrics(), store.audit)])
     return BotDriver(bot=bot, store=store, conversations=conversations), store
 

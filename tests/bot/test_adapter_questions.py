@@ -120,7 +120,7 @@ async def test_show_the_fix_opens_that_cause_and_keeps_the_place(
     data = next(d for d in topic_buttons(replies) if d["cause"] == "mfa_required")
     shown = await driver.press(data)
     assert knowledge.cause("mfa_required").title in shown.text
-    assert "How to fix" in shown.text
+    assert "Why this happens" in shown.text and "Other ways" in shown.text
     assert await driver.state() == "ask_mfa"
 
 

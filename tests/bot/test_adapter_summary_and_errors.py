@@ -17,9 +17,20 @@ TENANT_ERROR = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthenticati
                 "for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.")
 
 
+def _changes(card: dict) -> list[dict]:
+    """The changes in the summary: the containers with a "Show the fix" button."""
+    return [item for item in card["body"] if item.get("type") == "Container"
+            and _show_fix(item) is not None]
+
+
+def _show_fix(item: dict) -> dict | None:
+    return next((a["data"] for part in item["items"] if part.get("type") == "ActionSet"
+                 for a in part["actions"] if a.get("data", {}).get("msa") == "show_fix"), None)
+
+
 def _container_titles(card: dict) -> list[str]:
     """The first line of each change in the summary ("1. <title>")."""
-    return [item["items"][0]["text"] for item in card["body"] if item.get("type") == "Container"]
+    return [item["items"][0]["text"] for item in _changes(card)]
 
 
 async def test_summary_lists_the_changes_in_fix_order_with_click_paths_powershell_and_waits(
@@ -40,15 +51,18 @@ async def test_summary_lists_the_changes_in_fix_order_with_click_paths_powershel
     # defaults, Conditional Access, then MFA and Basic authentication.
     assert [t for t in titles if t in expected] == expected
     assert _container_titles(card)[0].startswith("1. ")
-    for item in (i for i in card["body"] if i.get("type") == "Container"):
-        cause_id = item["items"][-1]["actions"][0]["data"]["cause"]
-        cause = knowledge.cause(cause_id)
+    for item in _changes(card):
+        cause = knowledge.cause(_show_fix(item)["cause"])  # type: ignore[index]
         shown = json.dumps(item, ensure_ascii=False)
         assert cause.wait in shown
         assert "Must fix" in shown or "Recommended" in shown
-        for path in cause.fix.click_paths:
-            assert shown_text(" › ".join(path.steps)) in shown
-        if cause.fix.powershell:
+        # Its recommended fix (behind "Details"): the click path with the address, the PowerShell.
+        first = cause.fix.first
+        if first.click_path is not None:
+            path = cause.fix.click_paths[first.click_path]
+            trail = " › ".join(path.steps).replace("{mailbox}", "tms@contoso.com")
+            assert shown_text(trail) in shown
+        if first.powershell:
             assert "CodeBlock" in shown
     # The mailbox is single-quoted into the PowerShell lines.
     assert "Set-CASMailbox -Identity 'tms@contoso.com' -SmtpClientAuthenticationDisabled $false" \
@@ -63,13 +77,13 @@ async def test_full_steps_button_shows_the_fix_card(
     await driver.answer_until("test_result", {"mailbox_smtp_auth": "disabled"})
     replies = await driver.press_answer("test_result", "auth_failed")
     (card,) = replies.cards
-    full_steps = next(i["items"][-1]["actions"][0]["data"] for i in card["body"]
-                      if i.get("type") == "Container")
+    full_steps = next(_show_fix(i) for i in _changes(card))
     assert full_steps == {"msa": "show_fix", "cause": "smtp_auth_disabled_mailbox"}
     fix = await driver.press(full_steps)
     cause = knowledge.cause("smtp_auth_disabled_mailbox")
     for step in cause.fix.steps:
-        assert shown_text(step) in fix.text
+        assert shown_text(step.replace("{identity}", "'tms@contoso.com'")
+                          .replace("{mailbox}", "tms@contoso.com")) in fix.text
     assert await driver.state() == "summary"
 
 

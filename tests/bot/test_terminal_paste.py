@@ -58,11 +58,11 @@ async def test_make_chat_diagnoses_a_pasted_error_in_one_turn(tmp_path: Path) ->
     settings = Settings(storage_url=f"sqlite:///{tmp_path}/bot.db")
     chat = asyncio.create_task(run_terminal_chat(settings, build_engine(), stdin, out))  # type: ignore[arg-type]
     try:
-        await shows(out, "Check my tenant")
+        await shows(out, "you> ")
         stdin.type(PASTE_START + PASTED_ERROR + PASTE_END + "\n")
-        await shows(out, "Did this solve it?")
+        await shows(out, "No, still failing")
         await asyncio.sleep(0.5)  # had the lines been read one by one, more turns would follow
-        after = out.getvalue().split("Check my tenant", 1)[1]
+        after = out.getvalue().split("never ask for passwords", 1)[1]
         # One turn: the prompt the paste answered and the next one, nothing in between.
         assert after.count("you> ") == 2, after
         assert "Authenticated SMTP is turned off for the whole organisation" in after

@@ -88,7 +88,9 @@ def test_5_7_139_reason_beats_the_wrapper(diagnoser: Diagnoser) -> None:
      "credentials were incorrect."), "wrong_credentials"),
     ("Net::SMTPAuthenticationError: 504 5.7.4 Unrecognized authentication type", "auth_mechanism"),
     ("smtplib.SMTPNotSupportedError: SMTP AUTH extension not supported by server.",
-     "wrong_endpoint"),
+     "starttls_required"),
+    (("535 5.7.3 Authentication unsuccessful [X] SMTP AUTH extension not supported "
+      "XX0NAM00FT000.mail.protection.outlook.com"), "wrong_endpoint"),
     ("dial tcp: tls: first record does not look like a TLS handshake", "starttls_required"),
     ("error:1408F10B:SSL routines:ssl3_get_record:wrong version number", "starttls_required"),
     ("C: AUTH XOAUTH2 dXNlcj0=\nS: 535 5.7.3 Authentication unsuccessful [X]", "oauth_token"),
@@ -107,22 +109,26 @@ def test_bare_5_7_3_asks_password_or_oauth(diagnoser: Diagnoser) -> None:
     options = {cause for _, cause in diagnosis.follow_up.options}
     assert options == {"wrong_credentials", "oauth_token"}
     assert {c.cause_id for c in diagnosis.candidates[:2]} == {"wrong_credentials", "oauth_token"}
+    # Nothing in the text leads: the answer is "unknown" until the customer says which.
+    assert diagnosis.cause_id == "unknown" and diagnosis.tied
 
 
 def test_criteria_not_met_asks_for_the_sign_in_log_code(diagnoser: Diagnoser) -> None:
     diagnosis = diagnoser.diagnose(
         "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be "
         "authenticated successfully. Contact your administrator.")
-    assert diagnosis.follow_up is not None
+    assert diagnosis.is_ambiguous and diagnosis.follow_up is not None
     options = {cause for _, cause in diagnosis.follow_up.options}
     assert options == {"conditional_access", "mfa_required"}
 
 
-def test_reason_less_5_7_139_hands_over_to_the_guided_flow(diagnoser: Diagnoser) -> None:
+def test_reason_less_5_7_139_asks_what_the_sign_in_log_shows(diagnoser: Diagnoser) -> None:
     diagnosis = diagnoser.diagnose("535 5.7.139 Authentication unsuccessful [DM6PR05CA0001]")
-    assert diagnosis.cause_id == "unknown"
-    assert diagnosis.follow_up is None
-    assert {"mfa_required", "security_defaults"} <= set(diagnosis.alternatives)
+    assert diagnosis.is_ambiguous and diagnosis.cause_id == "unknown"
+    assert diagnosis.follow_up is not None and "sign-in log" in diagnosis.follow_up.question
+    assert set(diagnosis.contenders) == {
+        "conditional_access", "mfa_required", "security_defaults", "smtp_auth_disabled_mailbox"}
+    assert {cause for _, cause in diagnosis.follow_up.options} == set(diagnosis.contenders)
 
 
 def test_candidates_are_ranked_and_serialisable(diagnoser: Diagnoser) -> None:
@@ -130,15 +136,26 @@ def test_candidates_are_ranked_and_serialisable(diagnoser: Diagnoser) -> None:
     confidences = [c.confidence for c in diagnosis.candidates]
     assert confidences == sorted(confidences, reverse=True)
     shape = diagnosis.as_dict()
-    assert set(shape) == {"cause", "confidence", "evidence", "alternatives"}
+    assert set(shape) == {"cause", "confidence", "evidence", "alternatives", "ambiguous"}
+    assert shape["ambiguous"] is False
     assert json.loads(json.dumps(shape)) == shape
+
+
+def test_an_ambiguous_answer_lists_its_candidates(diagnoser: Diagnoser) -> None:
+    shape = diagnoser.diagnose("535 5.7.3 Authentication unsuccessful").as_dict()
+    assert shape["ambiguous"] is True and shape["cause"] == "unknown"
+    assert set(shape["candidates"]) == {"wrong_credentials", "oauth_token"}
+    # A leading candidate stays the cause even when the bot asks.
+    shape = diagnoser.diagnose("Error: Message failed: 554 5.2.0").as_dict()
+    assert shape["ambiguous"] is True and shape["cause"] == "send_as_denied"
+    assert shape["candidates"][:2] == ["send_as_denied", "sender_blocked"]
 
 
 def test_nothing_fits_is_unknown_with_no_candidates(diagnoser: Diagnoser) -> None:
     diagnosis = diagnoser.diagnose("The printer in room 4 is out of paper.")
     assert diagnosis.candidates == () and diagnosis.best is None
     assert diagnosis.as_dict() == {"cause": "unknown", "confidence": 0.0, "evidence": "",
-                                   "alternatives": []}
+                                   "alternatives": [], "ambiguous": False}
 
 
 # --- Entra codes ----------------------------------------------------------------------------
@@ -274,7 +291,10 @@ def test_any_text_gives_a_well_formed_diagnosis(diagnoser: Diagnoser, text: str)
     assert confidences == sorted(confidences, reverse=True)
     assert len({c.cause_id for c in diagnosis.candidates}) == len(diagnosis.candidates)
     assert all(isinstance(c.evidence, str) and c.evidence for c in diagnosis.candidates)
+    assert (diagnosis.follow_up is not None) == diagnosis.is_ambiguous
     if diagnosis.follow_up is not None:
-        assert len(diagnosis.follow_up.options) >= 2
-        assert {cause for _, cause in diagnosis.follow_up.options} <= {
-            c.cause_id for c in diagnosis.candidates}
+        # A separating question offers every cause the text cannot tell apart; with no
+        # such question the bot asks for the whole line (no buttons).
+        options = {cause for _, cause in diagnosis.follow_up.options}
+        assert not options or set(diagnosis.contenders) <= options
+        assert diagnosis.as_dict()["candidates"] == list(diagnosis.contenders)

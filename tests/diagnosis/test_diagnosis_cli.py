@@ -40,8 +40,28 @@ def test_text_is_read_from_stdin_when_omitted() -> None:
 def test_json_output_carries_the_follow_up_question() -> None:
     _, out = _run(["--json", "535 5.7.3 Authentication unsuccessful"])
     result = json.loads(out)
-    assert result["cause"] in {"oauth_token", "wrong_credentials"}
-    assert result["follow_up"]["options"]
+    # Nothing in the text says password or OAuth: no leading cause, the two candidates
+    # and the question that separates them.
+    assert result["cause"] == "unknown" and result["ambiguous"] is True
+    assert set(result["candidates"]) == {"oauth_token", "wrong_credentials"}
+    assert {cause for _, cause in result["follow_up"]["options"]} == set(result["candidates"])
+    _, out = _run(["--json", ("Error: Invalid login: 535 5.7.3 Authentication unsuccessful\n"
+                              "code: 'EAUTH', response: '535 5.7.3 Authentication unsuccessful', "
+                              "command: 'AUTH LOGIN'")])
+    result = json.loads(out)
+    assert result["cause"] == "wrong_credentials" and result["ambiguous"] is False
+    assert "candidates" not in result and "follow_up" not in result
+
+
+def test_a_bare_code_asks_for_the_whole_line() -> None:
+    _, out = _run(["--json", "we get an error 535"])
+    result = json.loads(out)
+    assert result["cause"] == "unknown" and result["ambiguous"] is True
+    assert {"wrong_credentials", "oauth_token"} <= set(result["candidates"])
+    assert result["follow_up"]["options"] == []
+    assert "whole error line" in result["follow_up"]["question"]
+    _, out = _run(["we get an error 535"])
+    assert "Ambiguous:" in out and "whole error line" in out
 
 
 def test_unknown_text() -> None:
@@ -66,6 +86,7 @@ def test_jsonl_subprocess_answers_every_line_in_order() -> None:
         "",
         json.dumps({"text": "nothing to see here"}),
         json.dumps({"text": "\u9519\u8bef: 504 5.7.4 Unrecognized authentication type"}),
+        json.dumps({"text": "535 5.7.3 Authentication unsuccessful"}),
     ]
     completed = subprocess.run(
         [sys.executable, "-m", "dialogs.diagnosis_cli", "--jsonl"],
@@ -79,8 +100,12 @@ def test_jsonl_subprocess_answers_every_line_in_order() -> None:
     assert results[1]["line"] == 2 and "error" in results[1]
     assert results[2]["cause"] == "wrong_credentials"
     assert "error" in results[3] and "error" in results[4] and "error" in results[5]
-    assert results[6] == {"cause": "unknown", "confidence": 0.0, "evidence": "", "alternatives": []}
+    assert results[6] == {"cause": "unknown", "confidence": 0.0, "evidence": "", "alternatives": [],
+                          "ambiguous": False}
     assert results[7]["cause"] == "auth_mechanism"
     for result in (results[0], results[2], results[7]):
-        assert set(result) == {"cause", "confidence", "evidence", "alternatives"}
+        assert set(result) == {"cause", "confidence", "evidence", "alternatives", "ambiguous"}
         assert 0.0 <= result["confidence"] <= 1.0
+    # Ambiguous without a leading candidate: the cause stays "unknown", the candidates are listed.
+    assert results[8]["cause"] == "unknown" and results[8]["ambiguous"] is True
+    assert set(results[8]["candidates"]) == {"wrong_credentials", "oauth_token"}

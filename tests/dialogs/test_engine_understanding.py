@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 
 from dialogs import messages
+from dialogs.cards import noted_text
 from dialogs.engine import RULES, FlowEngine, TurnInput, TurnResult
 from dialogs.flow import QUESTIONS
+from dialogs.i18n import translator
+from dialogs.i18n.knowledge import localized
 from dialogs.knowledge import Knowledge
 from tests.support.cards import card_errors
 
@@ -45,7 +48,7 @@ class Conversation:
         encoded = json.dumps(result.snapshot)
         assert len(encoded.encode()) <= 4096
         self.snapshot = json.loads(encoded)
-        self.events.extend(result.events)
+        self.events.extend(str(event) for event in result.events)
         return result
 
     @property
@@ -97,17 +100,22 @@ def visible_words(card: dict[str, Any]) -> int:
     return count
 
 
-@pytest.mark.parametrize(("said", "yes"), [("I think so", "yes"), ("laikam jā", "jā"),
-                                           ("вроде да", "да")])
-def test_a_hedge_is_confirmed_before_it_is_stored(engine: FlowEngine, said: str, yes: str) -> None:
+@pytest.mark.parametrize(("said", "yes", "lang"), [("I think so", "yes", "en"),
+                                                   ("laikam jā", "jā", "lv"),
+                                                   ("вроде да", "да", "ru")])
+def test_a_hedge_is_confirmed_before_it_is_stored(engine: FlowEngine, knowledge: Knowledge,
+                                                  said: str, yes: str, lang: str) -> None:
     chat = Conversation(engine, at("mfa"))
     result = chat.turn(said)
     assert "mfa" not in chat.answers and chat.state == "ask_mfa"
-    assert "Did you mean: MFA: Yes?" in shown(result)
-    assert {b.get("answer") for b in buttons(result)} == {"yes", "no"}
+    spec = localized(knowledge, lang).questions["mfa"]
+    item = f"{spec.label}: {spec.option('yes').title}"
+    assert translator(lang).format(messages.CONFIRM_PROMPT, item=item) in shown(result)
+    assert {(b.get("fact"), b.get("value"), b.get("answer")) for b in buttons(result)} == {
+        ("mfa", "yes", "yes"), ("mfa", "yes", "no")}
     result = chat.turn(yes)
     assert chat.answers["mfa"] == "yes"
-    assert "Noted: MFA: Yes." in shown(result)
+    assert noted_text(knowledge, {"mfa": "yes"}, lang=lang) in shown(result)
     assert chat.state == "ask_security_defaults"
 
 
@@ -124,43 +132,50 @@ def test_no_to_did_you_mean_stores_nothing_and_asks_again(engine: FlowEngine) ->
     assert chat.answers["security_defaults"] == "no" and "confirm" not in chat.snapshot["facts"]
 
 
-@pytest.mark.parametrize(("said", "echo"), [
-    ("nope", "Noted: MFA: No."), ("nē, nav", "Noted: MFA: No."), ("нет", "Noted: MFA: No."),
-    ("yes, and security defaults are on too", "Noted: MFA: Yes; Security defaults: Yes, enabled."),
+@pytest.mark.parametrize(("said", "echo", "lang"), [
+    ("nope", {"mfa": "no"}, "en"), ("nē, nav", {"mfa": "no"}, "lv"), ("нет", {"mfa": "no"}, "ru"),
+    ("yes, and security defaults are on too", {"mfa": "yes", "security_defaults": "yes"}, "en"),
 ])
-def test_every_typed_answer_is_echoed_in_one_line(engine: FlowEngine, said: str, echo: str) -> None:
+def test_every_typed_answer_is_echoed_in_one_line(engine: FlowEngine, knowledge: Knowledge,
+                                                  said: str, echo: dict[str, str], lang: str) -> None:
     result = Conversation(engine, at("mfa")).turn(said)
-    assert echo in shown(result)
+    assert noted_text(knowledge, echo, lang=lang) in shown(result)
 
 
-@pytest.mark.parametrize("said", ["sorry, MFA is actually on", "atvainojos, MFA tomēr ir",
-                                  "извините, MFA всё-таки есть"])
-def test_a_correction_at_any_point_replaces_the_answer(engine: FlowEngine, said: str) -> None:
+@pytest.mark.parametrize(("said", "lang"), [("sorry, MFA is actually on", "en"),
+                                           ("atvainojos, MFA tomēr ir", "lv"),
+                                           ("извините, MFA всё-таки есть", "ru")])
+def test_a_correction_at_any_point_replaces_the_answer(engine: FlowEngine, knowledge: Knowledge,
+                                                       said: str, lang: str) -> None:
     chat = Conversation(engine, at("org_smtp_auth", mfa="no"))
     result = chat.turn(said)
     assert chat.answers["mfa"] == "yes"
-    assert "Noted: MFA: Yes." in shown(result)
+    assert noted_text(knowledge, {"mfa": "yes"}, lang=lang) in shown(result)
     assert chat.state == "ask_org_smtp_auth"
 
 
-@pytest.mark.parametrize("said", ["change the licence answer", "gribu izlabot licences atbildi",
-                                  "хочу поменять ответ про лицензию"])
+@pytest.mark.parametrize(("said", "lang"), [("change the licence answer", "en"),
+                                           ("gribu izlabot licences atbildi", "lv"),
+                                           ("хочу поменять ответ про лицензию", "ru")])
 def test_change_an_answer_asks_that_question_again(engine: FlowEngine, knowledge: Knowledge,
-                                                   said: str) -> None:
+                                                   said: str, lang: str) -> None:
     summary = {"v": 1, "state": "summary", "facts": {"answers": dict(EARLIER)}}
     chat = Conversation(engine, summary)
     result = chat.turn(said)
     assert "license" not in chat.answers and chat.state == "ask_license"
-    assert knowledge.questions["license"].prompt in shown(result)
+    assert translator(lang)(messages.CHANGE_ANSWER) in shown(result)
+    assert localized(knowledge, lang).questions["license"].prompt in shown(result)
     chat.turn("no, it has no licence at all")
     assert chat.answers["license"] == "no" and chat.state == "summary"  # the rest was known
 
 
-@pytest.mark.parametrize("said", ["give me a sec, checking", "mirklīti", "минутку, смотрю"])
-def test_wait_gets_a_short_word_not_the_card_again(engine: FlowEngine, said: str) -> None:
+@pytest.mark.parametrize(("said", "lang"), [("give me a sec, checking", "en"), ("mirklīti", "lv"),
+                                           ("минутку, смотрю", "ru")])
+def test_wait_gets_a_short_word_not_the_card_again(engine: FlowEngine, said: str,
+                                                   lang: str) -> None:
     chat = Conversation(engine, at("conditional_access"))
     result = chat.turn(said)
-    assert [r.text for r in result.replies] == [messages.WAIT_ACK]
+    assert [r.text for r in result.replies] == [translator(lang)(messages.WAIT_ACK)]
     assert chat.state == "ask_conditional_access" and "conditional_access" not in chat.answers
 
 
@@ -175,34 +190,39 @@ def test_not_understood_at_the_start_is_a_short_re_ask_never_the_welcome_card(
     assert visible_words(reply.card) <= 50
 
 
-@pytest.mark.parametrize(("said", "lead"), [
-    ("I need the TMS to send e-mail from our Microsoft mailbox", messages.START_ACK),
-    ("Labdien, mūsu sistēma nesūta vēstules", messages.PROBLEM_DESCRIBED),
-    ("Добрый вечер, наши письма не отправляются", messages.PROBLEM_DESCRIBED),
+@pytest.mark.parametrize(("said", "lead", "lang"), [
+    ("I need the TMS to send e-mail from our Microsoft mailbox", messages.START_ACK, "en"),
+    ("Labdien, mūsu sistēma nesūta vēstules", messages.PROBLEM_DESCRIBED, "lv"),
+    ("Добрый вечер, наши письма не отправляются", messages.PROBLEM_DESCRIBED, "ru"),
 ])
 def test_an_opening_about_the_job_starts_usefully(engine: FlowEngine, knowledge: Knowledge,
-                                                  said: str, lead: str) -> None:
+                                                  said: str, lead: str, lang: str) -> None:
     chat = Conversation(engine)
     result = chat.turn(said)
-    assert lead in shown(result) and messages.NOT_UNDERSTOOD not in shown(result)
-    assert chat.state == "ask_mailbox" and knowledge.questions["mailbox"].prompt in shown(result)
+    tr = translator(lang)
+    assert tr(lead) in shown(result) and tr(messages.NOT_UNDERSTOOD) not in shown(result)
+    assert chat.state == "ask_mailbox"
+    assert localized(knowledge, lang).questions["mailbox"].prompt in shown(result)
+    assert chat.snapshot["lang"] == lang
 
 
-@pytest.mark.parametrize("said", ["where can I find security defaults?",
-                                  "kur var atrast drošības noklusējumus?",
-                                  "где найти параметры безопасности по умолчанию?"])
+@pytest.mark.parametrize(("said", "lang"), [("where can I find security defaults?", "en"),
+                                           ("kur var atrast drošības noklusējumus?", "lv"),
+                                           ("где найти параметры безопасности по умолчанию?", "ru")])
 def test_a_question_gets_one_short_answer_with_its_steps_then_the_question_again(
-    engine: FlowEngine, knowledge: Knowledge, said: str
+    engine: FlowEngine, knowledge: Knowledge, said: str, lang: str
 ) -> None:
     chat = Conversation(engine, at("mfa"))
     result = chat.turn(said)
+    tr = translator(lang)
     answer = knowledge.answers["security_defaults"]
     card = result.replies[0].card
-    assert card is not None and answer.for_kind("where") in shown(result)
+    assert card is not None and tr(answer.for_kind("where")) in shown(result)
     show_steps = [a for a in card["actions"] if a["type"] == "Action.ShowCard"]
-    assert [a["title"] for a in show_steps] == [messages.SHOW_THE_STEPS]
+    assert [a["title"] for a in show_steps] == [tr(messages.SHOW_THE_STEPS)]
     assert visible_words(card) <= 120
-    assert knowledge.questions["mfa"].prompt in shown(result)  # back to the question we were on
+    # Back to the question we were on.
+    assert localized(knowledge, lang).questions["mfa"].prompt in shown(result)
     assert chat.state == "ask_mfa" and "mfa" not in chat.answers
 
 
@@ -244,6 +264,11 @@ def test_the_language_contract(engine: FlowEngine) -> None:
     assert chat.snapshot["lang"] == "en" and "English" in shown(result)
     result = chat.turn(action={"msa": "set_language", "lang": "de"})
     assert chat.snapshot["lang"] == "en" and messages.STALE_BUTTON in shown(result)
+    # A pasted error is Microsoft's English, not the customer's language.
+    chat = Conversation(engine, {"v": 1, "state": "ask_mfa", "facts": {}, "lang": "lv",
+                                 "lang_written": True})
+    chat.turn("535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.")
+    assert chat.snapshot["lang"] == "lv"
 
 
 def test_several_facts_in_one_message_are_not_asked_again(engine: FlowEngine) -> None:

@@ -8,7 +8,15 @@ from pathlib import Path
 from transitions import Machine
 
 from dialogs.diagram import flow_markdown
-from dialogs.flow import FINAL_STATES, QUESTION_STATES, QUESTIONS, STATES, TRANSITIONS, machine_config
+from dialogs.flow import (
+    FINAL_STATES,
+    QUESTION_STATES,
+    QUESTIONS,
+    STATES,
+    TRANSITIONS,
+    machine_config,
+)
+from dialogs.session import TroubleshootingSession
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +77,64 @@ def test_table_builds_a_strict_machine_without_back_doors() -> None:
 def test_committed_flow_diagram_is_current() -> None:
     committed = (ROOT / "docs" / "flow.md").read_text(encoding="utf-8")
     assert committed == flow_markdown(), "docs/flow.md is stale: run `make flow`"
+
+
+_C = ["welcome", *QUESTION_STATES, "summary", "proposing_fix", "handoff_requested"]
+# The question-order rows as they were written out by hand before they were generated
+# from QUESTIONS (commit 57f55ce); the generated ones must be exactly these.
+HAND_WRITTEN_QUESTION_ROWS = [
+    {"trigger": "next_question", "source": _C, "dest": "ask_mailbox",
+     "conditions": "needs_mailbox"},
+    {"trigger": "next_question", "source": _C, "dest": "ask_mailbox_type",
+     "conditions": "needs_mailbox_type"},
+    {"trigger": "next_question", "source": _C, "dest": "ask_license",
+     "conditions": "needs_license"},
+    {"trigger": "next_question", "source": _C, "dest": "ask_mfa",
+     "conditions": "needs_mfa"},
+    {"trigger": "next_question", "source": _C, "dest": "ask_security_defaults",
+     "conditions": "needs_security_defaults"},
+    {"trigger": "next_question", "source": _C, "dest": "ask_org_smtp_auth",
+     "conditions": "needs_org_smtp_auth"},
+    {"trigger": "next_question", "source": _C, "dest": "ask_mailbox_smtp_auth",
+     "conditions": "needs_mailbox_smtp_auth"},
+    {"trigger": "next_question", "source": _C, "dest": "ask_conditional_access",
+     "conditions": "needs_conditional_access"},
+    {"trigger": "next_question", "source": _C, "dest": "ask_auth_method",
+     "conditions": "needs_auth_method"},
+    {"trigger": "next_question", "source": _C, "dest": "ask_test_result",
+     "conditions": "needs_test_result"},
+    {"trigger": "back", "source": "ask_mailbox_type", "dest": "ask_mailbox"},
+    {"trigger": "back", "source": "ask_license", "dest": "ask_mailbox_type"},
+    {"trigger": "back", "source": "ask_mfa", "dest": "ask_license",
+     "conditions": "is_license_relevant"},
+    {"trigger": "back", "source": "ask_mfa", "dest": "ask_mailbox_type"},
+    {"trigger": "back", "source": "ask_security_defaults", "dest": "ask_mfa"},
+    {"trigger": "back", "source": "ask_org_smtp_auth", "dest": "ask_security_defaults"},
+    {"trigger": "back", "source": "ask_mailbox_smtp_auth", "dest": "ask_org_smtp_auth"},
+    {"trigger": "back", "source": "ask_conditional_access", "dest": "ask_mailbox_smtp_auth"},
+    {"trigger": "back", "source": "ask_auth_method", "dest": "ask_conditional_access"},
+    {"trigger": "back", "source": "ask_test_result", "dest": "ask_auth_method"},
+]
+
+
+def test_the_generated_question_rows_are_the_hand_written_ones_in_place() -> None:
+    generated = [row for row in TRANSITIONS
+                 if (row["trigger"] == "next_question" and "conditions" in row
+                     and row["conditions"].startswith("needs_"))
+                 or (row["trigger"] == "back" and row["source"] in QUESTION_STATES)]
+    assert generated == HAND_WRITTEN_QUESTION_ROWS
+    # In the same places: right after the unsupported-mailbox row, and "back" after "unsure".
+    triggers = [row["trigger"] for row in TRANSITIONS]
+    first_ask = TRANSITIONS.index(HAND_WRITTEN_QUESTION_ROWS[0])
+    assert TRANSITIONS[first_ask - 1]["conditions"] == "is_unsupported_mailbox"
+    first_back = TRANSITIONS.index(HAND_WRITTEN_QUESTION_ROWS[len(QUESTIONS)])
+    assert triggers[first_back - 1] == "user_unsure"
+    assert TRANSITIONS[first_back + len(HAND_WRITTEN_QUESTION_ROWS) - len(QUESTIONS)] == {
+        "trigger": "back", "source": "summary", "dest": "ask_test_result",
+        "unless": "is_unsupported_mailbox"}
+
+
+def test_every_question_has_its_needs_guard_on_the_session() -> None:
+    for question in QUESTIONS:
+        guard = getattr(TroubleshootingSession, f"needs_{question}")
+        assert isinstance(guard, property), question

@@ -194,3 +194,31 @@ async def test_many_simultaneous_turns_never_lose_an_answer(
     report["instances, free races (postgres)"] = (
         f"{rounds} conversations x {len(pairs)} simultaneous answers over two instances: "
         f"{conflicts(bots) - before} conflicts recomputed, 0 answers lost")
+
+
+async def test_two_instances_answer_bursts_of_simultaneous_turns_once_each(
+    instances: Any, connector: LocalConnector, report: dict[str, str]
+) -> None:
+    """20 conversations x 8 simultaneous answers spread over both instances: none lost."""
+    from bot.adapter import SORRY
+    from tests.resilience.test_store_failures import QUESTIONS
+
+    url, bots, sessions = instances
+    conversation_ids = [f"a:burst-{n}" for n in range(20)]
+    await asyncio.gather(*(start_conversation(sessions, connector.url, c)
+                           for c in conversation_ids))
+    bodies = [press(connector.url, c, question, value)
+              for c in conversation_ids for question, value in QUESTIONS]
+    statuses = await asyncio.gather(*(post(sessions[n % 2], body)
+                                      for n, body in enumerate(bodies)))
+    assert set(statuses) == {200}
+    answered = [r.path.rsplit("/", 1)[-1] for r in connector.received if r.method == "POST"]
+    assert all(answered.count(body["id"]) == 1 for body in bodies)
+    assert not any(SORRY in (r.body.get("text") or "") for r in connector.received)
+    for conversation_id in conversation_ids:
+        stored = await answers(url, conversation_id)
+        assert {q: stored.get(q) for q, _ in QUESTIONS} == dict(QUESTIONS), stored
+    report["instances, bursts (postgres)"] = (
+        f"2 instances x {len(conversation_ids)} conversations x {len(QUESTIONS)} simultaneous "
+        f"turns: all {len(bodies)} answered once, 0 'Sorry', all stored; "
+        f"{conflicts(bots)} conflicts recomputed")

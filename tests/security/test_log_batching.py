@@ -1,12 +1,14 @@
-"""BatchingStreamHandler: INFO lines in batches, WARNING and above at once, nothing lost on exit.
+"""LogQueueHandler: lines written off the caller's thread, in batches; WARNING at once; none lost.
 
-The handler :func:`bot.logs.configure` installs buffers lines and writes them
-in batches of at most 4 KB. These tests hold it to its promises with real
-files and real processes: a buffered line reaches the stream within the
-interval, or when the handler is flushed, closed or shut down with logging;
-WARNING, ERROR and records with a traceback are written at once with
-everything before them; lines logged before an unhandled exception come
-before its traceback; threads logging together lose and mix up no line.
+The handler :func:`bot.logs.configure` installs queues records; its listener
+thread formats them and writes them in batches of at most 4 KB. These tests
+hold it to its promises with real files and real processes: the thread that
+logs never writes; a queued line reaches the stream within the interval, or
+when the handler is flushed, closed or shut down with logging; WARNING, ERROR
+and records with a traceback are written before the call returns, with
+everything before them (and a stuck stream holds the caller only so long);
+lines logged before an unhandled exception come before its traceback; threads
+logging together lose and mix up no line.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, TextIO
 
 import pytest
 
-from bot.logs import BATCH_BYTES, BatchingStreamHandler, JsonFormatter, configure
+from bot.logs import BATCH_BYTES, JsonFormatter, LogQueueHandler, configure
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,9 +39,14 @@ class CountingFile:
         """Open ``path`` for writing, as stderr is: line-buffered UTF-8 text."""
         self.file: TextIO = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
         self.writes: list[str] = []
+        self.writers: set[int] = set()  # the threads that wrote
+        self.hold: threading.Event | None = None  # when set: writes wait for it
 
     def write(self, text: str) -> int:
-        """Write ``text`` and remember it as one write."""
+        """Write ``text`` and remember it as one write (first waiting for ``hold``)."""
+        if self.hold is not None:
+            self.hold.wait()
+        self.writers.add(threading.get_ident())
         self.writes.append(text)
         return self.file.write(text)
 
@@ -75,9 +82,9 @@ def logger(log_file: CountingFile) -> Iterator[logging.Logger]:
         handler.close()
 
 
-def attach(logger: logging.Logger, stream: Any, **options: Any) -> BatchingStreamHandler:
-    """A batching JSON handler for ``stream`` on ``logger``."""
-    handler = BatchingStreamHandler(stream, **options)
+def attach(logger: logging.Logger, stream: Any, **options: Any) -> LogQueueHandler:
+    """A queueing JSON handler for ``stream`` on ``logger``."""
+    handler = LogQueueHandler(stream, **options)
     handler.setFormatter(JsonFormatter())
     logger.addHandler(handler)
     return handler
@@ -98,6 +105,43 @@ def test_info_lines_wait_until_the_handler_is_flushed(
     handler.flush()
     assert [line["n"] for line in lines(log_file)] == [0, 1, 2, 3, 4]
     assert len(log_file.writes) == 1, "the five lines are one write"
+
+
+def test_the_thread_that_logs_never_writes(
+    logger: logging.Logger, log_file: CountingFile
+) -> None:
+    """The event loop only puts records on a queue: formatting and writing are the listener's."""
+    handler = attach(logger, log_file, interval=0.01)
+    for n in range(50):
+        logger.info("turn", extra={"n": n})
+    logger.warning("trouble")  # waited for, but written by the listener too
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logger.error("failed", exc_info=True)
+    handler.flush()
+    assert len(lines(log_file)) == 52
+    assert log_file.writers and threading.get_ident() not in log_file.writers
+
+
+def test_a_stuck_stream_holds_a_warning_only_so_long(
+    logger: logging.Logger, log_file: CountingFile
+) -> None:
+    handler = attach(logger, log_file, interval=60, urgent_wait=0.2)
+    log_file.hold = threading.Event()
+    started = time.monotonic()
+    logger.error("stderr is blocked")
+    waited = time.monotonic() - started
+    assert 0.15 < waited < 5, waited
+    log_file.hold.set()  # the stream frees up: the line still arrives
+    handler.flush()
+    assert [line["msg"] for line in lines(log_file)] == ["stderr is blocked"]
+
+
+def test_the_lines_are_formatted_by_python_json_logger() -> None:
+    from pythonjsonlogger.core import BaseJsonFormatter
+
+    assert isinstance(JsonFormatter(), BaseJsonFormatter)
 
 
 def test_info_lines_reach_the_file_within_the_interval(
@@ -234,7 +278,7 @@ def test_configure_installs_a_batching_json_handler_and_closes_the_one_it_replac
 ) -> None:
     configure("INFO", log_file)
     first = logging.getLogger().handlers[0]
-    assert isinstance(first, BatchingStreamHandler) and first.level == logging.INFO
+    assert isinstance(first, LogQueueHandler) and first.level == logging.INFO
     logging.getLogger("bot.handler").info("turn", extra={"conversation_id": "a:1"})
     logging.getLogger("bot.handler").debug("not at INFO")
     logging.getLogger("aiohttp.access").info("GET /healthz")

@@ -1,18 +1,27 @@
-"""Who is staff: tenant ids, and Entra group membership through Graph (local fake Entra + Graph)."""
+"""Who is staff: tenant ids, and Entra group membership through Graph (local fake Entra + Graph).
+
+The fake answers over HTTPS with a throw-away CA, as msal needs: the bot's app
+token comes from msal's client-credentials flow against it (OpenID
+configuration, then the token endpoint), and the membership check from Graph.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import requests
 from aiohttp import web
 from botbuilder.schema import Activity
 
 from bot.settings import Settings
 from bot.staff import AppGraphToken, StaffDirectory
+from tests.checks.fakes import TlsMaterial
 from tests.staff.conftest import CUSTOMER_TENANT
 from tests.support.teams import activity
 
@@ -30,18 +39,31 @@ class FakeEntra:
 
     token_requests: list[dict[str, str]] = field(default_factory=list)
     graph_requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    base: str = ""
 
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self.openid)
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self.token)
         app.router.add_post("/v1.0/users/{user}/checkMemberGroups", self.check)
         return app
 
+    async def openid(self, request: web.Request) -> web.Response:
+        tenant = f"{self.base}/{request.match_info['tenant']}"
+        return web.json_response({
+            "issuer": f"{tenant}/v2.0", "token_endpoint": f"{tenant}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{tenant}/oauth2/v2.0/authorize",
+            "jwks_uri": f"{tenant}/discovery/v2.0/keys",
+            "token_endpoint_auth_methods_supported": ["client_secret_post"]})
+
     async def token(self, request: web.Request) -> web.Response:
-        form = dict(await request.post())
+        form = {k: str(v) for k, v in (await request.post()).items()}
         self.token_requests.append({"tenant": request.match_info["tenant"], **form})
         if form.get("client_secret") != "secret":
-            return web.json_response({"error": "invalid_client"}, status=401)
+            return web.json_response({
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.",
+                "error_codes": [7000215]}, status=401)
         return web.json_response({"token_type": "Bearer", "expires_in": 3599,
                                   "access_token": "app-token"})
 
@@ -59,12 +81,38 @@ class FakeEntra:
         return web.json_response({"value": [g for g in groups if user == MEMBER]})
 
 
+@pytest.fixture(scope="module")
+def tls() -> Iterator[TlsMaterial]:
+    """A throw-away CA and a certificate for 127.0.0.1."""
+    material = TlsMaterial.generate()
+    yield material
+    material.cleanup()
+
+
 @pytest.fixture
-async def entra(aiohttp_server: Any) -> AsyncIterator[tuple[FakeEntra, str]]:
-    """The fake Entra/Graph server and its base URL."""
+async def entra(aiohttp_server: Any, tls: TlsMaterial) -> tuple[FakeEntra, str]:
+    """The fake Entra/Graph server (HTTPS; aiohttp_server stops it) and its base URL."""
     fake = FakeEntra()
-    server = await aiohttp_server(fake.app())
-    yield fake, str(server.make_url("")).rstrip("/")
+    server = await aiohttp_server(fake.app(), ssl=tls.server_context())
+    fake.base = str(server.make_url("")).rstrip("/")
+    assert fake.base.startswith("https://")
+    return fake, fake.base
+
+
+@pytest.fixture
+def ca_file(tls: TlsMaterial, tmp_path: Path) -> str:
+    """The fake's CA as a file (what TLS_CA_FILE names)."""
+    path = tmp_path / "ca.pem"
+    path.write_bytes(tls.ca_pem)
+    return str(path)
+
+
+@pytest.fixture
+async def http(tls: TlsMaterial) -> AsyncIterator[aiohttp.ClientSession]:
+    """The bot's shared session, trusting the fake's CA."""
+    context = ssl.create_default_context(cadata=tls.ca_pem.decode())
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        yield session
 
 
 def teams_activity(tenant: str, object_id: str) -> Activity:
@@ -75,51 +123,82 @@ def teams_activity(tenant: str, object_id: str) -> Activity:
     return Activity().deserialize(body)
 
 
-def group_settings(base: str, secret: str = "secret") -> Settings:
+def group_settings(base: str, ca_file: str, secret: str = "secret") -> Settings:
     return Settings(app_id="bot-app-id", app_password=secret, app_tenant_id=HOME_TENANT,
-                    authority=base, graph_url=f"{base}/v1.0", staff_group_id=GROUP)
+                    authority=base, graph_url=f"{base}/v1.0", staff_group_id=GROUP,
+                    tls_ca_file=ca_file)
 
 
-async def test_group_members_of_the_home_tenant_are_staff(entra: tuple[FakeEntra, str]) -> None:
+async def test_group_members_of_the_home_tenant_are_staff(
+    entra: tuple[FakeEntra, str], ca_file: str, http: aiohttp.ClientSession
+) -> None:
     fake, base = entra
-    settings = group_settings(base)
-    async with aiohttp.ClientSession() as http:
-        token = AppGraphToken(settings, http)
-        assert token.available
-        directory = StaffDirectory(settings, http, token)
-        assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER))
-        assert not await directory.is_staff(teams_activity(HOME_TENANT, OUTSIDER))
-        assert not await directory.is_staff(teams_activity(HOME_TENANT, UNKNOWN))
-        # Cached: asking again reaches neither Entra nor Graph.
-        assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER))
+    settings = group_settings(base, ca_file)
+    token = AppGraphToken(settings)
+    assert token.available
+    directory = StaffDirectory(settings, http, token)
+    assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER))
+    assert not await directory.is_staff(teams_activity(HOME_TENANT, OUTSIDER))
+    assert not await directory.is_staff(teams_activity(HOME_TENANT, UNKNOWN))
+    # Cached: asking again reaches neither Entra nor Graph.
+    assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER))
     assert [r[0] for r in fake.graph_requests] == [MEMBER, OUTSIDER, UNKNOWN]
     assert all(r[2] == {"groupIds": [GROUP]} for r in fake.graph_requests)
-    (request,) = fake.token_requests  # one app token, reused
-    assert request == {"tenant": HOME_TENANT, "grant_type": "client_credentials",
-                       "client_id": "bot-app-id", "client_secret": "secret",
-                       "scope": "https://graph.microsoft.com/.default"}
+    (request,) = fake.token_requests  # one app token (msal's cache), reused for every lookup
+    assert {k: request.get(k) for k in ("tenant", "grant_type", "client_id", "client_secret",
+                                        "scope")} == {
+        "tenant": HOME_TENANT, "grant_type": "client_credentials", "client_id": "bot-app-id",
+        "client_secret": "secret", "scope": "https://graph.microsoft.com/.default"}
 
 
-async def test_customers_are_never_looked_up(entra: tuple[FakeEntra, str]) -> None:
+async def test_customers_are_never_looked_up(
+    entra: tuple[FakeEntra, str], ca_file: str, http: aiohttp.ClientSession
+) -> None:
     fake, base = entra
-    settings = group_settings(base)
-    async with aiohttp.ClientSession() as http:
-        directory = StaffDirectory(settings, http, AppGraphToken(settings, http))
-        assert not await directory.is_staff(teams_activity(CUSTOMER_TENANT, MEMBER))
-        assert not await directory.is_staff(teams_activity(HOME_TENANT, "not-a-guid/../x"))
+    settings = group_settings(base, ca_file)
+    directory = StaffDirectory(settings, http, AppGraphToken(settings))
+    assert not await directory.is_staff(teams_activity(CUSTOMER_TENANT, MEMBER))
+    assert not await directory.is_staff(teams_activity(HOME_TENANT, "not-a-guid/../x"))
     assert fake.graph_requests == [] and fake.token_requests == []
 
 
-async def test_a_failing_lookup_means_not_staff(entra: tuple[FakeEntra, str]) -> None:
+async def test_a_failing_lookup_means_not_staff(
+    entra: tuple[FakeEntra, str], ca_file: str, http: aiohttp.ClientSession
+) -> None:
     fake, base = entra
-    async with aiohttp.ClientSession() as http:
-        settings = group_settings(base)
-        directory = StaffDirectory(settings, http, AppGraphToken(settings, http))
-        assert not await directory.is_staff(teams_activity(HOME_TENANT, BROKEN))
-        bad = group_settings(base, secret="wrong")
-        refused = StaffDirectory(bad, http, AppGraphToken(bad, http))
-        assert not await refused.is_staff(teams_activity(HOME_TENANT, MEMBER))
+    settings = group_settings(base, ca_file)
+    directory = StaffDirectory(settings, http, AppGraphToken(settings))
+    assert not await directory.is_staff(teams_activity(HOME_TENANT, BROKEN))
+    bad = group_settings(base, ca_file, secret="wrong")
+    refused = StaffDirectory(bad, http, AppGraphToken(bad))
+    assert not await refused.is_staff(teams_activity(HOME_TENANT, MEMBER))
     assert [r[0] for r in fake.graph_requests] == [BROKEN]
+    assert [r["client_secret"] for r in fake.token_requests] == ["secret", "wrong"]
+
+
+async def test_a_refused_secret_says_why_and_never_shows_the_secret(
+    entra: tuple[FakeEntra, str], ca_file: str,
+) -> None:
+    _, base = entra
+    token = AppGraphToken(group_settings(base, ca_file, secret="wrong-secret-value"))
+    with pytest.raises(RuntimeError, match="invalid_client") as refused:
+        await token()
+    assert "wrong-secret-value" not in str(refused.value)
+
+
+async def test_an_authority_with_a_certificate_msal_does_not_trust_is_refused(
+    entra: tuple[FakeEntra, str], tmp_path: Path,
+) -> None:
+    fake, base = entra
+    stranger = TlsMaterial.generate()
+    try:
+        other_ca = tmp_path / "other-ca.pem"
+        other_ca.write_bytes(stranger.ca_pem)
+        with pytest.raises((requests.exceptions.SSLError, ValueError)):
+            await AppGraphToken(group_settings(base, str(other_ca)))()
+    finally:
+        stranger.cleanup()
+    assert fake.token_requests == []
 
 
 def test_without_credentials_staff_is_tenant_based() -> None:
@@ -127,7 +206,7 @@ def test_without_credentials_staff_is_tenant_based() -> None:
                         staff_group_id=GROUP)
     directory = StaffDirectory(settings, None, None)
     assert not directory.checks_group
-    assert not AppGraphToken(settings, None).available  # type: ignore[arg-type]
+    assert not AppGraphToken(settings).available
 
 
 async def test_staff_tenants_match_case_insensitively() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -250,7 +251,7 @@ def test_stats_of_an_empty_period() -> None:
 
 
 def test_stats_card_shows_the_figures_and_a_small_bar_chart(tools: StaffTools) -> None:
-    (reply,) = tools.stats(seeded_rows(), now=NOW, days=7)
+    (reply,) = tools.run(StaffCommand("stats", "7"), audit_rows=seeded_rows(), now=NOW)
     assert reply.card is not None and card_errors(reply.card) == []
     facts = {f["title"]: f["value"] for block in reply.card["body"]
              if block["type"] == "FactSet" for f in block["facts"]}
@@ -263,6 +264,28 @@ def test_stats_card_shows_the_figures_and_a_small_bar_chart(tools: StaffTools) -
     assert image["url"].startswith(prefix)
     picture = Image.open(io.BytesIO(base64.b64decode(image["url"][len(prefix):])))
     assert picture.format == "PNG" and picture.width <= 1024 and picture.height <= 1024
+
+
+def test_without_pillow_the_stats_card_lists_the_top_causes(
+    tools: StaffTools, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pillow is the ``charts`` extra: a bot installed without it still answers ``stats``."""
+    monkeypatch.setattr("dialogs.staff.can_draw", lambda: False)
+    (reply,) = tools.run(StaffCommand("stats", "7"), audit_rows=seeded_rows(), now=NOW)
+    assert reply.card is not None and card_errors(reply.card) == []
+    assert not [b for b in reply.card["body"] if b["type"] == "Image"]
+    listed = [f["value"] for block in reply.card["body"] if block["type"] == "FactSet"
+              for f in block["facts"]]
+    assert tools.knowledge.cause("mfa_required").title in listed
+    assert tools.knowledge.cause("security_defaults").title in listed
+
+
+def test_can_draw_tells_whether_pillow_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dialogs.chart import can_draw
+
+    assert can_draw()
+    monkeypatch.setitem(sys.modules, "PIL", None)  # what an uninstalled package looks like
+    assert not can_draw()
 
 
 @pytest.mark.parametrize(("argument", "days"), [

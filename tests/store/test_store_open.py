@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,14 @@ def test_passwords_never_reach_logs() -> None:
 async def test_unknown_url_is_refused() -> None:
     with pytest.raises(ValueError, match="STORAGE_URL"):
         await open_store("redis://localhost")
+
+
+async def test_postgres_without_its_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if the extra were not installed
+    with pytest.raises(ValueError, match=r"mail-setup-assistant\[postgres\]"):
+        await open_store("postgresql://bot@127.0.0.1:1/bot")
 
 
 async def test_sqlite_store_opens_pings_and_closes(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,44 @@ def cards_in(activity: dict[str, Any]) -> list[dict[str, Any]]:
     """Return the Adaptive Cards attached to an activity body."""
     return [a["content"] for a in activity.get("attachments") or []
             if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]
+
+
+# ----- what a customer reads before pressing anything -----------------------------------
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_HAS_WORD = re.compile(r"\w")
+
+
+def words_in(text: str) -> int:
+    """Words in a text as shown: a markdown link counts by its text, not its URL."""
+    return sum(1 for token in _LINK.sub(r"\1", text).split() if _HAS_WORD.search(token))
+
+
+def visible_words(node: Any) -> int:
+    """Count the words a card shows before anything is pressed.
+
+    Everything counts except what is hidden: an element with ``isVisible: false``
+    (and all inside it), the card inside an ``Action.ShowCard``, and a
+    ``fallback`` (shown only instead of its element). Buttons count by their
+    titles, overflow ("secondary") ones too; PowerShell counts by its words.
+    """
+    if isinstance(node, list):
+        return sum(visible_words(item) for item in node)
+    if not isinstance(node, dict) or node.get("isVisible") is False:
+        return 0
+    kind = str(node.get("type", ""))
+    if kind in ("TextBlock", "TextRun"):
+        return words_in(str(node.get("text", "")))
+    if kind == "CodeBlock":
+        return words_in(str(node.get("codeSnippet", "")))
+    if kind == "FactSet":
+        return sum(words_in(str(f.get("title", ""))) + words_in(str(f.get("value", "")))
+                   for f in node.get("facts", []))
+    if kind.startswith("Input."):
+        shown = node.get("value") or node.get("placeholder") or ""
+        return (words_in(str(node.get("label", ""))) + words_in(str(shown))
+                + sum(words_in(str(c.get("title", ""))) for c in node.get("choices", [])))
+    count = words_in(str(node.get("title", ""))) if kind.startswith("Action.") else 0
+    if kind == "Action.ShowCard":
+        return count
+    return count + sum(visible_words(value) for key, value in node.items()
+                       if key not in ("fallback", "selectAction", "msteams", "data"))

@@ -42,6 +42,11 @@ class LocalConnector:
     _event: asyncio.Event = field(default_factory=asyncio.Event)
     fail_next: int = 0
     fail_status: int = 503  # what the next ``fail_next`` calls answer
+    retry_after: str | None = None  # a Retry-After header on those failures
+    # Fail only calls to conversations whose id starts with this (e.g. one customer's chat).
+    fail_only: str | None = None
+    fail_creates: int = 0  # the next N POST /v3/conversations (new threads) fail with fail_status
+    delay_seconds: float = 0.0  # every send waits this long before it is recorded and answered
     set_cookie: str | None = None  # a Set-Cookie header to answer every send with
 
     def app(self) -> web.Application:
@@ -64,15 +69,20 @@ class LocalConnector:
         self._event.set()
         return body
 
-    def _failure(self) -> web.Response | None:
+    def _failure(self, conversation_id: str = "") -> web.Response | None:
+        if self.fail_only is not None and not conversation_id.startswith(self.fail_only):
+            return None
         if self.fail_next > 0:
             self.fail_next -= 1
+            headers = {"Retry-After": self.retry_after} if self.retry_after is not None else None
             return web.json_response({"error": {"code": "ServiceError", "message": "unavailable"}},
-                                     status=self.fail_status)
+                                     status=self.fail_status, headers=headers)
         return None
 
     async def _send(self, request: web.Request) -> web.Response:
-        failure = self._failure()
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        failure = self._failure(request.match_info["cid"])
         if failure is not None:
             return failure
         await self._record(request, request.match_info["cid"])
@@ -89,6 +99,10 @@ class LocalConnector:
         return web.Response(status=200)
 
     async def _create(self, request: web.Request) -> web.Response:
+        if self.fail_creates > 0:
+            self.fail_creates -= 1
+            return web.json_response({"error": {"code": "ServiceError", "message": "unavailable"}},
+                                     status=self.fail_status)
         body = await request.json()
         new_id = f"{(body.get('channelData') or {}).get('channel', {}).get('id', 'conv')};messageid={next(self._ids)}"
         activity = body.get("activity")

@@ -11,6 +11,7 @@ the local connector.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,10 +30,12 @@ _posts = itertools.count(1732788720000)
 
 @dataclass(frozen=True)
 class Agent:
-    """A CLOUDEX support agent in Teams."""
+    """A person in the support team's channel (a CLOUDEX agent unless the tenant says otherwise)."""
 
     id: str
     name: str
+    tenant: str = SUPPORT_TENANT
+    object_id: str | None = None
 
 
 DANA = Agent("29:agent-dana", "Dana Agent")
@@ -47,17 +50,22 @@ class Thread:
     connector: LocalConnector
     conversation_id: str
     agent: Agent = DANA
+    # Returns the Authorization header for each request (a bot with authentication on).
+    authorization: Callable[[], str] | None = None
 
     def as_agent(self, agent: Agent, client: TestClient | None = None) -> Thread:
         """The same thread seen by another agent (optionally through another bot instance)."""
-        return Thread(client or self.client, self.connector, self.conversation_id, agent)
+        return Thread(client or self.client, self.connector, self.conversation_id, agent,
+                      self.authorization)
 
     def message(self, text: str, **overrides: Any) -> dict[str, Any]:
         """Build a channel message that @mentions the bot, as Teams delivers it."""
         body = activity("channel_message", service_url=self.connector.url,
                         conversation_id=self.conversation_id, text=f"{BOT_MENTION} {text}",
                         user_id=self.agent.id, user_name=self.agent.name,
-                        tenant_id=SUPPORT_TENANT, **overrides)
+                        tenant_id=self.agent.tenant, **overrides)
+        if self.agent.object_id is not None:
+            body["from"]["aadObjectId"] = self.agent.object_id
         body["channelData"]["channel"] = {"id": SUPPORT_CHANNEL}
         body["channelData"]["teamsChannelId"] = SUPPORT_CHANNEL
         body["attachments"] = overrides.get("attachments", [])
@@ -66,7 +74,8 @@ class Thread:
     async def post(self, body: dict[str, Any]) -> tuple[int, list[dict[str, Any]], Any]:
         """POST an activity; return the status, what the bot sent to this thread, the body."""
         before = len(self.connector.for_conversation(self.conversation_id))
-        response = await self.client.post("/api/messages", json=body)
+        headers = {"Authorization": self.authorization()} if self.authorization else None
+        response = await self.client.post("/api/messages", json=body, headers=headers)
         payload = await response.json() if response.content_type == "application/json" else None
         return (response.status, self.connector.for_conversation(self.conversation_id)[before:],
                 payload)
@@ -82,15 +91,19 @@ class Thread:
         body = activity("channel_card_action", service_url=self.connector.url,
                         conversation_id=self.conversation_id, value=data,
                         user_id=self.agent.id, user_name=self.agent.name,
-                        tenant_id=SUPPORT_TENANT)
+                        tenant_id=self.agent.tenant)
+        if self.agent.object_id is not None:
+            body["from"]["aadObjectId"] = self.agent.object_id
         body["channelData"]["channel"] = {"id": SUPPORT_CHANNEL}
         status, _, payload = await self.post(body)
         return status, payload
 
 
-def support_post(client: TestClient, connector: LocalConnector, agent: Agent = DANA) -> Thread:
+def support_post(client: TestClient, connector: LocalConnector, agent: Agent = DANA,
+                 authorization: Callable[[], str] | None = None) -> Thread:
     """A fresh top-level post in the support channel (where agents talk to the bot)."""
-    return Thread(client, connector, f"{SUPPORT_CHANNEL};messageid={next(_posts)}", agent)
+    return Thread(client, connector, f"{SUPPORT_CHANNEL};messageid={next(_posts)}", agent,
+                  authorization)
 
 
 def new_threads(connector: LocalConnector) -> list[ReceivedActivity]:

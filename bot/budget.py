@@ -1,0 +1,43 @@
+"""A turn's time budget: Teams waits 15 s for the bot's answer, so every turn finishes inside 10.
+
+The HTTP handler starts the clock when a request arrives; store retries and
+connector calls made inside the turn read what is left, and what would take
+longer continues after the answer (the reply's send in the background, a
+relay from the outbox). Outside a turn (a background sweep, the outbox
+worker) there is no deadline and callers use their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+TURN_BUDGET_SECONDS = 10.0
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "msa_turn_deadline", default=None)
+
+
+@contextmanager
+def turn_budget(seconds: float = TURN_BUDGET_SECONDS) -> Iterator[float]:
+    """Run the enclosed turn with a deadline ``seconds`` from now (on the loop's clock)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    token = _DEADLINE.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _DEADLINE.reset(token)
+
+
+def remaining(default: float) -> float:
+    """Seconds left in the current turn, or ``default`` outside a turn (never below 0)."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return default
+    return max(0.0, deadline - asyncio.get_running_loop().time())
+
+
+def in_turn() -> bool:
+    """True inside a turn that has a deadline."""
+    return _DEADLINE.get() is not None
