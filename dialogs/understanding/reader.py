@@ -42,6 +42,7 @@ from dialogs.understanding.text import (
     fold,
     has_error_code,
     looks_like_error,
+    names_a_bare_code,
     words,
 )
 
@@ -218,7 +219,8 @@ class Understanding:
         # A short answer in an error's words ("authentication unsuccessful") answers the question.
         answered = any(f.name == question and not f.bare for f in facts) and len(text) < 60
         if (has_error_code(text) and len(text) >= 20
-                or moves.reads_like_error_text(text) and not answered) and not opens_as_question:
+                or (moves.reads_like_error_text(text) or names_a_bare_code(text)) and not answered) \
+                and not opens_as_question:
             return draft.reading("error", 0.9)
         strong = [f for f in facts if not f.bare]
         bare = [f for f in facts if f.bare]

@@ -38,7 +38,8 @@ ERROR_CODE = re.compile(
     r"(?i)(?<![\w.])(?:[245]\d\d[ -]\d\.\d{1,3}\.\d{1,3}|[45]\.\d\.\d{1,3}|AADSTS\d{5,})(?![\w])")
 _ERRORISH = re.compile(
     r"(?i)(\b[245]\d\d[ -]\d\.\d{1,3}\.\d{1,3}\b|\b[45]\.\d\.\d{1,3}\b|AADSTS\d+|exception|"
-    r"error|failed|unable to|unsuccessful|denied|refused|timed? ?out)"
+    r"error|failed|unable to|unsuccessful|denied|refused|timed? ?out|"
+    r"kļūd|kļud|klūd|kluda|kludas|ошибк|не удалось)"
 )
 WORD = re.compile(r"[0-9a-zа-яіїєґ]+(?:['.][0-9a-zа-яіїєґ]+)*")
 _CYRILLIC = re.compile(r"[а-яё]")
@@ -87,6 +88,15 @@ def contains_password(text: str) -> bool:
 def looks_like_error(text: str) -> bool:
     """True when a message reads like an error report rather than a chat answer."""
     return _ERRORISH.search(text) is not None
+
+
+# A bare SMTP reply code ("error 535") or an Entra error number ("53003"), said beside error words.
+_BARE_CODE = re.compile(r"(?<![\w.])(?:[45]\d\d|\d{5,7})(?![\w.])")
+
+
+def names_a_bare_code(text: str) -> bool:
+    """True for "we get an error 535", "kļūda 53003": an error word and a bare code."""
+    return _BARE_CODE.search(text) is not None and looks_like_error(text)
 
 
 def has_error_code(text: str) -> bool:
