@@ -75,7 +75,7 @@ def outcome(row: Row, before: Mapping[str, Any] | None, result: Any) -> str:
     """The intent the engine acted on, read from its events, replies and snapshot."""
     from dialogs import messages
 
-    events = list(result.events)
+    events = [str(event) for event in result.events]
     text = _reply_text(result)
     snapshot = result.snapshot
     facts = snapshot.get("facts", {})
@@ -133,8 +133,8 @@ def stored_facts(before: Mapping[str, Any] | None, result: Any) -> dict[str, str
     """The answers this turn wrote or changed."""
     old = ((before or {}).get("facts") or {}).get("answers", {})
     new = result.snapshot.get("facts", {}).get("answers", {})
-    touched = {event.split(":", 1)[1] for event in result.events
-               if event.startswith(("answered:", "volunteered:"))}
+    touched = {str(event).split(":", 1)[1] for event in result.events
+               if str(event).startswith(("answered:", "volunteered:"))}
     return {fact: value for fact, value in new.items()
             if old.get(fact) != value or fact in touched}
 
