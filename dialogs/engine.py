@@ -450,6 +450,8 @@ class FlowEngine:
         question = turn.question
         stored = {fact.name: fact.value for fact in reading.stored}
         answer = stored.pop(question, None) if question is not None else None
+        if question is None:
+            answer = None
         if question == "mailbox" and answer == UNSURE:
             self._remember(session, stored, events, echo=True)
             self._unsure(session, question, events)
@@ -473,7 +475,8 @@ class FlowEngine:
                     session.say(noted_text(self.knowledge, stored, lang=session.lang))
                 session.ask_current_question(hint=session.tr(messages.TEST_RESULT_HOW))
                 return
-            self._answer(session, question, answer, events, echo={question: answer, **stored})
+            self._answer(session, str(question), answer, events,
+                         echo={str(question): answer, **stored})
             return
         if session.state in {"clarifying_error", "proposing_fix"}:
             # A diagnosis is on the screen, and the summary that would weigh these
@@ -551,7 +554,8 @@ class FlowEngine:
 
     def _start(self, turn: Turn) -> None:
         if turn.intent == "start" and turn.session.state == "welcome" and not turn.reading.exact:
-            turn.session.say(turn.session.tr(messages.START_ACK))  # "I need to set up e-mail in the TMS"
+            # "I need to set up e-mail in the TMS": say what we are doing, then ask.
+            turn.session.say(turn.session.tr(messages.START_ACK))
         self._cmd_start(turn.session, turn.events)
 
     def _reask(self, turn: Turn) -> None:
@@ -933,8 +937,8 @@ RULES: tuple[Rule, ...] = (
     Rule("skip the question", lambda t: t.intent == "skip" and t.question is not None,
          FlowEngine._skip),
     Rule("wait", _is("wait"), FlowEngine._wait),
-    Rule("change an earlier answer", lambda t: t.intent == "change" and t.reading.change in QUESTIONS,
-         FlowEngine._change),
+    Rule("change an earlier answer",
+         lambda t: t.intent == "change" and t.reading.change in QUESTIONS, FlowEngine._change),
     Rule("an answer, or facts", lambda t: t.intent in {"answer", "facts"} and bool(t.reading.facts),
          FlowEngine._take_facts),
     Rule("a pasted error", _is("error"), FlowEngine._diagnose_reading),

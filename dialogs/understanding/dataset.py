@@ -1,4 +1,4 @@
-"""The labeled utterances: reading ``data/{train,heldout}/{en,lv,ru}.txt`` (format in data/README.md)."""
+"""The labeled utterances: ``data/{train,heldout}/{en,lv,ru}.txt`` (format: data/README.md)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,8 @@ class Report:
         return 1 - self.stored_wrong[lang] / self.stored[lang] if self.stored[lang] else 1.0
 
 
-def score(rows: Sequence[Row], understanding: Understanding, report: Report | None = None) -> Report:
+def score(rows: Sequence[Row], understanding: Understanding,
+          report: Report | None = None) -> Report:
     """Read every row and count what was right."""
     report = report or Report()
     for row in rows:
@@ -154,8 +155,9 @@ def render(report: Report, title: str, *, show: int = 0) -> str:
         lines.append("")
         lines.append("Misread intents:")
         for row, reading in report.misses[:show]:
+            facts = [(f.name, f.value, f.confidence) for f in reading.facts]
             lines.append(f"  {row.source} [{row.context}] {row.text!r}: {row.intent} -> "
-                         f"{reading.intent} {[(f.name, f.value, f.confidence) for f in reading.facts]}")
+                         f"{reading.intent} {facts}")
     return "\n".join(lines)
 
 

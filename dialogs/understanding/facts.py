@@ -123,8 +123,8 @@ class _Found:
 
 def _first_characters(pattern: str) -> frozenset[str] | None:
     """The characters a match of ``pattern`` can begin with (None: it cannot be told)."""
-    import re._constants as ops
-    import re._parser as parser
+    import re._constants as ops  # type: ignore[import-not-found]  # the parser re itself uses
+    import re._parser as parser  # type: ignore[import-not-found]
 
     def first(items: Any) -> tuple[set[str] | None, bool]:
         found: set[str] = set()
@@ -222,7 +222,8 @@ class FactReader:
         (0.7 ms a message); each word start only needs the terms that can begin with
         its first character.
         """
-        chosen = [(index, _spaces_to_runs(entry.pattern)) for index, entry in enumerate(self._entries)
+        chosen = [(index, _spaces_to_runs(entry.pattern))
+                  for index, entry in enumerate(self._entries)
                   if entry.lang is None or entry.lang == lang]
         firsts = [(index, pattern, _first_characters(pattern)) for index, pattern in chosen]
         characters = set().union(*(first for _, _, first in firsts if first is not None))
@@ -418,8 +419,8 @@ class FactReader:
             elif also:
                 earlier = [s for a, s in resolved[:i] if s]
                 if not earlier:  # "enabled, for the mailbox as well": the answer said before
-                    earlier = [_combine(sig) for c, sig in sorted(bare.items()) if c < anchor.clause]
-                    earlier = [s for s in earlier if s]
+                    said = [_combine(sig) for c, sig in sorted(bare.items()) if c < anchor.clause]
+                    earlier = [s for s in said if s]
                 inherited = earlier[-1] if earlier else None
             if inherited is not None:
                 resolved[i] = (anchor, inherited)
@@ -487,8 +488,8 @@ class FactReader:
         targets: dict[int, tuple[str, ...]] = {}
         for clause in {t.clause for t in terms}:
             kinds = {t.value for t in terms if t.kind == "qualifier" and t.clause == clause}
-            chosen = tuple(fact for fact, kind in (("org_smtp_auth", "org"),
-                                                   ("mailbox_smtp_auth", "mailbox")) if kind in kinds)
+            pairs = (("org_smtp_auth", "org"), ("mailbox_smtp_auth", "mailbox"))
+            chosen = tuple(fact for fact, kind in pairs if kind in kinds)
             if not chosen and question in SMTP_FACTS:
                 chosen = (str(question),)
             targets[clause] = chosen
@@ -576,8 +577,8 @@ class FactReader:
     @staticmethod
     def _alone(anchor: _Term, terms: list[_Term]) -> bool:
         """True when the topic is all the message says (at most a hedge or an "and" beside it)."""
-        return all(t is anchor or t.kind in {"and", "hedge", "filler"} or (t.kind == "value" and t.weak)
-                   for t in terms)
+        return all(t is anchor or t.kind in {"and", "hedge", "filler"}
+                   or (t.kind == "value" and t.weak) for t in terms)
 
     @staticmethod
     def _weak_counts(name: str, anchor: _Term, terms: list[_Term], question: str | None) -> bool:
@@ -629,7 +630,7 @@ class FactReader:
 
     @staticmethod
     def _adds(terms: list[_Term], clause: int) -> bool:
-        """True when the clause after ``clause`` goes on ("yes, and SD too", "no, but MFA is on")."""
+        """True when the next clause goes on ("yes, and SD too", "no, but MFA is on")."""
         following = [t for t in terms if t.clause == clause + 1]
         return bool(following) and (following[0].kind in _ADDITIVE | {"contrast"}
                                     or any(t.kind == "also" for t in following))
@@ -697,7 +698,8 @@ def _value(fact: str, symbol: str | None) -> str | None:
     return None
 
 
-def _original_span(start: int, end: int, moved: Sequence[tuple[int, int, int, int]]) -> tuple[int, int]:
+def _original_span(start: int, end: int,
+                   moved: Sequence[tuple[int, int, int, int]]) -> tuple[int, int]:
     """Map a span of the repaired text back to the typed text."""
     def back(position: int) -> int:
         shift = 0

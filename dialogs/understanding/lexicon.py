@@ -74,15 +74,19 @@ _PHRASES: list[Entry] = [
         r"polic(?:y|ies)(?: that| which)? (?:requir|enforc)" + W
         + r" (?:mfa|2fa|multi[- ]?factor" + W + r")(?: (?:for|on) (?:all|every)" + W
         + r"(?: users| apps| applications| cloud apps)?)?",
-        r"requir" + W + r" (?:mfa|2fa) (?:for all(?: users| apps| cloud apps)?|with (?:a )?ca polic" + W + ")",
+        r"requir" + W + r" (?:mfa|2fa) (?:for all(?: users| apps| cloud apps)?|with (?:a )?ca poli"
+                        r"c" + W + ")",
         r"mfa for all (?:apps|users|cloud apps)",
         r"blok" + W + r" legacy(?: auth" + W + r"| autentifikacij" + W + r")?",
         r"legacy(?: auth" + W + r"| autentifikacij" + W + r")? (?:ir )?blok" + W,
-        r"politik" + W + r",? (?:kas|kura) (?:prasa|pieprasa|blok" + W + r")(?: (?:mfa|2fa|legacy" + W
+        r"politik" + W + r",? (?:kas|kura) (?:prasa|pieprasa|blok" + W
+        + r")(?: (?:mfa|2fa|legacy" + W
         + r"))?(?: visiem| visam" + W + r")?",
         r"(?:prasa|pieprasa)" + W + r" mfa vis" + W + r"(?: lietotn" + W + r")?",
-        r"блокир" + W + r" (?:legacy|устаревш" + W + r")(?: аутентификац" + W + r"| auth" + W + r")?",
-        r"(?:legacy|устаревш" + W + r")(?: аутентификац" + W + r"| auth" + W + r")? (?:за)?блокир" + W,
+        r"блокир" + W + r" (?:legacy|устаревш" + W + r")(?: аутентификац" + W + r"| auth" + W
+        + r")?",
+        r"(?:legacy|устаревш" + W + r")(?: аутентификац" + W + r"| auth" + W
+        + r")? (?:за)?блокир" + W,
         r"политик" + W + r",? (?:котор" + W + r"|что) (?:требует|блокирует)" + W
         + r"(?: (?:mfa|2fa|legacy|устаревш" + W + r"))?(?: для всех" + W + r")?",
         r"требу" + W + r" mfa для всех(?: приложений| пользователей)?",
@@ -96,7 +100,8 @@ _PHRASES: list[Entry] = [
            asked_only=True),
     # MFA said by how it feels.
     *_many("topic", (
-        r"(?:a |the )?(?:code|codes|pin) (?:on|to|via) (?:the |my |our |a |his |her )?(?:phone|mobile)",
+        r"(?:a |the )?(?:code|codes|pin) (?:on|to|via) (?:the |my |our |a |his |her )?(?:phone|mob"
+        r"ile)",
         r"(?:sms|text) codes?", r"(?:ms |microsoft )?authenticator(?: app)?",
         r"kod" + W + r" uz (?:telefon" + W + r"|mobil" + W + r")", r"sms kod" + W,
         r"код" + W + r" (?:на|в) (?:телефон" + W + r"|смс|мобильн" + W + r")",
@@ -118,7 +123,8 @@ _PHRASES: list[Entry] = [
         r"microsoft (?:sign[- ]?in|login|log[- ]?in|pieslegs" + W + r")",
         r"sign" + W + r" in with microsoft(?: 365)?", r"(?:log(?:ged)? in|login) with microsoft",
         r"ar microsoft(?: 365)? (?:kont" + W + r"|pieslegs" + W + r"|login" + W + r")",
-        r"piesle(?:g|dz)" + W + r" ar microsoft", r"через (?:вход |учетк" + W + r" |учетн" + W + r" запис" + W
+        r"piesle(?:g|dz)" + W + r" ar microsoft",
+        r"через (?:вход |учетк" + W + r" |учетн" + W + r" запис" + W
         + r" |аккаунт" + W + r" )?microsoft", r"вход" + W + r" (?:через )?microsoft",
         r"token" + W, r"токен" + W, r"app registration", r"client secret", r"graph api",
     ), "auth_method", "oauth"),
@@ -133,7 +139,8 @@ _PHRASES: list[Entry] = [
         r"(?:password|pwd|parol" + W + r"|парол" + W + r")",
         r"(?:normal|regular|plain|account|mailbox|user|our|the|usual|same) (?:password|pwd)",
         r"(?:parast" + W + r"|konta|pastkastes) parol" + W,
-        r"(?:обычн" + W + r"|простой) парол" + W, r"парол" + W + r" (?:от )?(?:ящика|учетк" + W + r")",
+        r"(?:обычн" + W + r"|простой) парол" + W,
+        r"парол" + W + r" (?:от )?(?:ящика|учетк" + W + r")",
     ), "auth_method", "basic"),
     # "Just a password": at the MFA question, no second step; elsewhere, the sign-in.
     *_many("value", (
@@ -156,18 +163,21 @@ _PHRASES: list[Entry] = [
     *_many("topic", (r"licen[cs]ed", r"licencet" + W, r"лицензирован" + W, r"licenzirovan" + W),
            "license", "yes"),
     *_many("topic", (
-        r"(?:microsoft |m365 |ms |office )?(?:365 )?f1", r"(?:microsoft |m365 |ms |office |o)?(?:365 )?"
+        r"(?:microsoft |m365 |ms |office )?(?:365 )?f1", r"(?:microsoft |m365 |ms |office |o)?(?:3"
+                                                         r"65 )?"
         r"apps for (?:business|enterprise)", r"exchange foundation", r"teams essentials",
         r"unlicen[cs]ed", r"nelicencet" + W, r"нелицензир" + W,
     ), "license", "no"),
     # Mailbox types: said with a mailbox noun they are strong; alone, only on the question.
     *_many("value", (
-        r"shared (?:mailbox|inbox|account|box|one)", r"sharedmailbox", r"kopig" + W + r" pastkast" + W,
+        r"shared (?:mailbox|inbox|account|box|one)", r"sharedmailbox",
+        r"kopig" + W + r" pastkast" + W,
         r"koplieto" + W + r" pastkast" + W, r"общ" + W + r" (?:почтов" + W + r" )?ящик" + W,
         r"shared ящик" + W, r"ящик общ" + W,
     ), "mailbox_type", "shared"),
     *_many("value", (
-        r"user mailbox", r"usermailbox", r"(?:normal|regular|personal|ordinary|licensed|real|proper)"
+        r"user mailbox", r"usermailbox", r"(?:normal|regular|personal|ordinary|licensed|real|prope"
+                                         r"r)"
         r" (?:user )?(?:mailbox|account|user)",
         r"lietotaja (?:pastkast" + W + r"|kont" + W + r")", r"parast" + W + r" (?:lietotaj" + W
         + r"|pastkast" + W + r"|kont" + W + r")", r"personig" + W + r" kont" + W,
@@ -182,7 +192,8 @@ _PHRASES: list[Entry] = [
         r"telpas pastkast" + W, r"sapulcu telp" + W, r"ящик" + W + r" переговорн" + W,
         r"переговорн" + W,
     ), "mailbox_type", "room"),
-    *_many("value", (r"equipment mailbox", r"aprikojuma pastkast" + W, r"ящик" + W + r" оборудовани" + W),
+    *_many("value", (r"equipment mailbox", r"aprikojuma pastkast" + W, r"ящик" + W + r" оборудован"
+                                                                                     r"и" + W),
            "mailbox_type", "equipment"),
     # Alone, a type word only answers the type question (or stands by a mailbox noun).
     *_many("value", (r"shared", r"kopig" + W, r"koplieto" + W, r"общ(?:ий|ая|его|ем|им)"),
@@ -206,11 +217,14 @@ _PHRASES: list[Entry] = [
     ), "mailbox_type", "group"),
     # The test send.
     *_many("value", (
-        r"(?:it |that |this )?(?:works|worked|working|work)", r"went (?:through|out)", r"success" + W,
-        r"(?:sending|going out|sent|delivered|arriving|working) again", r"atkal (?:tiek )?(?:sut" + W
+        r"(?:it |that |this )?(?:works|worked|working|work)", r"went (?:through|out)",
+        r"success" + W,
+        r"(?:sending|going out|sent|delivered|arriving|working) again",
+        r"atkal (?:tiek )?(?:sut" + W
         + r"|iet|strada" + W + r"|aiziet)", r"снова (?:уход" + W + r"|отправля" + W + r"|работа" + W
         + r"|ушл" + W + r")", r"опять (?:уход" + W + r"|отправля" + W + r"|работа" + W + r")",
-        r"sent (?:fine|ok|okay)", r"arrived", r"delivered", r"nostradaj" + W, r"strada", r"stradaja",
+        r"sent (?:fine|ok|okay)", r"arrived", r"delivered", r"nostradaj" + W, r"strada", r"stradaj"
+                                                                                         r"a",
         r"aizgaj" + W, r"pienac" + W, r"nosutij" + W, r"работа" + W, r"сработал" + W,
         r"уш(?:[её]л|ло|ла|ли)", r"дош(?:[её]л|ло|ла|ли)", r"приш(?:[её]л|ло|ла|ли)",
         r"отправил" + W, r"прош(?:[её]л|ло|ла|ли)",
@@ -260,11 +274,13 @@ _PHRASES: list[Entry] = [
         r"atgriez" + W, r"отклонен" + W, r"вернул" + W, r"недоставлен" + W,
         r"access denied", r"not allowed to send", r"too large", r"limit exceeded", r"send as",
     ), "test_result", "rejected", weak=True),
-    *_many("value", (r"(?:some )?other error", r"(?:a )?different (?:error|message)", r"another error",
+    *_many("value", (r"(?:some )?other error", r"(?:a )?different (?:error|message)", r"another er"
+                                                                                      r"ror",
                      r"something else", r"unknown error", r"(?:kada )?cita kluda",
                      r"друг" + W + r" ошибк" + W), "test_result", "other_error", weak=True),
     *_many("value", (
-        r"(?:not|haven'?t|havent|didn'?t|didnt|have not|did not) (?:yet )?(?:tested|tried|test|try|sent "
+        r"(?:not|haven'?t|havent|didn'?t|didnt|have not|did not) (?:yet )?(?:tested|tried|test|try"
+        r"|sent "
         r"a test)(?: it| yet| one)*", r"no test yet",
         r"neesam (?:testej" + W + r"|meginaj" + W + r")", r"nemeginajam", r"neesmu meginaj" + W,
         r"vel neesam" + W, r"ещ[её] не (?:пробовал" + W + r"|тестировал" + W + r")",
@@ -279,7 +295,8 @@ _PHRASES: list[Entry] = [
         r"(?:show|there|appear|visible)" + W, r"(?:doesn'?t|does not) (?:show|appear)" + W,
         r"gr[ae]yed out", r"not (?:shown|visible|listed)", r"missing", r"hidden",
         r"(?:tadas |tada )?opcij" + W + r" (?:vispar )?(?:nav|neparad" + W + r"|neredzu)",
-        r"neredzu" + W, r"tas tur nav", r"ta tur nav", r"pelek" + W, r"nav (?:tadas|tada) opcij" + W,
+        r"neredzu" + W, r"tas tur nav", r"ta tur nav", r"pelek" + W,
+        r"nav (?:tadas|tada) opcij" + W,
         r"(?:такой |этой )?опци" + W + r" (?:вообще )?(?:нет|не отображается|не видно)",
         r"нет такой опции", r"не вижу" + W, r"его там нет", r"ее там нет", r"сер(?:ый|ая|ое|ые)",
         r"не отображается",
@@ -289,7 +306,8 @@ _PHRASES: list[Entry] = [
 # ---- facts named by their topic -----------------------------------------------------------
 _TOPICS: list[Entry] = [
     *_many("topic", (
-        r"mfa", r"2fa", r"2 fa", r"two[- ]?factor" + W, r"2[- ]?factor" + W, r"multi[- ]?factor" + W,
+        r"mfa", r"2fa", r"2 fa", r"two[- ]?factor" + W, r"2[- ]?factor" + W,
+        r"multi[- ]?factor" + W,
         r"second (?:step|factor)", r"2[- ]?step" + W, r"two[- ]?step" + W, r"divfaktor" + W,
         r"divpakap" + W, r"daudzfaktor" + W, r"otr" + W + r" sol" + W, r"мфа", r"2фа",
         r"двухфактор" + W, r"двухэтапн" + W, r"многофактор" + W, r"втор" + W + r" фактор" + W,
@@ -342,31 +360,39 @@ _STATES: list[Entry] = [
     # "I can't find it": missing where the question is Authenticated SMTP, else not known.
     *_many("state", (r"(?:i )?(?:can'?t|cannot|couldn'?t|could not) find (?:it|that|this|the \w+"
                      r"(?: setting| option)?|that setting|the setting|authenticated smtp)",
-                     r"nevar(?:u|am)? (?:to )?atrast" + W, r"не (?:могу|можем|смог" + W + r") найти"),
+                     r"nevar(?:u|am)? (?:to )?atrast" + W, r"не (?:могу|можем|смог" + W + r") найт"
+                                                                                          r"и"),
            value="notfound"),
     # Unsure first: "not sure", "no idea", "не знаю" hold a negator of their own.
     *_many("unsure", (
         r"unsure", r"not sure", r"(?:i )?(?:don'?t|do not|dont) know", r"no idea", r"idk", r"dunno",
-        r"no clue", r"(?:can'?t|cannot) (?:tell|say)", r"not certain", r"unknown", r"never heard" + W,
-        r"what'?s that", r"what is that", r"(?:haven'?t|have not|didn'?t|did not) (?:checked|looked|check|look)",
+        r"no clue", r"(?:can'?t|cannot) (?:tell|say)", r"not certain", r"unknown",
+        r"never heard" + W,
+        r"what'?s that", r"what is that", r"(?:haven'?t|have not|didn'?t|did not) (?:checked|looke"
+                                          r"d|check|look)",
         r"(?:i )?(?:don'?t|do not) have access", r"no access",
         r"(?:how|where) (?:do|can|could|should) (?:i|we) (?:check|find|see|look)" + W,
         r"how (?:to|do you) check", r"maybe", r"perhaps", r"possibly", r"who knows",
-        r"nezin" + W, r"neesmu (?:dross|drosa|parliecinat" + W + r"|skatij" + W + r"|parbaudij" + W + r")",
-        r"(?:nav )?ne jausmas", r"grut" + W + r" pateikt", r"ka (?:lai )?(?:es )?(?:to )?(?:parbaudit|zinu|"
+        r"nezin" + W,
+        r"neesmu (?:dross|drosa|parliecinat" + W + r"|skatij" + W + r"|parbaudij" + W + r")",
+        r"(?:nav )?ne jausmas", r"grut" + W + r" pateikt", r"ka (?:lai )?(?:es )?(?:to )?(?:parbau"
+                                                           r"dit|zinu|"
         r"uzzinat|redzet)", r"kur (?:to )?(?:var )?(?:atrast|redzet|skatit)", r"varbut",
         r"pirmo reizi dzirdu", r"(?:man )?nav piekluves", r"kas tas (?:ir)?", r"what'?s that",
         r"\w+ would know", r"(?:i'?d |i would |we'?d )?(?:need|have) to (?:ask|check with)",
         r"zinatu", r"japrasa", r"знает (?:наш|мой|только)" + W, r"(?:надо|нужно) спросить",
         r"kur (?:tas|ta) ir", r"where (?:it|that) is", r"где (?:это|она|он)\b",
         r"what is (?:that|this|it)",
-        r"не знаю", r"не уверен" + W, r"понятия не имею", r"без понятия", r"хз", r"(?:сложно|трудно) сказать",
-        r"не помню", r"не смотрел" + W, r"не проверял" + W, r"как (?:это )?(?:проверить|узнать|посмотреть)",
+        r"не знаю", r"не уверен" + W, r"понятия не имею", r"без понятия", r"хз", r"(?:сложно|трудн"
+                                                                                 r"о) сказать",
+        r"не помню", r"не смотрел" + W, r"не проверял" + W, r"как (?:это )?(?:проверить|узнать|пос"
+                                                            r"мотреть)",
         r"где (?:это )?(?:посмотреть|найти)", r"может быть", r"возможно", r"первый раз слышу",
         r"(?:а )?что это", r"(?:у меня )?нет доступа",
     )),
     # Hedges: the answer is given, with less certainty.
-    *_many("hedge", (r"i (?:don'?t|do not) think so", r"nedomaju", r"не думаю", r"not that i know of",
+    *_many("hedge", (r"i (?:don'?t|do not) think so", r"nedomaju", r"не думаю", r"not that i know "
+                                                                                r"of",
                      r"not as far as i know"), value="no"),
     *_many("hedge", (r"i (?:think|guess|believe|suppose|assume|reckon) so",), value="yes"),
     *_many("hedge", (
@@ -375,27 +401,33 @@ _STATES: list[Entry] = [
         r"afaik", r"as far as i (?:know|can tell)", r"presumably", r"seems", r"apparently",
         r"i'?d say", r"laikam", r"drosi vien", r"domaju", r"liekas", r"skiet", r"vajadzetu" + W,
         r"cik (?:es |man )?(?:zinu|zinams)", r"it ka", r"кажется", r"наверное", r"наверно",
-        r"вроде(?: бы)?", r"скорее всего", r"думаю", r"должн" + W + r" быть", r"насколько (?:я )?знаю",
+        r"вроде(?: бы)?", r"скорее всего", r"думаю", r"должн" + W + r" быть", r"насколько (?:я )?з"
+                                                                              r"наю",
         r"насколько мне известно", r"по[- ]моему", r"вероятно", r"видимо",
     )),
     # "MFA isn't required", "no two-factor": negators, bare answers.
     *_many("state", (
-        r"unticked", r"unchecked", r"not (?:ticked|checked)", r"(?:the )?(?:box|checkbox|tick ?box) "
+        r"unticked", r"unchecked", r"not (?:ticked|checked)", r"(?:the )?(?:box|checkbox|tick ?box"
+                                                              r") "
         r"(?:is )?empty", r"empty (?:box|checkbox)", r"atkeks" + W, r"noneemt" + W + r" keks" + W,
-        r"keks" + W + r" (?:ir )?nonemt" + W, r"nonemu keks" + W, r"lodzin" + W + r" (?:ir )?tuks" + W,
+        r"keks" + W + r" (?:ir )?nonemt" + W, r"nonemu keks" + W,
+        r"lodzin" + W + r" (?:ir )?tuks" + W,
         r"tuks" + W + r" lodzin" + W, r"neatzimet" + W, r"neiekeks" + W,
-        r"чекбокс" + W + r" пуст" + W, r"пуст" + W + r" чекбокс" + W, r"гал(?:оч)?к" + W + r" снят" + W,
+        r"чекбокс" + W + r" пуст" + W, r"пуст" + W + r" чекбокс" + W,
+        r"гал(?:оч)?к" + W + r" снят" + W,
         r"снят" + W + r" гал(?:оч)?к" + W, r"не отмечен" + W, r"неотмечен" + W,
     ), value="untick"),
     *_many("state", (
         r"ticked", r"checked", r"(?:the )?tick(?: is)? there", r"tick", r"selected",
         r"iekeks" + W, r"atzimet" + W, r"keksis", r"keksit" + W, r"keks" + W, r"galoch" + W,
-        r"отмечен" + W, r"гал(?:оч)?к" + W + r"(?: стоит)?", r"стоит гал(?:оч)?к" + W, r"поставил" + W
+        r"отмечен" + W, r"гал(?:оч)?к" + W + r"(?: стоит)?", r"стоит гал(?:оч)?к" + W,
+        r"поставил" + W
         + r" гал(?:оч)?к" + W,
     ), value="tick"),
     *_many("state", (
         r"turned off", r"switched off", r"disabled?", r"disbled", r"deactivated?", r"inactive",
-        r"blocked", r"forbidden", r"off", r"removed", r"nonem" + W, r"снял" + W, r"убрал" + W, r"neieslegt" + W, r"neaktiviz" + W, r"neatlaut" + W,
+        r"blocked", r"forbidden", r"off", r"removed", r"nonem" + W, r"снял" + W, r"убрал" + W,
+        r"neieslegt" + W, r"neaktiviz" + W, r"neatlaut" + W,
         r"izslegt" + W, r"izsledz" + W, r"atslegt" + W, r"atsledz" + W, r"deaktiv" + W,
         r"neaktiv" + W, r"blokets?", r"blok" + W, r"выключ" + W, r"отключ" + W, r"выкл",
         r"деактив" + W, r"неактив" + W, r"заблокир" + W, r"блокир" + W, r"запрещ" + W,
@@ -416,14 +448,16 @@ _STATES: list[Entry] = [
         r"у нас(?: есть)?", r"у него(?: есть)?", r"покупа" + W,
         r"have", r"has", r"got", r"use", r"using", r"uses", r"there (?:is|are)", r"there'?s",
         r"(?:is|are) there",
-        r"set up", r"configured", r"exists?", r"ir", r"lietoj" + W, r"izmantoj" + W, r"iestatit" + W,
+        r"set up", r"configured", r"exists?", r"ir", r"lietoj" + W, r"izmantoj" + W,
+        r"iestatit" + W,
         r"есть", r"имеется", r"используем", r"использу" + W, r"пользуемся", r"настроен" + W,
         r"est'?", r"bought", r"purchased", r"assigned", r"pirk" + W, r"nopirk" + W, r"pieskir" + W,
         r"jalieto", r"jaizmanto", r"iestat" + W, r"купил" + W, r"куплен" + W, r"назначен" + W,
         r"настраива" + W, r"настроил" + W,
     ), value="have"),
     # Latvian says "we don't use" in one word.
-    *_many("state", (r"nelieto" + W, r"neizmanto" + W, r"nepirk" + W, r"neesam (?:pirk|iestatij)" + W),
+    *_many("state", (r"nelieto" + W, r"neizmanto" + W, r"nepirk" + W,
+    r"neesam (?:pirk|iestatij)" + W),
            value="nohave"),
     *_many("state", (r"prasit" + W, r"pieprasit" + W), value="on"),
     # "with a licence", "ar licenci", "с лицензией": a topic had; alone they say nothing.
@@ -440,7 +474,8 @@ _STATES: list[Entry] = [
     *_many("no", (r"no", r"nope", r"nah", r"n"), lang="en"),
     *_many("no", (r"no",), lang="ru"),
     *_many("no", (
-        r"none", r"not at all", r"not really", r"neither", r"nor", r"negative", r"nee*", r"nav", r"нет",
+        r"none", r"not at all", r"not really", r"neither", r"nor", r"negative", r"nee*", r"nav",
+        r"нет",
         r"неа", r"нету", r"net", r"ne",
     )),
     *_many("neg", (
@@ -474,7 +509,7 @@ FUZZY_TARGETS: frozenset[str] = frozenset({
     "enforced", "required", "premium", "standard", "business", "exchange", "online",
     "equipment", "activated", "deactivated", "licences", "licenses",
     "ieslegts", "ieslegta", "ieslegti", "izslegts", "izslegta", "izslegti", "atslegts", "atslegti",
-    "licence", "licences", "licenci", "pastkaste", "pastkastei", "parole", "drosibas",
+    "licenci", "pastkaste", "pastkastei", "parole", "drosibas",
     "noklusejumi", "kopiga", "atzimets", "iekeksets",
     "включена", "включен", "включено", "включены", "выключена", "выключен", "выключено",
     "выключены", "отключена", "отключен", "отключено", "отключены", "лицензия", "лицензии",

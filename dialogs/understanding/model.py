@@ -22,6 +22,7 @@ ids pick rows of one weight matrix, one small product gives every head's scores.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -249,7 +250,7 @@ def _polarity_map() -> dict[str, dict[str, str]]:
 
 def train(rows: Sequence[Row], key: str = "") -> LinearModel:
     """Fit the three heads on ``rows`` (the training split). Deterministic."""
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
 
     documents = [features(clean(row.text), row.context) for row in rows]
     document_frequency: dict[str, int] = {}
@@ -274,13 +275,15 @@ def train(rows: Sequence[Row], key: str = "") -> LinearModel:
     matrix = csr_matrix((data, indices, indptr), shape=(count, len(names_in_order)))
 
     polarity = _polarity_map()
-    targets = {
+    targets: dict[str, list[str | None]] = {
         "intent": [row.intent for row in rows],
         "answer": [answer_label(row, polarity) for row in rows],
         "lang": [row.lang for row in rows],
     }
-    label_sets = {"intent": INTENTS, "answer": ANSWERS, "lang": LANGS}
-    weights, biases, heads = [], [], []
+    label_sets: dict[str, tuple[str, ...]] = {"intent": INTENTS, "answer": ANSWERS, "lang": LANGS}
+    weights: list[np.ndarray] = []
+    biases: list[np.ndarray] = []
+    heads: list[Head] = []
     start = 0
     for name, labels in label_sets.items():
         chosen = [i for i, label in enumerate(targets[name]) if label is not None]
@@ -419,9 +422,9 @@ def _temperature(x: Any, y: np.ndarray, classes: int, c: float,
     fold_of = np.empty(len(y), dtype=int)
     fold_of[order] = np.arange(len(y)) % _FOLDS  # stratified: each class spread over the folds
     logits = np.zeros((len(y), classes))
-    for fold in range(_FOLDS):
-        test_rows = np.flatnonzero(fold_of == fold)
-        train_rows = np.flatnonzero(fold_of != fold)
+    for part in range(_FOLDS):
+        test_rows = np.flatnonzero(fold_of == part)
+        train_rows = np.flatnonzero(fold_of != part)
         coef, bias = fit_softmax(x[train_rows], y[train_rows], classes, c, start=whole,
                                  iterations=_FOLD_ITERATIONS)
         logits[test_rows] = x[test_rows] @ coef + bias
@@ -462,10 +465,8 @@ def load_or_train(path: Path = MODEL_PATH, *, write: bool = True) -> LinearModel
             return model
     model = train(load("train"), key)
     if write:
-        try:
+        with contextlib.suppress(OSError):  # a read-only install trains in memory at each start
             model.save(path)
-        except OSError:
-            pass  # a read-only install trains in memory at each start
     return model
 
 

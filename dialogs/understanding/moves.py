@@ -14,8 +14,10 @@ W = r"[\w-]*"
 
 _MOVES: tuple[tuple[str, str], ...] = (
     ("wait", r"\bwait\b|hold on|hang on|\bone sec|\ba sec\b|\bsec\b|just a (?:moment|minute|sec)|"
-             r"one moment|\ba (?:minute|moment)\b|give me (?:a|\d+|few|a few) (?:min|minute|moment|sec)"
-             + W + r"|gimme a|\bbrb\b|let me (?:check|look|see|ask|find)|\bchecking\b|looking (?:it )?up|"
+             r"one moment|\ba (?:minute|moment)\b|give me (?:a|\d+|few|a few) (?:min|minute|moment"
+             r"|sec)"
+             + W + r"|gimme a|\bbrb\b|let me (?:check|look|see|ask|find)|\bchecking\b|looking (?:i"
+                   r"t )?up|"
              r"\bmirkl" + W + r"|\bbrid" + W + r"|\bbrit" + W + r"|\bsekund" + W + r"|\bpagaid" + W
              + r"|\buzgaid" + W + r"|\btulit\b|\bparbaudu\b|\bpaskatis" + W + r"|\bpajautas" + W
              + r"|\bmeklej" + W + r"|\bminut(?:iti|ite|i)\b|iedod (?:man )?(?:\d+ )?minut" + W
@@ -25,19 +27,23 @@ _MOVES: tuple[tuple[str, str], ...] = (
     ("skip", r"\bskip\b|\blater\b|\bmove on\b|next (?:one|question)|ask (?:me )?the next|"
              r"come back to (?:this|it|that)|\bpass\b|\bizlai" + W + r"|\bvelak\b|\btalak\b|"
              r"nakam" + W + r"|\bпропус" + W + r"|\bпотом\b|\bдальше\b|следующ" + W + r"|позже"),
-    ("person", r"\bhuman\b|\bperson\b|\bagent\b|\bsomeone\b|\bsomebody\b|\breal (?:person|people)\b|"
-               r"\bcall me\b|phone call|with me on the phone|pa telefonu|kopa ar mani|\bcolleague\b|\boperator\b|\bescalate\b|contact support|"
+    ("person", r"\bhuman\b|\bperson\b|\bagent\b|\bsomeone\b|\bsomebody\b|\breal (?:person|people)"
+               r"\b|"
+               r"\bcall me\b|phone call|with me on the phone|pa telefonu|kopa ar mani|\bcolleague"
+               r"\b|\boperator\b|\bescalate\b|contact support|"
                r"(?:talk|speak|chat) (?:to|with) (?:a |your |someone|somebody|support)|"
                r"connect me|get me (?:support|an agent|a person|someone)|support team|"
                r"\bcilvek" + W + r"|\boperator" + W + r"|\bkonsultant" + W + r"|\bpiezvan" + W
-               + r"|\bparunat ar\b|\brunat ar\b|ar kadu (?:parunat|runat)|\bkads no\b|atbalst" + W + r" (?:dienest" + W + r"|ar)|"
+               + r"|\bparunat ar\b|\brunat ar\b|ar kadu (?:parunat|runat)|\bkads no\b|atbalst" + W
+               + r" (?:dienest" + W + r"|ar)|"
                r"savienojiet|sazinaties ar atbalst" + W + r"|\bчеловек" + W + r"|оператор" + W
                + r"|консультант" + W + r"|позвон" + W + r"|поговорить с|\bживо" + W + r"|"
                r"техподдержк" + W + r"|связ" + W + r" (?:с|со) (?:поддержк" + W + r"|кем)|"
                r"кто-(?:то|нибудь)|кем-(?:то|нибудь)|по телефону|вместе со мной|"
                r"(?:your|jusu|ваш" + W + r") (?:support|atbalst" + W + r"|поддержк" + W + r")"),
     ("back", r"^(?:\W*(?:oops|ups|ой|ой,|sorry)\W*)?(?:go )?(?:back|atpakal|назад|previous|"
-             r"ieprieksej" + W + r"|предыдущ" + W + r"|к предыдущ" + W + r"|uz ieprieksej" + W + r")\b|"
+             r"ieprieksej" + W + r"|предыдущ" + W + r"|к предыдущ" + W + r"|uz ieprieksej" + W
+             + r")\b|"
              r"(?:go|ejam|soli|шаг|вернись|вернуться)\W*(?:\w+\W+)?(?:back|atpakal|назад)|"
              r"change my last answer|mainit pedejo atbildi|поменять последний ответ"),
     ("start_over", r"start (?:over|again|from (?:the )?(?:beginning|scratch))|\brestart|\breset\b|"
@@ -47,7 +53,8 @@ _MOVES: tuple[tuple[str, str], ...] = (
                    r"перезапуск|друг" + W + r" ящик|новая проверка"),
     ("help", r"^(?:help|help me|palidz" + W + r"|помоги|помогите)\W*$|what can you (?:do|help)|"
              r"what can i (?:type|say|write)|how does (?:this|it) work|what are my options|"
-             r"\bko tu (?:proti|vari)\b|ar ko tu vari palidzet|ka tas strada|ko es (?:te |seit )?varu"
+             r"\bko tu (?:proti|vari)\b|ar ko tu vari palidzet|ka tas strada|ko es (?:te |seit )?v"
+             r"aru"
              r"|что ты умеешь|с чем ты можешь помочь|как это работает|что я могу|"
              r"^(?:menu|options|komandas|izvelne|iespejas|меню|команды|варианты)\W*$"),
     ("change", r"(?:change|correct|fix|redo|edit|update|amend)\b.{0,30}\b(?:answer|what i said|"

@@ -80,7 +80,7 @@ def match_follow_up(text: str, follow_up: Mapping[str, Any]) -> str | None:
     options = follow_up.get("options", [])
     for label, cause_id in options:
         label_norm = normalise(str(label))
-        if said == label_norm or said == cause_id:
+        if said in (label_norm, cause_id):
             return str(cause_id)
     for label, cause_id in options:
         words = [w for w in normalise(str(label)).split() if len(w) > 3]

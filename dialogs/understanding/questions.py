@@ -37,7 +37,8 @@ _PRONOUN_OPENER = re.compile(
 _WEAK_OPENERS = re.compile(r"^(?:kads|kada|kadi|kadas|kadu|ka|ko)(?![\w-])")
 # Unsure answers that are worded as questions ("how do I check?") answer the question asked.
 UNSURE_QUESTION = re.compile(
-    r"^(?:(?:and|so|but|un|nu|а|и|ну)\W+)?(?:(?:not sure|no idea|dunno|nezinu|не знаю|не уверен\w*)\W+)?"
+    r"^(?:(?:and|so|but|un|nu|а|и|ну)\W+)?(?:(?:not sure|no idea|dunno|nezinu|не знаю|не уверен\w*"
+    r")\W+)?"
     r"(?:how (?:do|can|could) (?:i|we) (?:check|find out|tell|see)(?: (?:that|it|this))?|"
     r"how to check|where do i (?:see|find|look)(?: (?:that|it|this))?|how can i tell|"
     r"ka (?:lai )?(?:to )?(?:parbaudit|uzzinat|zinu)|kur (?:to )?(?:var )?(?:redzet|atrast)|"
@@ -45,17 +46,21 @@ UNSURE_QUESTION = re.compile(
     r"как (?:это )?(?:проверить|узнать)|где (?:это )?(?:посмотреть|найти)|а что это|что это)\W*$")
 
 _UNSURE_OPENING = re.compile(
-    r"^(?:(?:and|so|but|un|nu|а|и|ну)\W+)?(?:how (?:do|can|could) (?:i|we) (?:check|find out|tell|know)|how would i know|"
-    r"ka (?:lai )?(?:es )?(?:to )?(?:parbaudit|uzzinat|zinu|zinat)|kur (?:to )?(?:var )?(?:redzet|atrast)|"
+    r"^(?:(?:and|so|but|un|nu|а|и|ну)\W+)?(?:how (?:do|can|could) (?:i|we) (?:check|find out|tell|"
+    r"know)|how would i know|"
+    r"ka (?:lai )?(?:es )?(?:to )?(?:parbaudit|uzzinat|zinu|zinat)|kur (?:to )?(?:var )?(?:redzet|"
+    r"atrast)|"
     r"как (?:это )?(?:проверить|узнать)|откуда (?:мне )?знать)\b")
 # Kinds, most specific first.
-_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern)) for kind, pattern in (
+_KIND_PATTERNS: tuple[tuple[str, str], ...] = (
     ("how_long", r"how long|how soon|how much time|how many (?:minutes|hours|days)|"
                  r"when (?:will|does|should|can) (?:it|this|that|the change|the fix|sending|mail)"
-                 r" (?:start|begin|take|work)|(?:have|need) to wait|wait before|take effect|propagat|"
+                 r" (?:start|begin|take|work)|(?:have|need) to wait|wait before|take effect|propag"
+                 r"at|"
                  r"cik (?:ilgi|ilga laika|ilgs|minut|stund|drizi)|kad (?:tas )?(?:saks|stasies)|"
                  r"jagaida|jāpagaida|japagaida|stajas speka|izplatas|"
-                 r"сколько (?:ждать|времени|минут|часов)|через сколько|когда (?:это )?(?:начнет|заработает|"
+                 r"сколько (?:ждать|времени|минут|часов)|через сколько|когда (?:это )?(?:начнет|за"
+                 r"работает|"
                  r"вступ)|надо ли подождать|подождать перед|вступят в силу|применяется"),
     ("is_safe", r"\bsafe|secure|security risk|\brisk|dangerous|less secure|open us up|attack|"
                 r"\bdrosi\b(?! vien)|\bdross\b|bistam|neaizsargat|mazak drosib|"
@@ -66,52 +71,67 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(patter
     ("where", r"\bwhere\b|how (?:do|can|could) (?:i|we) (?:check|see|find|tell|look)|how to check|"
               r"\bkur\b|ka (?:es )?(?:varu )?(?:parbaudit|paskatities|redzet|atrast)|"
               r"\bгде\b|как (?:мне )?(?:проверить|посмотреть|найти|узнать)"),
-    ("how_to", r"how (?:do|can|could|should) (?:i|we|you) (?:enable|turn|set|create|configure|disable|"
-               r"switch|allow|make|get|add|fix)|how to (?:enable|turn|set|create|configure|disable)|"
+    ("how_to", r"how (?:do|can|could|should) (?:i|we|you) (?:enable|turn|set|create|configure|disa"
+               r"ble|"
+               r"switch|allow|make|get|add|fix)|how to (?:enable|turn|set|create|configure|disable"
+               r")|"
                r"\bka (?:lai )?(?:ieslegt|izslegt|iestatit|izveidot|konfiguret|atlaut|uzstadit)|"
                r"как (?:мне )?(?:включить|отключить|выключить|настроить|создать|разрешить)"),
     ("support", r"support|\bcan (?:the tms|cloudex|it|we) (?:use|log|sign|work|do)|can we use|"
-                r"does it work with|instead\b|atbalst|vai (?:tms |cloudex )?var (?:lietot|pieslegties|"
+                r"does it work with|instead\b|atbalst|vai (?:tms |cloudex )?var (?:lietot|pieslegt"
+                r"ies|"
                 r"izmantot)|vai stradas ar|поддерж|умеет|можно (?:ли )?(?:войти|использовать|"
                 r"подключ)|будет работать|может ли"),
-))
+)
+_KINDS = tuple((kind, re.compile(pattern)) for kind, pattern in _KIND_PATTERNS)
 
 # Topics of the knowledge's "answers", most specific first.
-_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((topic, re.compile(pattern)) for topic, pattern in (
-    ("basic_auth_change", r"(?:basic auth\w*|smtp (?:auth|password)\w*|password)\W.*(?:turn\w* off|switch"
+_TOPIC_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("basic_auth_change", r"(?:basic auth\w*|smtp (?:auth|password)\w*|password)\W.*(?:turn\w* off"
+                          r"|switch"
                           r"\w* off|disabl|killing|deadline|2026|december|stop|after|until|\bend|"
                           r"remov|retir|go away|phase\w* out)|"
-                          r"(?:turn\w* off|switch\w* off|disabl\w*|killing|deadline|end of|\bend\w*|stop|"
+                          r"(?:turn\w* off|switch\w* off|disabl\w*|killing|deadline|end of|\bend"
+                          r"\w*|stop|"
                           r"remov\w*|retir\w*|phas\w* out|izbeig\w*|atcel\w*|прекра\w*|отмен\w*|"
                           r"убира\w*|уберут) .*"
                           r"(?:basic auth\w*|basic authentication|smtp auth|smtp password)|"
                           r"december 2026|end of 2026|2026|decembr|izsleg\w* basic|atsleg\w* smtp|"
-                          r"декабр|отключ\w* (?:basic|smtp)|basic auth\w*.*(?:до какого|когда|отключ)|"
+                          r"декабр|отключ\w* (?:basic|smtp)|basic auth\w*.*(?:до какого|когда|откл"
+                          r"юч)|"
                           r"(?:kad|lidz kuram).*basic|basic.*(?:izsleg|lidz)|parole stradas|"
                           r"пароль будет работать|will (?:the|our) password still work|"
                           r"(?:stop|parstas|перестанет) (?:working|stradat|работать)|next year"),
     ("smtp_settings", r"smtp (?:server|host|settings|hosts|serveris|сервер)|\bport|\bports|\bпорт|"
                       r"\bserver\b|serveris|сервер|ssl|tls|starttls|encryption|sifresan|шифрован|"
-                      r"user ?name|username|lietotajvard|логин это|имя пользователя|smtp\.office365|"
+                      r"user ?name|username|lietotajvard|логин это|имя пользователя|smtp\.office36"
+                      r"5|"
                       r"settings should i enter|iestatijumi jaieraksta|настройки (?:вписать|smtp)|"
                       r"smtp iestatijum|outlook smtp|настройки smtp"),
-    ("cloudex_needs", r"what (?:do|does) (?:you|cloudex|the tms|tms) need|what info|need from (?:us|me|our)|"
+    ("cloudex_needs", r"what (?:do|does) (?:you|cloudex|the tms|tms) need|what info|need from (?:u"
+                      r"s|me|our)|"
                       r"should (?:our|my) it|prepare|kas jums .*vajag|kas (?:tms|cloudex) vajag|"
-                      r"vaja(?:g|dz)\w* no|kas (?:jums|tms|cloudex)\b.*vaja(?:g|dz)|jasagatavo|informacij|что (?:вам|tms|cloudex) .*нужно|"
+                      r"vaja(?:g|dz)\w* no|kas (?:jums|tms|cloudex)\b.*vaja(?:g|dz)|jasagatavo|inf"
+                      r"ormacij|что (?:вам|tms|cloudex) .*нужно|"
                       r"нужно tms|подготовить|информаци"),
     ("app_password", r"app[- ]?(?:password|pass|pwd)|lietotnes parol|programmas parol|app parol|"
                      r"парол\w* приложени|апп? парол"),
-    ("oauth", r"oauth|modern auth|modern\w* autentif|современн\w* аутент|microsoft (?:kont|login|sign)|"
-              r"sign in with microsoft|ar microsoft|через (?:вход |учетк\w* |учетн\w* запис\w* )?microsoft|"
+    ("oauth", r"oauth|modern auth|modern\w* autentif|современн\w* аутент|microsoft (?:kont|login|s"
+              r"ign)|"
+              r"sign in with microsoft|ar microsoft|через (?:вход |учетк\w* |учетн\w* запис\w* )?m"
+              r"icrosoft|"
               r"log in with|instead of a password|nevis paroli|а не по паролю|xoauth"),
     ("shared_mailbox", r"shared|kopig|koplieto|общ\w* (?:почтов\w* )?ящик|общим ящиком|общий"),
     ("license", r"licen|лиценз|business basic|\be[135]\b|exchange online"),
-    ("mfa", r"\bmfa\b|2fa|multi ?factor|two[- ]factor|daudzfaktor|divfaktor|многофактор|двухфактор"),
+    ("mfa", r"\bmfa\b|2fa|multi ?factor|two[- ]factor|daudzfaktor|divfaktor|многофактор|двухфакто"
+            r"р"),
     ("security_defaults", r"security defaults?|drosibas noklusejum|параметр\w* безопасност|"
                           r"безопасности по умолчанию"),
     ("conditional_access", r"conditional access|\bca\b|nosacijumpiekluv|условн\w* доступ"),
-    ("smtp_auth", r"smtp[- ]?auth|authenticated smtp|smtp autentif|smtp аутентиф|manage email apps"),
-))
+    ("smtp_auth", r"smtp[- ]?auth|authenticated smtp|smtp autentif|smtp аутентиф|manage email app"
+                  r"s"),
+)
+_TOPICS = tuple((topic, re.compile(pattern)) for topic, pattern in _TOPIC_PATTERNS)
 
 
 def is_question(folded: str) -> bool:
@@ -153,7 +173,8 @@ def is_unsure_question(folded: str) -> bool:
 
 
 def kind_of(folded: str) -> str:
-    """The kind of a question: what_is (the default), where, how_to, how_long, is_safe, when, support."""
+    """The kind of a question: what_is (the default), where, how_to, how_long, is_safe, when,
+    support."""
     for kind, pattern in _KINDS:
         if pattern.search(folded):
             return kind

@@ -66,7 +66,8 @@ _NEUTRAL = frozenset({
     "mfa", "2fa", "sd", "ca", "smtp", "auth", "oauth", "oauth2", "xoauth2", "e1", "e3", "e5", "f1",
     "f3", "tms", "cloudex", "microsoft", "office", "exchange", "online", "ok", "okay", "entra",
     "azure", "admin", "tenant", "app", "business", "basic", "standard", "premium", "kiosk", "plan",
-    "ssl", "tls", "starttls", "m365", "o365", "365", "id", "p1", "p2", "outlook", "teams", "emailaddr",
+    "ssl", "tls", "starttls", "m365", "o365", "365", "id", "p1", "p2", "outlook", "teams",
+    "emailaddr",
     "errcode", "powershell", "lol", "ps", "pwd", "bp", "xd", "hmm", "test", "email", "mail",
     # Greetings everyone in the Baltics types in English.
     "hi", "hey", "hello", "thanks", "thx", "bye",
@@ -79,7 +80,8 @@ _COMMANDS: Mapping[str, str] = {
                      "назад", "предыдущий", "предыдущий вопрос", "nazad"), "back"),
     **dict.fromkeys(("start over", "restart", "reset", "start again", "begin again", "new check",
                      "start from scratch", "from the beginning", "sakt no jauna", "no jauna",
-                     "no sakuma", "sakt no sakuma", "restartet", "начать заново", "заново", "сначала",
+                     "no sakuma", "sakt no sakuma", "restartet", "начать заново", "заново",
+                     "сначала",
                      "с начала", "начать сначала", "сброс", "перезапуск"), "start_over"),
     **dict.fromkeys(("help", "?", "menu", "commands", "options", "palidziba", "palidzi", "izvelne",
                      "komandas", "помощь", "справка", "меню", "команды", "pomosch"), "help"),
@@ -218,9 +220,9 @@ class Understanding:
                             answers or {})
         # A short answer in an error's words ("authentication unsuccessful") answers the question.
         answered = any(f.name == question and not f.bare for f in facts) and len(text) < 60
-        if (has_error_code(text) and len(text) >= 20
-                or (moves.reads_like_error_text(text) or names_a_bare_code(text)) and not answered) \
-                and not opens_as_question:
+        coded = has_error_code(text) and len(text) >= 20
+        worded = moves.reads_like_error_text(text) or names_a_bare_code(text)
+        if (coded or (worded and not answered)) and not opens_as_question:
             return draft.reading("error", 0.9)
         strong = [f for f in facts if not f.bare]
         bare = [f for f in facts if f.bare]
@@ -233,7 +235,8 @@ class Understanding:
                 return draft.reading("fix_worked" if polar == "yes" else "fix_failed", 0.9)
         if question is not None and questions.is_unsure_question(folded):
             return draft.with_facts("answer", 0.9, facts)
-        if question == "mailbox" and any(f.name == "mailbox" and f.value != "unsure" for f in facts):
+        if question == "mailbox" and any(f.name == "mailbox" and f.value != "unsure"
+                                         for f in facts):
             # "Can we use tms@contoso.com?" still answers the address question.
             return draft.with_facts("answer", 0.9, facts)
         if opens_as_question or (asks and top == "question"):
@@ -271,7 +274,8 @@ class Understanding:
             # Closing or failing a fix takes its words ("it works", "same error"), or certainty
             # about words seen before: "zzkx qwv" must never close a conversation.
             return draft.reading("other", p_top)
-        if top in _MOVES_ONLY or top == "question" or (top == "greeting" and not moves.greets(folded)):
+        if top in _MOVES_ONLY or top == "question" or (
+                top == "greeting" and not moves.greets(folded)):
             # "Skip", "back" or "hi" needs its words; the classifier alone does not move the flow.
             return draft.reading("other", p_top)
         if p_top < _SURE_INTENT and top in {"problem", "start", "other"} and looks_like_error(text):
@@ -394,7 +398,8 @@ class _Draft:
             if intent == "answer" and not others and self.context == "fix":
                 polar = _bare_polarity(self.text)
                 if polar is not None:
-                    return self.reading("fix_worked" if polar == "yes" else "fix_failed", confidence)
+                    worked = polar == "yes"
+                    return self.reading("fix_worked" if worked else "fix_failed", confidence)
             facts = list(others)
             intent = "facts" if facts else "other"
         if self.context in (None, "-") and intent == "answer":

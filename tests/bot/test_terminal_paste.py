@@ -71,9 +71,9 @@ async def test_make_chat_diagnoses_a_pasted_error_in_one_turn(tmp_path: Path) ->
         await asyncio.wait_for(chat, 10)
 
 
-async def shows(out: io.StringIO, text: str, timeout: float = 10.0) -> str:
+async def shows(out: io.StringIO, text: str, within: float = 10.0) -> str:
     """Wait until the terminal output contains ``text``; returns the output."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while text not in out.getvalue():
         assert time.monotonic() < deadline, f"{text!r} never shown:\n{out.getvalue()[-2000:]}"
         await asyncio.sleep(0.02)

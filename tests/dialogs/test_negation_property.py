@@ -107,7 +107,7 @@ statements = st.sampled_from(["en", "lv", "ru"]).flatmap(lambda lang: st.tuples(
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(statements, st.sampled_from([None, "same", "other"]))
 def test_the_negated_form_never_stores_the_affirmative_value(statement, where) -> None:  # type: ignore[no-untyped-def]
-    lang, (fact, topic), (yes_frame, no_frame), filler, plain = statement
+    _lang, (fact, topic), (yes_frame, no_frame), filler, plain = statement
     context = {None: None, "same": fact, "other": "test_result"}[where]
     affirmative = filler + yes_frame.format(t=topic)
     negated = filler + no_frame.format(t=topic)

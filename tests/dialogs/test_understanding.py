@@ -51,9 +51,11 @@ def test_a_no_with_a_negated_statement_is_stored_as_no(
     "Business Standard, licence nopirkta no partnera",
     "sūtām no info@firma.lv",
 ])
-def test_latvian_no_means_from_and_never_answers_no(understanding: Understanding, text: str) -> None:
-    reading = understanding.read(text, "license")
-    assert reading.fact("license") is None or reading.fact("license").value == "yes"  # type: ignore[union-attr]
+def test_latvian_no_means_from_and_never_answers_no(
+    understanding: Understanding, text: str
+) -> None:
+    fact = understanding.read(text, "license").fact("license")
+    assert fact is None or fact.value == "yes"
 
 
 def test_the_issues_list_of_facts_is_read_whole(understanding: Understanding) -> None:
@@ -99,7 +101,8 @@ def test_a_hedge_is_read_but_asked_about_before_it_is_stored(
 
 @pytest.mark.parametrize(("text", "value"), [
     ("Office 365 E1", "yes"), ("M365 E5", "yes"), ("Microsoft 365 Business Basic", "yes"),
-    ("Business Premium", "yes"), ("Exchange Online Plan 2", "yes"), ("Exchange Online (Plan 1)", "yes"),
+    ("Business Premium", "yes"), ("Exchange Online Plan 2", "yes"),
+    ("Exchange Online (Plan 1)", "yes"),
     ("F3", "yes"), ("Exchange Online Kiosk", "yes"), ("it's on Business Standard", "yes"),
     ("Microsoft 365 F1", "no"), ("Microsoft 365 Apps for business", "no"),
     ("only Exchange Foundation", "no"), ("Teams Essentials", "no"),
@@ -247,8 +250,11 @@ _WORDS = ["mfa", "nav", "ieslēgts", "не", "включена", "no", "not", "e
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=14), st.sampled_from(["en", "lv", "ru"]))
-def test_scanning_from_word_starts_finds_what_one_alternation_finds(words: list[str], lang: str) -> None:
+@given(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=14),
+       st.sampled_from(["en", "lv", "ru"]))
+def test_scanning_from_word_starts_finds_what_one_alternation_finds(
+    words: list[str], lang: str
+) -> None:
     text = " ".join(words)
     scan = scan_text(text)
     reader = _reader()
