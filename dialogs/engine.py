@@ -294,10 +294,11 @@ class FlowEngine:
             # The language survives a restart and a flow-version change: it is the customer's.
             lang = snapshot.get("lang") if snapshot.get("lang") in LANGUAGES else None
             chosen = snapshot.get("lang_chosen") is True and lang is not None
-            written = snapshot.get("lang_written") is True and lang is not None
+            # A stored language is the customer's unless it is marked as only a hint.
+            written = lang is not None and not chosen and snapshot.get("lang_hint") is not True
         # The customer's choice, else the language they write in (set as they write), else
         # Teams' locale, else English. Until the customer has written or chosen one, this
-        # turn's locale counts over the one stored (an install says nothing of the language).
+        # turn's locale counts over the hint stored (an install says nothing of the language).
         if not (chosen or written):
             lang = locale_language(locale) or lang or "en"
         return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state,
@@ -310,8 +311,8 @@ class FlowEngine:
                                     "facts": session.facts, "lang": session.lang}
         if session.lang_chosen:
             snapshot["lang_chosen"] = True
-        elif session.lang_written:
-            snapshot["lang_written"] = True
+        elif not session.lang_written:
+            snapshot["lang_hint"] = True  # from Teams' locale or the default: not yet theirs
         return TurnResult(snapshot=snapshot, replies=session.replies, events=typed(events))
 
     def _fire(self, session: TroubleshootingSession, trigger: str) -> bool:

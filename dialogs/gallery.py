@@ -117,7 +117,7 @@ def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBu
     for cause_id in knowledge.cause_ids:
         builders[f"fix-{cause_id}"] = functools.partial(
             cards.fix_card, cause_id=cause_id, facts=SAMPLE_FACTS, lang=lang)
-    builders.update(handoff_builders())
+    builders.update(handoff_builders(lang))
     builders.update(check_builders())
     if lang == SOURCE_LANG:
         builders.update(staff_builders())

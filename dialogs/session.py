@@ -42,7 +42,8 @@ class TroubleshootingSession:
         state: set by the machine.
         lang: the conversation's language (``snapshot["lang"]``): every reply is in it.
         lang_chosen: True when the customer chose it (it then no longer follows their writing).
-        lang_written: True once it comes from what the customer wrote (no longer Teams' locale).
+        lang_written: True once it is the customer's (written, or stored unmarked); False while
+            it is only a hint from Teams' locale (kept as ``"lang_hint": true``).
         live_checks: True when sign-in is configured, so cards may offer "Check my tenant".
     """
 

@@ -269,8 +269,7 @@ def test_the_language_contract(engine: FlowEngine) -> None:
     result = chat.turn(action={"msa": "set_language", "lang": "de"})
     assert chat.snapshot["lang"] == "en" and messages.STALE_BUTTON in shown(result)
     # A pasted error is Microsoft's English, not the customer's language.
-    chat = Conversation(engine, {"v": 1, "state": "ask_mfa", "facts": {}, "lang": "lv",
-                                 "lang_written": True})
+    chat = Conversation(engine, {"v": 1, "state": "ask_mfa", "facts": {}, "lang": "lv"})
     chat.turn("535 5.7.139 Authentication unsuccessful, the user credentials were incorrect.")
     assert chat.snapshot["lang"] == "lv"
 
