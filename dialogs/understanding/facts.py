@@ -288,14 +288,21 @@ class FactReader:
         Returns:
             One fact per fact name, most confident reading.
         """
+        return self.read_named(text, scan, lang, question, known)[0]
+
+    def read_named(self, text: str, scan: str, lang: str, question: str | None,
+                   known: Mapping[str, str] | None = None) -> tuple[list[Fact], frozenset[str]]:
+        """:meth:`read`, and the facts whose topic the text names ("SMTP AUTH": both of its)."""
         scan, moved = self._repaired(scan)
         terms = self._terms(text, scan, lang, moved)
         if not terms:
-            return []
+            return [], frozenset()
+        named = frozenset(name for t in terms if t.kind == "topic" and not t.weak
+                          and t.fact is not None for name in _TOPIC_FACTS.get(t.fact, (t.fact,)))
         self._clauses(scan, terms)
         self._negate(terms)
         found = self._resolve(terms, question)
-        return self._facts(text, found, moved, question, terms, known or {})
+        return self._facts(text, found, moved, question, terms, known or {}), named
 
     def _terms(self, text: str, scan: str, lang: str,
                moved: Sequence[tuple[int, int, int, int]]) -> list[_Term]:
@@ -642,6 +649,13 @@ _TERM_START = re.compile(r"(?<![\w'$])[^\s]")
 _MASKED_ADDRESS = re.compile(r"@{5,}")
 # Which question a weak word of a fact of its own answers.
 _WEAK_AS = {"password_only": "auth_method"}
+
+
+# The facts a topic word may be about, where it is not a fact's own name.
+_TOPIC_FACTS: dict[str, tuple[str, ...]] = {
+    "smtp_auth": tuple(sorted(SMTP_FACTS)), "smtp_disabled_param": tuple(sorted(SMTP_FACTS)),
+    "requires_mfa": ("mfa", "conditional_access"), "password_only": ("auth_method", "mfa"),
+    "entra_p1": ("conditional_access", "license")}
 
 
 def _combine(signals: Sequence[_Term]) -> str | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dialogs.understanding import moves, questions
 from dialogs.understanding.facts import (
@@ -215,9 +215,12 @@ class Understanding:
         # Facts are read in the likeliest language even when it is no sure sign for the
         # conversation: a Latvian "no" ("from") must not be read as an English one.
         likeliest = lang or (scores.top("lang")[0] if lang_confidence > 0 else "en")
-        facts = self._facts(text, likeliest,
-                            "test_result" if context in {"fix", "summary"} else question,
-                            answers or {})
+        facts, named = self._facts(text, likeliest,
+                                   "test_result" if context in {"fix", "summary"} else question,
+                                   answers or {})
+        if named and question is not None and question not in named:
+            # "SMTP AUTH выключен" asked about MFA: whatever it says, it is not about MFA.
+            draft = replace(draft, other_topic=True)
         # A short answer in an error's words ("authentication unsuccessful") answers the question.
         answered = any(f.name == question and not f.bare for f in facts) and len(text) < 60
         coded = has_error_code(text) and len(text) >= 20
@@ -322,7 +325,7 @@ class Understanding:
         asks "Did you mean …?" first.
         """
         question = draft.question
-        if question is None or question == "mailbox":
+        if question is None or question == "mailbox" or draft.other_topic:
             return None
         if draft.scores.probability("intent", "answer") < _GUESS_INTENT:
             return None
@@ -336,13 +339,16 @@ class Understanding:
                     round(min(probability, STORE_BAR - 0.05), 3))
 
     def _facts(self, text: str, lang: str | None, question: str | None,
-               answers: Mapping[str, str]) -> list[Fact]:
-        found = self.facts.read(text, scan_text(text), lang or "en", question, answers)
+               answers: Mapping[str, str]) -> tuple[list[Fact], frozenset[str]]:
+        """The facts ``text`` states, and the facts whose topic it names."""
+        found, named = self.facts.read_named(text, scan_text(text), lang or "en", question,
+                                             answers)
         address = find_address(text)
         if address is not None:
             found = [f for f in found if f.name != "mailbox"]
             found.insert(0, Fact("mailbox", address, address, 1.0))
-        return found
+            named |= {"mailbox"}
+        return found, named
 
     def _language(self, text: str, folded: str, scores: Scores) -> tuple[str | None, float]:
         if cyrillic_share(folded) > 0.3:
@@ -378,6 +384,7 @@ class _Draft:
     lang: str | None
     lang_confidence: float
     scores: Scores
+    other_topic: bool = False  # it names another fact's topic, and not the question's
 
     def reading(self, intent: str, confidence: float, **extra: object) -> Reading:
         """A reading without facts."""

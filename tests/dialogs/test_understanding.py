@@ -129,6 +129,17 @@ def test_negation_scope_and_several_facts(
     assert stored(understanding.read(text, question)) == expected
 
 
+@pytest.mark.parametrize(("question", "text"), [
+    ("mfa", "SMTP AUTH выключен"), ("mfa", "smtp auth ir atslegts"),
+    ("license", "the CA policy is switched off"),
+])
+def test_words_about_another_topic_never_answer_the_question(
+    understanding: Understanding, question: str, text: str
+) -> None:
+    reading = understanding.read(text, question)
+    assert reading.fact(question) is None and reading.to_confirm is None
+
+
 def test_a_no_that_disputes_a_stored_answer_does_not_answer_the_question(
     understanding: Understanding,
 ) -> None:
