@@ -90,6 +90,20 @@ def mask_secrets(text: str) -> str:
     return _SECRETS.sub("[redacted]", text)
 
 
+# A field named like this has its value masked whatever the value is.
+_SECRET_NAMES = re.compile(r"(?i)client_secret|password|app_password")
+
+
+def _masked_fields(value: Any) -> Any:
+    """``value`` (parsed JSON) with every key and string masked, and secret-named fields hidden."""
+    if isinstance(value, dict):
+        return {mask_secrets(key): "[redacted]" if _SECRET_NAMES.search(key) and item is not None
+                else _masked_fields(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_fields(item) for item in value]
+    return mask_secrets(value) if isinstance(value, str) else value
+
+
 class JsonFormatter(OrjsonFormatter):
     """python-json-logger's (orjson) formatter with the bot's field names and secrets masked.
 
@@ -133,26 +147,16 @@ class JsonFormatter(OrjsonFormatter):
         """Return the record as one JSON line, with secrets masked."""
         line = super().format(record)
         masked = mask_secrets(line)
-        if masked == line:
-            return line  # nearly every line: nothing looks like a secret
-        # Masking the text could cut the line's JSON (a match may run over a quote):
-        # mask the values, and whatever a secret's name holds, and write it again.
-        return _JSON_FALLBACK(_masked(json.loads(line)))
-
-
-_SECRET_NAME = re.compile(r"(?i:client_secret|password|app_password)")
-
-
-def _masked(value: Any) -> Any:
-    """``value`` (parsed JSON) with secrets masked in every string and under secret names."""
-    if isinstance(value, str):
-        return mask_secrets(value)
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    if isinstance(value, dict):
-        return {mask_secrets(key): "[redacted]" if _SECRET_NAME.search(key) else _masked(item)
-                for key, item in value.items()}
-    return value
+        if masked is line or masked == line:
+            return line
+        # Masking the written line is cheap and catches a secret wherever it sits, but a
+        # match can run across the JSON's own quotes and braces (a field named "password"
+        # whose value is null); then the line is masked field by field instead.
+        try:
+            json.loads(masked)
+        except ValueError:
+            return _JSON_FALLBACK(_masked_fields(json.loads(line)))
+        return masked
 
 
 class LineWriter(logging.StreamHandler[TextIO]):

@@ -20,7 +20,15 @@ from dialogs import messages
 from dialogs.assessment import Assessment, assess
 from dialogs.i18n import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANG, Translator, translator
 from dialogs.i18n.knowledge import localized, localized_cause
-from dialogs.knowledge import MAILBOX_PLACEHOLDER, Cause, ClickPath, Finding, Knowledge, Question
+from dialogs.knowledge import (
+    MAILBOX_PLACEHOLDER,
+    Answer,
+    Cause,
+    ClickPath,
+    Finding,
+    Knowledge,
+    Question,
+)
 from dialogs.powershell import PLACEHOLDER as IDENTITY
 from dialogs.powershell import InvalidIdentity, quote_literal, render, validate_identity
 
@@ -438,7 +446,7 @@ def recommended_fix(cause: Cause, known: Known, tr: Translator) -> list[dict[str
     if first.powershell:
         body.append(text(tr(messages.OR_IN_POWERSHELL) if first.click_path is not None
                          else tr(messages.POWERSHELL_AS_ADMIN), subtle=True, size="Small"))
-        body.append(code_block(powershell_lines(cause.fix.powershell, known.mailbox)))
+        body.append(code_block(powershell_lines(first.powershell, known.mailbox)))
     return body
 
 
@@ -473,7 +481,7 @@ def fix_sections(cause: Cause, facts: Mapping[str, Any], *, lang: str = SOURCE_L
     other.extend(click_path_blocks(
         [path for i, path in enumerate(cause.fix.click_paths) if i != first.click_path],
         known, tr))
-    if cause.fix.powershell and not first.powershell:
+    if cause.fix.powershell and cause.fix.powershell != first.powershell:
         other.append(text(tr(messages.POWERSHELL_AS_ADMIN), subtle=True, size="Small"))
         other.append(code_block(powershell_lines(cause.fix.powershell, known.mailbox)))
     if cause.links:
@@ -821,3 +829,37 @@ def noted_text(knowledge: Knowledge, learned: Mapping[str, str], *,
         spec = local.questions[question]
         parts.append(f"{spec.label}: {_option_title(spec, value)}")
     return tr.format(messages.NOTED, facts="; ".join(parts))
+
+
+# ----- cards of the understanding layer (issue 17) --------------------------------------------
+def answer_card(knowledge: Knowledge, answer: Answer, kind: str, facts: Mapping[str, Any], *,
+                lang: str = SOURCE_LANG) -> Card:
+    """One short answer to a typed question, with its steps one press away."""
+    tr = translator(lang)
+    body = [text(tr(answer.title), weight="Bolder"), text(tr(answer.for_kind(kind)))]
+    steps: list[dict[str, Any]] = [text(f"{i}. {tr(step)}", spacing="Small")
+                                   for i, step in enumerate(answer.steps, start=1)]
+    if answer.powershell:
+        steps.append(text(tr(messages.POWERSHELL_AS_ADMIN), subtle=True))
+        steps.append(code_block(powershell_lines(answer.powershell, identity_of(facts))))
+    actions: list[dict[str, Any]] = [{"type": "Action.ShowCard", "title": tr(messages.SHOW_THE_STEPS),
+                                      "card": {"type": "AdaptiveCard", "body": steps}}]
+    if answer.cause is not None and answer.cause in knowledge.cause_ids:
+        actions.append(submit(tr(messages.SHOW_THE_FIX), {"msa": "show_fix", "cause": answer.cause}))
+    return card(body, actions)
+
+
+def confirm_card(knowledge: Knowledge, fact: str, value: str, *, lang: str = SOURCE_LANG) -> Card:
+    """"Did you mean: MFA: No?" with Yes / No: a reading below the confidence bar."""
+    tr = translator(lang)
+    spec = localized(knowledge, lang).questions[fact]
+    item = f"{spec.label}: {_option_title(spec, value)}"
+    data = {"msa": "confirm", "fact": fact, "value": value}
+    return card([text(tr.format(messages.CONFIRM_PROMPT, item=item), weight="Bolder")],
+                [submit(tr(messages.CONFIRM_YES), {**data, "answer": "yes"}, style="positive"),
+                 submit(tr(messages.CONFIRM_NO), {**data, "answer": "no"})])
+
+
+def reask_card(lead: str, options: Sequence[tuple[str, Mapping[str, Any]]]) -> Card:
+    """A short re-ask: one line and the two or three likely meanings as buttons (texts given)."""
+    return card([text(lead)], [submit(title, data) for title, data in options])
