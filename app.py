@@ -59,6 +59,7 @@ def create_app(
     from bot.metrics import bot_metrics
     from bot.store import open_store
     from bot.store.base import utc_now
+    from bot.store.retention import Retention, RetentionJob
     from bot.tls import http_session
 
     app = web.Application(client_max_size=settings.max_request_bytes)
@@ -94,9 +95,13 @@ def create_app(
         for extension in app[BOT_KEY].extensions:
             await extension.start()
         effects.outbox.start()
+        retention = RetentionJob(Retention(store.db, settings.retention_days,
+                                           clock=clock or utc_now))
+        retention.start()
         try:
             yield
         finally:
+            await retention.close()
             for extension in app[BOT_KEY].extensions:
                 await extension.close()
             await effects.close()
