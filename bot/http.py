@@ -9,7 +9,10 @@ conversation id), each within a 10 s budget (Teams waits 15 s), and a turn
 whose state could not be stored is answered 503 — Teams delivers it again —
 never 200. ``/healthz`` is 503 when the store cannot take a write (a small
 upsert, checked at most once a second), not only when it cannot be read.
-``/metrics`` with authentication on answers only a bearer ``METRICS_TOKEN``.
+``/metrics`` with authentication on answers only a bearer ``METRICS_TOKEN``
+(and nobody while it is unset); in local mode, where the bot only listens on
+loopback, it is open. Its ``msa_turns_total`` counts made-up activity types
+as ``other``, so no caller can grow it without bound.
 """
 
 from __future__ import annotations
@@ -24,15 +27,26 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from botbuilder.schema import ActivityTypes
 
 from bot import budget
-from bot.store.base import is_store_failure
-
 from bot.channel_auth import Unauthorized, authenticate
 from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, SETTINGS_KEY, STORE_KEY
+from bot.store.base import is_store_failure
 from bot.wire import activity_from_json
 
 _LOGGER = logging.getLogger(__name__)
+# The activity types the Bot Framework defines. Any other type a caller makes up is
+# counted as "other": a label value is a series in /metrics, and callers must not be
+# able to add series without bound.
+ACTIVITY_TYPES = frozenset(kind.value for kind in ActivityTypes)
+OTHER_TYPE = "other"
+
+
+def type_label(activity_type: object) -> str:
+    """The ``type`` label of ``msa_turns_total``: a known activity type, or ``other``."""
+    return activity_type if isinstance(activity_type, str) and activity_type in ACTIVITY_TYPES \
+        else OTHER_TYPE
 
 
 def bad_request(reason: str, status: int = 400) -> web.Response:
@@ -121,7 +135,7 @@ async def messages(request: web.Request) -> web.Response:
                                  status=503, headers={"Retry-After": "1"})
     finally:
         registry = request.app[METRICS_KEY]
-        registry.inc("msa_turns_total", type=str(activity.type))
+        registry.inc("msa_turns_total", type=type_label(activity.type))
         registry.observe("msa_turn_seconds", time.perf_counter() - started)
     if invoke_response is None:
         return web.Response(status=200)
@@ -198,14 +212,21 @@ async def healthz(request: web.Request) -> web.Response:
                              status=200 if ok else 503)
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (the scheme in any case)."""
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 async def metrics(request: web.Request) -> web.Response:
     """Expose counters and latencies (Prometheus text, or OpenMetrics when asked for)."""
     settings = request.app[SETTINGS_KEY]
     if not settings.local_mode:
         # Authentication on: the counters tell who uses the bot; a token, or nothing.
-        given = request.headers.get("Authorization", "")
-        wanted = f"Bearer {settings.metrics_token}"
-        if not settings.metrics_token or not hmac.compare_digest(given.encode(), wanted.encode()):
+        given = bearer_token(request.headers.get("Authorization", ""))
+        wanted = settings.metrics_token
+        if not wanted or given is None or not hmac.compare_digest(given.encode(), wanted.encode()):
             return bad_request("unauthorized", status=401)
     body, content_type = request.app[METRICS_KEY].exposition(request.headers.get("Accept"))
     return web.Response(body=body, headers={"Content-Type": content_type})
