@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from dialogs import cards
-from dialogs.cards import Card, card, code_section, heading, submit, text, topic_item
+from dialogs.cards import Card, card, code_section, heading, submit, text, topic_item, verbatim
 from dialogs.chart import bar_chart_png, can_draw, data_uri
 from dialogs.diagnosis import Diagnoser, Diagnosis, diagnoser_for
 from dialogs.effects import Count, Effect, Say
@@ -489,7 +489,8 @@ def diagnosis_card(knowledge: Knowledge, diagnosis: Diagnosis) -> Card:
     header: list[dict[str, Any]] = [text(
         f"Diagnosis · {best.confidence:.0%} sure", subtle=True, size="Small")]
     if best.evidence:
-        header.append(text(f"Matched: `{best.evidence}`", subtle=True, size="Small"))
+        # Words from the pasted text: shown as written (a customer may have crafted them).
+        header.append(verbatim(best.evidence, label="Matched: "))
     alternatives: list[tuple[str, str]] = []
     if diagnosis.follow_up is not None:
         header.append(text(f"Ask the customer: {diagnosis.follow_up.question}",
