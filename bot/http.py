@@ -7,7 +7,9 @@ gets a 4xx with a short reason and never reaches the bot.
 Turns of one conversation run one at a time in an instance (a lock per
 conversation id), each within a 10 s budget (Teams waits 15 s), and a turn
 whose state could not be stored is answered 503 — Teams delivers it again —
-never 200. ``/healthz`` is 503 when the store cannot take a write (a small
+never 200; so is one still running after 12 s (a database that stopped
+answering), which is left to finish rather than cut off mid-write.
+``/healthz`` is 503 when the store cannot take a write (a small
 upsert, checked at most once a second), not only when it cannot be read.
 ``/metrics`` with authentication on answers only a bearer ``METRICS_TOKEN``
 (and nobody while it is unset); in local mode, where the bot only listens on
@@ -117,12 +119,29 @@ async def messages(request: web.Request) -> web.Response:
                      extra={"conversation_id": activity.conversation.id})
         return bad_request("unauthorized", status=401)
     started = time.perf_counter()
-    try:
+
+    async def turn() -> Any:
         with budget.turn_budget():
             async with request.app[TURN_LOCKS].hold(activity.conversation.id):
-                invoke_response = await adapter.process_activity(
+                return await adapter.process_activity(
                     authenticated, activity, request.app[BOT_KEY].on_turn
                 )
+
+    try:
+        running = asyncio.ensure_future(turn())
+        done, _ = await asyncio.wait({running}, timeout=budget.ANSWER_WITHIN_SECONDS)
+        if not done:
+            # Something the turn waits for does not answer (a stalled database). Teams must
+            # hear back within 15 s: not done is not stored, so 503, and Teams delivers it
+            # again. The turn is not cut off mid-write; if it lands after all, the redelivery
+            # finds it processed (and waits for it, as a turn of the same conversation).
+            request.app[LATE_TURNS].keep(running, activity.conversation.id)
+            _LOGGER.warning("turn not finished in %.0f s, answered 503",
+                            budget.ANSWER_WITHIN_SECONDS,
+                            extra={"conversation_id": activity.conversation.id})
+            return web.json_response({"error": "the bot could not finish this turn in time; "
+                                      "try again"}, status=503, headers={"Retry-After": "1"})
+        invoke_response = running.result()
     except PermissionError:
         return bad_request("unauthorized", status=401)
     except Exception as error:
@@ -189,7 +208,42 @@ class ConversationLocks:
                 self._locks[conversation_id] = (lock, users - 1)
 
 
+class LateTurns:
+    """Turns answered 503 because they ran past the answer deadline, left to finish."""
+
+    def __init__(self) -> None:
+        """Start with none."""
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def keep(self, task: asyncio.Task[Any], conversation_id: str) -> None:
+        """Hold ``task`` until it ends, then log how it ended."""
+        self.tasks.add(task)
+
+        def ended(finished: asyncio.Task[Any]) -> None:
+            self.tasks.discard(finished)
+            error = None if finished.cancelled() else finished.exception()
+            if error is None:
+                _LOGGER.info("late turn finished", extra={"conversation_id": conversation_id})
+            elif is_store_failure(error):
+                _LOGGER.info("late turn not stored: %s", error,
+                             extra={"conversation_id": conversation_id})
+            else:
+                _LOGGER.warning("late turn failed", exc_info=error,
+                                extra={"conversation_id": conversation_id})
+
+        task.add_done_callback(ended)
+
+    async def close(self, app: web.Application) -> None:
+        """At shutdown: give late turns a moment, then stop them (nothing of theirs was acked)."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=5)
+        for task in list(self.tasks):
+            task.cancel()
+
+
 TURN_LOCKS: web.AppKey[ConversationLocks] = web.AppKey("turn_locks")
+LATE_TURNS: web.AppKey[LateTurns] = web.AppKey("late_turns")
+HEALTH_TIMEOUT_SECONDS = 2.0
 HEALTH_CACHE: web.AppKey[dict[str, Any]] = web.AppKey("health_cache")
 HEALTH_TTL_SECONDS = 1.0
 
@@ -199,11 +253,14 @@ async def healthz(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     # A read on every probe (cheap: an unreachable or closed store shows at once), and a
     # write at most once a second (a locked, read-only or deleted store shows within one).
-    ok = await store.ping()
+    try:  # a database that stopped answering is unhealthy now, not when its driver gives up
+        ok = await asyncio.wait_for(store.ping(), HEALTH_TIMEOUT_SECONDS)
+    except TimeoutError:
+        ok = False
     cache = request.app[HEALTH_CACHE]
     if ok and time.monotonic() - cache.get("at", -1e9) > HEALTH_TTL_SECONDS:
         try:
-            wrote = await asyncio.wait_for(store.can_write(), 2.0)
+            wrote = await asyncio.wait_for(store.can_write(), HEALTH_TIMEOUT_SECONDS)
         except TimeoutError:
             wrote = False
         cache.update(at=time.monotonic(), ok=wrote)
@@ -235,6 +292,8 @@ async def metrics(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     """Register the bot's routes."""
     app[TURN_LOCKS] = ConversationLocks()
+    app[LATE_TURNS] = LateTurns()
+    app.on_shutdown.append(app[LATE_TURNS].close)
     app[HEALTH_CACHE] = {}
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
