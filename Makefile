@@ -39,8 +39,9 @@ flow: $(STAMP)
 cards: $(STAMP)
 	$(PY) app.py cards --out docs/cards/json
 
-# After changing an English text (dialogs/messages.py, knowledge.json): update the
-# Latvian and Russian catalogs, then translate their new and fuzzy entries.
+# After changing an English text (dialogs/messages.py, ToCustomer in dialogs/handoff/phrases.py,
+# knowledge.json): update the Latvian and Russian catalogs, then translate their new and fuzzy
+# entries.
 i18n: $(STAMP)
 	$(PY) -m tools.i18n
 

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from bot.settings import Settings, SettingsError
@@ -61,6 +60,7 @@ def create_app(
     from bot.metrics import bot_metrics
     from bot.store import open_store
     from bot.store.base import utc_now
+    from bot.tls import http_session
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS_KEY] = settings
@@ -73,10 +73,10 @@ def create_app(
 
     async def services_context(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(settings.storage_url, clock=clock or utc_now)
-        # No cookie jar: the session serves every customer's tenant, so a cookie one
-        # tenant's sign-in endpoint sets must never ride along on another's request
-        # (and keeping cookies costs about a quarter of each reply's client time).
-        http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        # No cookie jar (a cookie one tenant's endpoint sets must never ride along on
+        # another's request; keeping cookies also costs about a quarter of each reply's
+        # client time), and TLS that trusts the one CA setting (bot/tls.py).
+        http = http_session(settings)
         effects: EffectRunner | None = None
         extensions: list[BotExtension] = []
         try:  # a start that fails (a bad setting) still closes what it opened

@@ -39,13 +39,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msal
-import requests
 from cryptography.fernet import Fernet, InvalidToken
 
 from bot.settings import Settings
 from bot.store.base import KeyValueRepository
+from bot.tls import requests_session
 from checks import GRAPH_SCOPE, TokenUnavailable
-from checks.base import redact, shorten
+from checks.base import certificate_problem, redact, shorten
+from dialogs.live import phrases
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -109,6 +110,22 @@ def token_claims(token: str) -> dict[str, Any]:
     except (ValueError, UnicodeError):
         return {}
     return claims if isinstance(claims, dict) else {}
+
+
+def unreachable(exc: BaseException, service: str = "the sign-in service") -> str:
+    """Why a service could not be used: a certificate problem named as such, else "not reached".
+
+    Args:
+        exc: What the connection raised.
+        service: Who was called, for the sentence.
+
+    Returns:
+        A short, safe sentence fragment.
+    """
+    problem = certificate_problem(exc)
+    if problem:
+        return phrases.CERTIFICATE_NOT_TRUSTED.format(service=service, reason=problem)
+    return phrases.SERVICE_UNREACHABLE.format(service=service, error=type(exc).__name__)
 
 
 def describe_error(result: Mapping[str, Any], scope: str | None = None) -> str:
@@ -277,16 +294,10 @@ class DelegatedTokenProvider:
                 return self._tokens[scope]
             try:
                 result = await asyncio.to_thread(self._acquire, scope)
-            except ValueError as exc:
+            except (ValueError, OSError) as exc:
                 # MSAL raises ValueError when the authority cannot be reached or read.
                 raise TokenUnavailable(
-                    f"{SCOPE_NAMES.get(scope, scope)}: the sign-in service could not be "
-                    f"reached ({type(exc).__name__})"
-                ) from None
-            except OSError as exc:
-                raise TokenUnavailable(
-                    f"{SCOPE_NAMES.get(scope, scope)}: the sign-in service could not be "
-                    f"reached ({type(exc).__name__})"
+                    f"{SCOPE_NAMES.get(scope, scope)}: {unreachable(exc)}"
                 ) from None
             token = result.get("access_token") if isinstance(result, dict) else None
             if not isinstance(token, str) or not token:
@@ -346,33 +357,6 @@ class DeviceSignIn:
 # ------------------------------------------------------------------------------ MSAL
 
 
-class _PinnedCaSession(requests.Session):
-    """A requests session that verifies TLS with one CA bundle, whatever the environment says.
-
-    ``requests`` lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a
-    session's ``verify``; TLS_CA_FILE must win, so it is applied last. Proxies
-    from the environment still apply.
-    """
-
-    def __init__(self, ca_file: str, timeout: float) -> None:
-        super().__init__()
-        self._ca_file = ca_file
-        self._timeout = timeout
-
-    def merge_environment_settings(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        merged: dict[str, Any] = super().merge_environment_settings(
-            url, proxies, stream, verify, cert)
-        merged["verify"] = self._ca_file
-        return merged
-
-    def request(self, method: Any, url: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(method, url, **kwargs)
-
-
-
 class MsalAuth:
     """Builds MSAL apps for a user's cache and turns sign-ins into token providers."""
 
@@ -389,6 +373,8 @@ class MsalAuth:
         self._http_cache: dict[Any, Any] = {}
         self._http_lock = threading.Lock()
         self._bot_app: msal.ConfidentialClientApplication | None = None
+        # Device code sign-ins in progress, one per user: a new one replaces the old.
+        self._device_sign_ins: dict[str, DeviceSignIn] = {}
 
     # ----- configuration -------------------------------------------------------
     @property
@@ -430,10 +416,8 @@ class MsalAuth:
             "validate_authority": not custom,
             "instance_discovery": False if custom else None,
         }
-        if self.settings.tls_ca_file:
-            options["http_client"] = _PinnedCaSession(self.settings.tls_ca_file, MSAL_TIMEOUT_S)
-        else:
-            options["timeout"] = MSAL_TIMEOUT_S
+        # The one CA setting (TLS_CA_FILE) applies here as everywhere (bot/tls.py).
+        options["http_client"] = requests_session(self.settings, MSAL_TIMEOUT_S)
         return options
 
     def _confidential(
@@ -485,7 +469,10 @@ class MsalAuth:
                     )
             return dict(self._bot_app.acquire_token_for_client([BOT_FRAMEWORK_SCOPE]))
 
-        result = await asyncio.to_thread(acquire)
+        try:
+            result = await asyncio.to_thread(acquire)
+        except (ValueError, OSError) as exc:
+            raise SignInFailed(unreachable(exc, "the bot's own sign-in")) from None
         token = result.get("access_token") if isinstance(result, dict) else None
         if not token:
             raise SignInFailed("the bot's own sign-in failed: " + describe_error(result or {}))
@@ -561,9 +548,7 @@ class MsalAuth:
         try:
             app, flow = await asyncio.to_thread(initiate)
         except (ValueError, OSError) as exc:
-            raise SignInFailed(
-                f"the sign-in service could not be reached ({type(exc).__name__})"
-            ) from None
+            raise SignInFailed(unreachable(exc)) from None
         if "user_code" not in flow:
             raise SignInFailed(describe_error(flow))
 
@@ -584,12 +569,29 @@ class MsalAuth:
             await provider(scopes[0])
             return provider
 
-        return DeviceSignIn(
+        async def finish_once() -> DelegatedTokenProvider:
+            try:
+                return await finish()
+            finally:
+                if self._device_sign_ins.get(key) is sign_in:
+                    del self._device_sign_ins[key]
+
+        sign_in = DeviceSignIn(
             message=str(flow.get("message", "")),
             user_code=str(flow["user_code"]),
             _flow=flow,
-            _finish=finish,
+            _finish=finish_once,
         )
+        previous = self._device_sign_ins.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        self._device_sign_ins[key] = sign_in
+        return sign_in
+
+    def cancel_device_sign_ins(self) -> None:
+        """Stop every device code sign-in in progress (the app is stopping)."""
+        for sign_in in list(self._device_sign_ins.values()):
+            sign_in.cancel()
 
     async def provider_for(self, key: str) -> DelegatedTokenProvider | None:
         """The provider of a user who signed in earlier (this process, or the encrypted cache).
@@ -631,9 +633,7 @@ class MsalAuth:
                 record.get("authority_tenant", tenant), cache,
             )
         except (ValueError, OSError) as exc:
-            raise SignInFailed(
-                f"the sign-in service could not be reached ({type(exc).__name__})"
-            ) from None
+            raise SignInFailed(unreachable(exc)) from None
         assertion = record.get("assertion")
         assertion_exp = record.get("assertion_exp")
 

@@ -42,10 +42,12 @@ from botframework.connector.auth import (
 from msrest.authentication import Authentication
 
 from bot.settings import Settings
+from bot.tls import requests_session
 
 _LOGGER = logging.getLogger(__name__)
 CHANNEL_ISSUER = AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
 PUBLIC_LOGIN_PREFIX = AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
+BOT_LOGIN_TIMEOUT_S = 10.0
 
 
 class Unauthorized(Exception):
@@ -74,10 +76,14 @@ class AuthorityAppCredentials(MicrosoftAppCredentials):  # type: ignore[misc]  #
     """
 
     def __init__(self, app_id: str, password: str, tenant_id: str, oauth_scope: str,
-                 authority: str) -> None:
-        """Describe the credentials; MSAL is created on the first token request."""
+                 authority: str, http_client: Any = None) -> None:
+        """Describe the credentials; MSAL is created on the first token request.
+
+        ``http_client`` is the ``requests`` session MSAL uses (the one CA setting's, bot/tls.py).
+        """
         super().__init__(app_id, password, tenant_id or None, oauth_scope)
         self.oauth_endpoint = authority
+        self._http_client = http_client
         self._lock = threading.Lock()
         self._msal: msal.ConfidentialClientApplication | None = None
 
@@ -89,6 +95,7 @@ class AuthorityAppCredentials(MicrosoftAppCredentials):  # type: ignore[misc]  #
                     client_credential=self.microsoft_app_password,
                     authority=self.oauth_endpoint,
                     instance_discovery=False,
+                    **({"http_client": self._http_client} if self._http_client else {}),
                 )
             return self._msal
 
@@ -140,7 +147,8 @@ class ChannelCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignor
         credentials = self._credentials.get(key)
         if credentials is None:
             credentials = self._credentials.setdefault(key, AuthorityAppCredentials(
-                app_id, self.settings.app_password, self.settings.app_tenant_id, scope, authority))
+                app_id, self.settings.app_password, self.settings.app_tenant_id, scope, authority,
+                requests_session(self.settings, BOT_LOGIN_TIMEOUT_S)))
         return credentials
 
 

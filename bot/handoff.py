@@ -37,6 +37,7 @@ from dialogs.handoff import phrases
 from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message
 from dialogs.handoff.policy import check_as_dict
 from dialogs.handoff.ports import ConversationState, Person
+from dialogs.i18n import language
 from dialogs.session import Reply
 from dialogs.support_hours import parse_support_hours
 from dialogs.understanding import contains_password
@@ -205,6 +206,8 @@ class HandoffExtension(BotExtension):
         replaced = self.desk.after_flow(message, state, result.events, scope.flow_replies)
         if replaced is not None:
             scope.flow_replies[:] = replaced
+        await self.desk.follow_language(state)  # a language changed while waiting
+        self._keep(scope.record, state)
         facts = _mapping(result.snapshot.get("facts"))
         reason = self.desk.reason_for(result.events, result.state, facts)
         if reason is None:
@@ -313,7 +316,9 @@ class HandoffExtension(BotExtension):
     # ----- helpers -------------------------------------------------------------------------
     @staticmethod
     def _state(record: ConversationRecord) -> ConversationState:
-        return ConversationState(record.handoff, list(record.recent))
+        # The customer's language is the conversation's: the snapshot's, after the flow's turn.
+        lang = language(_mapping(record.snapshot).get("lang"))
+        return ConversationState(record.handoff, list(record.recent), lang)
 
     @staticmethod
     def _keep(record: ConversationRecord, state: ConversationState) -> None:

@@ -90,6 +90,20 @@ def mask_secrets(text: str) -> str:
     return _SECRETS.sub("[redacted]", text)
 
 
+# A field named like this has its value masked whatever the value is.
+_SECRET_NAMES = re.compile(r"(?i)client_secret|password|app_password")
+
+
+def _masked_fields(value: Any) -> Any:
+    """``value`` (parsed JSON) with every key and string masked, and secret-named fields hidden."""
+    if isinstance(value, dict):
+        return {mask_secrets(key): "[redacted]" if _SECRET_NAMES.search(key) and item is not None
+                else _masked_fields(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_fields(item) for item in value]
+    return mask_secrets(value) if isinstance(value, str) else value
+
+
 class JsonFormatter(OrjsonFormatter):
     """python-json-logger's (orjson) formatter with the bot's field names and secrets masked.
 
@@ -131,7 +145,18 @@ class JsonFormatter(OrjsonFormatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as one JSON line, with secrets masked."""
-        return mask_secrets(super().format(record))
+        line = super().format(record)
+        masked = mask_secrets(line)
+        if masked is line or masked == line:
+            return line
+        # Masking the written line is cheap and catches a secret wherever it sits, but a
+        # match can run across the JSON's own quotes and braces (a field named "password"
+        # whose value is null); then the line is masked field by field instead.
+        try:
+            json.loads(masked)
+        except ValueError:
+            return _JSON_FALLBACK(_masked_fields(json.loads(line)))
+        return masked
 
 
 class LineWriter(logging.StreamHandler[TextIO]):

@@ -36,8 +36,7 @@ from botbuilder.schema.teams import (
     MessagingExtensionResult,
 )
 
-# The pinned-CA session is MsalAuth's (TLS_CA_FILE must win over REQUESTS_CA_BUNDLE).
-from bot.auth import MICROSOFT_AUTHORITY_HOSTS, _PinnedCaSession
+from bot.auth import MICROSOFT_AUTHORITY_HOSTS
 from bot.effects import EffectRunner
 from bot.extensions import SCOPE, BotExtension, TurnScope
 from bot.identity import StaffDirectory, tenant_of
@@ -45,6 +44,7 @@ from bot.render import ADAPTIVE_CARD
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.base import AuditRepository, Clock, utc_now
+from bot.tls import requests_session
 from dialogs.engine import FlowEngine, TurnInput
 from dialogs.knowledge import Knowledge
 from dialogs.staff import STAFF_COMMANDS, StaffCommand, StaffContext, StaffTools, parse_command
@@ -136,10 +136,8 @@ def graph_app(settings: Settings) -> msal.ConfidentialClientApplication:
     custom = (urlsplit(authority).hostname or "") not in MICROSOFT_AUTHORITY_HOSTS
     options: dict[str, Any] = {"validate_authority": not custom,
                                "instance_discovery": False if custom else None}
-    if settings.tls_ca_file:
-        options["http_client"] = _PinnedCaSession(settings.tls_ca_file, GRAPH_TIMEOUT_SECONDS)
-    else:
-        options["timeout"] = GRAPH_TIMEOUT_SECONDS
+    # The one CA setting, as for every outbound connection (bot/tls.py).
+    options["http_client"] = requests_session(settings, GRAPH_TIMEOUT_SECONDS)
     return msal.ConfidentialClientApplication(
         settings.app_id, client_credential=settings.app_password,
         authority=f"{authority}/{settings.app_tenant_id}", **options)

@@ -239,8 +239,9 @@ def _live_checks(
     from bot.features import BotServices, staff_directory
     from bot.live_checks import LiveChecksExtension
     from bot.metrics import bot_metrics
+    from bot.tls import http_session
 
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())  # as app.py: no cookies
+    http = http_session(settings)  # as app.py: no cookies, TLS per TLS_CA_FILE
     services = BotServices(
         settings=settings, store=store, engine=engine, conversations=conversations,
         adapter=adapter,  # type: ignore[arg-type]  # proactive sends only need BotAdapter

@@ -5,7 +5,8 @@ through this service: it keeps the user's token for the connection, and the
 bot asks for it with ``GetToken``. The SDK's own client builds msrest
 clients per call and sends with ``requests`` in a thread pool (platform.md
 §11); this one uses the shared aiohttp session, and takes the service's base
-URL from the settings (``OAUTH_API_URL``) so the tests can serve it locally.
+URL from the settings (``OAUTH_API_URL``) so the tests can serve it locally,
+and it trusts what the shared session trusts (the one ``TLS_CA_FILE`` setting).
 
 Calls are authenticated with the bot's own app token (client credentials,
 through MSAL off the event loop); in local mode there is no app id, so no
@@ -23,6 +24,10 @@ from typing import Any
 import aiohttp
 from botbuilder.schema import Activity
 from botframework.connector.auth.user_token_client import UserTokenClient
+
+from bot.auth import SignInFailed
+from checks.base import certificate_problem
+from dialogs.live import phrases
 
 _LOGGER = logging.getLogger(__name__)
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
@@ -73,7 +78,10 @@ class BotTokenService:
         self, method: str, path: str, params: dict[str, str]
     ) -> tuple[int, Any]:
         headers = {"Accept": "application/json"}
-        token = await self._app_token()
+        try:
+            token = await self._app_token()
+        except SignInFailed as exc:  # the bot's own sign-in failed; its message is safe to show
+            raise TokenServiceError(str(exc)) from None
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
@@ -86,6 +94,11 @@ class BotTokenService:
                         body = await response.json()
                     return response.status, body
         except (aiohttp.ClientError, TimeoutError) as exc:
+            # A certificate the CA setting does not trust is said as such, not as "no answer".
+            problem = certificate_problem(exc)
+            if problem:
+                raise TokenServiceError(phrases.CERTIFICATE_NOT_TRUSTED.format(
+                    service="the Bot Framework token service", reason=problem)) from None
             raise TokenServiceError(
                 f"the Bot Framework token service did not answer ({type(exc).__name__})"
             ) from None

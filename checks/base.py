@@ -1,34 +1,45 @@
-"""Shared types for the live checks: results, context, the Check protocol.
+"""Shared types for the live checks: context, the Check protocol, outcomes, redaction.
 
-``CheckStatus`` and ``CheckResult`` follow docs/contracts.md ("Check results")
-exactly; the dialogs and the results card depend on that shape. The rest is
-what every check needs: the context it runs in, the token-provider type, the
-errors the runner raises, and a redaction helper so no access token ever
-reaches evidence, exceptions or logs.
+The result types (``CheckStatus``, ``CheckResult``) belong to the domain
+(:mod:`dialogs.live.results`, framework-free) and are imported from there: a
+check reports a *finding* key and *facts*, never a sentence (the words live in
+:mod:`dialogs.live.phrases`). The rest is what every check needs: the context
+it runs in, the token-provider type, the errors the runner raises, tolerant
+readers for Microsoft's documented response variants, and a redaction helper
+so no access token ever reaches a result, an exception or a log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
+import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+from urllib.parse import urlsplit
+
+from dialogs.live.results import CheckResult, CheckStatus
 
 #: Delegated Microsoft Graph token (the consented Graph permissions).
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 #: Token for the Exchange admin endpoint (resource https://outlook.office365.com).
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
-#: Delegated SMTP token; only the mailbox's own user can get one that SMTP accepts.
+#: Delegated SMTP token (the signed-in user's; it also opens mailboxes they have Full Access to).
 SMTP_SCOPE = "https://outlook.office.com/SMTP.Send"
 
 TokenProvider = Callable[[str], Awaitable[str]]
 """Takes a scope (one of the ``*_SCOPE`` constants), returns an access token."""
 
+SslContextFactory = Callable[[], ssl.SSLContext]
+"""Builds the client TLS context (the operator's one CA setting decides what it trusts)."""
+
 DEFAULT_TIMEOUT_S = 10.0
+#: How far back the sign-in log is read (the December 2026 readiness and recent failures).
+SIGN_IN_WINDOW_DAYS = 7
 
 # Deliberately strict: the address ends up in an OData filter, an HTTP header
 # and a PowerShell line, so anything unusual is refused rather than escaped.
@@ -38,38 +49,20 @@ _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)\S+")
 
 
-class CheckStatus(StrEnum):
-    """Outcome of one check, as shown on the results card."""
+def default_ssl_context() -> ssl.SSLContext:
+    """The system's default, certificate-verifying client context.
 
-    PASS = "pass"
-    FAIL = "fail"
-    WARN = "warn"
-    UNKNOWN = "unknown"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What one check found (docs/contracts.md, "Check results").
-
-    ``cause_id`` is the knowledge cause the result points to when it failed or
-    warns; for other statuses it is the single cause the check rules in or
-    out, or ``None`` when the check speaks to several causes.
+    Returns:
+        A new ``ssl.SSLContext``.
     """
-
-    check_id: str
-    title: str
-    status: CheckStatus
-    evidence: str
-    cause_id: str | None
-    duration_ms: int
+    return ssl.create_default_context()
 
 
 class TokenUnavailable(Exception):
     """Raised by a token provider that cannot supply a token for a scope.
 
     The message must be safe to show (for example "consent declined"): it
-    becomes part of the check's evidence.
+    becomes the ``reason`` fact of the check's result.
     """
 
 
@@ -92,6 +85,12 @@ class Endpoints:
         object.__setattr__(self, "graph_url", self.graph_url.rstrip("/"))
         object.__setattr__(self, "exchange_admin_url", self.exchange_admin_url.rstrip("/"))
 
+    @property
+    def graph_beta_url(self) -> str:
+        """The Graph beta base next to ``graph_url`` (per-user MFA, non-interactive sign-ins)."""
+        base = self.graph_url
+        return base[: -len("/v1.0")] + "/beta" if base.endswith("/v1.0") else base + "/beta"
+
 
 def is_valid_upn(value: str) -> bool:
     """Tell whether ``value`` looks like a user principal name / SMTP address.
@@ -103,6 +102,10 @@ def is_valid_upn(value: str) -> bool:
         True when it is a plain ``local@domain.tld`` address.
     """
     return bool(_UPN_RE.match(value))
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class CheckContext:
         endpoints: Base URLs and the SMTP host/port.
         timeout_s: Default time budget per check, in seconds.
         check_timeouts: Per-check overrides of ``timeout_s``, keyed by check id.
+        now: The moment of the run (the sign-in log window ends here).
     """
 
     tenant_id: str
@@ -132,6 +136,7 @@ class CheckContext:
     endpoints: Endpoints = field(default_factory=Endpoints)
     timeout_s: float = DEFAULT_TIMEOUT_S
     check_timeouts: Mapping[str, float] = field(default_factory=dict)
+    now: dt.datetime = field(default_factory=_utc_now)
 
     def __post_init__(self) -> None:
         """Validate the addresses and the auth method; freeze the domain list.
@@ -161,10 +166,15 @@ class CheckContext:
 
     @property
     def signed_in_is_mailbox(self) -> bool:
-        """True when the signed-in user is the sending mailbox (SMTP test allowed)."""
+        """True when the signed-in user is the sending mailbox."""
         if self.mailbox_id and self.mailbox_id == self.user_id:
             return True
         return self.user_upn.casefold() == self.mailbox_upn.casefold()
+
+    @property
+    def window_start(self) -> dt.datetime:
+        """Where the sign-in log window starts (``SIGN_IN_WINDOW_DAYS`` before ``now``)."""
+        return self.now - dt.timedelta(days=SIGN_IN_WINDOW_DAYS)
 
     def timeout_for(self, check_id: str) -> float:
         """Time budget of one check in seconds.
@@ -183,7 +193,6 @@ class Check(Protocol):
     """A live check: reads one thing, never changes anything."""
 
     check_id: str
-    title: str
 
     async def run(self, context: CheckContext) -> CheckResult:
         """Run the check.
@@ -202,15 +211,187 @@ class Outcome:
     """A check's verdict before timing is attached."""
 
     status: CheckStatus
-    evidence: str
+    finding: str
+    facts: Mapping[str, Any] = field(default_factory=dict)
     cause_id: str | None = None
+    detail: str = ""
+
+
+class ServiceError(Exception):
+    """A service (Graph, the Exchange admin endpoint) answered an error or not at all.
+
+    The message is redacted: it never contains the access token.
+    """
+
+    #: Prefix of the finding keys for this service ("graph", "exchange").
+    service = "service"
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        certificate: bool = False,
+        host: str = "",
+    ) -> None:
+        """Build the error.
+
+        Args:
+            status: HTTP status, or 0 when no answer arrived.
+            code: The service's error code (or a local one such as "Timeout").
+            message: The service's error message, already redacted.
+            retry_after: Seconds from a 429's ``Retry-After``.
+            certificate: True when TLS failed because the certificate is not trusted.
+            host: The host that was called (named in certificate errors).
+        """
+        super().__init__(f"{self.service} answered {status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+        self.certificate = certificate
+        self.host = host
+
+    def outcome(self, permission: str, cause_id: str | None = None) -> Outcome:
+        """The result a check reports for this error.
+
+        Args:
+            permission: What the call needs (named when the service refuses).
+            cause_id: The cause the check speaks to, kept on the result.
+
+        Returns:
+            UNKNOWN naming what went wrong (the detail keeps the raw answer).
+        """
+        prefix = self.service
+        detail = shorten(f"{self.status} {self.code}: {self.message}".strip(": "), 300)
+        facts: dict[str, Any] = {"code": self.code, "status": self.status}
+        if self.certificate:
+            finding = f"{prefix}.certificate"
+            facts.update(host=self.host, reason=self.message)
+        elif self.status == 401:
+            finding = f"{prefix}.unauthorized"
+        elif self.status == 403:
+            finding, facts["permission"] = f"{prefix}.forbidden", permission
+        elif self.status == 404:
+            finding = f"{prefix}.not_found"
+        elif self.status == 429:
+            finding, facts["seconds"] = f"{prefix}.throttled", int(self.retry_after or 1)
+        elif self.status == 0:
+            finding, facts["reason"] = f"{prefix}.unreachable", self.message
+        else:
+            finding = f"{prefix}.error"
+        return Outcome(CheckStatus.UNKNOWN, finding, facts, cause_id, detail)
+
+
+T = TypeVar("T")
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    # Every asker may have gone (a timeout): the outcome is then nobody's to report.
+    if not future.cancelled():
+        future.exception()
+
+
+def _later(deadline: float | None, than: float | None) -> bool:
+    if than is None:
+        return False
+    return deadline is None or deadline > than + 0.05
+
+
+class SharedRequests:
+    """One request per key within a run, its answer (or error) shared by every check that asks.
+
+    A request that ran out of the budget of the check that started it is made
+    again for a check with more time left, so one check's short budget never
+    becomes another's "no answer".
+    """
+
+    def __init__(self) -> None:
+        """Start with nothing asked."""
+        self._asked: dict[str, tuple[asyncio.Future[Any], float | None]] = {}
+
+    async def get(
+        self, key: str, deadline: float | None,
+        make: Callable[[float | None], Awaitable[T]],
+    ) -> T:
+        """The answer for ``key``: shared when asked before, else ``make(deadline)``'s.
+
+        Args:
+            key: What is asked (a URL, a cmdlet with its parameters).
+            deadline: ``loop.time()`` by which this asker must be done.
+            make: Makes the request within a deadline.
+
+        Returns:
+            The answer.
+        """
+        for _ in range(2):
+            entry = self._asked.get(key)
+            if entry is None:
+                future: asyncio.Future[Any] = asyncio.ensure_future(make(deadline))
+                future.add_done_callback(_retrieved)
+                entry = self._asked[key] = (future, deadline)
+            try:
+                # shield: one asker's timeout must not cancel what the others await.
+                answer: T = await asyncio.shield(entry[0])
+                return answer
+            except ServiceError as err:
+                if err.code != "Timeout" or not _later(deadline, entry[1]):
+                    raise
+                if self._asked.get(key) is entry:
+                    del self._asked[key]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def certificate_problem(exc: BaseException) -> str | None:
+    """Say why TLS failed when it is a certificate problem, else None.
+
+    Follows what wraps what: aiohttp's ``ClientConnectorCertificateError``,
+    ``requests``' ``SSLError`` around urllib3's ``MaxRetryError`` around the
+    ``ssl`` error, causes and contexts.
+
+    Args:
+        exc: The exception a connection raised.
+
+    Returns:
+        The verification message (e.g. "unable to get local issuer
+        certificate"), or None when the error is something else.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        inner_error = getattr(current, "certificate_error", None)
+        if isinstance(current, ssl.SSLCertVerificationError) and inner_error is None:
+            return str(getattr(current, "verify_message", None) or getattr(current, "reason", None)
+                       or "certificate verify failed")
+        for inner in (inner_error, getattr(current, "reason", None),
+                      current.__cause__, current.__context__, *current.args):
+            if isinstance(inner, BaseException):
+                pending.append(inner)
+    return None
+
+
+def host_of(url: str) -> str:
+    """The host of a URL (named in certificate errors).
+
+    Args:
+        url: The URL.
+
+    Returns:
+        The host name.
+    """
+    return urlsplit(url).hostname or url
 
 
 class BaseCheck(ABC):
     """Template for checks: times the run and turns token failures into UNKNOWN."""
 
     check_id: str = ""
-    title: str = ""
     #: The cause reported with PASS/UNKNOWN/SKIPPED when the check has just one.
     cause_id: str | None = None
 
@@ -228,13 +409,21 @@ class BaseCheck(ABC):
         try:
             outcome = await self.evaluate(context, deadline)
         except TokenUnavailable as exc:
-            outcome = Outcome(CheckStatus.UNKNOWN, f"No access token: {exc}", self.cause_id)
+            outcome = Outcome(
+                CheckStatus.UNKNOWN, "token.unavailable", {"reason": str(exc)}, self.cause_id
+            )
         duration_ms = int((time.perf_counter() - started) * 1000)
         cause = outcome.cause_id
-        if cause is None and outcome.status is not CheckStatus.FAIL:
+        if cause is None and outcome.status not in (CheckStatus.FAIL, CheckStatus.WARN):
             cause = self.cause_id
         return CheckResult(
-            self.check_id, self.title, outcome.status, outcome.evidence, cause, duration_ms
+            self.check_id,
+            outcome.status,
+            outcome.finding,
+            outcome.facts,
+            cause,
+            redact(outcome.detail),
+            duration_ms,
         )
 
     @abstractmethod
@@ -255,7 +444,7 @@ def redact(text: str, *secrets: str) -> str:
     """Remove access tokens from text that may be shown or logged.
 
     Servers sometimes echo the request back in error messages, so any text
-    that came from the network passes through here before it becomes evidence.
+    that came from the network passes through here before it becomes a fact.
 
     Args:
         text: The text to clean.
@@ -273,7 +462,7 @@ def redact(text: str, *secrets: str) -> str:
 
 
 def shorten(text: str, limit: int = 300) -> str:
-    """Collapse whitespace and cut ``text`` to ``limit`` characters for evidence.
+    """Collapse whitespace and cut ``text`` to ``limit`` characters.
 
     Args:
         text: The text to shorten.
@@ -284,3 +473,97 @@ def shorten(text: str, limit: int = 300) -> str:
     """
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ----- Microsoft's documented response variants --------------------------------------------
+def unwrap_value(value: Any) -> Any:
+    """A property that Microsoft documents both bare and wrapped as ``{"value": …}``.
+
+    ``mailboxSettings.userPurpose`` appears as ``"user"`` and as
+    ``{"value": "user"}`` in Microsoft's own examples.
+
+    Args:
+        value: The property as received.
+
+    Returns:
+        The inner value of a one-key ``{"value": …}`` object (annotations such
+        as ``@odata.type`` ignored), else ``value`` itself.
+    """
+    if isinstance(value, Mapping):
+        keys = [k for k in value if not str(k).startswith("@")]
+        if keys == ["value"]:
+            return value["value"]
+    return value
+
+
+def entity_of(body: Mapping[str, Any], *, marker: str) -> Mapping[str, Any]:
+    """An entity that Microsoft documents both bare and wrapped in ``value``.
+
+    ``GET …/userRegistrationDetails/{id}`` is documented as
+    ``{"value": {"id": …, "isMfaRegistered": …}}`` while the service answers
+    the bare object; both are accepted.
+
+    Args:
+        body: The JSON body.
+        marker: A property only the entity has (tells bare from wrapped).
+
+    Returns:
+        The entity's properties.
+    """
+    if marker in body:
+        return body
+    inner = body.get("value")
+    if isinstance(inner, Mapping):
+        return inner
+    if isinstance(inner, list) and len(inner) == 1 and isinstance(inner[0], Mapping):
+        return inner[0]
+    return body
+
+
+def as_bool(value: Any) -> bool | None:
+    """A boolean property read tolerantly ("True", true, {"value": true}); None when unknown.
+
+    Args:
+        value: The property as received.
+
+    Returns:
+        True, False, or None when missing or unreadable (never a guess).
+    """
+    value = unwrap_value(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower().lstrip("$") in ("true", "false"):
+        return value.strip().lower().lstrip("$") == "true"
+    return None
+
+
+def as_text(value: Any) -> str | None:
+    """A string property read tolerantly (bare or wrapped); None when missing or not text.
+
+    Args:
+        value: The property as received.
+
+    Returns:
+        The stripped text, or None.
+    """
+    value = unwrap_value(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def as_texts(value: Any) -> list[str]:
+    """A list-of-strings property: a JSON list, one string, or "a, b" text.
+
+    Args:
+        value: The property as received.
+
+    Returns:
+        The strings (empty when missing).
+    """
+    value = unwrap_value(value)
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(unwrap_value(v)).strip() for v in value if str(unwrap_value(v)).strip()]
+    return []

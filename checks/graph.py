@@ -1,11 +1,14 @@
 """Checks that read the tenant through Microsoft Graph (delegated permissions).
 
 Endpoints, permissions and fields follow Microsoft's Graph documentation
-(summarised in the project's domain notes, "Live checks"). Graph answers
-errors as ``{"error": {"code", "message"}}``; the client here turns them
-into :class:`GraphError`, retries a 429 once when its ``Retry-After`` still
-fits in the check's time budget, and the checks turn errors into
-UNKNOWN/SKIPPED results that say which permission is missing.
+(summarised in the project's domain notes, "Live checks"), in every
+documented variant: a property bare or wrapped as ``{"value": …}``, an entity
+bare or wrapped, unknown fields ignored, and a missing field reported as
+"couldn't tell", never as a failure. Graph answers errors as
+``{"error": {"code", "message"}}``; the client turns them into
+:class:`GraphError`, retries a 429 once when its ``Retry-After`` still fits
+in the check's time budget, and shares one answer between the checks of a run
+that ask for the same URL.
 """
 
 from __future__ import annotations
@@ -23,24 +26,34 @@ import aiohttp
 
 from checks.base import (
     GRAPH_SCOPE,
+    SIGN_IN_WINDOW_DAYS,
     BaseCheck,
     CheckContext,
-    CheckStatus,
     Endpoints,
     Outcome,
+    ServiceError,
+    SharedRequests,
     TenantIsolationError,
     TokenProvider,
+    as_bool,
+    as_text,
+    as_texts,
+    certificate_problem,
+    entity_of,
+    host_of,
     redact,
     shorten,
 )
+from dialogs.live.results import CheckStatus
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_GRAPH_URL = Endpoints().graph_url
 #: App id of "Office 365 Exchange Online", the resource Authenticated SMTP signs in to.
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+#: The ``clientAppUsed`` of a password (Basic) SMTP AUTH sign-in.
+AUTHENTICATED_SMTP = "Authenticated SMTP"
 NON_PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
-NOT_ON_PLAN = "Not available on your plan (needs Entra ID P1)."
 
 ErrorCodeMapper = Callable[[str], "str | None"]
 """Maps an Entra sign-in error code ("50126") to a knowledge cause id, or None."""
@@ -110,28 +123,10 @@ def default_error_mapper(code: str) -> str | None:
     return DEFAULT_ERROR_CAUSES.get(str(code).strip())
 
 
-class GraphError(Exception):
-    """Microsoft Graph answered with an error (or could not be reached, status 0).
+class GraphError(ServiceError):
+    """Microsoft Graph answered with an error (or could not be reached, status 0)."""
 
-    The message is redacted: it never contains the access token.
-    """
-
-    def __init__(
-        self, status: int, code: str, message: str, retry_after: float | None = None
-    ) -> None:
-        """Build the error.
-
-        Args:
-            status: HTTP status, or 0 when no answer arrived.
-            code: Graph's ``error.code`` (or a local code such as "Timeout").
-            message: Graph's ``error.message``, already redacted.
-            retry_after: Seconds from a 429's ``Retry-After``.
-        """
-        super().__init__(f"Microsoft Graph answered {status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
+    service = "graph"
 
 
 def parse_retry_after(value: str | None, default: float = 1.0) -> float:
@@ -185,12 +180,16 @@ def build_url(base: str, path: str, params: Mapping[str, str] | None = None) -> 
     """
     url = base.rstrip("/") + quote(path, safe="/@'().,=-_~")
     if params:
-        url += "?" + urlencode(params, quote_via=quote, safe="$,'()@")
+        url += "?" + urlencode(params, quote_via=quote, safe="$,'()@:")
     return url
 
 
 class GraphClient:
-    """A thin Graph GET client around an injected session and token provider."""
+    """A thin Graph GET client around an injected session and token provider.
+
+    One client serves one check run: concurrent checks asking for the same URL
+    share a single request (and its answer, or its error).
+    """
 
     def __init__(self, session: aiohttp.ClientSession, token_provider: TokenProvider) -> None:
         """Create the client.
@@ -201,9 +200,10 @@ class GraphClient:
         """
         self._session = session
         self._tokens = token_provider
+        self._answers = SharedRequests()
 
     async def get(self, url: str, *, deadline: float | None = None) -> dict[str, Any]:
-        """GET a Graph URL and return its JSON body.
+        """GET a Graph URL and return its JSON body (shared within the run).
 
         A 429 is retried once when its ``Retry-After`` ends before ``deadline``
         (or within 5 s when there is no deadline); Graph asks clients to wait
@@ -220,6 +220,9 @@ class GraphClient:
             GraphError: Graph answered an error or could not be reached.
             TokenUnavailable: The token provider has no Graph token.
         """
+        return await self._answers.get(url, deadline, lambda d: self._get(url, d))
+
+    async def _get(self, url: str, deadline: float | None) -> dict[str, Any]:
         token = await self._tokens(GRAPH_SCOPE)
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
@@ -262,8 +265,11 @@ class GraphClient:
             if not next_url:
                 break
             page = await self.get(next_url, deadline=deadline)
-            items.extend(v for v in page.get("value", []) if isinstance(v, dict))
-            next_url = page.get("@odata.nextLink")
+            values = page.get("value")
+            if isinstance(values, list):
+                items.extend(v for v in values if isinstance(v, dict))
+            link = page.get("@odata.nextLink")
+            next_url = link if isinstance(link, str) else None
         return items
 
     async def _send(
@@ -290,49 +296,20 @@ class GraphClient:
                 logger.debug("Graph GET %s -> %s", _path(url), resp.status)
                 return resp.status, body if isinstance(body, dict) else {}, retry_after
         except TimeoutError as exc:
-            raise GraphError(0, "Timeout", "no answer from Microsoft Graph in time") from exc
+            raise GraphError(0, "Timeout", "no answer in time") from exc
         except aiohttp.ClientError as exc:
+            problem = certificate_problem(exc)
+            if problem:
+                raise GraphError(
+                    0, "CertificateError", problem, certificate=True, host=host_of(url)
+                ) from exc
             # The exception text can carry the URL but never headers, so it is safe.
-            raise GraphError(
-                0, "ConnectionError", f"could not reach Microsoft Graph ({type(exc).__name__})"
-            ) from exc
+            raise GraphError(0, "ConnectionError", type(exc).__name__) from exc
 
 
 def _path(url: str) -> str:
     # Only the path is logged: query strings carry addresses, which logs don't need.
     return urlsplit(url).path
-
-
-def error_outcome(err: GraphError, permission: str, cause_id: str | None = None) -> Outcome:
-    """Turn a Graph error into the result a check reports.
-
-    Args:
-        err: The error.
-        permission: The delegated permission (and admin role) the call needs,
-            named in the evidence when Graph refuses.
-        cause_id: Cause the check speaks to, kept on the result.
-
-    Returns:
-        SKIPPED for a tenant without Entra ID P1, otherwise UNKNOWN with
-        what went wrong and what would fix it.
-    """
-    detail = f"{err.code}: {err.message}" if err.message else err.code
-    if err.code == NON_PREMIUM_CODE:
-        return Outcome(CheckStatus.SKIPPED, NOT_ON_PLAN, cause_id)
-    if err.status == 401:
-        text = f"Microsoft Graph did not accept the sign-in (401 {detail}). Sign in again."
-    elif err.status == 403:
-        text = f"Missing permission: this check needs {permission}. Graph said 403 {detail}"
-    elif err.status == 404:
-        text = f"Not found (404 {detail})."
-    elif err.status == 429:
-        wait = f" Try again in {int(err.retry_after)} s." if err.retry_after else ""
-        text = f"Microsoft Graph is throttling requests (429).{wait}"
-    elif err.status == 0:
-        text = f"Could not read from Microsoft Graph: {err.message}."
-    else:
-        text = f"Microsoft Graph answered {err.status} {detail}"
-    return Outcome(CheckStatus.UNKNOWN, shorten(text), cause_id)
 
 
 class GraphCheck(BaseCheck):
@@ -370,9 +347,11 @@ class GraphCheck(BaseCheck):
             err: The error.
 
         Returns:
-            The verdict.
+            SKIPPED for a tenant without Entra ID P1, otherwise UNKNOWN.
         """
-        return error_outcome(err, self.permission, self.cause_id)
+        if err.code == NON_PREMIUM_CODE:
+            return Outcome(CheckStatus.SKIPPED, "not_on_plan", {}, self.cause_id, err.code)
+        return err.outcome(self.permission, self.cause_id)
 
     def url(self, context: CheckContext, path: str, params: Mapping[str, str] | None = None) -> str:
         """Build a URL on the context's Graph endpoint.
@@ -406,7 +385,10 @@ class GraphCheck(BaseCheck):
             self.url(context, f"/users/{context.mailbox_upn}", {"$select": "id"}),
             deadline=deadline,
         )
-        return str(body["id"])
+        found = as_text(body.get("id"))
+        if not found:
+            raise GraphError(200, "NoId", "the user's id was not in the answer")
+        return found
 
     async def read(self, context: CheckContext, deadline: float) -> Outcome:
         """Read and judge the setting.
@@ -424,13 +406,13 @@ class GraphCheck(BaseCheck):
         raise NotImplementedError
 
 
+# ------------------------------------------------------------------------------ licence
 class LicenseCheck(GraphCheck):
     """Does the mailbox's user have a provisioned Exchange Online service plan?"""
 
     check_id = "license"
-    title = "Exchange Online licence"
     cause_id = "no_exchange_license"
-    permission = "LicenseAssignment.Read.All (or User.Read.All)"
+    permission = "User.Read.All"
 
     async def read(self, context: CheckContext, deadline: float) -> Outcome:
         """Read ``/users/{id}/licenseDetails`` and look for an Exchange mailbox plan.
@@ -461,12 +443,15 @@ def judge_licenses(skus: Iterable[Mapping[str, Any]]) -> Outcome:
     foundation: list[str] = []
     sku_names: list[str] = []
     for sku in skus:
-        sku_name = str(sku.get("skuPartNumber") or sku.get("skuId") or "?")
+        sku_name = as_text(sku.get("skuPartNumber")) or as_text(sku.get("skuId")) or "?"
         sku_names.append(sku_name)
-        for plan in sku.get("servicePlans") or []:
-            name = str(plan.get("servicePlanName", ""))
-            state = str(plan.get("provisioningStatus", ""))
-            label = f"{name} in {sku_name} ({state})"
+        plans = sku.get("servicePlans")
+        for plan in plans if isinstance(plans, list) else []:
+            if not isinstance(plan, Mapping):
+                continue
+            name = as_text(plan.get("servicePlanName")) or ""
+            state = as_text(plan.get("provisioningStatus")) or ""
+            label = f"{name} in {sku_name}"
             if name == "EXCHANGE_S_FOUNDATION":
                 foundation.append(label)
             elif name in EXCHANGE_MAILBOX_PLANS:
@@ -477,100 +462,39 @@ def judge_licenses(skus: Iterable[Mapping[str, Any]]) -> Outcome:
                 elif state.startswith("Pending"):
                     found["Pending"].append(label)
                 else:
-                    found["Disabled"].append(label)
+                    found["Disabled"].append(f"{label} ({state or '?'})")
     if found["Success"]:
-        return Outcome(
-            CheckStatus.PASS, "Exchange Online plan active: " + ", ".join(found["Success"])
-        )
+        return Outcome(CheckStatus.PASS, "license.active", {"plans": ", ".join(found["Success"])})
     if found["Pending"]:
         return Outcome(
             CheckStatus.WARN,
-            "Exchange Online plan still being provisioned: "
-            + ", ".join(found["Pending"])
-            + ". Wait for it to finish (usually minutes).",
+            "license.pending",
+            {"plans": ", ".join(found["Pending"])},
             "no_exchange_license",
         )
     if found["Disabled"]:
         return Outcome(
             CheckStatus.FAIL,
-            "Exchange Online plan is turned off in the licence: " + ", ".join(found["Disabled"]),
+            "license.disabled",
+            {"plans": ", ".join(found["Disabled"])},
             "no_exchange_license",
         )
     if foundation:
         return Outcome(
             CheckStatus.FAIL,
-            "Only EXCHANGE_S_FOUNDATION (no mailbox): " + ", ".join(foundation),
+            "license.foundation_only",
+            {"plans": ", ".join(foundation)},
             "no_exchange_license",
         )
-    what = ", ".join(sku_names) if sku_names else "no licences at all"
-    return Outcome(CheckStatus.FAIL, f"No Exchange Online plan ({what}).", "no_exchange_license")
+    skus_text = ", ".join(sku_names) if sku_names else "no licences at all"
+    return Outcome(CheckStatus.FAIL, "license.none", {"skus": skus_text}, "no_exchange_license")
 
 
-class MailboxTypeCheck(GraphCheck):
-    """Is the mailbox a user mailbox (the only kind that signs in to SMTP)?"""
-
-    check_id = "mailbox_type"
-    title = "Mailbox type"
-    cause_id = "unsupported_mailbox_type"
-    permission = "MailboxSettings.Read (and the admin needs access to that mailbox)"
-
-    async def read(self, context: CheckContext, deadline: float) -> Outcome:
-        """Read ``mailboxSettings.userPurpose``.
-
-        Args:
-            context: Whom and what to check.
-            deadline: ``loop.time()`` by which the check must be done.
-
-        Returns:
-            PASS for user/linked, WARN for shared, FAIL for the rest.
-        """
-        body = await self.graph.get(
-            self.url(
-                context, f"/users/{context.mailbox_ref}/mailboxSettings", {"$select": "userPurpose"}
-            ),
-            deadline=deadline,
-        )
-        purpose = str(body.get("userPurpose") or "").strip()
-        if purpose in ("user", "linked"):
-            return Outcome(CheckStatus.PASS, f"userPurpose is {purpose!r}: a user mailbox.")
-        if purpose == "shared":
-            return Outcome(
-                CheckStatus.WARN,
-                "userPurpose is 'shared': a shared mailbox cannot sign in with a password; "
-                "send through a licensed user with Send As, or use OAuth app-only.",
-                "unsupported_mailbox_type",
-            )
-        return Outcome(
-            CheckStatus.FAIL,
-            f"userPurpose is {purpose or 'empty'!r}: this kind of mailbox cannot send "
-            "with Authenticated SMTP.",
-            "unsupported_mailbox_type",
-        )
-
-    def on_error(self, err: GraphError) -> Outcome:
-        """Treat ``MailboxNotEnabledForRESTAPI`` as "no usable mailbox".
-
-        Args:
-            err: The error.
-
-        Returns:
-            The verdict.
-        """
-        if err.code == "MailboxNotEnabledForRESTAPI":
-            return Outcome(
-                CheckStatus.FAIL,
-                f"No usable Exchange Online mailbox ({err.code}: inactive, soft-deleted, "
-                "on-premises or unlicensed).",
-                "no_exchange_license",
-            )
-        return super().on_error(err)
-
-
+# ------------------------------------------------------------------------------ account
 class AccountEnabledCheck(GraphCheck):
     """Is the mailbox's user allowed to sign in at all?"""
 
     check_id = "account_enabled"
-    title = "Account can sign in"
     cause_id = "account_blocked"
     permission = "User.Read.All"
 
@@ -582,7 +506,7 @@ class AccountEnabledCheck(GraphCheck):
             deadline: ``loop.time()`` by which the check must be done.
 
         Returns:
-            PASS when enabled, FAIL when sign-in is blocked.
+            PASS when enabled, FAIL when sign-in is blocked, UNKNOWN when not said.
         """
         body = await self.graph.get(
             self.url(
@@ -592,23 +516,23 @@ class AccountEnabledCheck(GraphCheck):
             ),
             deadline=deadline,
         )
-        upn = body.get("userPrincipalName") or context.mailbox_upn
-        if body.get("accountEnabled") is False:
+        upn = as_text(body.get("userPrincipalName")) or context.mailbox_upn
+        enabled = as_bool(body.get("accountEnabled"))
+        if enabled is False:
             return Outcome(
-                CheckStatus.FAIL,
-                f"Sign-in is blocked for {upn} (accountEnabled false).",
+                CheckStatus.FAIL, "account.blocked", {"upn": upn, "enabled": "false"},
                 "account_blocked",
             )
-        if body.get("accountEnabled") is True:
-            return Outcome(CheckStatus.PASS, f"{upn} is allowed to sign in.")
-        return Outcome(CheckStatus.UNKNOWN, "Graph did not return accountEnabled.")
+        if enabled is True:
+            return Outcome(CheckStatus.PASS, "account.enabled", {"upn": upn, "enabled": "true"})
+        return Outcome(CheckStatus.UNKNOWN, "account.unknown", {"upn": upn})
 
 
+# --------------------------------------------------------------------- security defaults
 class SecurityDefaultsCheck(GraphCheck):
     """Security defaults block every legacy sign-in, Basic SMTP AUTH included."""
 
     check_id = "security_defaults"
-    title = "Security defaults"
     cause_id = "security_defaults"
     permission = "Policy.Read.All"
 
@@ -620,29 +544,25 @@ class SecurityDefaultsCheck(GraphCheck):
             deadline: ``loop.time()`` by which the check must be done.
 
         Returns:
-            FAIL when on (WARN when the app uses OAuth, which they don't block).
+            FAIL when on (PASS when the app uses OAuth, which they don't block).
         """
         body = await self.graph.get(
             self.url(context, "/policies/identitySecurityDefaultsEnforcementPolicy"),
             deadline=deadline,
         )
-        if body.get("isEnabled") is True:
+        enabled = as_bool(entity_of(body, marker="isEnabled").get("isEnabled"))
+        if enabled is True:
             if context.auth_method == "oauth":
-                return Outcome(
-                    CheckStatus.WARN,
-                    "Security defaults are on. They block Basic SMTP AUTH; OAuth still works.",
-                    "security_defaults",
-                )
+                return Outcome(CheckStatus.PASS, "security_defaults.on_oauth", {"on": "true"})
             return Outcome(
-                CheckStatus.FAIL,
-                "Security defaults are on: they block Authenticated SMTP with a password.",
-                "security_defaults",
+                CheckStatus.FAIL, "security_defaults.on", {"on": "true"}, "security_defaults"
             )
-        if body.get("isEnabled") is False:
-            return Outcome(CheckStatus.PASS, "Security defaults are off.")
-        return Outcome(CheckStatus.UNKNOWN, "Graph did not return isEnabled.")
+        if enabled is False:
+            return Outcome(CheckStatus.PASS, "security_defaults.off", {"on": "false"})
+        return Outcome(CheckStatus.UNKNOWN, "security_defaults.unknown")
 
 
+# -------------------------------------------------------------------- Conditional Access
 # Client app types that cover Authenticated SMTP with a password. SMTP AUTH is a
 # legacy protocol, which Conditional Access files under "other" ("Other clients");
 # "exchangeActiveSync" alone targets ActiveSync and does not touch SMTP.
@@ -664,23 +584,24 @@ class PolicyVerdict:
     report_only: bool
 
     def describe(self) -> str:
-        """One line for the evidence.
+        """The policy's name for a finding, quoted.
 
         Returns:
-            A sentence naming the policy.
+            e.g. "'Block legacy authentication'".
         """
-        text = f"policy '{self.name}' {self.effect}"
-        if self.report_only:
-            text += " (report-only: not enforced yet)"
-        elif not self.certain:
-            text += " (may apply: depends on conditions or group membership)"
-        return text
+        return f"'{self.name}'"
+
+
+def _section(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
 
 
 def _needs_membership(policy: Mapping[str, Any]) -> bool:
-    users = (policy.get("conditions") or {}).get("users") or {}
+    users = _section(_section(policy, "conditions"), "users")
     return any(
-        users.get(k) for k in ("includeGroups", "excludeGroups", "includeRoles", "excludeRoles")
+        as_texts(users.get(k)) for k in ("includeGroups", "excludeGroups", "includeRoles",
+                                         "excludeRoles")
     )
 
 
@@ -698,30 +619,34 @@ def judge_policy(
     Returns:
         The verdict, or None when the policy does not affect SMTP for the user.
     """
-    state = policy.get("state")
+    state = as_text(policy.get("state"))
     if state not in ("enabled", "enabledForReportingButNotEnforced"):
         return None
-    conditions = policy.get("conditions") or {}
-    if not set(conditions.get("clientAppTypes") or []) & SMTP_CLIENT_APP_TYPES:
+    conditions = _section(policy, "conditions")
+    if not set(as_texts(conditions.get("clientAppTypes"))) & SMTP_CLIENT_APP_TYPES:
         return None
-    apps = conditions.get("applications") or {}
-    if not set(apps.get("includeApplications") or []) & _SMTP_APPS:
+    apps = _section(conditions, "applications")
+    if not set(as_texts(apps.get("includeApplications"))) & _SMTP_APPS:
         return None
-    if set(apps.get("excludeApplications") or []) & (_SMTP_APPS - {"All"}):
+    if set(as_texts(apps.get("excludeApplications"))) & (_SMTP_APPS - {"All"}):
         return None
 
-    users = conditions.get("users") or {}
+    users = _section(conditions, "users")
     certain = True
-    if user_id in (users.get("excludeUsers") or []):
+    if user_id in as_texts(users.get("excludeUsers")):
         return None
-    excluded_via = set(users.get("excludeGroups") or []) | set(users.get("excludeRoles") or [])
+    excluded_via = set(as_texts(users.get("excludeGroups"))) | set(
+        as_texts(users.get("excludeRoles"))
+    )
     if excluded_via:
         if memberships is None:
             certain = False
         elif excluded_via & memberships:
             return None
-    include_users = set(users.get("includeUsers") or [])
-    included_via = set(users.get("includeGroups") or []) | set(users.get("includeRoles") or [])
+    include_users = set(as_texts(users.get("includeUsers")))
+    included_via = set(as_texts(users.get("includeGroups"))) | set(
+        as_texts(users.get("includeRoles"))
+    )
     if "All" in include_users or user_id in include_users:
         pass
     elif included_via and memberships is None:
@@ -737,17 +662,17 @@ def judge_policy(
     ):
         certain = False
 
-    grant = policy.get("grantControls") or {}
-    controls = set(grant.get("builtInControls") or [])
+    grant = _section(policy, "grantControls")
+    controls = set(as_texts(grant.get("builtInControls")))
     if "block" in controls:
-        effect = "blocks Authenticated SMTP"
+        effect = "blocks"
     elif controls & _UNSATISFIABLE or grant.get("authenticationStrength"):
         needed = sorted(controls & _UNSATISFIABLE) or ["an authentication strength"]
-        effect = f"requires {' or '.join(needed)}, which Authenticated SMTP cannot provide"
+        effect = "requires " + " or ".join(needed)
     else:
         return None
     return PolicyVerdict(
-        name=str(policy.get("displayName") or policy.get("id") or "?"),
+        name=as_text(policy.get("displayName")) or as_text(policy.get("id")) or "?",
         effect=effect,
         certain=certain,
         report_only=state == "enabledForReportingButNotEnforced",
@@ -758,7 +683,6 @@ class ConditionalAccessCheck(GraphCheck):
     """Does an enabled Conditional Access policy block legacy SMTP for the user?"""
 
     check_id = "conditional_access"
-    title = "Conditional Access policies"
     cause_id = "conditional_access"
     permission = "Policy.Read.All (and the Security Reader or Global Reader role)"
 
@@ -784,24 +708,21 @@ class ConditionalAccessCheck(GraphCheck):
             memberships = await self._memberships(context, user_id, deadline)
         verdicts = [v for p in policies if (v := judge_policy(p, user_id, memberships))]
         enforced = [v for v in verdicts if v.certain and not v.report_only]
+        detail = "; ".join(f"{v.name}: {v.effect}" for v in verdicts)
         if enforced:
+            names = ", ".join(v.describe() for v in enforced)
             return Outcome(
-                CheckStatus.FAIL,
-                shorten("; ".join(v.describe() for v in enforced)),
-                "conditional_access",
+                CheckStatus.FAIL, "ca.blocks", {"policies": shorten(names, 200)},
+                "conditional_access", detail,
             )
         if verdicts:
+            names = ", ".join(v.describe() for v in verdicts)
             return Outcome(
-                CheckStatus.WARN,
-                shorten("; ".join(v.describe() for v in verdicts)),
-                "conditional_access",
+                CheckStatus.WARN, "ca.may_block", {"policies": shorten(names, 200)},
+                "conditional_access", detail,
             )
-        active = sum(1 for p in policies if p.get("state") == "enabled")
-        return Outcome(
-            CheckStatus.PASS,
-            f"{len(policies)} policies read ({active} on); none stops Authenticated SMTP "
-            f"for {context.mailbox_upn}.",
-        )
+        active = sum(1 for p in policies if as_text(p.get("state")) == "enabled")
+        return Outcome(CheckStatus.PASS, "ca.none", {"count": len(policies), "active": active})
 
     async def _memberships(
         self, context: CheckContext, user_id: str, deadline: float
@@ -821,11 +742,47 @@ class ConditionalAccessCheck(GraphCheck):
         return ids
 
 
+# ---------------------------------------------------------------------------- sign-ins
+def smtp_sign_ins_url(context: CheckContext) -> str:
+    """The v1.0 sign-in log query for the mailbox's password SMTP sign-ins in the window.
+
+    The recent-failures check and the December 2026 readiness read the same
+    page, so the run's Graph client fetches it once.
+
+    Args:
+        context: Supplies the mailbox, the window and the endpoint.
+
+    Returns:
+        The URL.
+    """
+    since = context.window_start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    flt = (
+        f"clientAppUsed eq {odata_quote(AUTHENTICATED_SMTP)} and userPrincipalName eq "
+        f"{odata_quote(context.mailbox_upn)} and createdDateTime ge {since}"
+    )
+    return build_url(
+        context.endpoints.graph_url, "/auditLogs/signIns", {"$filter": flt, "$top": "500"}
+    )
+
+
+def error_code_of(sign_in: Mapping[str, Any]) -> str:
+    """A sign-in's ``status.errorCode`` as text ("0" = success; "?" when missing).
+
+    Args:
+        sign_in: A ``signIn`` object.
+
+    Returns:
+        The code.
+    """
+    status = sign_in.get("status")
+    code = status.get("errorCode") if isinstance(status, Mapping) else None
+    return "?" if code is None or code == "" else str(code).strip()
+
+
 class SignInsCheck(GraphCheck):
     """What did Entra say about recent Authenticated SMTP sign-ins of the mailbox?"""
 
     check_id = "smtp_sign_ins"
-    title = "Recent Authenticated SMTP sign-ins"
     permission = (
         "AuditLog.Read.All and Directory.Read.All "
         "(and the Reports Reader, Security Reader or Global Reader role)"
@@ -844,7 +801,7 @@ class SignInsCheck(GraphCheck):
         self.map_error = map_error
 
     async def read(self, context: CheckContext, deadline: float) -> Outcome:
-        """Read the latest Authenticated SMTP sign-ins and explain the newest failure.
+        """Read the window's Authenticated SMTP sign-ins and explain the newest failure.
 
         Args:
             context: Whom and what to check.
@@ -854,94 +811,118 @@ class SignInsCheck(GraphCheck):
             PASS when the latest attempt succeeded or there is none; FAIL with
             the mapped cause when it failed.
         """
-        flt = (
-            f"clientAppUsed eq 'Authenticated SMTP' and userPrincipalName eq "
-            f"{odata_quote(context.mailbox_upn)}"
-        )
-        body = await self.graph.get(
-            self.url(context, "/auditLogs/signIns", {"$filter": flt, "$top": "20"}),
-            deadline=deadline,
-        )
-        sign_ins = [s for s in body.get("value", []) if isinstance(s, dict)]
+        sign_ins = await self.graph.get_all(smtp_sign_ins_url(context), deadline=deadline)
+        days = SIGN_IN_WINDOW_DAYS
         # Graph returns newest first; sort anyway so a reordered page can't mislead.
         sign_ins.sort(key=lambda s: str(s.get("createdDateTime", "")), reverse=True)
         if not sign_ins:
-            return Outcome(
-                CheckStatus.PASS,
-                f"No Authenticated SMTP sign-ins by {context.mailbox_upn} in the log "
-                "(OAuth sign-ins are not listed under this client app).",
-            )
-        failures = [s for s in sign_ins if _error_code(s) != "0"]
+            return Outcome(CheckStatus.PASS, "sign_ins.none", {"days": days, "total": 0})
+        failures = [s for s in sign_ins if error_code_of(s) not in ("0", "?")]
         latest = sign_ins[0]
-        if _error_code(latest) == "0":
-            note = f"; {len(failures)} earlier attempt(s) failed" if failures else ""
+        when = as_text(latest.get("createdDateTime")) or "?"
+        code = error_code_of(latest)
+        if code == "0":
+            if failures:
+                return Outcome(
+                    CheckStatus.PASS, "sign_ins.latest_ok_after_failures",
+                    {"when": when, "failed": len(failures), "total": len(sign_ins), "days": days},
+                )
             return Outcome(
-                CheckStatus.PASS,
-                f"Latest Authenticated SMTP sign-in ({latest.get('createdDateTime')}) "
-                f"succeeded{note}.",
+                CheckStatus.PASS, "sign_ins.latest_ok",
+                {"when": when, "total": len(sign_ins), "days": days},
             )
-        code = _error_code(latest)
+        if code == "?":
+            return Outcome(CheckStatus.UNKNOWN, "sign_ins.failed", {"when": when, "days": days})
         cause = self.map_error(code) or "unknown"
-        reason = str((latest.get("status") or {}).get("failureReason") or "").strip()
+        status = latest.get("status")
+        reason = as_text(status.get("failureReason")) if isinstance(status, Mapping) else None
+        applied = latest.get("appliedConditionalAccessPolicies")
         blocked_by = [
-            str(p.get("displayName"))
-            for p in latest.get("appliedConditionalAccessPolicies") or []
-            if p.get("result") == "failure"
-        ]
-        text = f"Latest Authenticated SMTP sign-in ({latest.get('createdDateTime')}) failed: {code}"
-        if reason:
-            text += f" {reason}"
-        if blocked_by:
-            text += " (policy " + ", ".join(f"'{n}'" for n in blocked_by) + ")"
-        text = text.rstrip(".") + "."
-        if len(sign_ins) > 1:
-            text += f" {len(failures)} of the last {len(sign_ins)} attempts failed."
-        return Outcome(CheckStatus.FAIL, shorten(text), cause)
+            as_text(p.get("displayName")) or "?"
+            for p in applied if isinstance(p, Mapping) and as_text(p.get("result")) == "failure"
+        ] if isinstance(applied, list) else []
+        facts = {
+            "when": when, "code": code, "reason": shorten(reason or "", 160),
+            "failed": len(failures), "total": len(sign_ins), "days": days,
+            "policies": ", ".join(f"'{n}'" for n in blocked_by),
+        }
+        return Outcome(CheckStatus.FAIL, "sign_ins.failed", facts, cause)
 
 
-def _error_code(sign_in: Mapping[str, Any]) -> str:
-    return str((sign_in.get("status") or {}).get("errorCode", 0))
+# ---------------------------------------------------------------------------- per-user MFA
+class MfaCheck(GraphCheck):
+    """Is MFA *enforced* for the mailbox's user (per-user MFA), which password SMTP can't answer?
 
+    Being registered for MFA is not enforcement: security defaults and
+    Conditional Access have their own rows. This reads the per-user MFA state
+    (Graph beta ``authentication/requirements``) and, as context only, the
+    registration report (bare or wrapped in ``value``, as Microsoft documents it).
+    """
 
-class MfaRegistrationCheck(GraphCheck):
-    """Is the user registered for MFA (which Basic SMTP AUTH cannot answer)?"""
-
-    check_id = "mfa_registration"
-    title = "MFA registration"
+    check_id = "mfa"
     cause_id = "mfa_required"
-    permission = "AuditLog.Read.All (and the Reports Reader or Security Reader role)"
+    permission = "Policy.Read.All"
 
     async def read(self, context: CheckContext, deadline: float) -> Outcome:
-        """Read ``userRegistrationDetails`` of the mailbox's user.
+        """Read the per-user MFA state and the registration.
 
         Args:
             context: Whom and what to check.
             deadline: ``loop.time()`` by which the check must be done.
 
         Returns:
-            WARN when registered and the app uses (or may use) Basic auth; PASS otherwise.
+            FAIL/WARN only when MFA is enforced (or about to be) for a password
+            sign-in; PASS when off; UNKNOWN when the state can't be read.
         """
         user_id = await self.mailbox_object_id(context, deadline)
-        body = await self.graph.get(
+        beta = context.endpoints.graph_beta_url
+        state_task = self.graph.get(
+            build_url(beta, f"/users/{user_id}/authentication/requirements"), deadline=deadline
+        )
+        registration_task = self.graph.get(
             self.url(context, f"/reports/authenticationMethods/userRegistrationDetails/{user_id}"),
             deadline=deadline,
         )
-        methods = ", ".join(str(m) for m in body.get("methodsRegistered") or []) or "none"
-        if body.get("isMfaRegistered") is True:
-            if context.auth_method == "oauth":
-                return Outcome(
-                    CheckStatus.PASS,
-                    f"Registered for MFA ({methods}); fine for OAuth sign-in.",
-                )
+        answers: tuple[dict[str, Any] | BaseException, ...] = await asyncio.gather(
+            state_task, registration_task, return_exceptions=True
+        )
+        state_result, registration = answers
+        registered = "?"
+        if isinstance(registration, dict):
+            entity = entity_of(registration, marker="isMfaRegistered")
+            value = as_bool(entity.get("isMfaRegistered"))
+            registered = "?" if value is None else ("yes" if value else "no")
+        if isinstance(state_result, BaseException):
+            if not isinstance(state_result, GraphError):
+                raise state_result
+            reason = state_result.code
             return Outcome(
-                CheckStatus.WARN,
-                f"Registered for MFA ({methods}). If MFA is enforced for this account, "
-                "Basic SMTP AUTH fails; use OAuth or an account excluded from MFA.",
-                "mfa_required",
+                CheckStatus.UNKNOWN, "mfa.unknown",
+                {"reason": reason, "registered": registered}, "mfa_required",
+                f"{state_result.status} {state_result.code}: {state_result.message}",
             )
-        return Outcome(CheckStatus.PASS, "Not registered for MFA.")
+        entity = entity_of(state_result, marker="perUserMfaState")
+        state = (as_text(entity.get("perUserMfaState")) or "").lower()
+        facts = {"state": state or "?", "registered": registered}
+        if state == "enforced":
+            if context.auth_method == "oauth":
+                return Outcome(CheckStatus.PASS, "mfa.enforced_oauth", facts)
+            if context.auth_method == "basic":
+                return Outcome(CheckStatus.FAIL, "mfa.enforced_password", facts, "mfa_required")
+            return Outcome(CheckStatus.WARN, "mfa.enforced", facts, "mfa_required")
+        if state == "enabled":
+            if context.auth_method == "oauth":
+                return Outcome(CheckStatus.PASS, "mfa.enforced_oauth", facts)
+            return Outcome(CheckStatus.WARN, "mfa.enabled", facts, "mfa_required")
+        if state == "disabled":
+            return Outcome(CheckStatus.PASS, "mfa.off", facts)
+        return Outcome(
+            CheckStatus.UNKNOWN, "mfa.unknown", {**facts, "reason": "no state in the answer"},
+            "mfa_required",
+        )
 
 
+# ------------------------------------------------------------------------ preflight reads
 @dataclass(frozen=True)
 class SignedInUser:
     """The signed-in user as ``/me`` returns it."""
@@ -974,9 +955,9 @@ async def me(
         build_url(graph_url, "/me", {"$select": "id,userPrincipalName,displayName"})
     )
     return SignedInUser(
-        id=str(body.get("id", "")),
-        user_principal_name=str(body.get("userPrincipalName", "")),
-        display_name=str(body.get("displayName", "")),
+        id=as_text(body.get("id")) or "",
+        user_principal_name=as_text(body.get("userPrincipalName")) or "",
+        display_name=as_text(body.get("displayName")) or "",
     )
 
 
@@ -1006,12 +987,67 @@ async def verified_domains(
         build_url(graph_url, "/organization", {"$select": "id,verifiedDomains"})
     )
     domains: list[str] = []
-    for org in body.get("value", []):
-        if tenant_id and str(org.get("id", "")).lower() != tenant_id.lower():
+    orgs = body.get("value")
+    for org in orgs if isinstance(orgs, list) else []:
+        if not isinstance(org, Mapping):
+            continue
+        if tenant_id and (as_text(org.get("id")) or "").lower() != tenant_id.lower():
             raise TenantIsolationError(
                 "Graph answered for a different organisation than the signed-in tenant."
             )
-        domains.extend(
-            str(d["name"]).lower() for d in org.get("verifiedDomains") or [] if d.get("name")
-        )
+        listed = org.get("verifiedDomains")
+        for domain in listed if isinstance(listed, list) else []:
+            name = as_text(domain.get("name")) if isinstance(domain, Mapping) else None
+            if name:
+                domains.append(name.lower())
     return tuple(domains)
+
+
+@dataclass(frozen=True)
+class MailboxUser:
+    """The user behind a sending address, as Graph finds it."""
+
+    id: str
+    user_principal_name: str
+
+
+async def find_mailbox_user(
+    session: aiohttp.ClientSession,
+    token_provider: TokenProvider,
+    address: str,
+    *,
+    graph_url: str = DEFAULT_GRAPH_URL,
+) -> MailboxUser | None:
+    """Find the user of a sending address: by UPN first, then by primary mail address.
+
+    Args:
+        session: The HTTP session.
+        token_provider: Supplies the Graph token.
+        address: The sending address the customer gave.
+        graph_url: Graph base URL.
+
+    Returns:
+        The user, or None when no user has that address (a 404, then no match).
+
+    Raises:
+        GraphError: Graph refused (e.g. no User.Read.All) or could not be reached.
+    """
+    graph = GraphClient(session, token_provider)
+    select = {"$select": "id,userPrincipalName,mail"}
+    try:
+        body = await graph.get(build_url(graph_url, f"/users/{address}", select))
+        found = as_text(body.get("id"))
+        if found:
+            return MailboxUser(found, as_text(body.get("userPrincipalName")) or address)
+    except GraphError as err:
+        if err.status != 404:
+            raise
+    # A shared mailbox or an alias can be addressed by its mail, not its UPN.
+    params = {"$filter": f"mail eq {odata_quote(address)}", **select}
+    matches = await graph.get_all(build_url(graph_url, "/users", params), max_pages=1)
+    for user in matches:
+        user_id, upn = as_text(user.get("id")), as_text(user.get("userPrincipalName"))
+        if user_id and upn:
+            return MailboxUser(user_id, upn)
+    return None
+

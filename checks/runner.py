@@ -21,10 +21,10 @@ import aiohttp
 from checks.base import (
     Check,
     CheckContext,
-    CheckResult,
-    CheckStatus,
+    SslContextFactory,
     TenantIsolationError,
     TokenProvider,
+    default_ssl_context,
 )
 from checks.exchange import ExchangeAdminClient, SmtpAuthSwitchesCheck
 from checks.graph import (
@@ -33,13 +33,15 @@ from checks.graph import (
     ErrorCodeMapper,
     GraphClient,
     LicenseCheck,
-    MailboxTypeCheck,
-    MfaRegistrationCheck,
+    MfaCheck,
     SecurityDefaultsCheck,
     SignInsCheck,
     default_error_mapper,
 )
-from checks.smtp import SmtpProbeCheck, SslContextFactory, default_ssl_context
+from checks.mailbox import MailboxTypeCheck
+from checks.readiness import ReadinessCheck
+from checks.smtp import SmtpProbeCheck
+from dialogs.live.results import CheckResult, CheckStatus
 
 logger = logging.getLogger(__name__)
 
@@ -59,28 +61,34 @@ def default_checks(
         session: The shared HTTP session (the caller owns and closes it).
         token_provider: Returns tokens for ``GRAPH_SCOPE``, ``EXCHANGE_SCOPE``
             and ``SMTP_SCOPE``; raise ``TokenUnavailable`` for a scope it can't serve.
-        ssl_context_factory: Client TLS context for the SMTP probe.
+        ssl_context_factory: Client TLS context for the SMTP probe (the same
+            CA setting as the session's).
         map_error: Entra sign-in error code -> cause id (the bot's diagnosis).
-        exchange: Include the SMTP AUTH switches check (unsupported endpoint).
+        exchange: Read through the Exchange admin endpoint (unsupported by
+            Microsoft): the switches, the mailbox type of other mailboxes, Full
+            Access and the authentication policy.
         smtp: Include the live SMTP probe.
 
     Returns:
-        The checks.
+        The checks. One Graph and one Exchange client serve them all, so a
+        URL or cmdlet several checks need is fetched once per run.
     """
     graph = GraphClient(session, token_provider)
+    admin = ExchangeAdminClient(session, token_provider) if exchange else None
     checks: list[Check] = [
         LicenseCheck(graph),
-        MailboxTypeCheck(graph),
+        MailboxTypeCheck(graph, admin),
         AccountEnabledCheck(graph),
         SecurityDefaultsCheck(graph),
         ConditionalAccessCheck(graph),
+        MfaCheck(graph),
         SignInsCheck(graph, map_error),
-        MfaRegistrationCheck(graph),
     ]
-    if exchange:
-        checks.append(SmtpAuthSwitchesCheck(ExchangeAdminClient(session, token_provider)))
+    if admin is not None:
+        checks.append(SmtpAuthSwitchesCheck(admin))
     if smtp:
-        checks.append(SmtpProbeCheck(token_provider, ssl_context_factory))
+        checks.append(SmtpProbeCheck(token_provider, ssl_context_factory, admin))
+    checks.append(ReadinessCheck(graph, admin))
     return checks
 
 
@@ -166,10 +174,11 @@ async def _run_one(check: Check, context: CheckContext) -> CheckResult:
     except TimeoutError:
         return CheckResult(
             check.check_id,
-            check.title,
             CheckStatus.UNKNOWN,
-            f"Timed out after {timeout:g} s.",
+            "timed_out",
+            {"seconds": f"{timeout:g}"},
             getattr(check, "cause_id", None),
+            "",
             elapsed(),
         )
     except Exception as exc:
@@ -178,10 +187,11 @@ async def _run_one(check: Check, context: CheckContext) -> CheckResult:
         logger.warning("check %s failed unexpectedly", check.check_id, exc_info=exc)
         return CheckResult(
             check.check_id,
-            check.title,
             CheckStatus.UNKNOWN,
-            f"The check failed unexpectedly ({type(exc).__name__}).",
+            "failed_unexpectedly",
+            {"error": type(exc).__name__},
             getattr(check, "cause_id", None),
+            "",
             elapsed(),
         )
     return replace(result, duration_ms=elapsed())

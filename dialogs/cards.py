@@ -455,7 +455,7 @@ def recommended_fix(cause: Cause, known: Known, tr: Translator) -> list[dict[str
     if first.powershell:
         body.append(text(tr(messages.OR_IN_POWERSHELL) if first.click_path is not None
                          else tr(messages.POWERSHELL_AS_ADMIN), subtle=True, size="Small"))
-        body.append(code_block(powershell_lines(cause.fix.powershell, known.mailbox)))
+        body.append(code_block(powershell_lines(first.powershell, known.mailbox)))
     return body
 
 
@@ -490,7 +490,7 @@ def fix_sections(cause: Cause, facts: Mapping[str, Any], *, lang: str = SOURCE_L
     other.extend(click_path_blocks(
         [path for i, path in enumerate(cause.fix.click_paths) if i != first.click_path],
         known, tr))
-    if cause.fix.powershell and not first.powershell:
+    if cause.fix.powershell and cause.fix.powershell != first.powershell:
         other.append(text(tr(messages.POWERSHELL_AS_ADMIN), subtle=True, size="Small"))
         other.append(code_block(powershell_lines(cause.fix.powershell, known.mailbox)))
     if cause.links:

@@ -291,6 +291,14 @@ _LOG_PREFIX = re.compile(
     r"(?:DEBUG|INFO|WARN(?:ING)?|ERROR|FATAL|TRACE|CRITICAL)\b[:\]]?[ \t]+)+"
 )
 _SPACE = re.compile(r"\s+")
+# A line break as pasted: real, or JSON/Python-escaped at any depth (a run of
+# backslashes is read from its first backslash only, possessively: no backtracking).
+_LINE_BREAK = re.compile(r"\r\n?|\n|(?<!\\)\\++r(?:\\++n)?|(?<!\\)\\++n")
+# A text wrapped at a fixed column breaks every full line at the same length, the
+# longest, also inside a word ("...SmtpClie" / "ntAuthentication..."); shorter
+# lines end where the writer ended them. Lines shorter than this are never a wrap.
+WRAP_COLUMN = 40
+WRAP_SLACK = 2
 
 
 def _cap(text: str) -> str:
@@ -337,6 +345,42 @@ def normalise(text: str) -> str:
         text = _MARKUP.sub("", text)
     text = _LOG_PREFIX.sub(" ", text)
     return _SPACE.sub(" ", text).strip()
+
+
+def unwrap_words(text: str) -> str | None:
+    """Undo a fixed-column wrap that split words, for a second reading of the text.
+
+    A terminal, a log viewer or a mail client wraps a long reply at a fixed
+    column, also inside a word or a code (``SmtpClie`` / ``ntAuthentication``).
+    A break after a line of the text's longest length (the wrap column, at least
+    :data:`WRAP_COLUMN` characters, give or take :data:`WRAP_SLACK` for escape
+    characters), between two letters or digits, is taken out; every other break
+    stays.
+
+    Args:
+        text: the pasted error.
+
+    Returns:
+        The text with those breaks removed, or ``None`` when it has none.
+    """
+    if "\n" not in text and "\r" not in text and "\\" not in text:
+        return None
+    pieces = _LINE_BREAK.split(_cap(text))
+    # Escaping adds characters that the wrap did not count (a backslash, the quote
+    # of a JSON string): a line within WRAP_SLACK of the longest is a full line.
+    lengths = [len(piece) - piece.count("\\") for piece in pieces]
+    if max(lengths) < WRAP_COLUMN:
+        return None
+    full = max(lengths) - WRAP_SLACK
+    lines = [pieces[0]]
+    joined = False
+    for length, before, piece in zip(lengths, pieces, pieces[1:], strict=False):
+        if length >= full and before[-1:].isalnum() and piece[:1].isalnum():
+            lines[-1] += piece
+            joined = True
+        else:
+            lines.append(piece)
+    return "\n".join(lines) if joined else None
 
 
 # --- patterns ------------------------------------------------------------------------------
@@ -533,7 +577,12 @@ class Diagnoser:
                 always.append(index)
             for alternative in item.anchors:
                 gates.setdefault(alternative[0], []).append(index)
-        self._gates = tuple((gate, tuple(indexes)) for gate, indexes in gates.items())
+        # Gates are grouped by their first three characters: a text lacking those
+        # skips the whole group with one test (many gates share "aut", "5.7", ...).
+        groups: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
+        for gate, indexes in gates.items():
+            groups.setdefault(gate[:3], []).append((gate, tuple(indexes)))
+        self._gates = tuple((prefix, tuple(members)) for prefix, members in groups.items())
         self._always = tuple(always)
 
     @classmethod
@@ -550,7 +599,8 @@ class Diagnoser:
     def _hits(self, text: str) -> Iterator[tuple[PatternSpec, re.Match[str]]]:
         lowered = text.lower()
         # A comprehension keeps the per-gate cost to one C-level substring test.
-        opened = [indexes for gate, indexes in self._gates if gate in lowered]
+        opened = [indexes for prefix, members in self._gates if prefix in lowered
+                  for gate, indexes in members if gate in lowered]
         selected = set(self._always).union(*opened)
         patterns = self._patterns
         for index in sorted(selected):
@@ -574,21 +624,29 @@ class Diagnoser:
         if not text or text.isspace():
             return Diagnosis()
         clean = normalise(text)
-        hits = [(spec, match) for spec, match in self._hits(clean)]
-        signals = {spec.signal for spec, _ in hits if spec.signal}
+        hits = [(spec, match, clean) for spec, match in self._hits(clean)]
+        # A hard-wrapped paste is read a second time with the words it split put back
+        # together; a pattern counts once per cause whichever reading it matched.
+        unwrapped = unwrap_words(text)
+        if unwrapped is not None:
+            joined = normalise(unwrapped)
+            if joined != clean:
+                hits += [(spec, match, joined) for spec, match in self._hits(joined)]
+        signals = {spec.signal for spec, _, _ in hits if spec.signal}
         scores: dict[str, _Score] = {}
-        for spec, match in hits:
+        for spec, match, reading in hits:
             if spec.when and not spec.when & signals:
                 continue
             if spec.unless and spec.unless & signals:
                 continue
-            scores.setdefault(spec.cause_id, _Score()).add(spec, _evidence(clean, match))
+            scores.setdefault(spec.cause_id, _Score()).add(spec, _evidence(reading, match))
         candidates = []
         for cause_id, score in scores.items():
             confidence = score.confidence
             if score.best is None or confidence < MIN_CONFIDENCE:
                 continue
-            candidates.append(Candidate(cause_id, confidence, score.best.evidence, score.best.label))
+            best = score.best
+            candidates.append(Candidate(cause_id, confidence, best.evidence, best.label))
         last = len(self._rank)
         candidates.sort(key=lambda c: (-c.confidence, -self._priors.get(c.cause_id, 0.0),
                                        self._rank.get(c.cause_id, last)))

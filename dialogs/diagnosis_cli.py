@@ -8,9 +8,9 @@ Usage::
 ``--jsonl`` answers every input line, in order, with one JSON object per
 output line: ``{"cause", "confidence", "evidence", "alternatives", "ambiguous"}``,
 with ``"unknown"`` when nothing fits or when the text is ambiguous and no
-candidate leads; an ambiguous answer also lists ``"candidates"``. A line that is not such an object gets
-``{"error": ..., "line": n}`` in its place, so the output stays aligned with
-the input and one bad line never stops the run.
+candidate leads; an ambiguous answer also lists ``"candidates"``. A line that
+is not such an object gets ``{"error": ..., "line": n}`` in its place, so the
+output stays aligned with the input and one bad line never stops the run.
 
 The module is runnable on its own (``python -m dialogs.diagnosis_cli``) until
 ``app.py`` wires the ``diagnose`` subcommand to :func:`main`.

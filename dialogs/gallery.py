@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from dialogs import cards, messages
-from dialogs.check_cards import gallery_builders as check_builders
 from dialogs.flow import QUESTIONS
 from dialogs.handoff_cards import gallery_builders as handoff_builders
 from dialogs.i18n import LANGUAGES, SOURCE_LANG, translator
 from dialogs.knowledge import Knowledge, default_knowledge
+from dialogs.live.cards import gallery_builders as check_builders
 from dialogs.staff import gallery_builders as staff_builders
 
 SAMPLE_MAILBOX = "tms@contoso.com"
@@ -117,7 +117,7 @@ def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBu
     for cause_id in knowledge.cause_ids:
         builders[f"fix-{cause_id}"] = functools.partial(
             cards.fix_card, cause_id=cause_id, facts=SAMPLE_FACTS, lang=lang)
-    builders.update(handoff_builders())
+    builders.update(handoff_builders(lang))
     builders.update(check_builders())
     if lang == SOURCE_LANG:
         builders.update(staff_builders())

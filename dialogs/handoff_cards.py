@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dialogs.cards import Card, card, heading, submit, text, verbatim
-from dialogs.handoff.phrases import inert, name_of
+from dialogs.handoff.phrases import ToCustomer, inert, name_of
+from dialogs.i18n import LANGUAGE_NAMES_EN, SOURCE_LANG, language, translator
 from dialogs.knowledge import Knowledge
 
 # Action.Execute verbs of the thread card (and the data ``msa`` of the customer's buttons).
@@ -40,9 +41,6 @@ REASONS = {
     "fixes_failed": "Said twice that a proposed fix did not help",
     "checks": "Live checks found something only an administrator can change",
 }
-
-SUPPORT_NAME = "CLOUDEX support"
-
 
 # ----- what the ticket stores -------------------------------------------------------
 def clip(value: str, limit: int = MAX_TEXT) -> str:
@@ -66,6 +64,7 @@ def ticket_summary(
     checks: Sequence[Mapping[str, Any]] = (),
     last_messages: Sequence[Mapping[str, Any]] = (),
     detail: str = "",
+    lang: str = SOURCE_LANG,
 ) -> dict[str, Any]:
     """Condense a conversation into what an agent needs to take over without asking again.
 
@@ -76,6 +75,9 @@ def ticket_summary(
         checks: Live-check results as dicts (``title``, ``status``, ``evidence``).
         last_messages: The customer's last messages (``who``, ``text``, ``at``).
         detail: Extra words from the caller (e.g. which check needs an admin).
+        lang: The customer's conversation language: the agent sees it named, and what the
+            bot tells the customer about the ticket later (joined, handed back, the
+            timeout) is said in it.
 
     Returns:
         Plain JSON for ``Ticket.summary``.
@@ -103,6 +105,7 @@ def ticket_summary(
         last_error = clip(f"{failing[0].get('title', '')}: {failing[0].get('evidence', '')}")
     mailbox = answers.get("mailbox") if isinstance(answers.get("mailbox"), str) else None
     return {
+        "lang": language(lang),
         "reason": reason,
         "reason_text": REASONS.get(reason, reason) + (f": {clip(detail, 200)}" if detail else ""),
         "mailbox": mailbox or "",
@@ -122,6 +125,16 @@ def ticket_summary(
             for m in list(last_messages)[-MAX_MESSAGES:]
         ],
     }
+
+
+def customer_language(summary: Mapping[str, Any]) -> str:
+    """The customer's conversation language kept on a ticket (English for older tickets)."""
+    return language(summary.get("lang"))
+
+
+def language_name(summary: Mapping[str, Any]) -> str:
+    """The customer's language, named in English for the agents ("Latvian")."""
+    return LANGUAGE_NAMES_EN[customer_language(summary)]
 
 
 # ----- the support thread ----------------------------------------------------------
@@ -177,7 +190,8 @@ def thread_card(ticket: Mapping[str, Any], *, note: str | None = None) -> Card:
         body.append(text(f"Closed at {_clock(ticket.get('closed_at'))}"
                          + (f" by {name_of(str(closer), 'an agent')}" if closer else "") + ".",
                          subtle=True))
-    facts = [{"title": "Customer", "value": who}]
+    facts = [{"title": "Customer", "value": who},
+             {"title": "Customer's language", "value": language_name(summary)}]
     company = str(summary.get("company") or "")
     tenant = str(ticket.get("tenant_id") or "")
     if company or tenant:
@@ -271,98 +285,46 @@ def queue_card(tickets: Sequence[Mapping[str, Any]], now: datetime) -> Card:
         body.append({"type": "Container", "separator": True, "items": [
             text(f"{place}. **{name_of(str(ticket.get('customer_name') or ''), 'A customer')}**"
                  + (f" ({company})" if company else "") + waited),
-            text(f"{inert(str(summary.get('reason_text') or 'Asked for a person'))} · ticket "
-                 f"{ticket['id']}", subtle=True, spacing="None"),
+            text(f"{inert(str(summary.get('reason_text') or 'Asked for a person'))} · "
+                 f"{language_name(summary)} · ticket {ticket['id']}", subtle=True, spacing="None"),
         ]})
     body.append(text("Press **Take over** on the ticket's card in its thread.", subtle=True))
     return card(body)
 
 
-# ----- the customer's side ---------------------------------------------------------
-def solved_card(ticket_id: str, agent_name: str | None = None) -> Card:
+# ----- the customer's side (in the customer's language) -----------------------------
+def solved_card(ticket_id: str, agent_name: str | None = None, *,
+                lang: str = SOURCE_LANG) -> Card:
     """Ask the customer, after the hand back, whether the problem is solved."""
-    who = agent_name or "CLOUDEX support"
-    body = [text("Is your problem solved?", weight="Bolder", size="Medium"),
-            text(f"{who} has handed you back to me. You can also type yes or no.", subtle=True)]
+    tr = translator(lang)
+    agent = name_of(agent_name, "")
+    hint = (tr.format(ToCustomer.SOLVED_HINT, agent=agent) if agent
+            else tr(ToCustomer.SOLVED_HINT_BY_SUPPORT))
+    body = [text(tr(ToCustomer.SOLVED_QUESTION), weight="Bolder", size="Medium"),
+            text(hint, subtle=True)]
     return card(body, [
-        submit("Yes, solved", {"msa": VERB_SOLVED, "ticket": ticket_id, "value": "yes"},
+        submit(tr(ToCustomer.YES_SOLVED), {"msa": VERB_SOLVED, "ticket": ticket_id, "value": "yes"},
                style="positive"),
-        submit("No, not yet", {"msa": VERB_SOLVED, "ticket": ticket_id, "value": "no"}),
+        submit(tr(ToCustomer.NO_NOT_YET), {"msa": VERB_SOLVED, "ticket": ticket_id, "value": "no"}),
     ])
 
 
-def rating_card(ticket_id: str) -> Card:
+def rating_card(ticket_id: str, *, lang: str = SOURCE_LANG) -> Card:
     """Ask for a 1–5 rating of the help from CLOUDEX support."""
-    body = [text("How would you rate the help you got?", weight="Bolder", size="Medium"),
-            text("1 = poor, 5 = excellent. You can also type a number.", subtle=True)]
+    tr = translator(lang)
+    body = [text(tr(ToCustomer.RATE_QUESTION), weight="Bolder", size="Medium"),
+            text(tr(ToCustomer.RATE_HINT), subtle=True)]
     return card(body, [submit("⭐" * n, {"msa": VERB_RATING, "ticket": ticket_id, "value": n})
                        for n in range(1, 6)])
 
 
-def queued_text(position: int | None, *, channel_known: bool = True) -> str:
-    """Tell the customer a person was asked, and their place in the queue."""
-    place = f" You are number {position} in the queue." if position else ""
-    if not channel_known:
-        return ("I've passed your request to CLOUDEX support." + place +
-                " Everything you told me goes with it, so you won't have to repeat anything.")
-    return ("I've asked a person from CLOUDEX support to join." + place +
-            " They will see your answers so far, so you won't have to repeat anything. "
-            "Until they join, I'm still here.")
-
-
-def already_queued_text(position: int | None) -> str:
-    """Answer a repeated request while the first one is still waiting."""
-    place = f" You are number {position} in the queue." if position else ""
-    return "You're already waiting for a person from CLOUDEX support." + place
-
-
-def joined_text(agent_name: str) -> str:
-    """Tell the customer who took over."""
-    return f"**{agent_name}** from {SUPPORT_NAME} has joined. Type your messages here as usual."
-
-
-def ended_text(agent_name: str | None) -> str:
-    """Tell the customer the agent handed the conversation back."""
-    who = agent_name or SUPPORT_NAME
-    return f"{who} has handed the conversation back to me, the Mail Setup Assistant."
-
-
-def agent_says(agent_name: str, message: str) -> str:
-    """An agent's message as the customer sees it."""
-    return f"**{agent_name} ({SUPPORT_NAME}):** {message}"
-
-
-def customer_says(customer_name: str, message: str) -> str:
-    """A customer's message as the agents see it in the thread."""
-    return f"**{customer_name or 'Customer'}:** {message}"
-
-
-def after_hours_text(when: str, hours: str) -> str:
-    """Escalation outside support hours: when they will hear back."""
-    return (f"CLOUDEX support is not staffed right now (our hours: {hours}). Your request is "
-            f"in the queue and a person will get back to you here {when}.")
-
-
-def timeout_text(when: str | None) -> str:
-    """Nobody took the ticket in time: reassure the customer and say when."""
-    later = f" at the latest {when}" if when else " as soon as someone is free"
-    return ("Everyone at CLOUDEX support is busy right now, sorry for the wait. Your request "
-            f"stays in the queue and a person will get back to you here{later}. Meanwhile "
-            "you can keep going with me.")
-
-
-def feedback_thanks(solved: bool | None, rating: int) -> str:
-    """Close the feedback round."""
-    thanks = f"Thank you for rating us {rating} out of 5."
-    if solved is False:
-        return (thanks + " Sorry it isn't solved yet: say \"continue\" to keep going with me, "
-                "or \"talk to a person\" to ask CLOUDEX support again.")
-    return thanks + " Say \"start over\" any time to check another mailbox."
-
-
 # ----- samples for the gallery (validated with every other card) -------------------
-def gallery_builders() -> dict[str, Any]:
-    """Return name -> builder(knowledge) for each handoff card, with sample data."""
+def gallery_builders(lang: str = SOURCE_LANG) -> dict[str, Any]:
+    """Return name -> builder(knowledge) for each handoff card, with sample data.
+
+    The customer's cards come in ``lang``; the support channel's are English
+    (their sample customer writes Latvian, so the language fact shows).
+    """
     sample_facts = {
         "answers": {"mailbox": "tms@contoso.com", "mailbox_type": "user", "license": "yes",
                     "mfa": "yes", "org_smtp_auth": "disabled"},
@@ -380,8 +342,9 @@ def gallery_builders() -> dict[str, Any]:
                      "evidence": "Exchange Online (Plan 1)"},
                     {"title": "SMTP AUTH for the organisation", "status": "fail",
                      "evidence": "SmtpClientAuthenticationDisabled = True"}],
-            last_messages=[{"who": "Alex Wilber", "text": "Still 535 5.7.139 after the change",
-                            "at": created.isoformat()}])
+            last_messages=[{"who": "Alex Wilber",
+                            "text": "Joprojām 535 5.7.139 arī pēc izmaiņām",
+                            "at": created.isoformat()}], lang="lv")
         return {"id": "3f9a1c0b7e21", "status": status, "customer_name": "Alex Wilber",
                 "tenant_id": "8d6a7f2c-1b3e-4c5d-9e8f-0a1b2c3d4e5f", "summary": summary,
                 "created_at": created,
@@ -398,6 +361,6 @@ def gallery_builders() -> dict[str, Any]:
         "handoff-queue": lambda k: queue_card(
             [ticket(k, "waiting")], created + timedelta(minutes=12)),
         "handoff-queue-empty": lambda k: queue_card([], created),
-        "handoff-solved": lambda k: solved_card("3f9a1c0b7e21", "Dana Berzina"),
-        "handoff-rating": lambda k: rating_card("3f9a1c0b7e21"),
+        "handoff-solved": lambda k: solved_card("3f9a1c0b7e21", "Dana Berzina", lang=lang),
+        "handoff-rating": lambda k: rating_card("3f9a1c0b7e21", lang=lang),
     }

@@ -97,11 +97,18 @@ _CAUSE_KEYS = frozenset(
         "forward_text",
         "patterns",
         "prior",
+        "needs_person",
     }
 )
-# Diagnosis-only keys a cause or pattern may leave out (dialogs/diagnosis.py reads them).
-_CAUSE_OPTIONAL_KEYS = frozenset({"prior"})
+# Keys a cause or pattern may leave out: diagnosis-only ones (dialogs/diagnosis.py reads
+# them) and the live checks' "needs a person" flag (false unless said).
+_CAUSE_OPTIONAL_KEYS = frozenset({"prior", "needs_person"})
 _PATTERN_OPTIONAL_KEYS = frozenset({"context", "signal", "when", "unless"})
+# Live-check keys a mailbox type may leave out (a state such as "unlicensed" has no names).
+_MAILBOX_TYPE_OPTIONAL_KEYS = frozenset(
+    {"recipient_types", "user_purposes", "needs_license", "sign_in"}
+)
+_MAILBOX_TYPE_KEYS = frozenset({"id", "title", "smtp_auth", "note"}) | _MAILBOX_TYPE_OPTIONAL_KEYS
 _QUESTION_KEYS = frozenset(
     {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics", "polarity"}
 )
@@ -133,7 +140,15 @@ class SmtpAuthSupport(StrEnum):
     NEEDS_LICENSED_USER = "needs_licensed_user"
 
 
-_Choice = TypeVar("_Choice", Severity, SmtpAuthSupport)
+class SignIn(StrEnum):
+    """What a kind of mailbox's own sign-in should be."""
+
+    REQUIRED = "required"  # it signs in itself (a user mailbox)
+    KEEP_BLOCKED = "keep_blocked"  # Microsoft advises blocking it (a shared mailbox)
+    NOT_USED = "not_used"  # it never signs in (rooms, equipment, groups)
+
+
+_Choice = TypeVar("_Choice", Severity, SmtpAuthSupport, SignIn)
 T = TypeVar("T")
 
 
@@ -233,12 +248,16 @@ class Recommended:
     Attributes:
         text: What to do now, in one short line.
         click_path: Index of the fix's click path that belongs to it, or None.
-        powershell: True when the fix's PowerShell belongs to it.
+        powershell: The PowerShell lines that belong to it (none, or the fix's). In the
+            file ``true`` means the fix's PowerShell; a list of lines is the recommended
+            fix's own, when Microsoft's recommended way differs from the fix's
+            PowerShell (one mailbox's ``Set-CASMailbox`` rather than the whole
+            organisation's ``Set-TransportConfig``, which then stays under "Other ways").
     """
 
     text: str
     click_path: int | None
-    powershell: bool
+    powershell: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -257,7 +276,7 @@ class Fix:
         if self.recommended is not None:
             return self.recommended
         return Recommended(self.steps[0] if self.steps else "",
-                           0 if self.click_paths else None, bool(self.powershell))
+                           0 if self.click_paths else None, self.powershell)
 
 
 @dataclass(frozen=True)
@@ -280,6 +299,9 @@ class Cause:
     # How common the cause is among failed SMTP sign-ins (0..1); orders candidates
     # the text cannot tell apart. Never makes a candidate by itself.
     prior: float = 0.0
+    # Only a person can resolve it (e.g. a Microsoft support case): the live
+    # checks hand such findings to support instead of to the customer.
+    needs_person: bool = False
 
     def forward(self, mailbox: str | None = None) -> str:
         """Return the text the customer forwards to their IT provider.
@@ -463,12 +485,21 @@ class Rule:
 
 @dataclass(frozen=True)
 class MailboxType:
-    """A kind of mailbox and whether it can use Authenticated SMTP."""
+    """A kind of mailbox, whether it can use Authenticated SMTP, and what it needs.
+
+    ``recipient_types`` (Exchange ``RecipientTypeDetails``) and ``user_purposes``
+    (Graph ``mailboxSettings.userPurpose``) say how the live checks recognise
+    it; ``needs_license`` and ``sign_in`` what they expect of it.
+    """
 
     id: str
     title: str
     smtp_auth: SmtpAuthSupport
     note: str
+    recipient_types: tuple[str, ...] = ()
+    user_purposes: tuple[str, ...] = ()
+    needs_license: bool = True
+    sign_in: SignIn = SignIn.REQUIRED
 
 
 @dataclass(frozen=True)
@@ -548,6 +579,26 @@ class Knowledge:
             return self.questions[question_id]
         except KeyError:
             raise KeyError(f"Unknown question {question_id!r}.") from None
+
+    def mailbox_type_of(self, *, recipient_type: str | None = None,
+                        user_purpose: str | None = None) -> MailboxType | None:
+        """The kind of mailbox Exchange's or Graph's name stands for.
+
+        Args:
+            recipient_type: ``RecipientTypeDetails`` (e.g. "SharedMailbox").
+            user_purpose: ``mailboxSettings.userPurpose`` (e.g. "shared").
+
+        Returns:
+            The mailbox type, or None for a name the knowledge doesn't list.
+        """
+        for mailbox_type in self.mailbox_types:
+            if recipient_type and recipient_type.casefold() in (
+                    r.casefold() for r in mailbox_type.recipient_types):
+                return mailbox_type
+            if user_purpose and user_purpose.casefold() in (
+                    p.casefold() for p in mailbox_type.user_purposes):
+                return mailbox_type
+        return None
 
     def mailbox_type(self, type_id: str) -> MailboxType:
         """Return a mailbox type by id.
@@ -796,6 +847,18 @@ class _Parser:
         self._problem(where, f"must be one of {[m.value for m in kind]}, got {value!r}")
         return default
 
+    def _flag(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            self._problem(where, "must be true or false")
+            return False
+        return value
+
+    def _service_names(self, value: Any, where: str) -> tuple[str, ...]:
+        # Optional lists of Exchange/Graph names ("SharedMailbox"); absent means none.
+        if value is None:
+            return ()
+        return tuple(self._text(v, f"{where}[{i}]") for i, v in enumerate(self._list(value, where)))
+
     def _url(self, value: Any, where: str) -> str:
         url = self._text(value, where)
         if url and not url.startswith("https://"):
@@ -945,6 +1008,7 @@ class _Parser:
             forward_text=forward_text,
             patterns=self._patterns(obj.get("patterns"), f"{here}.patterns"),
             prior=self._fraction(obj.get("prior", 0.0), f"{here}.prior"),
+            needs_person=self._flag(obj.get("needs_person", False), f"{here}.needs_person"),
         )
 
     def _fix(self, fix: Mapping[str, Any], here: str) -> Fix:
@@ -963,15 +1027,24 @@ class _Parser:
                 self._problem(f"{where}.click_path",
                               f"must be null or an index of fix.click_paths, got {index!r}")
                 index = None
-            with_powershell = obj.get("powershell")
-            if not isinstance(with_powershell, bool) or (with_powershell and not powershell):
-                self._problem(f"{where}.powershell",
-                              "must be true (only when the fix has PowerShell) or false")
-                with_powershell = False
             text = self._prose((self._text(obj.get("text"), f"{where}.text"),), where)[0]
-            recommended = Recommended(text, index, with_powershell)
+            recommended = Recommended(text, index,
+                                      self._recommended_powershell(obj, powershell, where))
         return Fix(steps=steps, click_paths=click_paths, powershell=powershell,
                    recommended=recommended)
+
+    def _recommended_powershell(self, obj: Mapping[str, Any], powershell: tuple[str, ...],
+                                where: str) -> tuple[str, ...]:
+        """A recommended fix's PowerShell: true (the fix's), false, or its own lines."""
+        value = obj.get("powershell")
+        if isinstance(value, list):
+            return self._powershell(value, f"{where}.powershell")
+        if not isinstance(value, bool) or (value and not powershell):
+            self._problem(f"{where}.powershell",
+                          "must be true (only when the fix has PowerShell), false or a list "
+                          "of PowerShell lines")
+            return ()
+        return powershell if value else ()
 
     def _prose(self, texts: tuple[str, ...], where: str) -> tuple[str, ...]:
         """Check the known-value placeholders of customer text (steps, click-path steps)."""
@@ -1171,7 +1244,8 @@ class _Parser:
         types = []
         for i, item in enumerate(self._list(value, "mailbox_types", non_empty=True)):
             here = f"mailbox_types[{i}]"
-            obj = self._object(item, here, frozenset({"id", "title", "smtp_auth", "note"}))
+            obj = self._object(item, here, _MAILBOX_TYPE_KEYS,
+                               optional=_MAILBOX_TYPE_OPTIONAL_KEYS)
             support = self._choice(
                 SmtpAuthSupport,
                 obj.get("smtp_auth"),
@@ -1184,6 +1258,14 @@ class _Parser:
                     title=self._text(obj.get("title"), f"{here}.title"),
                     smtp_auth=support,
                     note=self._text(obj.get("note"), f"{here}.note"),
+                    recipient_types=self._service_names(obj.get("recipient_types"),
+                                                        f"{here}.recipient_types"),
+                    user_purposes=self._service_names(obj.get("user_purposes"),
+                                                      f"{here}.user_purposes"),
+                    needs_license=self._flag(obj.get("needs_license", True),
+                                             f"{here}.needs_license"),
+                    sign_in=self._choice(SignIn, obj.get("sign_in", "required"),
+                                         f"{here}.sign_in", SignIn.REQUIRED),
                 )
             )
         ids = [t.id for t in types]

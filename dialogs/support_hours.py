@@ -5,7 +5,8 @@ Several day groups may be given, separated by ``,`` or ``;`` (``Mon-Thu
 08:00-17:00, Fri 08:00-15:00 Europe/Riga``); the time zone is the last word
 and defaults to UTC. A window whose end is not after its start runs past
 midnight (``Sat 22:00-02:00``). Times are wall-clock times in that zone, so
-daylight-saving changes are handled by ``zoneinfo``.
+daylight-saving changes are handled by ``zoneinfo``. Saying a time to a
+customer, in their language, is the handoff's (:func:`dialogs.handoff.phrases.when`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_TITLES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _GROUP = re.compile(
     r"^(?P<days>[a-z]{3}(?:\s*-\s*[a-z]{3})?(?:\s*/\s*[a-z]{3}(?:\s*-\s*[a-z]{3})?)*)\s+"
     r"(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})$"
@@ -190,32 +190,6 @@ def parse_support_hours(text: str) -> SupportHours | None:
     if not windows:
         raise SupportHoursError("SUPPORT_HOURS names no days")
     return SupportHours(tuple(windows), zone, text.strip())
-
-
-def describe_moment(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
-    """Say when ``moment`` is, relative to ``now``, the way a person would.
-
-    Args:
-        moment: The aware time to describe.
-        now: The current aware time.
-        zone: The support time zone (named in the text).
-
-    Returns:
-        For example ``today at 17:00``, ``tomorrow at 08:00`` or ``on Monday
-        at 08:00`` followed by the zone, e.g. ``(Europe/Riga time)``.
-    """
-    local = moment.astimezone(zone)
-    today = now.astimezone(zone).date()
-    clock = local.strftime("%H:%M")
-    if local.date() == today:
-        when = f"today at {clock}"
-    elif local.date() == today + timedelta(days=1):
-        when = f"tomorrow at {clock}"
-    elif local.date() < today + timedelta(days=7):
-        when = f"on {DAY_TITLES[local.weekday()]} at {clock}"
-    else:
-        when = f"on {local.date().isoformat()} at {clock}"
-    return f"{when} ({zone.key} time)"
 
 
 def utc(moment: datetime) -> datetime:

@@ -26,6 +26,7 @@ from dialogs.i18n.extract import source_texts
 from dialogs.i18n.knowledge import customer_texts, is_portal_label, localized
 from dialogs.knowledge import Knowledge
 from tests.support.cards import dict_nodes
+from tests.support.language import QUOTED, TECHNICAL, english_words_left
 from tools import i18n as i18n_tool
 
 TRANSLATED = [lang for lang in LANGUAGES if lang != SOURCE_LANG]
@@ -47,16 +48,6 @@ def catalog(lang: str) -> dict[str, Any]:
 
 # ----- what must stay as it is ---------------------------------------------------------
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
-_TECHNICAL = re.compile(
-    r"https?://\S+?(?=[)\s,]|\.(?:\s|$)|$)"           # URLs
-    r"|\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b"                 # cmdlets: Set-CASMailbox
-    r"|(?<![\w-])-[A-Z][A-Za-z]+\b"                     # parameters: -Identity
-    r"|\$[A-Za-z]+"                                     # $false, $null
-    r"|\b[245]\.\d{1,3}\.\d{1,3}\b"                     # enhanced status codes: 5.7.139
-    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|lv)\b"     # host names: smtp.office365.com
-    r"|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"                   # constants: EXCHANGE_S_FOUNDATION
-    r"|\b(?:AADSTS)?\d{5,}\b")                          # error numbers: 50076, 7000222
-_QUOTED = re.compile(r"(?<!\w)'([^'\n]+?)'(?!\w)")
 
 
 def protected(text: str, own_texts: frozenset[str]) -> Counter[str]:
@@ -66,8 +57,8 @@ def protected(text: str, own_texts: frozenset[str]) -> Counter[str]:
     'Manage email apps', an error such as '535 5.7.139'), unless it is one of the bot's own
     texts (a cause title quoted in a step), which is translated like the rest.
     """
-    found = Counter(_TECHNICAL.findall(text))
-    for quoted in _QUOTED.findall(text):
+    found = Counter(TECHNICAL.findall(text))
+    for quoted in QUOTED.findall(text):
         own = any(own_text.startswith(quoted) for own_text in own_texts)
         if re.search(r"[A-Z0-9]", quoted) and not own:
             found[f"'{quoted}'"] += 1
@@ -129,18 +120,6 @@ def test_translations_keep_placeholders_code_urls_and_microsoft_labels(lang: str
     assert wrong == []
 
 
-_ENGLISH_WORDS = re.compile(r"\b(?:the|and|you|your|is|are|with|for|this|that|of|not)\b")
-_NAMES = re.compile(r"Microsoft[ \w]*|Exchange[ \w]*|CLOUDEX TMS|Authenticated SMTP|SMTP AUTH"
-                    r"|Business \w+|Send as|Full Access|Direct Send|Sign in with Microsoft"
-                    r"|client ID / secret|High Volume Email|Azure Communication Services Email")
-
-
-def english_words_left(text: str, labels: frozenset[str]) -> list[str]:
-    """English function words outside what stays English (code, quotes, labels, names)."""
-    text = re.sub(r"<[^<>]*>", " ", _QUOTED.sub(" ", _TECHNICAL.sub(" ", text)))
-    for label in sorted(labels, key=len, reverse=True):
-        text = text.replace(label, " ")
-    return _ENGLISH_WORDS.findall(_NAMES.sub(" ", text))
 
 
 @pytest.mark.parametrize("lang", TRANSLATED)
@@ -234,7 +213,8 @@ def test_the_evidence_is_the_customers_own_error_and_only_behind_why(knowledge: 
     card = cards.diagnosis_card(knowledge, SAMPLE_FACTS, "smtp_auth_disabled_tenant")
     shown = json.dumps(card)
     assert "Matched" not in shown
-    (why,) = [node for node in dict_nodes(card) if node.get("id") == "smtp_auth_disabled_tenant-why"]
+    (why,) = [node for node in dict_nodes(card)
+              if node.get("id") == "smtp_auth_disabled_tenant-why"]
     assert why["isVisible"] is False
     assert "From your error: “535 5.7.139" in json.dumps(why, ensure_ascii=False)
 
@@ -259,8 +239,6 @@ def test_the_text_for_the_it_provider_is_in_the_language_then_in_english(
 # Customer cards other helpers write this round; each goes from this list when it is translated.
 NOT_YET_TRANSLATED = {
     "checks-": "live-check cards: issue 21 moves their sentences to dialogs/messages.py",
-    "handoff-rating": "handoff cards: issue 16 moves them to dialogs/handoff/",
-    "handoff-solved": "handoff cards: issue 16 moves them to dialogs/handoff/",
 }
 
 

@@ -7,6 +7,12 @@ gets the customer; from then on the customer's messages go into the thread
 and that agent's messages in the thread go to the customer, until they type
 ``done`` or press "End and hand back". The customer then rates the help.
 
+The customer hears the bot in their conversation's language
+(:class:`ConversationState` ``lang``), kept on the ticket when the handoff
+starts (and when the customer changes it while waiting), so what reaches
+them later from an agent's press, the sweep or the outbox is in it too;
+agents read English, with the customer's language named on the card.
+
 The desk takes plain data (who sent what, the conversation's handoff state)
 and returns effects (:mod:`dialogs.effects`); storage is reached through the
 ports it owns (:mod:`dialogs.handoff.ports`). It never sends anything itself,
@@ -32,11 +38,12 @@ from dialogs.effects import (
     PostThread,
     Say,
     SayTo,
-    UpdateThreadCard,
     Undeliverable,
+    UpdateThreadCard,
 )
 from dialogs.events import Event, Kind, has
 from dialogs.handoff import phrases as p
+from dialogs.handoff.phrases import ToCustomer
 from dialogs.handoff.policy import (
     DONE_PHRASES,
     REGISTER_PHRASES,
@@ -47,9 +54,10 @@ from dialogs.handoff.policy import (
     typed_feedback,
 )
 from dialogs.handoff.ports import ConversationState, Person, Settings, Tickets
+from dialogs.i18n import Translator, language, translator
 from dialogs.knowledge import Knowledge
 from dialogs.session import Reply
-from dialogs.support_hours import SupportHours, describe_moment
+from dialogs.support_hours import SupportHours
 
 KV_SUPPORT_CHANNEL = "handoff/support_channel"
 TEAMS = "msteams"
@@ -114,14 +122,25 @@ class KeepLine:
 
 
 def _ticket_view(ticket: Any) -> dict[str, Any]:
-    view = dataclasses.asdict(ticket) if dataclasses.is_dataclass(ticket) else dict(vars(ticket))
-    return view
+    if dataclasses.is_dataclass(ticket) and not isinstance(ticket, type):
+        return dataclasses.asdict(ticket)
+    return dict(vars(ticket))
 
 
 def _conversation_id(ref: Mapping[str, Any] | None) -> str:
     conversation = (ref or {}).get("conversation")
     found = conversation.get("id") if isinstance(conversation, Mapping) else None
     return found if isinstance(found, str) else ""
+
+
+def _tr(ticket: Any) -> Translator:
+    """The translator of the customer a ticket is about (the language kept on it)."""
+    return translator(hc.customer_language(ticket.summary))
+
+
+def _hold(state: ConversationState, ticket: Any) -> None:
+    """Remember the customer's ticket, and the language it has them in, in their record."""
+    state.handoff = {"ticket": ticket.id, "lang": hc.customer_language(ticket.summary)}
 
 
 class HandoffDesk:
@@ -143,8 +162,8 @@ class HandoffDesk:
         if action.get("msa") in (hc.VERB_SOLVED, hc.VERB_RATING):
             return await self._feedback(message, state, str(action.get("ticket") or ""),
                                         str(action["msa"]), action.get("value"))
-        files = [line for name, url in message.files
-                 if (line := p.attachment_line(name, url)) is not None]
+        files = [shared for name, url in message.files
+                 if (shared := p.attachment_line(name, url)) is not None]
         body = message.body(files)
         if body and not action:
             self._remember(state, message, body, now)
@@ -157,6 +176,7 @@ class HandoffDesk:
         if ticket.status == "closed":
             return await self._after_close(message, state, ticket, body)
         name = ticket.customer_name or message.sender.name
+        tr = translator(state.lang)
         if action:
             # An old flow button while someone from support has the conversation: tell them.
             title = pressed_title(action, self.knowledge)
@@ -170,8 +190,9 @@ class HandoffDesk:
             return Outcome(taken=True)  # a handoff hub has the conversation; the bot stays quiet
         if not body:
             if ticket.status == "taken":
-                return Outcome(True, [Say(Reply(p.TYPE_YOUR_MESSAGE.format(
-                    agent=p.name_of(ticket.agent_name, "An agent"))))])
+                return Outcome(True, [Say(Reply(tr.format(
+                    ToCustomer.TYPE_YOUR_MESSAGE,
+                    agent=p.name_of(ticket.agent_name, tr(ToCustomer.AN_AGENT)))))])
             return Outcome()
         if message.has_password:
             line = KeepLine(ticket.id, message.conversation_id, "customer", WITHHELD, name,
@@ -179,13 +200,14 @@ class HandoffDesk:
             if ticket.status == "taken":
                 from dialogs import messages
 
-                return Outcome(True, [Say(Reply(messages.PASSWORD_WARNING + " "
-                                                + p.PASSWORD_NOT_PASSED))], [line])
+                return Outcome(True, [Say(Reply(tr(messages.PASSWORD_WARNING) + " "
+                                                + tr(ToCustomer.KEPT_BACK)))], [line])
             return Outcome(lines=[line])
         relay = None
         if ticket.support_thread_ref is not None:
             relay = SayTo(ticket.support_thread_ref, (Reply(shown),), ticket_id=ticket.id,
-                          on_fail=Undeliverable(ticket.customer_ref, p.NOT_PASSED_ON))
+                          on_fail=Undeliverable(ticket.customer_ref,
+                                                tr(ToCustomer.NOT_PASSED_ON)))
         line = KeepLine(ticket.id, message.conversation_id, "customer", body, name,
                         message.activity_id, relay)
         if ticket.status == "taken":
@@ -198,7 +220,23 @@ class HandoffDesk:
         """While a person is awaited, text the flow made nothing of is added to the request."""
         if state.handoff is None or message.action or not has(events, Kind.NOT_UNDERSTOOD):
             return None
-        return [Reply(p.ADDED_TO_REQUEST)]
+        return [Reply(translator(state.lang)(ToCustomer.ADDED_TO_REQUEST))]
+
+    async def follow_language(self, state: ConversationState) -> None:
+        """Keep the ticket's language the conversation's, when the customer changed it meanwhile.
+
+        What reaches the customer outside their own turns (an agent joining,
+        the hand back, the timeout) is said in the language kept on the
+        ticket; costs nothing unless the language changed during a handoff.
+        """
+        held = state.handoff
+        if held is None or language(held.get("lang")) == language(state.lang):
+            return
+        ticket = await self.tickets.get(str(held.get("ticket") or ""))
+        if ticket is not None:
+            await self.tickets.update(ticket.id, summary={**ticket.summary,
+                                                          "lang": language(state.lang)})
+        state.handoff = {**held, "lang": language(state.lang)}
 
     def _remember(self, state: ConversationState, message: Message, body: str,
                   now: datetime) -> None:
@@ -223,9 +261,10 @@ class HandoffDesk:
 
     async def _feedback(self, message: Message, state: ConversationState, ticket_id: str,
                         verb: str, value: Any) -> Outcome:
+        tr = translator(state.lang)
         ticket = await self.tickets.get(ticket_id) if ticket_id else None
         if ticket is None or ticket.customer_conversation_id != message.conversation_id:
-            return Outcome(True, [Say(Reply(p.STALE_FEEDBACK))])
+            return Outcome(True, [Say(Reply(tr(ToCustomer.STALE_FEEDBACK)))])
         audit = {"conversation_id": ticket.customer_conversation_id,
                  "tenant_id": ticket.tenant_id}
         if verb == hc.VERB_SOLVED:
@@ -234,22 +273,23 @@ class HandoffDesk:
             effects: list[Effect] = [Audit("handoff", {"event": "solved" if solved else
                                                        "not_solved", "ticket": ticket.id}, **audit)]
             if ticket.rating is None:
-                state.handoff = {"ticket": ticket.id}
-                effects.append(Say(Reply(p.GLAD if solved else p.SORRY_NOT_SOLVED)))
-                effects.append(Say(Reply(card=hc.rating_card(ticket.id))))
+                _hold(state, ticket)
+                effects.append(Say(Reply(tr(ToCustomer.GLAD if solved
+                                            else ToCustomer.SORRY_NOT_SOLVED))))
+                effects.append(Say(Reply(card=hc.rating_card(ticket.id, lang=tr.lang))))
             else:
-                effects.append(Say(Reply(p.NOTED)))
+                effects.append(Say(Reply(tr(ToCustomer.NOTED))))
             return Outcome(True, effects)
         rating = rating_of(value)
         if rating is None:
-            return Outcome(True, [Say(Reply(p.PICK_A_RATING)), Say(Reply(
-                card=hc.rating_card(ticket.id)))])
+            return Outcome(True, [Say(Reply(tr(ToCustomer.PICK_A_RATING))), Say(Reply(
+                card=hc.rating_card(ticket.id, lang=tr.lang)))])
         updated = await self.tickets.update(ticket.id, rating=rating) or ticket
         state.handoff = None
         return Outcome(True, [
             Count(METRIC, {"kind": "rated"}),
             Audit("handoff", {"event": "rated", "ticket": ticket.id, "rating": rating}, **audit),
-            Say(Reply(p.rated(updated.solved, rating)))])
+            Say(Reply(p.rated(updated.solved, rating, tr)))])
 
     # ----- escalation ---------------------------------------------------------------------------
     def reason_for(self, events: Sequence[Event], state: str,
@@ -277,6 +317,8 @@ class HandoffDesk:
         if not conversation_id:
             raise ValueError("the customer reference has no conversation id")
 
+        tr = translator(state.lang)
+
         def tell(text: str) -> Effect:
             return Say(Reply(text)) if in_turn else SayTo(customer, (Reply(text),))
 
@@ -286,7 +328,7 @@ class HandoffDesk:
         last = [{"who": m.get("who") or customer_name, "text": m.get("text", ""),
                  "at": m.get("at", "")} for m in state.recent][-hc.MAX_MESSAGES:]
         summary = hc.ticket_summary(self.knowledge, facts, reason, checks=checks,
-                                    last_messages=last, detail=detail)
+                                    last_messages=last, detail=detail, lang=state.lang)
         seed = f"{conversation_id}\x1f{turn_id}" if turn_id else None
         wanted = hashlib.sha256(seed.encode()).hexdigest()[:12] if seed else \
             hashlib.sha256(f"{conversation_id}{now.isoformat()}".encode()).hexdigest()[:12]
@@ -295,24 +337,25 @@ class HandoffDesk:
                                            summary=summary)
         if ticket.id != wanted:  # another instance escalated the same customer just now
             return await self._already_open(ticket, checks, tell, state)
-        state.handoff = {"ticket": ticket.id}
+        _hold(state, ticket)
         effects: list[Effect] = [Count(METRIC, {"kind": "escalated"}), Audit(
             "handoff", {"event": "escalated", "ticket": ticket.id, "reason": reason},
             conversation_id=conversation_id, tenant_id=tenant_id)]
         if self.config.hub_protocol and customer.get("channelId") != TEAMS:
             effects += [Count(METRIC, {"kind": "hub_initiated"}), HubHandoff(
-                customer, self._hub_context(ticket), tuple(self._hub_transcript(state, customer_name))),
-                tell(p.HUB_CONNECTING)]
+                customer, self._hub_context(ticket),
+                tuple(self._hub_transcript(state, customer_name))),
+                tell(tr(ToCustomer.HUB_CONNECTING))]
             return ticket, effects
         channel = await self.support_target(customer)
         if channel is not None:
             effects.append(self._post(ticket, channel))
         position = await self.tickets.position(ticket.id)
-        effects.append(tell(p.queued(position, channel_known=channel is not None)))
+        effects.append(tell(p.queued(position, tr, channel_known=channel is not None)))
         hours = self.config.hours
         if hours is not None and not hours.is_open(now):
-            when = describe_moment(hours.next_open(now), now, hours.zone)
-            notice = p.AFTER_HOURS.format(when=when, hours=hours.text)
+            when = p.when(hours.next_open(now), now, hours.zone, tr)
+            notice = tr.format(ToCustomer.AFTER_HOURS, when=when, hours=p.hours_text(hours, tr))
             # Counts as the "nobody free" notice, so the sweep does not send a second one.
             await self.tickets.once(ticket.id, conversation_id, f"handoff-timeout:{ticket.id}",
                                     notice)
@@ -321,21 +364,26 @@ class HandoffDesk:
 
     async def _already_open(self, ticket: Any, checks: Sequence[Mapping[str, Any]], tell: Any,
                             state: ConversationState) -> tuple[Any, list[Effect]]:
-        state.handoff = {"ticket": ticket.id}
+        summary = dict(ticket.summary)
         if checks:
-            summary = dict(ticket.summary)
             summary["checks"] = hc.ticket_summary(self.knowledge, {}, "checks",
                                                   checks=checks)["checks"]
+        # Asked again, perhaps in another language: what follows is said in this one.
+        summary["lang"] = language(state.lang)
+        if summary != ticket.summary:
             ticket = await self.tickets.update(ticket.id, summary=summary) or ticket
+        _hold(state, ticket)
         if ticket.status != "waiting":
             return ticket, []
-        return ticket, [tell(p.already_queued(await self.tickets.position(ticket.id)))]
+        position = await self.tickets.position(ticket.id)
+        return ticket, [tell(p.already_queued(position, translator(state.lang)))]
 
     def _post(self, ticket: Any, channel: Mapping[str, Any]) -> PostThread:
         who = " ".join((ticket.customer_name or p.A_CUSTOMER).split())[:80]
         return PostThread(channel, ticket.id, hc.thread_card(_ticket_view(ticket)),
                           summary=p.NEEDS_A_PERSON.format(customer=who),
-                          on_fail=Undeliverable(ticket.customer_ref, p.AGENT_NOT_DELIVERED))
+                          on_fail=Undeliverable(ticket.customer_ref,
+                                                _tr(ticket)(ToCustomer.AGENT_NOT_DELIVERED)))
 
     def _hub_context(self, ticket: Any) -> dict[str, Any]:
         return {"ticketId": ticket.id, "reason": ticket.summary.get("reason"),
@@ -413,7 +461,8 @@ class HandoffDesk:
             return Outcome(True, [Say(Reply(p.STAFF_ONLY))])
         effects: list[Effect] = []
         pinned = self.config.support_channel_id
-        if pinned and channel_id == pinned and _conversation_id(await self.support_channel()) != pinned:
+        if pinned and channel_id == pinned and (
+                _conversation_id(await self.support_channel()) != pinned):
             effects += await self.register(channel_ref, tenant_id, announce=False)
         action = message.action or {}
         verb = action.get("msa")
@@ -449,14 +498,16 @@ class HandoffDesk:
         if ticket.agent_id != agent.id:
             return Outcome(True, [*effects, Say(Reply(p.ONLY_HOLDER.format(agent=holder),
                                   card=hc.take_from_card(ticket.id, ticket.agent_id, holder)))])
-        files = [line for name, url in message.files
-                 if (line := p.attachment_line(name, url)) is not None]
+        files = [shared for name, url in message.files
+                 if (shared := p.attachment_line(name, url)) is not None]
         body = message.body(files)
         if not body:
             return Outcome(True, effects)
-        relay = SayTo(ticket.customer_ref, (Reply(p.agent_says(agent.name, body)),),
+        # The agent's words as written; the header around them in the customer's language.
+        relay = SayTo(ticket.customer_ref, (Reply(p.agent_says(agent.name, body, _tr(ticket))),),
                       ticket_id=ticket.id,
-                      on_fail=Undeliverable(ticket.support_thread_ref or {}, p.CUSTOMER_UNREACHABLE))
+                      on_fail=Undeliverable(ticket.support_thread_ref or {},
+                                            p.CUSTOMER_UNREACHABLE))
         line = KeepLine(ticket.id, ticket.customer_conversation_id, "agent", body, agent.name,
                         message.activity_id, relay)
         return Outcome(True, [*effects, Count(METRIC, {"kind": "relayed_to_customer"})], [line])
@@ -488,12 +539,14 @@ class HandoffDesk:
         name = agent.name or p.AN_AGENT
 
         def compose(taken: Any, waiting: Sequence[Any]) -> list[SayTo]:
-            shown = p.name_of(name, p.AN_AGENT)
+            tr = _tr(taken)  # to the customer, in their language
             if from_agent:
-                previous = p.name_of(ticket.agent_name, p.AN_AGENT)
-                text = p.TAKEN_FROM.format(agent=shown, previous=previous)
+                text = tr.format(ToCustomer.TAKEN_FROM,
+                                 agent=p.name_of(name, tr(ToCustomer.AN_AGENT)),
+                                 previous=p.name_of(ticket.agent_name, tr(ToCustomer.AN_AGENT)))
             else:
-                text = p.JOINED.format(agent=shown)
+                text = tr.format(ToCustomer.JOINED, agent=p.name_of(name, tr(ToCustomer.AN_AGENT)))
+            shown = p.name_of(name, p.AN_AGENT)
             messages = [SayTo(taken.customer_ref, (Reply(text),), ticket_id=taken.id,
                               on_fail=Undeliverable(taken.support_thread_ref or {},
                                                     p.CUSTOMER_UNREACHABLE))]
@@ -535,15 +588,19 @@ class HandoffDesk:
     async def hand_back(self, ticket: Any) -> tuple[Any, str | None, list[Effect]]:
         """Close the ticket and hand the customer back to the bot, asking how it went."""
         def compose(closed: Any, _: Sequence[Any]) -> list[SayTo]:
-            return [SayTo(closed.customer_ref, (
-                Reply(p.HANDED_BACK.format(agent=p.name_of(closed.agent_name, p.SUPPORT_NAME))),
-                Reply(card=hc.solved_card(closed.id, closed.agent_name))), ticket_id=closed.id,
+            tr = _tr(closed)  # to the customer, in their language
+            agent = p.name_of(closed.agent_name, "")
+            said = (tr.format(ToCustomer.HANDED_BACK, agent=agent) if agent
+                    else tr(ToCustomer.HANDED_BACK_BY_SUPPORT))
+            solved = hc.solved_card(closed.id, closed.agent_name, lang=tr.lang)
+            return [SayTo(closed.customer_ref, (Reply(said), Reply(card=solved)),
+                ticket_id=closed.id,
                 on_fail=Undeliverable(closed.support_thread_ref or {}, p.CUSTOMER_UNREACHABLE))]
 
         outcome = await self.tickets.hand_back(ticket.id, compose)
         if not outcome.won:
             return outcome.ticket or ticket, p.ALREADY_ENDED, []
-        closed = outcome.ticket
+        closed = outcome.ticket or ticket
         return closed, None, [
             Count(METRIC, {"kind": "closed"}),
             Audit("handoff", {"event": "closed", "ticket": closed.id},
@@ -566,6 +623,7 @@ class HandoffDesk:
                          state: ConversationState) -> list[Effect]:
         """Follow a hub's ``handoff.status`` (accepted, failed, completed)."""
         hub_state = str(value.get("state", "")) or "unknown"
+        tr = translator(state.lang)
         ticket = await self.tickets.open_for(conversation_id)
         if ticket is None:
             return []
@@ -579,15 +637,16 @@ class HandoffDesk:
             outcome = await self.tickets.hand_back(ticket.id, lambda t, w: [])
             if outcome.won:
                 state.handoff = None
-                reason = str(value.get("message") or "").strip()
-                effects.append(Say(Reply(p.HUB_FAILED.format(
-                    reason=f" ({reason})" if reason else ""))))
+                # The hub's reason is its own words: shown as it gave them, made inert.
+                reason = p.inert(" ".join(str(value.get("message") or "").split())[:200])
+                effects.append(Say(Reply(tr.format(ToCustomer.HUB_FAILED_BECAUSE, reason=reason)
+                                         if reason else tr(ToCustomer.HUB_FAILED))))
         elif hub_state == "completed":
             outcome = await self.tickets.hand_back(ticket.id, lambda t, w: [])
             if outcome.won:
-                state.handoff = {"ticket": ticket.id}
-                effects += [Say(Reply(p.HANDED_BACK.format(agent=p.SUPPORT_NAME))),
-                            Say(Reply(card=hc.solved_card(ticket.id, None)))]
+                _hold(state, ticket)
+                effects += [Say(Reply(tr(ToCustomer.HANDED_BACK_BY_SUPPORT))),
+                            Say(Reply(card=hc.solved_card(ticket.id, None, lang=tr.lang)))]
         return effects
 
     # ----- nobody free --------------------------------------------------------------------------
@@ -603,7 +662,10 @@ class HandoffDesk:
         for ticket in await self.tickets.waiting():
             if ticket.created_at > overdue_before:
                 break  # oldest first: the rest are younger still
-            notice = p.timeout(self._when_back(now))
+            tr = _tr(ticket)
+            back = self._when_back(now)
+            hours = self.config.hours
+            notice = p.timeout(p.when(back, now, hours.zone, tr) if back and hours else None, tr)
             if not await self.tickets.once(ticket.id, ticket.customer_conversation_id,
                                            f"handoff-timeout:{ticket.id}", notice):
                 continue
@@ -617,11 +679,10 @@ class HandoffDesk:
                     minutes=self.config.timeout_minutes)),), ticket_id=ticket.id))
         return told, effects
 
-    def _when_back(self, now: datetime) -> str | None:
+    def _when_back(self, now: datetime) -> datetime | None:
+        """When a person is back at the latest: when today's hours end, or the next opening."""
         hours = self.config.hours
         if hours is None:
             return None
         closes = hours.closes_at(now)
-        if closes is not None:
-            return describe_moment(closes, now, hours.zone)
-        return describe_moment(hours.next_open(now), now, hours.zone)
+        return closes if closes is not None else hours.next_open(now)

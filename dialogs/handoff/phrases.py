@@ -1,59 +1,103 @@
 """Every sentence of the human handoff, in one place, and how someone's own words are made inert.
 
-Customer-facing sentences are named constants (English for now; they move
-into the translation catalogs with the rest of the bot's sentences). Agents
-see English, and the customer's own words as written but escaped: markdown
-and HTML show as the characters they are, links as text, and nothing a
-customer types can look like a line the bot or an agent wrote.
+What the customer reads is in :class:`ToCustomer`: English source texts that
+are message ids of the translation catalogs (:mod:`dialogs.i18n`), like
+:mod:`dialogs.messages`, said through the customer's translator
+(``tr(ToCustomer.JOINED)``) in the language of the customer's conversation;
+after changing or adding one, run ``make i18n`` and translate the new
+entries. What agents and staff read is the module's other constants, in
+English. Agents see the customer's own words as written but escaped:
+markdown and HTML show as the characters they are, links as text, and
+nothing a customer types can look like a line the bot or an agent wrote.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dialogs.i18n import Translator
+from dialogs.support_hours import SupportHours
 
 SUPPORT_NAME = "CLOUDEX support"
 
-# ----- to the customer ---------------------------------------------------------------------------
-QUEUED = ("I've asked a person from CLOUDEX support to join.{place} They will see your answers so "
-          "far, so you won't have to repeat anything. Until they join, I'm still here.")
-QUEUED_NO_CHANNEL = ("I've passed your request to CLOUDEX support.{place} Everything you told me "
-                     "goes with it, so you won't have to repeat anything.")
-QUEUE_PLACE = " You are number {position} in the queue."
-ALREADY_QUEUED = "You're already waiting for a person from CLOUDEX support.{place}"
-ADDED_TO_REQUEST = "Added to your request — the agent will see it."
-JOINED = "**{agent}** from CLOUDEX support has joined. Type your messages here as usual."
-TAKEN_FROM = "**{agent}** from CLOUDEX support is taking over from {previous}."
-TYPE_YOUR_MESSAGE = ("{agent} from CLOUDEX support has your conversation now; please type your "
-                     "message.")
-PASSWORD_NOT_PASSED = "I did not pass it on."
-NOT_PASSED_ON = ("⚠️ I could not pass that message on just now. Please send it again in a "
-                 "minute.")
-HANDED_BACK = "{agent} has handed the conversation back to me, the Mail Setup Assistant."
-AFTER_HOURS = ("CLOUDEX support is not staffed right now (our hours: {hours}). Your request is in "
-               "the queue and a person will get back to you here {when}.")
-TIMEOUT = ("Everyone at CLOUDEX support is busy right now, sorry for the wait. Your request stays "
-           "in the queue and a person will get back to you here{later}. Meanwhile you can keep "
-           "going with me.")
-TIMEOUT_AT_LATEST = " at the latest {when}"
-TIMEOUT_WHEN_FREE = " as soon as someone is free"
-HUB_CONNECTING = ("I'm connecting you with a person from CLOUDEX support. They will see your "
-                  "answers so far.")
-HUB_FAILED = ("Sorry, I couldn't reach a person from CLOUDEX support{reason}. You can keep going "
-              "with me, or say \"talk to a person\" to try again.")
-GLAD = "Glad to hear it!"
-SORRY_NOT_SOLVED = "Sorry it isn't solved yet."
-NOTED = "Noted, thank you."
-PICK_A_RATING = "Please pick a number from 1 to 5."
-RATED = "Thank you for rating us {rating} out of 5."
-RATED_NOT_SOLVED = (" Sorry it isn't solved yet: say \"continue\" to keep going with me, or "
-                    "\"talk to a person\" to ask CLOUDEX support again.")
-RATED_SOLVED = " Say \"start over\" any time to check another mailbox."
-STALE_FEEDBACK = "That button belongs to an earlier question."
-AGENT_UNREACHABLE_CUSTOMER = ("I could not pass your message on to CLOUDEX support just now; "
-                              "it is kept with your request, and the agent will see it.")
-AGENT_NOT_DELIVERED = ("I could not deliver the request to the support channel. Please try again "
-                       "later, or say \"talk to a person\" again.")
+
+# ----- to the customer (translated) --------------------------------------------------------------
+class ToCustomer:
+    """What the customer reads during a handoff: English, and the catalogs' message ids.
+
+    Agents' words are never translated; the bot's own words around them are.
+    Sentences whose subject is an agent avoid gendered verb forms in Latvian
+    and Russian (the agent's gender is not known), and a sentence that would
+    read differently without a name has its own nameless version.
+    """
+
+    SUPPORT_NAME = SUPPORT_NAME  # the label after an agent's name: "Dana (CLOUDEX support):"
+    AN_AGENT = "A CLOUDEX agent"
+    QUEUED = ("I've asked a person from CLOUDEX support to join.{place} They will see your answers "
+              "so far, so you won't have to repeat anything. Until they join, I'm still here.")
+    QUEUED_NO_CHANNEL = ("I've passed your request to CLOUDEX support.{place} Everything you told "
+                         "me goes with it, so you won't have to repeat anything.")
+    QUEUE_PLACE = " You are number {position} in the queue."
+    ALREADY_QUEUED = "You're already waiting for a person from CLOUDEX support.{place}"
+    ADDED_TO_REQUEST = "Added to your request — the agent will see it."
+    JOINED = "**{agent}** from CLOUDEX support has joined. Type your messages here as usual."
+    TAKEN_FROM = "**{agent}** from CLOUDEX support is taking over from {previous}."
+    TYPE_YOUR_MESSAGE = ("{agent} from CLOUDEX support has your conversation now; please type "
+                         "your message.")
+    KEPT_BACK = "I did not pass it on."
+    NOT_PASSED_ON = ("⚠️ I could not pass that message on just now. Please send it again in a "
+                     "minute.")
+    HANDED_BACK = "{agent} has handed the conversation back to me, the Mail Setup Assistant."
+    HANDED_BACK_BY_SUPPORT = ("CLOUDEX support has handed the conversation back to me, the Mail "
+                              "Setup Assistant.")
+    AFTER_HOURS = ("CLOUDEX support is not staffed right now (our hours: {hours}). Your request "
+                   "is in the queue and a person will get back to you here {when}.")
+    BUSY_BACK_BY = ("Everyone at CLOUDEX support is busy right now, sorry for the wait. Your "
+                    "request stays in the queue and a person will get back to you here at the "
+                    "latest {when}. Meanwhile you can keep going with me.")
+    BUSY_BACK_SOON = ("Everyone at CLOUDEX support is busy right now, sorry for the wait. Your "
+                      "request stays in the queue and a person will get back to you here as soon "
+                      "as someone is free. Meanwhile you can keep going with me.")
+    HUB_CONNECTING = ("I'm connecting you with a person from CLOUDEX support. They will see your "
+                      "answers so far.")
+    HUB_FAILED = ("Sorry, I couldn't reach a person from CLOUDEX support. You can keep going "
+                  "with me, or say \"talk to a person\" to try again.")
+    HUB_FAILED_BECAUSE = ("Sorry, I couldn't reach a person from CLOUDEX support ({reason}). You "
+                          "can keep going with me, or say \"talk to a person\" to try again.")
+    GLAD = "Glad to hear it!"
+    SORRY_NOT_SOLVED = "Sorry it isn't solved yet."
+    NOTED = "Noted, thank you."
+    PICK_A_RATING = "Please pick a number from 1 to 5."
+    RATED = "Thank you for rating us {rating} out of 5."
+    RATED_NOT_SOLVED = ("Sorry it isn't solved yet: say \"continue\" to keep going with me, or "
+                        "\"talk to a person\" to ask CLOUDEX support again.")
+    RATED_SOLVED = "Say \"start over\" any time to check another mailbox."
+    STALE_FEEDBACK = "That button belongs to an earlier question."
+    AGENT_NOT_DELIVERED = ("I could not deliver the request to the support channel. Please try "
+                           "again later, or say \"talk to a person\" again.")
+    # The feedback cards after a hand back.
+    SOLVED_QUESTION = "Is your problem solved?"
+    SOLVED_HINT = "{agent} has handed you back to me. You can also type yes or no."
+    SOLVED_HINT_BY_SUPPORT = ("CLOUDEX support has handed you back to me. You can also type yes "
+                              "or no.")
+    YES_SOLVED = "Yes, solved"
+    NO_NOT_YET = "No, not yet"
+    RATE_QUESTION = "How would you rate the help you got?"
+    RATE_HINT = "1 = poor, 5 = excellent. You can also type a number."
+    # When support is back, as a person would say it (the time zone is named after it).
+    WHEN_TODAY = "today at {clock}"
+    WHEN_TOMORROW = "tomorrow at {clock}"
+    WHEN_ON_DAY = ("on Monday at {clock}", "on Tuesday at {clock}", "on Wednesday at {clock}",
+                   "on Thursday at {clock}", "on Friday at {clock}", "on Saturday at {clock}",
+                   "on Sunday at {clock}")
+    WHEN_ON_DATE = "on {date} at {clock}"
+    IN_ZONE = "{when} ({zone} time)"
+    # Support hours as on a door sign: "Mon-Fri 08:00-17:00".
+    DAY_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
 
 # ----- to agents (English) -----------------------------------------------------------------------
 STAFF_ONLY = "Only CLOUDEX support staff can do that."
@@ -143,10 +187,8 @@ def _inert_line(line: str) -> str:
     if start is None:
         return escaped
     lead, marker = start.group(1), start.group(2)
-    if marker[0].isdigit():  # "1." or "1)": escape the punctuation, not the number
-        marker = marker[:-1] + "\\" + marker[-1]
-    else:
-        marker = "\\" + marker
+    # "1." or "1)": escape the punctuation, not the number.
+    marker = marker[:-1] + "\\" + marker[-1] if marker[0].isdigit() else "\\" + marker
     return lead + marker + escaped[start.end():]
 
 
@@ -165,9 +207,16 @@ def customer_says(customer_name: str, message: str) -> str:
     return f"**{name_of(customer_name, 'Customer')}:** {inert(message)}"
 
 
-def agent_says(agent_name: str, message: str) -> str:
-    """An agent's message as the customer sees it: the name inert, the words as the agent wrote."""
-    return f"**{name_of(agent_name, AN_AGENT)} ({SUPPORT_NAME}):** {message}"
+def agent_says(agent_name: str, message: str, tr: Translator) -> str:
+    """An agent's message as the customer sees it, under a header only the bot writes.
+
+    The header is the agent's name, made inert (one line, markup escaped, so a
+    name cannot close the bold or start a line of its own), and the support
+    label in the customer's language — one fixed text per language, from the
+    catalog. The agent's words follow as the agent wrote them, untranslated.
+    """
+    name = name_of(agent_name, tr(ToCustomer.AN_AGENT))
+    return f"**{name} ({tr(ToCustomer.SUPPORT_NAME)}):** {message}"
 
 
 def attachment_line(name: str, url: str) -> str | None:
@@ -178,23 +227,89 @@ def attachment_line(name: str, url: str) -> str | None:
     return f"📎 [{name_of(name, 'attachment')}]({url})"
 
 
-def queued(position: int | None, *, channel_known: bool = True) -> str:
+def queued(position: int | None, tr: Translator, *, channel_known: bool = True) -> str:
     """Tell the customer a person was asked, and their place in the queue."""
-    place = QUEUE_PLACE.format(position=position) if position else ""
-    return (QUEUED if channel_known else QUEUED_NO_CHANNEL).format(place=place)
+    place = tr.format(ToCustomer.QUEUE_PLACE, position=position) if position else ""
+    return tr.format(ToCustomer.QUEUED if channel_known else ToCustomer.QUEUED_NO_CHANNEL,
+                     place=place)
 
 
-def already_queued(position: int | None) -> str:
+def already_queued(position: int | None, tr: Translator) -> str:
     """Answer a repeated request while the first one is still waiting."""
-    return ALREADY_QUEUED.format(place=QUEUE_PLACE.format(position=position) if position else "")
+    place = tr.format(ToCustomer.QUEUE_PLACE, position=position) if position else ""
+    return tr.format(ToCustomer.ALREADY_QUEUED, place=place)
 
 
-def timeout(when: str | None) -> str:
+def timeout(when: str | None, tr: Translator) -> str:
     """Nobody took the ticket in time: reassure the customer and say when."""
-    later = TIMEOUT_AT_LATEST.format(when=when) if when else TIMEOUT_WHEN_FREE
-    return TIMEOUT.format(later=later)
+    if when:
+        return tr.format(ToCustomer.BUSY_BACK_BY, when=when)
+    return tr(ToCustomer.BUSY_BACK_SOON)
 
 
-def rated(solved: bool | None, rating: int) -> str:
+def rated(solved: bool | None, rating: int, tr: Translator) -> str:
     """Close the feedback round."""
-    return RATED.format(rating=rating) + (RATED_NOT_SOLVED if solved is False else RATED_SOLVED)
+    then = ToCustomer.RATED_NOT_SOLVED if solved is False else ToCustomer.RATED_SOLVED
+    return f"{tr.format(ToCustomer.RATED, rating=rating)} {tr(then)}"
+
+
+def when(moment: datetime, now: datetime, zone: ZoneInfo, tr: Translator) -> str:
+    """Say when ``moment`` is, relative to ``now``, the way a person would, in ``tr``'s language.
+
+    Args:
+        moment: The aware time to describe.
+        now: The current aware time.
+        zone: The support time zone (named in the text by its IANA name).
+        tr: The customer's translator.
+
+    Returns:
+        For example ``today at 17:00``, ``tomorrow at 08:00`` or ``on Monday
+        at 08:00`` followed by the zone, e.g. ``(Europe/Riga time)``.
+    """
+    local = moment.astimezone(zone)
+    today = now.astimezone(zone).date()
+    clock = local.strftime("%H:%M")
+    if local.date() == today:
+        day = tr.format(ToCustomer.WHEN_TODAY, clock=clock)
+    elif local.date() == today + timedelta(days=1):
+        day = tr.format(ToCustomer.WHEN_TOMORROW, clock=clock)
+    elif local.date() < today + timedelta(days=7):
+        day = tr.format(ToCustomer.WHEN_ON_DAY[local.weekday()], clock=clock)
+    else:
+        day = tr.format(ToCustomer.WHEN_ON_DATE, date=local.date().isoformat(), clock=clock)
+    return tr.format(ToCustomer.IN_ZONE, when=day, zone=zone.key)
+
+
+def hours_text(hours: SupportHours, tr: Translator) -> str:
+    """Support hours as on a door sign, in ``tr``'s language: ``Mon-Fri 08:00-17:00 Europe/Riga``.
+
+    Drawn from the parsed windows rather than repeating ``SUPPORT_HOURS`` as
+    typed, so the day names are the customer's: days with the same hours are
+    one group, consecutive days one range (``Fri-Mon`` over a weekend too).
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    for window in hours.windows:
+        days = groups.setdefault((window.start.strftime("%H:%M"), window.end.strftime("%H:%M")),
+                                 [])
+        if window.weekday not in days:
+            days.append(window.weekday)
+    parts = [f"{_day_ranges(days, tr)} {start}-{end}" for (start, end), days in groups.items()]
+    return f"{'; '.join(parts)} {hours.zone.key}"
+
+
+def _day_ranges(days: list[int], tr: Translator) -> str:
+    """Weekdays (0 = Monday) as ranges of consecutive days: ``Mon-Wed, Fri``."""
+    chosen = set(days)
+    if len(chosen) == 7:
+        return f"{tr(ToCustomer.DAY_SHORT[0])}-{tr(ToCustomer.DAY_SHORT[6])}"
+    # Start each range at a chosen day whose day before is not chosen (the week wraps).
+    ranges = []
+    for first in sorted(chosen, key=lambda day: days.index(day)):
+        if (first - 1) % 7 in chosen:
+            continue
+        last = first
+        while (last + 1) % 7 in chosen:
+            last = (last + 1) % 7
+        name = tr(ToCustomer.DAY_SHORT[first])
+        ranges.append(name if last == first else f"{name}-{tr(ToCustomer.DAY_SHORT[last])}")
+    return ", ".join(ranges)

@@ -18,11 +18,18 @@ REGISTER_PHRASES = frozenset({
     "use this channel for support", "handoffs here", "send handoffs here",
 })
 DONE_PHRASES = frozenset({"done", "end", "hand back", "handback", "end handoff", "close"})
+# Typed answers to "Is your problem solved?" (the card asks in English, Latvian or Russian).
 YES = frozenset({"yes", "y", "yep", "yeah", "yes solved", "solved", "it works", "fixed",
-                 "yes it is", "yes it works", "ja", "jā"})
+                 "yes it is", "yes it works", "ja", "jā", "jā atrisināta", "atrisināta",
+                 "atrisināts", "jā darbojas", "darbojas", "да", "да решена", "да решено",
+                 "решено", "решена", "да работает", "работает"})
 NO = frozenset({"no", "n", "nope", "not yet", "no not yet", "not solved", "still failing",
-                "no it isnt", "no it is not", "nein", "nē"})
-_RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|stars?|out of 5|⭐+)?\s*[.!]?\s*$", re.IGNORECASE)
+                "no it isnt", "no it is not", "nein", "nē", "ne", "vēl nē", "nē vēl nē",
+                "nav atrisināta", "nav atrisināts", "nedarbojas", "нет", "нет ещё нет",
+                "нет еще нет", "ещё нет", "еще нет", "не решена", "не решено", "не работает"})
+# A typed rating: "4", "4/5", "4 stars", "4 out of 5", "4 no 5", "4 из 5", "4 звезды", "4 ⭐".
+_RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|stars?|out of 5|no 5|из 5|zvaigzn\w*|зв[её]зд\w*"
+                     r"|⭐+)?\s*[.!]?\s*$", re.IGNORECASE)
 FIXES_BEFORE_A_PERSON = 2
 
 
@@ -122,4 +129,5 @@ def check_as_dict(check: Any) -> dict[str, Any]:
     status = getattr(check, "status", "")
     return {"check_id": getattr(check, "check_id", ""), "title": getattr(check, "title", ""),
             "status": str(getattr(status, "value", status)),
-            "evidence": getattr(check, "evidence", ""), "cause_id": getattr(check, "cause_id", None)}
+            "evidence": getattr(check, "evidence", ""),
+            "cause_id": getattr(check, "cause_id", None)}

@@ -113,9 +113,13 @@ class ConversationState:
     """The part of a customer conversation's stored record the desk reads and changes.
 
     Attributes:
-        handoff: ``{"ticket": id}`` while a ticket is open or its feedback pending.
+        handoff: ``{"ticket": id, "lang": …}`` while a ticket is open or its feedback
+            pending (``lang``: the language the ticket has the customer in).
         recent: the customer's last few messages (``who``, ``text``, ``at``, ``id``).
+        lang: the conversation's language (``snapshot["lang"]``): what the bot says in this
+            turn is said in it.
     """
 
     handoff: dict[str, Any] | None = None
     recent: list[dict[str, Any]] = field(default_factory=list)
+    lang: str = "en"

@@ -1,9 +1,12 @@
 """What the catalogs must translate: every English text a customer can read.
 
-Three sources, each read where it is kept:
+Four sources, each read where it is kept:
 
 - :mod:`dialogs.messages`: every upper-case constant that is a text, or a
   tuple of texts (the sentences and card labels the code says);
+- the handoff's sentences to the customer
+  (:class:`dialogs.handoff.phrases.ToCustomer`, the same way; the handoff's
+  sentences to agents stay English);
 - the knowledge's customer-facing fields (:func:`dialogs.i18n.knowledge.customer_texts`);
 - the diagnosis' follow-up questions (:mod:`dialogs.diagnosis`), which reach the
   customer through the follow-up card.
@@ -31,10 +34,11 @@ def source_texts(knowledge: Knowledge) -> Sources:
         knowledge: The English knowledge.
 
     Returns:
-        Text -> its places, in a stable order (messages, knowledge, follow-ups).
+        Text -> its places, in a stable order (messages, handoff, knowledge, follow-ups).
     """
     found: Sources = {}
-    for where, text in (*_message_texts(), *customer_texts(knowledge), *_follow_up_texts()):
+    for where, text in (*_message_texts(), *_handoff_texts(), *customer_texts(knowledge),
+                        *_follow_up_texts()):
         if text.strip():
             found.setdefault(text, []).append(where)
     return found
@@ -45,6 +49,14 @@ def _message_texts() -> Iterator[tuple[str, str]]:
         if not name.isupper() or name.startswith("_"):
             continue
         yield from _texts_in(value, f"messages.{name}")
+
+
+def _handoff_texts() -> Iterator[tuple[str, str]]:
+    from dialogs.handoff.phrases import ToCustomer
+
+    for name, value in vars(ToCustomer).items():
+        if name.isupper() and not name.startswith("_"):
+            yield from _texts_in(value, f"handoff.phrases.ToCustomer.{name}")
 
 
 def _texts_in(value: object, where: str) -> Iterator[tuple[str, str]]:

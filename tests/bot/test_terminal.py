@@ -31,11 +31,12 @@ def test_buttons_are_letters_and_a_toggle_prints_what_it_hid(knowledge) -> None:
     shown = out.getvalue()
     assert "1. Authenticated SMTP is turned off for the whole organisation" in shown
     assert re.findall(r"\[(\w+)\] ", shown) == list("abcdefg")[:len(re.findall(r"\[\w+\] ", shown))]
-    assert "Set-TransportConfig" not in shown  # behind "Details"
+    assert "Set-CASMailbox" not in shown  # behind "Details"
     details = printer.button(button(shown, "Details"))
     assert details is not None and details["type"] == "Action.ToggleVisibility"
     printer.open(details)
-    assert "PS> Set-TransportConfig -SmtpClientAuthenticationDisabled $false" in out.getvalue()
+    assert ("PS> Set-CASMailbox -Identity 'tms@contoso.com' -SmtpClientAuthenticationDisabled "
+            "$false") in out.getvalue()
     assert printer.button("z") is None and printer.button("1") is None
 
 

@@ -21,9 +21,10 @@ def tls() -> Iterator[TlsMaterial]:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """The HTTP session the checks use, as the bot would inject it."""
-    async with aiohttp.ClientSession() as client:
+async def session(tls: TlsMaterial) -> AsyncIterator[aiohttp.ClientSession]:
+    """The HTTP session the checks use, as the bot would inject it (trusting the fakes' CA)."""
+    connector = aiohttp.TCPConnector(ssl=tls.client_context())
+    async with aiohttp.ClientSession(connector=connector) as client:
         yield client
 
 

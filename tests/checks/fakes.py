@@ -1,23 +1,29 @@
 """Local stand-ins for Microsoft Graph, the Exchange admin endpoint and SMTP.
 
 Real servers on 127.0.0.1, driven by one :class:`TenantScenario`, so the
-checks are exercised over real sockets, HTTP and TLS, never through patched
-functions. Bodies follow Microsoft's documentation (Graph resource shapes,
+checks are exercised over real sockets, HTTPS and STARTTLS (every server's
+certificate comes from one private CA, as a customer's TLS-inspecting proxy
+would present), never through patched functions. Bodies follow Microsoft's
+documentation in *every documented variant* the scenario picks
+(``userPurpose`` as a string, as ``{"value": …}`` or as a top-level
+``value``; ``userRegistrationDetails`` bare or wrapped in ``value``), with
+undocumented extra fields a client must ignore, Graph's
 ``{"error": {"code", "message", "innerError"}}`` errors, 429 with
-``Retry-After``); the SMTP server answers with Exchange Online's exact reply
-strings. The bot's tests reuse these, so everything is scenario-driven:
+``Retry-After``, the real service's 403 ``ErrorAccessDenied`` for another
+user's ``mailboxSettings``, and Exchange Online's exact SMTP reply strings.
+The bot's tests reuse these, so everything is scenario-driven:
 
     from tests.checks.fakes import FakeTenant, TenantScenario
 
     async with FakeTenant(TenantScenario.for_cause("conditional_access")) as tenant:
-        async with aiohttp.ClientSession() as session:
+        async with tenant.session() as session:
             results = await collect(tenant.context(), tenant.checks(session),
                                     token_tenant_id=tenant.scenario.tenant_id)
 
 Endpoint names used by ``delays``, ``throttle`` and ``forbidden``: me,
-organization, user, licenseDetails, mailboxSettings, memberOf,
-securityDefaults, conditionalAccess, signIns, registrationDetails,
-exchange, smtp.
+organization, user, users, licenseDetails, mailboxSettings, memberOf,
+securityDefaults, conditionalAccess, signIns, signInsBeta,
+registrationDetails, mfaState, exchange, smtp.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import json
+import re
 import secrets
 import ssl
 import tempfile
@@ -36,7 +43,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 from aiohttp import web
@@ -263,6 +270,7 @@ SMTP_TLS_LEGACY_ONLY = "tls_legacy_only"
 SMTP_TLS_421 = "tls_421"
 SMTP_NO_STARTTLS = "no_starttls"
 SMTP_NO_AUTH = "no_auth"
+SMTP_SENDER_BLOCKED = "sender_blocked"
 
 # Exchange Online's reply strings (domain.md §2); the [...] tail is the server/trace id.
 _TRACE = "[AM0PR06MB6545.eurprd06.prod.outlook.com 2026-11-28T20:15:04.123Z 08DE2C5B7A1F3D44]"
@@ -276,10 +284,43 @@ REPLY_MAILBOX_DISABLED = (
     f"Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information. {_TRACE}"
 )
 REPLY_BAD_TOKEN = f"535 5.7.3 Authentication unsuccessful {_TRACE}"
+REPLY_SENDER_BLOCKED = "550 5.1.8 Access denied, bad outbound sender"
 REPLY_TLS_421 = (
     "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to "
     "support TLS 1.2. Visit https://aka.ms/smtp_auth_tls"
 )
+
+#: Graph userPurpose -> Exchange RecipientTypeDetails (the same mailbox seen twice).
+RECIPIENT_TYPES = {
+    "user": "UserMailbox",
+    "linked": "LinkedMailbox",
+    "shared": "SharedMailbox",
+    "room": "RoomMailbox",
+    "equipment": "EquipmentMailbox",
+    "others": "SchedulingMailbox",
+}
+#: Documented shapes of ``mailboxSettings.userPurpose``.
+PURPOSE_SHAPES = ("string", "wrapped", "value")
+#: Documented shapes of ``userRegistrationDetails``.
+REGISTRATION_SHAPES = ("bare", "wrapped")
+#: Fields Microsoft may add any day; every object carries some, clients must ignore them.
+EXTRA = {"@odata.etag": 'W/"JzEtMjAyNiI="', "futureFeatureFlag": {"unexpected": [1, "two"]}}
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hours_ago(hours: float) -> str:
+    """A ``createdDateTime`` that many hours before now (sign-in windows are relative).
+
+    Args:
+        hours: How long ago.
+
+    Returns:
+        The timestamp, ISO 8601 with Z.
+    """
+    return _iso(dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours))
 
 
 def license_sku(sku: str, plans: Mapping[str, str]) -> dict[str, Any]:
@@ -383,26 +424,10 @@ def ca_policy(
     }
 
 
-def smtp_sign_in(
-    upn: str,
-    error_code: int,
-    failure_reason: str = "",
-    *,
-    when: str = "2026-11-28T08:00:00Z",
-    policies: Iterable[tuple[str, str]] = (),
+def _sign_in(
+    upn: str, *, app: str, app_id: str, client: str, event: str, error_code: int,
+    failure_reason: str, when: str, policies: Iterable[tuple[str, str]],
 ) -> dict[str, Any]:
-    """A ``signIn`` of client app "Authenticated SMTP".
-
-    Args:
-        upn: ``userPrincipalName``.
-        error_code: ``status.errorCode`` (0 = success).
-        failure_reason: ``status.failureReason``.
-        when: ``createdDateTime``.
-        policies: (displayName, result) of ``appliedConditionalAccessPolicies``.
-
-    Returns:
-        The sign-in object.
-    """
     applied = [
         {
             "id": str(uuid.uuid5(uuid.NAMESPACE_OID, name)),
@@ -419,15 +444,18 @@ def smtp_sign_in(
         "userDisplayName": upn.split("@")[0],
         "userPrincipalName": upn,
         "userId": str(uuid.uuid5(uuid.NAMESPACE_OID, upn)),
-        "appId": EXCHANGE_APP_ID,
-        "appDisplayName": "Office 365 Exchange Online",
+        "appId": app_id,
+        "appDisplayName": app,
         "ipAddress": "203.0.113.7",
-        "clientAppUsed": "Authenticated SMTP",
+        "clientAppUsed": client,
         "correlationId": str(uuid.uuid4()),
         "conditionalAccessStatus": (
             "failure" if any(r == "failure" for _, r in policies) else "notApplied"
         ),
-        "isInteractive": False,
+        "isInteractive": event == "interactiveUser",
+        "signInEventTypes": [event],
+        "resourceDisplayName": "Office 365 Exchange Online",
+        "resourceId": EXCHANGE_APP_ID,
         "riskState": "none",
         "status": {
             "errorCode": error_code,
@@ -436,6 +464,68 @@ def smtp_sign_in(
         },
         "appliedConditionalAccessPolicies": applied,
     }
+
+
+def smtp_sign_in(
+    upn: str,
+    error_code: int,
+    failure_reason: str = "",
+    *,
+    when: str | None = None,
+    policies: Iterable[tuple[str, str]] = (),
+) -> dict[str, Any]:
+    """A password ``signIn`` of client app "Authenticated SMTP" (interactive, as Entra logs it).
+
+    Args:
+        upn: ``userPrincipalName``.
+        error_code: ``status.errorCode`` (0 = success).
+        failure_reason: ``status.failureReason``.
+        when: ``createdDateTime``; a day ago by default.
+        policies: (displayName, result) of ``appliedConditionalAccessPolicies``.
+
+    Returns:
+        The sign-in object.
+    """
+    return _sign_in(
+        upn, app="Office 365 Exchange Online", app_id=EXCHANGE_APP_ID,
+        client="Authenticated SMTP", event="interactiveUser", error_code=error_code,
+        failure_reason=failure_reason, when=when or hours_ago(24), policies=policies,
+    )
+
+
+def password_sign_ins(upn: str, count: int, *, error_code: int = 0) -> list[dict[str, Any]]:
+    """``count`` password SMTP sign-ins spread over the last six days.
+
+    Args:
+        upn: The mailbox.
+        count: How many.
+        error_code: Their ``status.errorCode``.
+
+    Returns:
+        The sign-ins, newest first.
+    """
+    return [
+        smtp_sign_in(upn, error_code, when=hours_ago(1 + i * 144 / max(count, 1)))
+        for i in range(count)
+    ]
+
+
+def oauth_sign_in(upn: str, app: str, *, hours: float = 2.0) -> dict[str, Any]:
+    """An app refreshing its Exchange Online token for the mailbox (non-interactive, OAuth).
+
+    Args:
+        upn: The mailbox's user.
+        app: ``appDisplayName`` (the customer's app).
+        hours: How long ago.
+
+    Returns:
+        The sign-in object.
+    """
+    return _sign_in(
+        upn, app=app, app_id=str(uuid.uuid5(uuid.NAMESPACE_OID, app)),
+        client="Mobile Apps and Desktop clients", event="nonInteractiveUser", error_code=0,
+        failure_reason="", when=hours_ago(hours), policies=(),
+    )
 
 
 @dataclass
@@ -454,6 +544,7 @@ class TenantScenario:
     admin_id: str = "4c1d2e3f-1111-4aaa-8bbb-000000000001"
     mailbox_upn: str = "tms@contoso.example"
     mailbox_id: str = "9a8b7c6d-2222-4ccc-8ddd-000000000002"
+    in_directory: bool = True  # False: no user has the mailbox's address (a typo)
     account_enabled: bool = True
     licenses: list[dict[str, Any]] = field(
         default_factory=lambda: [
@@ -463,16 +554,27 @@ class TenantScenario:
             )
         ]
     )
-    user_purpose: str | None = "user"  # None: MailboxNotEnabledForRESTAPI
+    user_purpose: str | None = "user"  # None: no mailbox (MailboxNotEnabledForRESTAPI)
+    recipient_type: str | None = None  # RecipientTypeDetails; derived from user_purpose
+    user_purpose_shape: str = "string"  # "string", "wrapped" ({"value": …}) or "value"
+    registration_shape: str = "bare"  # "bare" or "wrapped" in {"value": {…}}
+    full_access: tuple[str, ...] = ()  # who has Full Access to the mailbox
+    send_as: tuple[str, ...] = ()  # who has Send As on the mailbox
     security_defaults: bool = False
     ca_policies: list[dict[str, Any]] = field(default_factory=list)
     memberships: list[dict[str, Any]] = field(default_factory=list)  # transitiveMemberOf items
-    sign_ins: list[dict[str, Any]] = field(default_factory=list)
+    sign_ins: list[dict[str, Any]] = field(default_factory=list)  # Authenticated SMTP (password)
+    oauth_apps: dict[str, int] = field(default_factory=dict)  # app -> OAuth sign-ins (7 days)
     mfa_registered: bool = False
+    per_user_mfa: str = "disabled"  # disabled, enabled, enforced
     premium: bool = True  # Entra ID P1: sign-in logs and registration reports
     transport_smtp_auth_disabled: bool | None = False
     cas_smtp_auth_disabled: bool | None = None
+    auth_policies: list[dict[str, Any]] = field(default_factory=list)  # Get-AuthenticationPolicy
+    default_auth_policy: str | None = None  # Get-OrganizationConfig DefaultAuthenticationPolicy
+    user_auth_policy: str | None = None  # Get-User AuthenticationPolicy of the mailbox
     exchange_error: int | None = None  # answer every InvokeCommand with this status
+    exchange_refuse: tuple[str, ...] = ()  # cmdlets answered 403 (the others work)
     smtp: str | None = None
     delays: dict[str, float] = field(default_factory=dict)
     throttle: dict[str, int] = field(default_factory=dict)  # endpoint -> 429s before success
@@ -480,6 +582,13 @@ class TenantScenario:
     forbidden: dict[str, str] = field(default_factory=dict)  # endpoint -> 403 error code
     page_size: int = 100  # collection pages; smaller values exercise @odata.nextLink
     echo_token_in_errors: bool = False  # a careless server: errors quote the bearer token
+
+    @property
+    def mailbox_recipient_type(self) -> str | None:
+        """The mailbox's ``RecipientTypeDetails`` (None: Exchange has no mailbox)."""
+        if not self.in_directory or self.user_purpose is None:
+            return None
+        return self.recipient_type or RECIPIENT_TYPES.get(self.user_purpose, "UserMailbox")
 
     def smtp_behaviour(self) -> str:
         """The SMTP behaviour, derived from the switches unless set explicitly.
@@ -489,7 +598,7 @@ class TenantScenario:
         """
         if self.smtp:
             return self.smtp
-        if self.user_purpose is None:
+        if self.user_purpose is None or not self.in_directory:
             return SMTP_BAD_TOKEN
         if self.cas_smtp_auth_disabled is True:
             return SMTP_MAILBOX_DISABLED
@@ -508,14 +617,22 @@ class TenantScenario:
         """
         return replace(self, **changes)
 
-    @classmethod
-    def healthy(cls) -> TenantScenario:
-        """A tenant where everything lets the mailbox send.
+    def signed_in_as_mailbox(self) -> TenantScenario:
+        """The same tenant with the sending mailbox's own user signing in.
 
         Returns:
             The scenario.
         """
-        return cls()
+        return self.with_(admin_upn=self.mailbox_upn, admin_id=self.mailbox_id)
+
+    @classmethod
+    def healthy(cls) -> TenantScenario:
+        """A tenant where everything lets the mailbox send, already on OAuth.
+
+        Returns:
+            The scenario.
+        """
+        return cls(oauth_apps={"CLOUDEX TMS": 12})
 
     @classmethod
     def for_cause(cls, cause_id: str) -> TenantScenario:
@@ -543,7 +660,8 @@ def _no_license(s: TenantScenario) -> TenantScenario:
 
 CAUSE_SCENARIOS: dict[str, Callable[[TenantScenario], TenantScenario]] = {
     "no_exchange_license": _no_license,
-    "unsupported_mailbox_type": lambda s: s.with_(user_purpose="room"),
+    "unsupported_mailbox_type": lambda s: s.with_(user_purpose="room", account_enabled=False,
+                                                  licenses=[]),
     "account_blocked": lambda s: s.with_(
         account_enabled=False,
         sign_ins=[smtp_sign_in(s.mailbox_upn, 50057, "The user account is disabled.")],
@@ -562,6 +680,7 @@ CAUSE_SCENARIOS: dict[str, Callable[[TenantScenario], TenantScenario]] = {
     ),
     "mfa_required": lambda s: s.with_(
         mfa_registered=True,
+        per_user_mfa="enforced",
         sign_ins=[
             smtp_sign_in(
                 s.mailbox_upn,
@@ -584,6 +703,9 @@ CAUSE_SCENARIOS: dict[str, Callable[[TenantScenario], TenantScenario]] = {
         transport_smtp_auth_disabled=True, cas_smtp_auth_disabled=None
     ),
     "smtp_auth_disabled_mailbox": lambda s: s.with_(cas_smtp_auth_disabled=True),
+    "basic_auth_disabled": lambda s: s.with_(
+        sign_ins=password_sign_ins(s.mailbox_upn, 41)
+    ),
     "oauth_token": lambda s: s.with_(smtp=SMTP_BAD_TOKEN),
     "tls_version": lambda s: s.with_(smtp=SMTP_TLS_LEGACY_ONLY),
     "starttls_required": lambda s: s.with_(smtp=SMTP_NO_STARTTLS),
@@ -597,10 +719,11 @@ CAUSE_CHECKS: dict[str, tuple[str, ...]] = {
     "account_blocked": ("account_enabled", "smtp_sign_ins"),
     "security_defaults": ("security_defaults",),
     "conditional_access": ("conditional_access", "smtp_sign_ins"),
-    "mfa_required": ("mfa_registration", "smtp_sign_ins"),
+    "mfa_required": ("mfa", "smtp_sign_ins"),
     "wrong_credentials": ("smtp_sign_ins",),
     "smtp_auth_disabled_tenant": ("smtp_auth_switches", "smtp_probe"),
     "smtp_auth_disabled_mailbox": ("smtp_auth_switches", "smtp_probe"),
+    "basic_auth_disabled": ("smtp_readiness",),
     "oauth_token": ("smtp_probe",),
     "tls_version": ("smtp_probe",),
     "starttls_required": ("smtp_probe",),
@@ -656,13 +779,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class _FakeHttpServer:
-    """Shared plumbing: start on an ephemeral port, record, delay, throttle, authorise."""
+    """Shared plumbing: serve HTTPS on an ephemeral port, record, delay, throttle, authorise."""
 
     scope: str = GRAPH_SCOPE
 
-    def __init__(self, scenario: TenantScenario, tokens: FakeTokenProvider) -> None:
+    def __init__(
+        self, scenario: TenantScenario, tokens: FakeTokenProvider, tls: TlsMaterial
+    ) -> None:
         self.scenario = scenario
         self.tokens = tokens
+        self.tls = tls
         self.requests: list[RecordedRequest] = []
         self._throttled: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
@@ -726,14 +852,14 @@ class _FakeHttpServer:
         return [r for r in self.requests if r.endpoint == endpoint]
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1, on a free port."""
+        """Listen on 127.0.0.1, on a free port, over TLS with the private CA's certificate."""
         # Cancel handlers whose client went away (a timed-out check) and don't wait
         # for delayed ones at shutdown: a scenario's delay must not slow teardown.
         self._runner = web.AppRunner(
             self.app, access_log=None, handler_cancellation=True, shutdown_timeout=0.1
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls.server_context())
         await site.start()
         self.port = self._runner.addresses[0][1]
 
@@ -744,26 +870,63 @@ class _FakeHttpServer:
 
     @property
     def origin(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://127.0.0.1:{self.port}"
+        """``https://127.0.0.1:<port>``."""
+        return f"https://127.0.0.1:{self.port}"
+
+
+_CLAUSES = (
+    ("upn", re.compile(r"^userPrincipalName eq '((?:[^']|'')*)'$")),
+    ("client", re.compile(r"^clientAppUsed eq '((?:[^']|'')*)'$")),
+    ("since", re.compile(r"^createdDateTime ge (\S+)$")),
+    ("event", re.compile(r"^\(?signInEventTypes/any\(t: t eq '(\w+)'\)\)?$")),
+    ("mail", re.compile(r"^mail eq '((?:[^']|'')*)'$")),
+)
+
+
+def parse_filter(text: str) -> dict[str, str] | None:
+    """Read the ``$filter`` clauses the fakes understand (joined by ``and``).
+
+    Args:
+        text: The ``$filter`` value.
+
+    Returns:
+        clause name -> value, or None when a clause is not understood (Graph
+        would answer 400 for a filter it can't apply, and so do the fakes).
+    """
+    found: dict[str, str] = {}
+    for clause in (c.strip() for c in text.split(" and ") if c.strip()):
+        for name, pattern in _CLAUSES:
+            if match := pattern.match(clause):
+                found[name] = match.group(1).replace("''", "'")
+                break
+        else:
+            return None
+    return found
 
 
 class FakeGraph(_FakeHttpServer):
-    """Answers the Graph v1.0 endpoints the checks read, from the scenario."""
+    """Answers the Graph v1.0 and beta endpoints the checks read, from the scenario."""
 
     scope = GRAPH_SCOPE
 
-    def __init__(self, scenario: TenantScenario, tokens: FakeTokenProvider) -> None:
+    def __init__(
+        self, scenario: TenantScenario, tokens: FakeTokenProvider, tls: TlsMaterial
+    ) -> None:
         """Create the server (call :meth:`start`).
 
         Args:
             scenario: The tenant.
             tokens: Issues the only token accepted.
+            tls: The certificate it serves.
         """
-        super().__init__(scenario, tokens)
-        v = "/v1.0"
+        super().__init__(scenario, tokens, tls)
+        v, b = "/v1.0", "/beta"
         self.route("GET", f"{v}/me", "me", self._me)
+        self.route("GET", f"{v}/me/mailboxSettings", "mailboxSettings", self._my_mailbox)
+        self.route("GET", f"{v}/me/mailboxSettings/userPurpose", "mailboxSettings",
+                   self._my_purpose)
         self.route("GET", f"{v}/organization", "organization", self._organization)
+        self.route("GET", f"{v}/users", "users", self._users)
         self.route("GET", f"{v}/users/{{user}}", "user", self._user)
         self.route("GET", f"{v}/users/{{user}}/licenseDetails", "licenseDetails", self._licenses)
         self.route("GET", f"{v}/users/{{user}}/mailboxSettings", "mailboxSettings", self._mbx)
@@ -776,12 +939,15 @@ class FakeGraph(_FakeHttpServer):
         )
         self.route("GET", f"{v}/identity/conditionalAccess/policies", "conditionalAccess", self._ca)
         self.route("GET", f"{v}/auditLogs/signIns", "signIns", self._sign_ins)
+        self.route("GET", f"{b}/auditLogs/signIns", "signInsBeta", self._sign_ins)
         self.route(
             "GET",
             f"{v}/reports/authenticationMethods/userRegistrationDetails/{{user}}",
             "registrationDetails",
             self._registration,
         )
+        self.route("GET", f"{b}/users/{{user}}/authentication/requirements", "mfaState",
+                   self._mfa_state)
 
     @property
     def url(self) -> str:
@@ -791,12 +957,21 @@ class FakeGraph(_FakeHttpServer):
     def _ctx(self, what: str) -> str:
         return f"https://graph.microsoft.com/v1.0/$metadata#{what}"
 
-    def _find_user(self, ref: str) -> tuple[str, str] | None:
+    def _directory(self) -> list[tuple[str, str]]:
         s = self.scenario
-        for upn, oid in ((s.mailbox_upn, s.mailbox_id), (s.admin_upn, s.admin_id)):
+        users = [(s.admin_upn, s.admin_id)]
+        if s.in_directory and s.mailbox_upn.lower() != s.admin_upn.lower():
+            users.append((s.mailbox_upn, s.mailbox_id))
+        return users
+
+    def _find_user(self, ref: str) -> tuple[str, str] | None:
+        for upn, oid in self._directory():
             if ref.lower() in (upn.lower(), oid.lower()):
                 return upn, oid
         return None
+
+    def _is_mailbox(self, upn: str) -> bool:
+        return upn.lower() == self.scenario.mailbox_upn.lower()
 
     def _not_found(self, ref: str) -> web.Response:
         return graph_error(
@@ -818,7 +993,7 @@ class FakeGraph(_FakeHttpServer):
         size = self.scenario.page_size
         body: dict[str, Any] = {
             "@odata.context": self._ctx(what),
-            "value": items[start : start + size],
+            "value": [{**item, **EXTRA} for item in items[start : start + size]],
         }
         if start + size < len(items):
             body["@odata.nextLink"] = str(
@@ -834,6 +1009,7 @@ class FakeGraph(_FakeHttpServer):
                 "id": s.admin_id,
                 "userPrincipalName": s.admin_upn,
                 "displayName": "Contoso Admin",
+                **EXTRA,
             }
         )
 
@@ -852,53 +1028,90 @@ class FakeGraph(_FakeHttpServer):
         return web.json_response(
             {
                 "@odata.context": self._ctx("organization(id,verifiedDomains)"),
-                "value": [{"id": s.tenant_id, "verifiedDomains": domains}],
+                "value": [{"id": s.tenant_id, "verifiedDomains": domains, **EXTRA}],
             }
         )
+
+    def _user_entity(self, upn: str, oid: str) -> dict[str, Any]:
+        enabled = self.scenario.account_enabled if self._is_mailbox(upn) else True
+        return {
+            "id": oid,
+            "userPrincipalName": upn,
+            "mail": upn,
+            "accountEnabled": enabled,
+            "displayName": upn.split("@")[0],
+        }
 
     async def _user(self, request: web.Request) -> web.Response:
         ref = request.match_info["user"]
         found = self._find_user(ref)
         if not found:
             return self._not_found(ref)
-        upn, oid = found
-        enabled = self.scenario.account_enabled if upn == self.scenario.mailbox_upn else True
-        full = {
-            "id": oid,
-            "userPrincipalName": upn,
-            "accountEnabled": enabled,
-            "displayName": upn.split("@")[0],
-        }
+        full = self._user_entity(*found)
         select = request.query.get("$select")
         fields = select.split(",") if select else ["id", "userPrincipalName", "displayName"]
         body: dict[str, Any] = {"@odata.context": self._ctx(f"users({select or ''})/$entity")}
         body.update({k: full.get(k) for k in fields})
-        return web.json_response(body)
+        return web.json_response({**body, **EXTRA})
+
+    async def _users(self, request: web.Request) -> web.Response:
+        clauses = parse_filter(request.query.get("$filter", ""))
+        if clauses is None or set(clauses) != {"mail"}:
+            return graph_error(400, "BadRequest", "This fake only filters users by mail.")
+        items = [self._user_entity(upn, oid) for upn, oid in self._directory()
+                 if upn.lower() == clauses["mail"].lower()]
+        return self._page(request, items, "users")
 
     async def _licenses(self, request: web.Request) -> web.Response:
         ref = request.match_info["user"]
         found = self._find_user(ref)
         if not found:
             return self._not_found(ref)
-        items = self.scenario.licenses if found[0] == self.scenario.mailbox_upn else []
+        items = self.scenario.licenses if self._is_mailbox(found[0]) else []
         return self._page(request, items, f"users('{ref}')/licenseDetails")
 
-    async def _mbx(self, request: web.Request) -> web.Response:
-        ref = request.match_info["user"]
-        if not self._find_user(ref):
-            return self._not_found(ref)
-        if self.scenario.user_purpose is None:
+    def _purpose_body(self, ref: str, *, property_path: bool) -> web.Response:
+        s = self.scenario
+        if s.user_purpose is None:
             return graph_error(
                 404,
                 "MailboxNotEnabledForRESTAPI",
                 "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
             )
-        return web.json_response(
-            {
-                "@odata.context": self._ctx(f"users('{ref}')/mailboxSettings(userPurpose)"),
-                "userPurpose": self.scenario.user_purpose,
-            }
-        )
+        # The documented variants: a string, {"value": …} (v1.0 example 1), or the
+        # property path's top-level "value" (example 4).
+        if property_path or s.user_purpose_shape == "value":
+            body: dict[str, Any] = {"value": s.user_purpose}
+        elif s.user_purpose_shape == "wrapped":
+            body = {"userPurpose": {"value": s.user_purpose}}
+        else:
+            body = {"userPurpose": s.user_purpose}
+        return web.json_response({
+            "@odata.context": self._ctx(f"users('{ref}')/mailboxSettings"),
+            **body, **EXTRA,
+        })
+
+    async def _my_mailbox(self, request: web.Request) -> web.Response:
+        s = self.scenario
+        if not self._is_mailbox(s.admin_upn):
+            # The signed-in admin's own mailbox is a user mailbox.
+            return web.json_response({"userPurpose": "user", **EXTRA})
+        return self._purpose_body(s.admin_id, property_path=False)
+
+    async def _my_purpose(self, request: web.Request) -> web.Response:
+        return self._purpose_body(self.scenario.admin_id, property_path=True)
+
+    async def _mbx(self, request: web.Request) -> web.Response:
+        ref = request.match_info["user"]
+        found = self._find_user(ref)
+        if not found:
+            return self._not_found(ref)
+        if found[0].lower() != self.scenario.admin_upn.lower():
+            # What the real service answers for another user's mailbox with delegated
+            # permissions, Global Administrators included (domain.md §4).
+            return graph_error(403, "ErrorAccessDenied",
+                               "Access is denied. Check credentials and try again.")
+        return self._purpose_body(ref, property_path=False)
 
     async def _member_of(self, request: web.Request) -> web.Response:
         ref = request.match_info["user"]
@@ -917,6 +1130,7 @@ class FakeGraph(_FakeHttpServer):
                 "description": "Security defaults is a set of basic identity security mechanisms "
                 "recommended by Microsoft.",
                 "isEnabled": self.scenario.security_defaults,
+                **EXTRA,
             }
         )
 
@@ -924,20 +1138,36 @@ class FakeGraph(_FakeHttpServer):
         return self._page(request, self.scenario.ca_policies, "identity/conditionalAccess/policies")
 
     async def _sign_ins(self, request: web.Request) -> web.Response:
-        if not self.scenario.premium:
+        s = self.scenario
+        if not s.premium:
             return self._not_premium()
-        flt = request.query.get("$filter", "")
-        if "clientAppUsed eq 'Authenticated SMTP'" not in flt:
-            return graph_error(400, "BadRequest", "This fake only answers Authenticated SMTP.")
+        clauses = parse_filter(request.query.get("$filter", ""))
+        beta = request.path.startswith("/beta/")
+        if clauses is None or "upn" not in clauses or "since" not in clauses:
+            return graph_error(400, "BadRequest", "Unsupported $filter for this fake.")
+        if "event" in clauses and not beta:
+            return graph_error(400, "BadRequest", "signInEventTypes is a beta property.")
+        since = clauses["since"]
+        everything = [*s.sign_ins]
+        if s.in_directory and s.user_purpose is not None:
+            everything += [oauth_sign_in(s.mailbox_upn, app, hours=1 + i)
+                           for app, count in s.oauth_apps.items() for i in range(count)]
+        # v1.0 and beta without an event filter list interactive sign-ins only.
+        event = clauses.get("event", "interactiveUser")
         items = [
-            s
-            for s in self.scenario.sign_ins
-            if f"userPrincipalName eq '{s['userPrincipalName']}'".lower() in flt.lower()
+            x for x in everything
+            if x["userPrincipalName"].lower() == clauses["upn"].lower()
+            and x["createdDateTime"] >= since
+            and event in x["signInEventTypes"]
+            and ("client" not in clauses or x["clientAppUsed"] == clauses["client"])
         ]
-        items.sort(key=lambda s: s["createdDateTime"], reverse=True)
+        if not beta:
+            items = [{k: v for k, v in x.items() if k != "signInEventTypes"} for x in items]
+        items.sort(key=lambda x: x["createdDateTime"], reverse=True)
         top = int(request.query.get("$top", "1000"))
         return web.json_response(
-            {"@odata.context": self._ctx("auditLogs/signIns"), "value": items[:top]}
+            {"@odata.context": self._ctx("auditLogs/signIns"),
+             "value": [{**x, **EXTRA} for x in items[:top]]}
         )
 
     async def _registration(self, request: web.Request) -> web.Response:
@@ -948,30 +1178,44 @@ class FakeGraph(_FakeHttpServer):
         # This report is keyed by object id only; a UPN is "not found".
         if not found or ref.lower() != found[1].lower():
             return self._not_found(ref)
-        registered = self.scenario.mfa_registered and found[0] == self.scenario.mailbox_upn
-        return web.json_response(
-            {
-                "@odata.context": self._ctx(
-                    "reports/authenticationMethods/userRegistrationDetails/$entity"
-                ),
-                "id": found[1],
-                "userPrincipalName": found[0],
-                "userDisplayName": found[0].split("@")[0],
-                "userType": "member",
-                "isAdmin": found[0] == self.scenario.admin_upn,
-                "isSsprRegistered": registered,
-                "isSsprEnabled": False,
-                "isSsprCapable": False,
-                "isMfaRegistered": registered,
-                "isMfaCapable": registered,
-                "isPasswordlessCapable": False,
-                "methodsRegistered": ["microsoftAuthenticatorPush", "mobilePhone"]
-                if registered
-                else [],
-                "defaultMfaMethod": "microsoftAuthenticatorPush" if registered else "none",
-                "lastUpdatedDateTime": "2026-11-27T10:00:00Z",
-            }
-        )
+        registered = self.scenario.mfa_registered and self._is_mailbox(found[0])
+        entity = {
+            "id": found[1],
+            "userPrincipalName": found[0],
+            "userDisplayName": found[0].split("@")[0],
+            "userType": "member",
+            "isAdmin": found[0] == self.scenario.admin_upn,
+            "isSsprRegistered": registered,
+            "isSsprEnabled": False,
+            "isSsprCapable": False,
+            "isMfaRegistered": registered,
+            "isMfaCapable": registered,
+            "isPasswordlessCapable": False,
+            "methodsRegistered": ["microsoftAuthenticatorPush", "mobilePhone"]
+            if registered
+            else [],
+            "defaultMfaMethod": "microsoftAuthenticatorPush" if registered else "none",
+            "lastUpdatedDateTime": hours_ago(30),
+            **EXTRA,
+        }
+        context = self._ctx("reports/authenticationMethods/userRegistrationDetails/$entity")
+        if self.scenario.registration_shape == "wrapped":
+            # How Microsoft's v1.0 reference documents the answer.
+            return web.json_response({"@odata.context": context, "value": entity})
+        return web.json_response({"@odata.context": context, **entity})
+
+    async def _mfa_state(self, request: web.Request) -> web.Response:
+        ref = request.match_info["user"]
+        found = self._find_user(ref)
+        if not found:
+            return self._not_found(ref)
+        state = self.scenario.per_user_mfa if self._is_mailbox(found[0]) else "disabled"
+        return web.json_response({
+            "@odata.context": "https://graph.microsoft.com/beta/$metadata#users('"
+                              f"{found[1]}')/authentication/requirements",
+            "perUserMfaState": state,
+            **EXTRA,
+        })
 
 
 class FakeExchangeAdmin(_FakeHttpServer):
@@ -979,14 +1223,17 @@ class FakeExchangeAdmin(_FakeHttpServer):
 
     scope = EXCHANGE_SCOPE
 
-    def __init__(self, scenario: TenantScenario, tokens: FakeTokenProvider) -> None:
+    def __init__(
+        self, scenario: TenantScenario, tokens: FakeTokenProvider, tls: TlsMaterial
+    ) -> None:
         """Create the server (call :meth:`start`).
 
         Args:
             scenario: The tenant.
             tokens: Issues the only token accepted.
+            tls: The certificate it serves.
         """
-        super().__init__(scenario, tokens)
+        super().__init__(scenario, tokens, tls)
         self.route("POST", "/adminapi/beta/{tenant}/InvokeCommand", "exchange", self._invoke)
 
     @property
@@ -997,6 +1244,29 @@ class FakeExchangeAdmin(_FakeHttpServer):
     def unauthorized(self, message: str) -> web.Response:
         """The 401 of the admin endpoint (a bearer challenge and an error body)."""
         return graph_error(401, "Unauthorized", message)
+
+    def cmdlets(self) -> list[str]:
+        """The cmdlets called so far, in order."""
+        return [str((r.json or {}).get("CmdletInput", {}).get("CmdletName")) for r in self.requests]
+
+    def _not_found(self, identity: str) -> web.Response:
+        return graph_error(
+            404,
+            "ManagementObjectNotFoundException",
+            "|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|"
+            f"The operation couldn't be performed because object '{identity}' couldn't "
+            "be found on 'AM0PR06A01DC001.EURPR06A001.PROD.OUTLOOK.COM'.",
+        )
+
+    def _rows(self, rows: list[dict[str, Any]]) -> web.Response:
+        s = self.scenario
+        return web.json_response({
+            "@odata.context": f"https://outlook.office365.com/adminapi/beta/{s.tenant_id}/"
+            "$metadata#Collection(Exchange.GenericHashTable)",
+            "adminapi.warnings@odata.type": "#Collection(String)",
+            "@adminapi.warnings": [],
+            "value": [{**row, **EXTRA} for row in rows],
+        })
 
     async def _invoke(self, request: web.Request) -> web.Response:
         s = self.scenario
@@ -1015,43 +1285,129 @@ class FakeExchangeAdmin(_FakeHttpServer):
             )
         body = await request.json()
         cmdlet_input = body.get("CmdletInput") or {}
-        name = cmdlet_input.get("CmdletName")
+        name = str(cmdlet_input.get("CmdletName"))
         params = cmdlet_input.get("Parameters") or {}
-        meta = {
-            "@odata.context": f"https://outlook.office365.com/adminapi/beta/{s.tenant_id}/"
-            "$metadata#Collection(Exchange.GenericHashTable)",
-            "adminapi.warnings@odata.type": "#Collection(String)",
-            "@adminapi.warnings": [],
-        }
-        if name == "Get-TransportConfig":
-            row = {
-                "Identity": "Transport Settings",
-                "SmtpClientAuthenticationDisabled": s.transport_smtp_auth_disabled,
-                "AllowLegacyTLSClients": False,
-                "MaxSendSize": "35 MB (36,700,160 bytes)",
-            }
-            return web.json_response({**meta, "value": [row]})
-        if name == "Get-CASMailbox":
-            identity = str(params.get("Identity", ""))
-            if identity.lower() not in (s.mailbox_upn.lower(), s.admin_upn.lower()):
-                return graph_error(
-                    404,
-                    "ManagementObjectNotFoundException",
-                    f"|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|"
-                    f"The operation couldn't be performed because object '{identity}' couldn't "
-                    "be found on 'AM0PR06A01DC001.EURPR06A001.PROD.OUTLOOK.COM'.",
-                )
-            disabled = (
-                s.cas_smtp_auth_disabled if identity.lower() == s.mailbox_upn.lower() else None
-            )
-            row = {
-                "Identity": identity.split("@")[0],
-                "PrimarySmtpAddress": identity,
-                "SmtpClientAuthenticationDisabled": disabled,
-                "ImapEnabled": True,
-            }
-            return web.json_response({**meta, "value": [row]})
-        return graph_error(400, "BadRequest", f"Cmdlet {name!r} is not available in this fake.")
+        if name in s.exchange_refuse:
+            return graph_error(403, "Forbidden",
+                               f"The term '{name}' is not available to this user's roles.")
+        identity = str(params.get("Identity", ""))
+        handler = {
+            "Get-TransportConfig": self._transport, "Get-CASMailbox": self._cas,
+            "Get-Mailbox": self._mailbox, "Get-MailboxPermission": self._permissions,
+            "Get-User": self._get_user, "Get-OrganizationConfig": self._organization,
+            "Get-AuthenticationPolicy": self._policies,
+        }.get(name)
+        if handler is None:
+            return graph_error(400, "BadRequest", f"Cmdlet {name!r} is not available in this fake.")
+        return handler(identity)
+
+    def _known(self, identity: str) -> str | None:
+        s = self.scenario
+        lowered = identity.lower()
+        if lowered == s.admin_upn.lower():
+            return s.admin_upn
+        if lowered == s.mailbox_upn.lower() and s.in_directory:
+            return s.mailbox_upn
+        return None
+
+    def _has_mailbox(self, identity: str) -> str | None:
+        upn = self._known(identity)
+        if upn is None:
+            return None
+        if upn.lower() == self.scenario.mailbox_upn.lower():
+            return upn if self.scenario.mailbox_recipient_type else None
+        return upn
+
+    def _transport(self, identity: str) -> web.Response:
+        return self._rows([{
+            "Identity": "Transport Settings",
+            "SmtpClientAuthenticationDisabled": self.scenario.transport_smtp_auth_disabled,
+            "AllowLegacyTLSClients": False,
+            "MaxSendSize": "35 MB (36,700,160 bytes)",
+        }])
+
+    def _cas(self, identity: str) -> web.Response:
+        upn = self._has_mailbox(identity)
+        if upn is None:
+            return self._not_found(identity)
+        mine = upn.lower() == self.scenario.mailbox_upn.lower()
+        return self._rows([{
+            "Identity": upn.split("@")[0],
+            "PrimarySmtpAddress": upn,
+            "SmtpClientAuthenticationDisabled": self.scenario.cas_smtp_auth_disabled
+            if mine else None,
+            "ImapEnabled": True,
+        }])
+
+    def _mailbox(self, identity: str) -> web.Response:
+        upn = self._has_mailbox(identity)
+        if upn is None:
+            return self._not_found(identity)
+        mine = upn.lower() == self.scenario.mailbox_upn.lower()
+        return self._rows([{
+            "Identity": upn.split("@")[0],
+            "UserPrincipalName": upn,
+            "PrimarySmtpAddress": upn,
+            "RecipientTypeDetails": self.scenario.mailbox_recipient_type if mine
+            else "UserMailbox",
+            "ExchangeGuid": str(uuid.uuid5(uuid.NAMESPACE_OID, upn)),
+        }])
+
+    def _permissions(self, identity: str) -> web.Response:
+        upn = self._has_mailbox(identity)
+        if upn is None:
+            return self._not_found(identity)
+        name = upn.split("@")[0]
+        rows = [{"Identity": name, "User": "NT AUTHORITY\\SELF",
+                 "AccessRights": ["FullAccess", "ReadPermission"],
+                 "AccessRights@odata.type": "#Collection(String)",
+                 "IsInherited": False, "Deny": False}]
+        if upn.lower() == self.scenario.mailbox_upn.lower():
+            rows += [{"Identity": name, "User": holder, "AccessRights": ["FullAccess"],
+                      "AccessRights@odata.type": "#Collection(String)",
+                      "IsInherited": False, "Deny": False}
+                     for holder in self.scenario.full_access]
+        return self._rows(rows)
+
+    def _get_user(self, identity: str) -> web.Response:
+        upn = self._known(identity)
+        if upn is None:
+            return self._not_found(identity)
+        mine = upn.lower() == self.scenario.mailbox_upn.lower()
+        return self._rows([{
+            "Identity": upn.split("@")[0], "UserPrincipalName": upn,
+            "AuthenticationPolicy": self.scenario.user_auth_policy if mine else None,
+        }])
+
+    def _organization(self, identity: str) -> web.Response:
+        return self._rows([{
+            "Identity": self.scenario.domains[-1],
+            "DefaultAuthenticationPolicy": self.scenario.default_auth_policy,
+            "OAuth2ClientProfileEnabled": True,
+        }])
+
+    def _policies(self, identity: str) -> web.Response:
+        return self._rows([
+            {"Identity": p["Name"], "Id": p["Name"], **p} for p in self.scenario.auth_policies
+        ])
+
+
+def auth_policy(name: str, *, allow_basic_smtp: bool) -> dict[str, Any]:
+    """A ``Get-AuthenticationPolicy`` row (a new policy blocks Basic for every protocol).
+
+    Args:
+        name: The policy's name.
+        allow_basic_smtp: ``AllowBasicAuthSmtp``.
+
+    Returns:
+        The row.
+    """
+    row: dict[str, Any] = {"Name": name}
+    for protocol in ("ActiveSync", "Autodiscover", "Imap", "Mapi", "OfflineAddressBook",
+                     "OutlookService", "Pop", "Reporting", "Rpc", "WebServices", "Powershell"):
+        row[f"AllowBasicAuth{protocol}"] = False
+    row["AllowBasicAuthSmtp"] = allow_basic_smtp
+    return row
 
 
 # ---------------------------------------------------------------------- SMTP fake
@@ -1182,6 +1538,15 @@ class FakeSmtpServer:
             else:
                 await send("500 5.3.3 Unrecognized command")
 
+    def _may_sign_in_as(self, user: str) -> bool:
+        # The token is the signed-in admin's: it opens their own mailbox and the
+        # mailboxes they have Full Access to (a shared mailbox, typically).
+        s, user = self.scenario, user.lower()
+        if user == s.admin_upn.lower():
+            return True
+        return user == s.mailbox_upn.lower() and s.admin_upn.lower() in {
+            h.lower() for h in s.full_access}
+
     async def _auth(
         self,
         line: str,
@@ -1208,7 +1573,7 @@ class FakeSmtpServer:
         self.auth_payloads.append(decoded)
         fields = dict(item.split("=", 1) for item in decoded.split("\x01") if "=" in item)
         token_ok = fields.get("auth") == f"Bearer {self.tokens.tokens[SMTP_SCOPE]}"
-        user_ok = fields.get("user", "").lower() == self.scenario.mailbox_upn.lower()
+        user_ok = self._may_sign_in_as(fields.get("user", ""))
         if not (token_ok and user_ok) or behaviour == SMTP_BAD_TOKEN:
             if self.scenario.echo_token_in_errors:
                 await send(f"535 5.7.3 Authentication unsuccessful ({fields.get('auth')}) {_TRACE}")
@@ -1218,6 +1583,8 @@ class FakeSmtpServer:
             await send(REPLY_TENANT_DISABLED)
         elif behaviour == SMTP_MAILBOX_DISABLED:
             await send(REPLY_MAILBOX_DISABLED)
+        elif behaviour == SMTP_SENDER_BLOCKED:
+            await send(REPLY_SENDER_BLOCKED)
         else:
             await send(REPLY_AUTH_OK)
 
@@ -1246,17 +1613,17 @@ class FakeTenant:
             tls: Certificate material; generated (and cleaned up) when omitted.
             refuse_scopes: Scopes the token provider refuses (e.g. no SMTP consent).
         """
-        self.scenario = scenario or TenantScenario()
+        self.scenario = scenario or TenantScenario.healthy()
         self._own_tls = tls is None
         self.tls = tls or TlsMaterial.generate()
         self.tokens = FakeTokenProvider(
             self.scenario.tenant_id, self.scenario.admin_upn, refuse=refuse_scopes
         )
-        self.graph = FakeGraph(self.scenario, self.tokens)
-        self.exchange = FakeExchangeAdmin(self.scenario, self.tokens)
+        self.graph = FakeGraph(self.scenario, self.tokens, self.tls)
+        self.exchange = FakeExchangeAdmin(self.scenario, self.tokens, self.tls)
         self.smtp = FakeSmtpServer(self.scenario, self.tokens, self.tls)
 
-    async def __aenter__(self) -> FakeTenant:
+    async def __aenter__(self) -> Self:
         await self.graph.start()
         await self.exchange.start()
         await self.smtp.start()
@@ -1284,25 +1651,31 @@ class FakeTenant:
         """HTTP requests plus SMTP connections received so far."""
         return len(self.graph.requests) + len(self.exchange.requests) + self.smtp.connections
 
-    def context(self, *, as_mailbox: bool = True, **overrides: Any) -> CheckContext:
-        """A context for checking the scenario's mailbox.
+    def session(self) -> aiohttp.ClientSession:
+        """An HTTP session that trusts the fakes' private CA (as TLS_CA_FILE makes the bot's).
+
+        Returns:
+            A new session (close it).
+        """
+        connector = aiohttp.TCPConnector(ssl=self.tls.client_context())
+        return aiohttp.ClientSession(connector=connector)
+
+    def context(self, **overrides: Any) -> CheckContext:
+        """A context for checking the scenario's mailbox, signed in as the scenario's admin.
+
+        (``TenantScenario.signed_in_as_mailbox()`` makes the mailbox's own user the admin.)
 
         Args:
-            as_mailbox: Sign in as the mailbox's own user (so the SMTP probe
-                tries AUTH); otherwise as the admin.
             **overrides: Any CheckContext field.
 
         Returns:
             The context.
         """
         s = self.scenario
-        user_upn, user_id = (
-            (s.mailbox_upn, s.mailbox_id) if as_mailbox else (s.admin_upn, s.admin_id)
-        )
         values: dict[str, Any] = {
             "tenant_id": s.tenant_id,
-            "user_id": user_id,
-            "user_upn": user_upn,
+            "user_id": s.admin_id,
+            "user_upn": s.admin_upn,
             "mailbox_upn": s.mailbox_upn,
             "verified_domains": s.domains,
             "endpoints": self.endpoints,
@@ -1333,26 +1706,20 @@ class FakeTenant:
         return default_checks(session, self.tokens, **kwargs)
 
     async def run_check(
-        self,
-        session: aiohttp.ClientSession,
-        check_id: str,
-        *,
-        as_mailbox: bool = True,
-        **overrides: Any,
+        self, session: aiohttp.ClientSession, check_id: str, **overrides: Any
     ) -> CheckResult:
         """Run one of the default checks against this tenant.
 
         Args:
             session: The HTTP session.
             check_id: Which check.
-            as_mailbox: See :meth:`context`.
             **overrides: CheckContext fields.
 
         Returns:
             Its result.
         """
         (check,) = [c for c in self.checks(session) if c.check_id == check_id]
-        return await check.run(self.context(as_mailbox=as_mailbox, **overrides))
+        return await check.run(self.context(**overrides))
 
 
 StartTenant = Callable[..., Awaitable[FakeTenant]]

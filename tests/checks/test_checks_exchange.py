@@ -1,4 +1,9 @@
-"""SMTP AUTH switches: the fake Exchange admin endpoint and pasted PowerShell output."""
+"""Reads through the Exchange admin endpoint, and pasted PowerShell output read back.
+
+The switches are judged by the domain (:mod:`dialogs.live.switches`) whichever
+way they were read; these tests drive the checks against the fake endpoint and
+the paste parser on the shapes admins really paste.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,24 @@ from hypothesis import strategies as st
 
 from checks import CheckStatus
 from checks.exchange import (
+    ExchangeAdminClient,
+    basic_smtp_policy,
+    full_access_holders,
+    read_mailbox,
+)
+from dialogs.live.phrases import sentence_of
+from dialogs.live.switches import (
     NOT_READ,
     POWERSHELL_TENANT,
-    UNSUPPORTED_LABEL,
     PastedOutputError,
-    evaluate_switches,
+    judge_switches,
     parse_pasted_output,
+    paste_commands,
     powershell_mailbox,
+    read_paste,
     result_from_pasted,
 )
-from tests.checks.fakes import StartTenant, TenantScenario
+from tests.checks.fakes import StartTenant, TenantScenario, auth_policy
 
 S = TenantScenario()
 
@@ -44,17 +57,18 @@ async def test_switches_through_invoke_command(
     tenant = await start_tenant(
         S.with_(transport_smtp_auth_disabled=tenant_off, cas_smtp_auth_disabled=mailbox_off)
     )
-    result = await tenant.run_check(session, "smtp_auth_switches", as_mailbox=False)
+    result = await tenant.run_check(session, "smtp_auth_switches")
     assert (result.status, result.cause_id) == (status, cause), result
-    assert UNSUPPORTED_LABEL in result.evidence
-    assert "unsupported" in result.title.lower()
+    assert result.facts["source"] == "exchange"
+    assert "Microsoft does not officially support" in sentence_of(result)
+    assert paste_commands(result, S.mailbox_upn) == []
 
 
 async def test_invoke_command_request_shape(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
     tenant = await start_tenant(S)
-    await tenant.run_check(session, "smtp_auth_switches", as_mailbox=False)
+    await tenant.run_check(session, "smtp_auth_switches")
     calls = tenant.exchange.calls("exchange")
     assert {c.path for c in calls} == {f"/adminapi/beta/{S.tenant_id}/InvokeCommand"}
     bodies = sorted((c.json for c in calls), key=lambda b: b["CmdletInput"]["CmdletName"])
@@ -74,39 +88,67 @@ async def test_invoke_command_request_shape(
     assert "https://outlook.office365.com/.default" in tenant.tokens.calls
 
 
-@pytest.mark.parametrize("status", [401, 403, 404, 500])
+async def test_only_get_cmdlets_are_ever_sent(
+    start_tenant: StartTenant, session: aiohttp.ClientSession
+) -> None:
+    tenant = await start_tenant(S)
+    client = ExchangeAdminClient(session, tenant.tokens)
+    with pytest.raises(ValueError, match="only Get- cmdlets"):
+        await client.invoke(tenant.context(), "Set-TransportConfig",
+                            {"SmtpClientAuthenticationDisabled": False})
+    assert tenant.exchange.requests == []
+    from checks import collect
+
+    await collect(tenant.context(), tenant.checks(session), token_tenant_id=S.tenant_id)
+    assert tenant.exchange.cmdlets() and all(c.startswith("Get-")
+                                             for c in tenant.exchange.cmdlets())
+
+
+@pytest.mark.parametrize("status", [401, 403, 500])
 async def test_refused_endpoint_falls_back_to_powershell(
     start_tenant: StartTenant, session: aiohttp.ClientSession, status: int
 ) -> None:
     tenant = await start_tenant(S.with_(exchange_error=status))
-    result = await tenant.run_check(session, "smtp_auth_switches", as_mailbox=False)
-    assert result.status is CheckStatus.UNKNOWN
-    assert "Run this PowerShell and paste the output" in result.evidence
+    result = await tenant.run_check(session, "smtp_auth_switches")
+    assert result.status is CheckStatus.UNKNOWN and result.finding == "switches.unread"
     assert result.cause_id is None
-    assert POWERSHELL_TENANT in result.evidence
-    assert powershell_mailbox(S.mailbox_upn) in result.evidence
-    assert str(status) in result.evidence
+    assert paste_commands(result, S.mailbox_upn) == [
+        POWERSHELL_TENANT, powershell_mailbox(S.mailbox_upn)]
+    assert str(status) in result.detail
+    if status == 403:
+        assert "View-Only Organization Management" in sentence_of(result)
 
 
-async def test_unknown_mailbox_keeps_the_tenant_reading(
+async def test_a_mailbox_exchange_does_not_have_is_not_a_refusal(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
     tenant = await start_tenant(S.with_(transport_smtp_auth_disabled=True))
-    result = await tenant.run_check(
-        session, "smtp_auth_switches", as_mailbox=False, mailbox_upn="ghost@contoso.example"
-    )
+    result = await tenant.run_check(session, "smtp_auth_switches",
+                                    mailbox_upn="ghost@contoso.example")
+    assert result.status is CheckStatus.SKIPPED and result.finding == "switches.no_mailbox"
+    assert "refused" not in sentence_of(result)
+    # Nothing to paste: there is no mailbox, and the organisation's switch was read.
+    assert paste_commands(result, "ghost@contoso.example") == []
+
+
+async def test_only_the_unread_switch_is_asked_for(
+    start_tenant: StartTenant, session: aiohttp.ClientSession
+) -> None:
+    tenant = await start_tenant(S.with_(exchange_refuse=("Get-CASMailbox",),
+                                        transport_smtp_auth_disabled=True))
+    result = await tenant.run_check(session, "smtp_auth_switches")
     assert result.status is CheckStatus.UNKNOWN
     assert result.cause_id == "smtp_auth_disabled_tenant"
-    assert "ManagementObjectNotFoundException" in result.evidence
-    assert "Get-CASMailbox -Identity 'ghost@contoso.example'" in result.evidence
+    assert paste_commands(result, S.mailbox_upn) == [powershell_mailbox(S.mailbox_upn)]
 
 
 async def test_missing_exchange_consent_is_unknown_with_powershell(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
     tenant = await start_tenant(S, refuse_scopes=["https://outlook.office365.com/.default"])
-    result = await tenant.run_check(session, "smtp_auth_switches", as_mailbox=False)
-    assert result.status is CheckStatus.UNKNOWN
+    result = await tenant.run_check(session, "smtp_auth_switches")
+    assert result.status is CheckStatus.UNKNOWN and result.facts["refusal"] == "token.unavailable"
+    assert len(paste_commands(result, S.mailbox_upn)) == 2
     assert tenant.exchange.requests == []
 
 
@@ -117,15 +159,60 @@ def test_powershell_line_quotes_the_address() -> None:
     )
 
 
-def test_evaluate_switches_not_read_combinations() -> None:
-    both = evaluate_switches(NOT_READ, NOT_READ, "a@contoso.example")
-    assert both.status is CheckStatus.UNKNOWN and POWERSHELL_TENANT in both.evidence
-    only_tenant = evaluate_switches(False, NOT_READ, "a@contoso.example")
+def test_judge_switches_not_read_combinations() -> None:
+    both = judge_switches(NOT_READ, NOT_READ)
+    assert both.status is CheckStatus.UNKNOWN and both.facts == {"tenant": "unread",
+                                                                  "mailbox": "unread"}
+    only_tenant = judge_switches(False, NOT_READ)
     assert only_tenant.status is CheckStatus.UNKNOWN
     assert only_tenant.cause_id == "smtp_auth_disabled_mailbox"
-    assert POWERSHELL_TENANT not in only_tenant.evidence
-    inherits = evaluate_switches(NOT_READ, None, "a@contoso.example")
-    assert inherits.status is CheckStatus.UNKNOWN and POWERSHELL_TENANT in inherits.evidence
+    inherits = judge_switches(NOT_READ, None)
+    assert inherits.status is CheckStatus.UNKNOWN and inherits.facts["tenant"] == "unread"
+
+
+# ------------------------------------------------------------ mailboxes, rights, policies
+
+
+@pytest.mark.parametrize(("purpose", "recipient_type"), [
+    ("user", "UserMailbox"), ("shared", "SharedMailbox"), ("room", "RoomMailbox"),
+    ("equipment", "EquipmentMailbox"), (None, None),
+])
+async def test_get_mailbox_reads_the_recipient_type(
+    start_tenant: StartTenant, session: aiohttp.ClientSession, purpose: str | None,
+    recipient_type: str | None,
+) -> None:
+    tenant = await start_tenant(S.with_(user_purpose=purpose))
+    client = ExchangeAdminClient(session, tenant.tokens)
+    found = await read_mailbox(client, tenant.context(), deadline=1e12)
+    assert (found.recipient_type if found else None) == recipient_type
+
+
+async def test_full_access_holders_skip_self_and_denied(
+    start_tenant: StartTenant, session: aiohttp.ClientSession
+) -> None:
+    tenant = await start_tenant(S.with_(full_access=(S.admin_upn, "Helpdesk@contoso.example")))
+    client = ExchangeAdminClient(session, tenant.tokens)
+    holders = await full_access_holders(client, tenant.context(), deadline=1e12)
+    assert holders == [S.admin_upn, "helpdesk@contoso.example"]
+
+
+@pytest.mark.parametrize(("policies", "default", "own", "expected"), [
+    ([], None, None, (None, None)),
+    ([auth_policy("Block Basic", allow_basic_smtp=False)], "Block Basic", None,
+     ("Block Basic", False)),
+    ([auth_policy("Block Basic", allow_basic_smtp=False),
+      auth_policy("Allow SMTP", allow_basic_smtp=True)], "Block Basic", "Allow SMTP",
+     ("Allow SMTP", True)),  # the user's own policy wins over the organisation's default
+])
+async def test_the_authentication_policy_that_applies(
+    start_tenant: StartTenant, session: aiohttp.ClientSession, policies: list[dict[str, object]],
+    default: str | None, own: str | None, expected: tuple[str | None, bool | None],
+) -> None:
+    tenant = await start_tenant(S.with_(auth_policies=policies, default_auth_policy=default,
+                                        user_auth_policy=own))
+    client = ExchangeAdminClient(session, tenant.tokens)
+    policy = await basic_smtp_policy(client, tenant.context(), deadline=1e12)
+    assert (policy.policy, policy.allows_basic_smtp) == expected
 
 
 # ------------------------------------------------------------------ pasted output
@@ -242,19 +329,15 @@ def test_pasted_session_round_trip(
     assert parse_pasted_output(text) == {"tenant": tenant, "mailbox": mailbox}
 
 
-async def test_result_from_pasted(start_tenant: StartTenant) -> None:
-    tenant = await start_tenant(S)
-    context = tenant.context()
-    result = result_from_pasted(SESSION, context)
+def test_result_from_pasted() -> None:
+    values, readable = read_paste(SESSION, {})
+    result = result_from_pasted(values, readable=readable)
     assert (result.status, result.cause_id) == (CheckStatus.FAIL, "smtp_auth_disabled_tenant")
-    assert result.check_id == "smtp_auth_switches" and "pasted" in result.evidence
+    assert result.check_id == "smtp_auth_switches" and result.facts["source"] == "pasted"
     # A second paste (mailbox only, no prompt line) completes an earlier tenant reading.
-    follow_up = result_from_pasted(
-        FL_TRUE.replace("True", "False"), context, known={"tenant": True}
-    )
-    assert follow_up.status is CheckStatus.PASS
-    nothing = result_from_pasted("garbage", context)
-    assert (
-        nothing.status is CheckStatus.UNKNOWN
-        and "No SmtpClientAuthenticationDisabled" in nothing.evidence
-    )
+    values, readable = read_paste(FL_TRUE.replace("True", "False"), {"tenant": True})
+    assert result_from_pasted(values, readable=readable).status is CheckStatus.PASS
+    values, readable = read_paste("garbage", {})
+    nothing = result_from_pasted(values, readable=readable)
+    assert nothing.status is CheckStatus.UNKNOWN and not readable
+    assert nothing.facts["source"] == "paste_unreadable"

@@ -13,11 +13,21 @@ from checks.graph import (
     GraphClient,
     GraphError,
     LicenseCheck,
+    find_mailbox_user,
     judge_licenses,
     me,
     verified_domains,
 )
-from tests.checks.fakes import StartTenant, TenantScenario, ca_policy, license_sku, smtp_sign_in
+from dialogs.live.phrases import sentence_of
+from tests.checks.fakes import (
+    REGISTRATION_SHAPES,
+    StartTenant,
+    TenantScenario,
+    ca_policy,
+    hours_ago,
+    license_sku,
+    smtp_sign_in,
+)
 
 S = TenantScenario()
 
@@ -33,11 +43,12 @@ async def test_healthy_tenant_passes_every_graph_check(
         "security_defaults",
         "conditional_access",
         "smtp_sign_ins",
-        "mfa_registration",
+        "mfa",
+        "smtp_readiness",
     ):
         result = await tenant.run_check(session, check_id)
         assert result.status is CheckStatus.PASS, (check_id, result)
-        assert result.check_id == check_id and result.title
+        assert result.check_id == check_id and result.finding
         assert result.duration_ms >= 0
 
 
@@ -77,49 +88,19 @@ def test_license_rules_prefer_an_active_plan_over_a_disabled_one() -> None:
         license_sku("SPB", {"EXCHANGE_S_STANDARD": "Success", "EXCHANGE_S_FOUNDATION": "Success"}),
     ]
     assert judge_licenses(skus).status is CheckStatus.PASS
-    assert (
-        "FOUNDATION"
-        in judge_licenses([license_sku("X", {"EXCHANGE_S_FOUNDATION": "Success"})]).evidence
-    )
+    foundation = judge_licenses([license_sku("X", {"EXCHANGE_S_FOUNDATION": "Success"})])
+    assert foundation.finding == "license.foundation_only"
+    assert "EXCHANGE_S_FOUNDATION in X" in foundation.facts["plans"]
 
 
-# ------------------------------------------------------------------ mailbox type
+def test_license_details_missing_fields_are_not_a_crash() -> None:
+    # Unknown fields ignored, missing ones skipped: no plan means no mailbox plan, said so.
+    outcome = judge_licenses([{"skuId": "x", "servicePlans": [{"futureField": 1}]},
+                              {"servicePlans": None}])
+    assert outcome.finding == "license.none" and outcome.status is CheckStatus.FAIL
 
 
-@pytest.mark.parametrize(
-    ("purpose", "status", "cause"),
-    [
-        ("user", CheckStatus.PASS, "unsupported_mailbox_type"),
-        ("linked", CheckStatus.PASS, "unsupported_mailbox_type"),
-        ("shared", CheckStatus.WARN, "unsupported_mailbox_type"),
-        ("room", CheckStatus.FAIL, "unsupported_mailbox_type"),
-        ("equipment", CheckStatus.FAIL, "unsupported_mailbox_type"),
-        ("others", CheckStatus.FAIL, "unsupported_mailbox_type"),
-        (None, CheckStatus.FAIL, "no_exchange_license"),  # MailboxNotEnabledForRESTAPI
-    ],
-)
-async def test_mailbox_type(
-    start_tenant: StartTenant,
-    session: aiohttp.ClientSession,
-    purpose: str | None,
-    status: CheckStatus,
-    cause: str,
-) -> None:
-    tenant = await start_tenant(S.with_(user_purpose=purpose))
-    result = await tenant.run_check(session, "mailbox_type")
-    assert (result.status, result.cause_id) == (status, cause), result
-    if purpose is None:
-        assert "MailboxNotEnabledForRESTAPI" in result.evidence
-
-
-async def test_mailbox_settings_refused_names_the_permission(
-    start_tenant: StartTenant, session: aiohttp.ClientSession
-) -> None:
-    tenant = await start_tenant(S.with_(forbidden={"mailboxSettings": "ErrorAccessDenied"}))
-    result = await tenant.run_check(session, "mailbox_type")
-    assert result.status is CheckStatus.UNKNOWN
-    assert "MailboxSettings.Read" in result.evidence and "ErrorAccessDenied" in result.evidence
-
+# ------------------------------------------------------------------ account
 
 async def test_account_disabled_is_account_blocked(
     start_tenant: StartTenant, session: aiohttp.ClientSession
@@ -127,7 +108,8 @@ async def test_account_disabled_is_account_blocked(
     tenant = await start_tenant(S.with_(account_enabled=False))
     result = await tenant.run_check(session, "account_enabled")
     assert (result.status, result.cause_id) == (CheckStatus.FAIL, "account_blocked")
-    assert S.mailbox_upn in result.evidence
+    assert result.facts["upn"] == S.mailbox_upn and result.facts["enabled"] == "false"
+    assert S.mailbox_upn in sentence_of(result)
 
 
 async def test_unknown_user_is_unknown_not_a_crash(
@@ -135,7 +117,8 @@ async def test_unknown_user_is_unknown_not_a_crash(
 ) -> None:
     tenant = await start_tenant(S)
     result = await tenant.run_check(session, "account_enabled", mailbox_upn="ghost@contoso.example")
-    assert result.status is CheckStatus.UNKNOWN and "404" in result.evidence
+    assert result.status is CheckStatus.UNKNOWN and result.finding == "graph.not_found"
+    assert "404" in result.detail
 
 
 # ------------------------------------------------------------- security defaults
@@ -146,7 +129,7 @@ async def test_unknown_user_is_unknown_not_a_crash(
     [
         (True, None, CheckStatus.FAIL),
         (True, "basic", CheckStatus.FAIL),
-        (True, "oauth", CheckStatus.WARN),
+        (True, "oauth", CheckStatus.PASS),
         (False, None, CheckStatus.PASS),
     ],
 )
@@ -160,6 +143,7 @@ async def test_security_defaults(
     tenant = await start_tenant(S.with_(security_defaults=enabled))
     result = await tenant.run_check(session, "security_defaults", auth_method=auth_method)
     assert (result.status, result.cause_id) == (status, "security_defaults")
+    assert result.finding.startswith("security_defaults.")
 
 
 async def test_security_defaults_without_policy_read_names_it(
@@ -169,8 +153,8 @@ async def test_security_defaults_without_policy_read_names_it(
         S.with_(forbidden={"securityDefaults": "Authorization_RequestDenied"})
     )
     result = await tenant.run_check(session, "security_defaults")
-    assert result.status is CheckStatus.UNKNOWN
-    assert "Policy.Read.All" in result.evidence
+    assert result.status is CheckStatus.UNKNOWN and result.finding == "graph.forbidden"
+    assert "Policy.Read.All" in sentence_of(result)
 
 
 # ------------------------------------------------------------ conditional access
@@ -270,7 +254,7 @@ async def test_conditional_access(
     assert result.status is status, result
     assert result.cause_id == "conditional_access"
     if named:
-        assert named in result.evidence
+        assert named in sentence_of(result) + result.detail
 
 
 async def test_conditional_access_group_policy_without_membership_permission_warns(
@@ -283,7 +267,8 @@ async def test_conditional_access_group_policy_without_membership_permission_war
         )
     )
     result = await tenant.run_check(session, "conditional_access")
-    assert result.status is CheckStatus.WARN and "may apply" in result.evidence
+    assert result.status is CheckStatus.WARN and result.finding == "ca.may_block"
+    assert "depends on conditions or groups" in sentence_of(result)
 
 
 async def test_conditional_access_follows_next_link(
@@ -294,7 +279,7 @@ async def test_conditional_access_follows_next_link(
         S.with_(ca_policies=[*harmless, ca_policy("Last page blocks")], page_size=2)
     )
     result = await tenant.run_check(session, "conditional_access")
-    assert result.status is CheckStatus.FAIL and "Last page blocks" in result.evidence
+    assert result.status is CheckStatus.FAIL and "Last page blocks" in sentence_of(result)
     assert len(tenant.graph.calls("conditionalAccess")) == 3
 
 
@@ -318,10 +303,12 @@ async def test_failed_smtp_sign_in_maps_to_cause(
     tenant = await start_tenant(S.with_(sign_ins=[smtp_sign_in(S.mailbox_upn, code, "reason")]))
     result = await tenant.run_check(session, "smtp_sign_ins")
     assert (result.status, result.cause_id) == (CheckStatus.FAIL, cause)
-    assert str(code) in result.evidence
+    assert result.facts["code"] == str(code) and str(code) in sentence_of(result)
     (call,) = tenant.graph.calls("signIns")
-    assert call.query["$filter"] == (
-        f"clientAppUsed eq 'Authenticated SMTP' and userPrincipalName eq '{S.mailbox_upn}'"
+    flt = call.query["$filter"]
+    assert flt.startswith(
+        f"clientAppUsed eq 'Authenticated SMTP' and userPrincipalName eq '{S.mailbox_upn}' "
+        "and createdDateTime ge "
     )
 
 
@@ -330,7 +317,7 @@ async def test_sign_in_names_the_blocking_policy(
 ) -> None:
     tenant = await start_tenant(TenantScenario.for_cause("conditional_access"))
     result = await tenant.run_check(session, "smtp_sign_ins")
-    assert "'Block legacy authentication'" in result.evidence
+    assert result.facts["policies"] == "'Block legacy authentication'"
 
 
 async def test_injected_mapper_is_used(
@@ -350,24 +337,24 @@ async def test_latest_success_passes_despite_older_failures(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
     sign_ins = [
-        smtp_sign_in(S.mailbox_upn, 50126, when="2026-11-27T08:00:00Z"),
-        smtp_sign_in(S.mailbox_upn, 0, when="2026-11-28T08:00:00Z"),
-        smtp_sign_in("other@contoso.example", 50126, when="2026-11-28T09:00:00Z"),
+        smtp_sign_in(S.mailbox_upn, 50126, when=hours_ago(30)),
+        smtp_sign_in(S.mailbox_upn, 0, when=hours_ago(20)),
+        smtp_sign_in("other@contoso.example", 50126, when=hours_ago(10)),
+        smtp_sign_in(S.mailbox_upn, 50126, when=hours_ago(24 * 9)),  # outside the 7 days
     ]
     tenant = await start_tenant(S.with_(sign_ins=sign_ins))
     result = await tenant.run_check(session, "smtp_sign_ins")
-    assert result.status is CheckStatus.PASS and "1 earlier" in result.evidence
+    assert result.status is CheckStatus.PASS
+    assert result.finding == "sign_ins.latest_ok_after_failures" and result.facts["failed"] == "1"
 
 
 async def test_non_premium_tenant_skips_instead_of_failing(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
     tenant = await start_tenant(S.with_(premium=False))
-    for check_id in ("smtp_sign_ins", "mfa_registration"):
-        result = await tenant.run_check(session, check_id)
-        assert result.status is CheckStatus.SKIPPED, result
-        assert "not available on your plan" in result.evidence.lower()
-        assert "Entra ID P1" in result.evidence
+    result = await tenant.run_check(session, "smtp_sign_ins")
+    assert result.status is CheckStatus.SKIPPED and result.finding == "not_on_plan"
+    assert "Entra ID P1" in sentence_of(result)
 
 
 async def test_sign_ins_without_permission_names_it(
@@ -376,33 +363,55 @@ async def test_sign_ins_without_permission_names_it(
     tenant = await start_tenant(S.with_(forbidden={"signIns": "Authorization_RequestDenied"}))
     result = await tenant.run_check(session, "smtp_sign_ins")
     assert result.status is CheckStatus.UNKNOWN
-    assert "AuditLog.Read.All" in result.evidence
+    assert "AuditLog.Read.All" in sentence_of(result)
 
 
-# ---------------------------------------------------------------- MFA registration
+# ---------------------------------------------------------------------- per-user MFA
 
 
 @pytest.mark.parametrize(
-    ("registered", "auth_method", "status"),
+    ("state", "registered", "auth_method", "status", "finding"),
     [
-        (True, "basic", CheckStatus.WARN),
-        (True, None, CheckStatus.WARN),
-        (True, "oauth", CheckStatus.PASS),
-        (False, "basic", CheckStatus.PASS),
+        ("disabled", True, None, CheckStatus.PASS, "mfa.off"),  # registered is no warning
+        ("disabled", True, "basic", CheckStatus.PASS, "mfa.off"),
+        ("disabled", False, None, CheckStatus.PASS, "mfa.off"),
+        ("enforced", True, "basic", CheckStatus.FAIL, "mfa.enforced_password"),
+        ("enforced", True, None, CheckStatus.WARN, "mfa.enforced"),
+        ("enforced", True, "oauth", CheckStatus.PASS, "mfa.enforced_oauth"),
+        ("enabled", False, None, CheckStatus.WARN, "mfa.enabled"),
     ],
 )
-async def test_mfa_registration(
+@pytest.mark.parametrize("shape", REGISTRATION_SHAPES)
+async def test_per_user_mfa_warns_on_enforcement_only(
     start_tenant: StartTenant,
     session: aiohttp.ClientSession,
+    state: str,
     registered: bool,
     auth_method: str | None,
     status: CheckStatus,
+    finding: str,
+    shape: str,
 ) -> None:
-    tenant = await start_tenant(S.with_(mfa_registered=registered))
-    result = await tenant.run_check(session, "mfa_registration", auth_method=auth_method)
-    assert (result.status, result.cause_id) == (status, "mfa_required")
-    # The report is keyed by object id: the check must have resolved the UPN first.
+    tenant = await start_tenant(S.with_(per_user_mfa=state, mfa_registered=registered,
+                                        registration_shape=shape))
+    result = await tenant.run_check(session, "mfa", auth_method=auth_method)
+    assert (result.status, result.finding) == (status, finding)
+    # Both documented shapes of userRegistrationDetails read the same.
+    assert result.facts["registered"] == ("yes" if registered else "no")
+    # Both reports are keyed by object id: the check resolved the UPN first.
     assert tenant.graph.calls("registrationDetails")[0].path.endswith(S.mailbox_id)
+    assert tenant.graph.calls("mfaState")[0].path == (
+        f"/beta/users/{S.mailbox_id}/authentication/requirements")
+
+
+async def test_per_user_mfa_unreadable_is_a_question_not_a_failure(
+    start_tenant: StartTenant, session: aiohttp.ClientSession
+) -> None:
+    tenant = await start_tenant(S.with_(forbidden={"mfaState": "Authorization_RequestDenied"},
+                                        premium=False))
+    result = await tenant.run_check(session, "mfa")
+    assert result.status is CheckStatus.UNKNOWN and result.finding == "mfa.unknown"
+    assert result.facts["registered"] == "?"
 
 
 # ------------------------------------------------------------------- throttling
@@ -424,7 +433,7 @@ async def test_429_twice_is_unknown(
 ) -> None:
     tenant = await start_tenant(S.with_(throttle={"securityDefaults": 2}, retry_after="0"))
     result = await tenant.run_check(session, "security_defaults")
-    assert result.status is CheckStatus.UNKNOWN and "429" in result.evidence
+    assert result.status is CheckStatus.UNKNOWN and result.finding == "graph.throttled"
     assert len(tenant.graph.calls("securityDefaults")) == 2
 
 
@@ -435,8 +444,8 @@ async def test_429_longer_than_the_budget_is_not_waited_for(
     started = time.perf_counter()
     result = await tenant.run_check(session, "security_defaults", timeout_s=2.0)
     assert time.perf_counter() - started < 1.0
-    assert result.status is CheckStatus.UNKNOWN
-    assert "429" in result.evidence and "30 s" in result.evidence
+    assert result.status is CheckStatus.UNKNOWN and result.finding == "graph.throttled"
+    assert "30 s" in sentence_of(result)
     assert len(tenant.graph.calls("securityDefaults")) == 1
 
 
@@ -452,8 +461,8 @@ async def test_bad_token_is_unknown_with_401(
         return "eyJ0eXAiOiJKV1QifQ.eyJleHAiOjB9.expired-signature"
 
     result = await LicenseCheck(GraphClient(session, stale_tokens)).run(tenant.context())
-    assert result.status is CheckStatus.UNKNOWN and "401" in result.evidence
-    assert "expired-signature" not in result.evidence
+    assert result.status is CheckStatus.UNKNOWN and result.finding == "graph.unauthorized"
+    assert "401" in result.detail and "expired-signature" not in repr(result)
 
 
 async def test_missing_graph_consent_is_unknown(
@@ -461,7 +470,8 @@ async def test_missing_graph_consent_is_unknown(
 ) -> None:
     tenant = await start_tenant(S, refuse_scopes=["https://graph.microsoft.com/.default"])
     result = await tenant.run_check(session, "license")
-    assert result.status is CheckStatus.UNKNOWN and "consent" in result.evidence
+    assert result.status is CheckStatus.UNKNOWN and result.finding == "token.unavailable"
+    assert "consent" in sentence_of(result)
     assert tenant.request_count == 0
 
 
@@ -501,3 +511,28 @@ async def test_me_raises_graph_error_with_code(
     with pytest.raises(GraphError) as info:
         await me(session, tenant.tokens, graph_url=tenant.graph.url)
     assert (info.value.status, info.value.code) == (403, "Authorization_RequestDenied")
+
+
+async def test_the_sending_address_is_found_by_upn_or_by_mail(
+    start_tenant: StartTenant, session: aiohttp.ClientSession
+) -> None:
+    tenant = await start_tenant(S)
+    found = await find_mailbox_user(session, tenant.tokens, S.mailbox_upn,
+                                    graph_url=tenant.graph.url)
+    assert found is not None and (found.id, found.user_principal_name) == (
+        S.mailbox_id, S.mailbox_upn)
+    assert await find_mailbox_user(session, tenant.tokens, "nobody@contoso.example",
+                                   graph_url=tenant.graph.url) is None
+    # Not a UPN: the mail filter was asked too, and answered nobody.
+    assert tenant.graph.calls("users")[0].query["$filter"] == "mail eq 'nobody@contoso.example'"
+
+
+async def test_the_runs_graph_client_asks_each_url_once(
+    start_tenant: StartTenant, session: aiohttp.ClientSession
+) -> None:
+    tenant = await start_tenant(TenantScenario.healthy().with_(delays={"signIns": 0.2}))
+    from checks import collect
+
+    await collect(tenant.context(), tenant.checks(session), token_tenant_id=S.tenant_id)
+    # The recent-failures check and the readiness read the same sign-in page.
+    assert len(tenant.graph.calls("signIns")) == 1

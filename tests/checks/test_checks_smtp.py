@@ -1,4 +1,9 @@
-"""The SMTP probe against a local STARTTLS server speaking Exchange Online's replies."""
+"""The SMTP probe against a local STARTTLS server speaking Exchange Online's replies.
+
+The probe signs in as the sending mailbox with the signed-in user's token:
+as the mailbox itself, or as a user with Full Access to it (how a shared
+mailbox sends with OAuth); otherwise it says why it did not try.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import pytest
 
 from checks import SMTP_SCOPE, CheckContext, CheckStatus, Endpoints
 from checks.smtp import SmtpProbeCheck, SmtpReply, cause_of_reply, xoauth2_initial_response
+from dialogs.live.phrases import sentence_of
 from tests.checks.fakes import (
     REPLY_AUTH_OK,
     REPLY_BAD_TOKEN,
@@ -27,7 +33,8 @@ from tests.checks.fakes import (
     TenantScenario,
 )
 
-S = TenantScenario()
+S = TenantScenario().signed_in_as_mailbox()
+ADMIN = TenantScenario()
 
 
 async def test_accepted_token_passes_and_sends_no_mail(
@@ -36,7 +43,7 @@ async def test_accepted_token_passes_and_sends_no_mail(
     tenant = await start_tenant(S)
     result = await tenant.run_check(session, "smtp_probe")
     assert result.status is CheckStatus.PASS, result
-    assert REPLY_AUTH_OK in result.evidence and "no mail sent" in result.evidence
+    assert REPLY_AUTH_OK in result.detail and "no mail was sent" in sentence_of(result)
     smtp = tenant.smtp
     verbs = [c.split(" ", 1)[0].upper() for c in smtp.commands]
     assert verbs == ["EHLO", "STARTTLS", "EHLO", "AUTH", "QUIT"]
@@ -74,7 +81,7 @@ async def test_refusals_name_the_cause(
     tenant = await start_tenant(scenario)
     result = await tenant.run_check(session, "smtp_probe")
     assert (result.status, result.cause_id) == (CheckStatus.FAIL, cause), result
-    assert reply[:60] in result.evidence
+    assert reply[:60] in result.detail and reply[:30] in sentence_of(result)
     assert not tenant.smtp.mail_from_seen
 
 
@@ -84,7 +91,7 @@ async def test_legacy_tls_only_server_is_tls_version(
     tenant = await start_tenant(S.with_(smtp=SMTP_TLS_LEGACY_ONLY))
     result = await tenant.run_check(session, "smtp_probe")
     assert (result.status, result.cause_id) == (CheckStatus.FAIL, "tls_version"), result
-    assert "TLS 1.2" in result.evidence
+    assert "TLS 1.2" in sentence_of(result)
     assert tenant.smtp.auth_payloads == []  # the token never went over the failed session
 
 
@@ -118,15 +125,40 @@ async def test_missing_extensions(
     assert tenant.tokens.calls.count(SMTP_SCOPE) == 0
 
 
-async def test_admin_who_is_not_the_mailbox_does_not_try_auth(
+async def test_an_admin_without_full_access_says_why_the_sign_in_was_not_tried(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
-    tenant = await start_tenant(S)
-    result = await tenant.run_check(session, "smtp_probe", as_mailbox=False)
-    assert result.status is CheckStatus.PASS
-    assert "AUTH LOGIN XOAUTH2 offered" in result.evidence and "not tried" in result.evidence
+    tenant = await start_tenant(ADMIN)
+    result = await tenant.run_check(session, "smtp_probe")
+    assert (result.status, result.finding) == (CheckStatus.SKIPPED, "smtp.skipped_no_access")
+    sentence = sentence_of(result)
+    assert f"{ADMIN.admin_upn} has no Full Access to {ADMIN.mailbox_upn}" in sentence
+    assert "TLSv1" in sentence  # the connection itself was tested
     assert SMTP_SCOPE not in tenant.tokens.calls
     assert not any(c.upper().startswith("AUTH") for c in tenant.smtp.commands)
+    assert "Get-MailboxPermission" in tenant.exchange.cmdlets()
+
+
+@pytest.mark.parametrize("purpose", ["shared", "user"])
+async def test_an_admin_with_full_access_tests_the_sending_mailbox(
+    start_tenant: StartTenant, session: aiohttp.ClientSession, purpose: str
+) -> None:
+    tenant = await start_tenant(ADMIN.with_(user_purpose=purpose, full_access=(ADMIN.admin_upn,)))
+    result = await tenant.run_check(session, "smtp_probe")
+    assert (result.status, result.finding) == (CheckStatus.PASS, "smtp.accepted"), result
+    (payload,) = tenant.smtp.auth_payloads
+    assert payload.startswith(f"user={ADMIN.mailbox_upn}\x01")  # the mailbox, the admin's token
+    assert not tenant.smtp.mail_from_seen
+
+
+async def test_full_access_that_cannot_be_read_is_said(
+    start_tenant: StartTenant, session: aiohttp.ClientSession
+) -> None:
+    tenant = await start_tenant(ADMIN.with_(exchange_refuse=("Get-MailboxPermission",)))
+    result = await tenant.run_check(session, "smtp_probe")
+    assert (result.status, result.finding) == (CheckStatus.SKIPPED,
+                                               "smtp.skipped_access_unknown")
+    assert "403" in sentence_of(result)
 
 
 async def test_no_smtp_consent_still_tests_tls(
@@ -134,16 +166,17 @@ async def test_no_smtp_consent_still_tests_tls(
 ) -> None:
     tenant = await start_tenant(S, refuse_scopes=[SMTP_SCOPE])
     result = await tenant.run_check(session, "smtp_probe")
-    assert result.status is CheckStatus.PASS and "no SMTP.Send token" in result.evidence
+    assert (result.status, result.finding) == (CheckStatus.SKIPPED, "smtp.skipped_no_token")
     assert tenant.smtp.tls_versions
 
 
-async def test_untrusted_certificate_is_unknown(
+async def test_an_untrusted_certificate_is_named_as_such(
     start_tenant: StartTenant, session: aiohttp.ClientSession
 ) -> None:
     tenant = await start_tenant(S)
     result = await SmtpProbeCheck(tenant.tokens, ssl.create_default_context).run(tenant.context())
-    assert result.status is CheckStatus.UNKNOWN and "not trusted" in result.evidence
+    assert (result.status, result.finding) == (CheckStatus.UNKNOWN, "smtp.certificate")
+    assert "certificate" in sentence_of(result) and "not trusted" in sentence_of(result)
     assert tenant.smtp.auth_payloads == []
 
 
@@ -155,7 +188,7 @@ async def test_nothing_listening_is_unknown(start_tenant: StartTenant) -> None:
     await server.wait_closed()
     context = tenant.context(endpoints=Endpoints(smtp_host="127.0.0.1", smtp_port=port))
     result = await SmtpProbeCheck(tenant.tokens, tenant.ssl_context_factory).run(context)
-    assert result.status is CheckStatus.UNKNOWN and "Could not connect" in result.evidence
+    assert result.status is CheckStatus.UNKNOWN and "Could not connect" in sentence_of(result)
 
 
 async def test_server_that_hangs_is_cut_off_by_the_budget(start_tenant: StartTenant) -> None:
@@ -178,13 +211,17 @@ def test_xoauth2_initial_response_format() -> None:
             "wrong_credentials",
         ),
         (
-            "535 5.7.139 Authentication unsuccessful, user is locked by your organization's "
-            "security defaults policy. Contact your administrator.",
+            (
+                "535 5.7.139 Authentication unsuccessful, user is locked by your organization's "
+                "security defaults policy. Contact your administrator."
+            ),
             "security_defaults",
         ),
         (
-            "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be "
-            "authenticated successfully. Contact your administrator.",
+            (
+                "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria "
+                "to be authenticated successfully. Contact your administrator."
+            ),
             "conditional_access",
         ),
         (

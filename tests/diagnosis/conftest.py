@@ -3,7 +3,7 @@
 The corpus tests put their figures into ``config.stash``; the terminal
 summary prints them so ``pytest -q -ra`` shows, for example::
 
-    diagnosis accuracy: real 97.5% (78/80), canonical 100% (60/60), heldout 96.0% (97/101), heldout_b 95.2% (79/83)
+    diagnosis accuracy: real 97.5% (78/80), canonical 100% (60/60), heldout 96.0% (97/101), ...
     diagnosis speed: 8,000 diagnoses/s over the corpus (one core)
 """
 
@@ -51,7 +51,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """Print the corpus accuracy and speed measured during this run."""
     figures = config.stash.get(REPORT_KEY, {})
     parts = []
-    for kind in ("real", "canonical", "heldout", "heldout_b"):
+    for kind in ("real", "canonical", "heldout", "heldout_b", "heldout_c"):
         if kind in figures:
             right, total = figures[kind]
             parts.append(f"{kind} {right / total:.1%} ({right}/{total})")

@@ -195,7 +195,8 @@ def test_a_localised_reason_maps_like_the_english_one(
 
 
 @pytest.mark.parametrize("language", sorted(LOCALISED))
-def test_localised_criteria_ask_for_the_sign_in_log_code(diagnoser: Diagnoser, language: str) -> None:
+def test_localised_criteria_ask_for_the_sign_in_log_code(diagnoser: Diagnoser,
+                                                         language: str) -> None:
     diagnosis = diagnoser.diagnose(_reply(language, CRITERIA))
     assert diagnosis.is_ambiguous
     assert set(diagnosis.contenders) == {"conditional_access", "mfa_required"}
@@ -261,7 +262,8 @@ LOGON = ("430 4.2.0 STOREDRV; mailbox logon failure; STOREDRV.Submission.Excepti
 
 def test_a_logon_failure_after_an_app_only_sign_in_is_the_service_principal(
         diagnoser: Diagnoser) -> None:
-    text = "oauth2_flow = client_credentials, scope https://outlook.office365.com/.default\n" + LOGON
+    text = ("oauth2_flow = client_credentials, scope https://outlook.office365.com/.default\n"
+            + LOGON)
     diagnosis = diagnoser.diagnose(text)
     assert diagnosis.cause_id == "oauth_token" and not diagnosis.is_ambiguous
 
@@ -336,7 +338,8 @@ def test_in_chat_system_net_mail_alone_is_not_diagnosed(engine: Any) -> None:
 # --- the data: signals are checked ----------------------------------------------------------
 
 def _raw() -> dict[str, Any]:
-    return json.loads(default_path().read_text(encoding="utf-8"))
+    raw: dict[str, Any] = json.loads(default_path().read_text(encoding="utf-8"))
+    return raw
 
 
 def test_a_pattern_may_only_name_signals_some_pattern_sets() -> None:

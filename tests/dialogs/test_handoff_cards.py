@@ -71,7 +71,10 @@ def test_thread_card_shows_who_company_summary_and_last_error(gallery: Cards) ->
                      "Said twice that a proposed fix did not help", "535 5.7.139",
                      "Authenticated SMTP is turned off for the whole organisation",
                      "Exchange Online licence", "SmtpClientAuthenticationDisabled = True",
-                     "Still 535 5.7.139 after the change", "3f9a1c0b7e21"):
+                     # The customer writes Latvian: the card names the language, in English,
+                     # and shows their words as written.
+                     "Customer's language: Latvian", "Joprojām 535 5.7.139 arī pēc izmaiņām",
+                     "3f9a1c0b7e21"):
         assert expected.lower() in shown.lower(), expected
     assert "Already taken by Dana Berzina." in _texts(
         gallery["handoff-thread-already-taken"]["body"])

@@ -7,9 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dialogs.support_hours import SupportHoursError, describe_moment, parse_support_hours
+from dialogs.handoff.phrases import when
+from dialogs.i18n import translator
+from dialogs.support_hours import SupportHoursError, parse_support_hours
 
 RIGA = ZoneInfo("Europe/Riga")
+EN = translator("en")
 
 
 def riga(*args: int) -> datetime:
@@ -42,12 +45,12 @@ def test_next_opening_skips_the_weekend() -> None:
     friday_evening = riga(2026, 12, 4, 18, 30)
     monday = hours.next_open(friday_evening)
     assert monday == riga(2026, 12, 7, 8, 0)
-    assert describe_moment(monday, friday_evening, RIGA) == "on Monday at 08:00 (Europe/Riga time)"
+    assert when(monday, friday_evening, RIGA, EN) == "on Monday at 08:00 (Europe/Riga time)"
     early = riga(2026, 12, 2, 6, 0)
-    assert describe_moment(hours.next_open(early), early, RIGA) == (
+    assert when(hours.next_open(early), early, RIGA, EN) == (
         "today at 08:00 (Europe/Riga time)")
     late = riga(2026, 12, 2, 20, 0)
-    assert describe_moment(hours.next_open(late), late, RIGA) == (
+    assert when(hours.next_open(late), late, RIGA, EN) == (
         "tomorrow at 08:00 (Europe/Riga time)")
     open_now = riga(2026, 12, 2, 9, 0)
     assert hours.next_open(open_now) == open_now

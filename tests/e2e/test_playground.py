@@ -49,7 +49,7 @@ KEEP_RUNS = 3
 PLAYGROUND_CLI = HERE / "node_modules" / "@microsoft" / "m365agentsplayground" / "cli.js"
 PASTED_ERROR = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled "
                 "for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.")
-TENANT_SWITCH = "Set-TransportConfig -SmtpClientAuthenticationDisabled $false"
+TENANT_SWITCH = "Set-CASMailbox -Identity"  # the recommended fix: one mailbox, not the organisation
 MAILBOX = "tms@contoso.com"
 SUMMARY_TITLE = "Your mail setup summary"
 # The guided path: (question, how it is answered, the answer). "press" is a card

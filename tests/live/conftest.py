@@ -34,8 +34,8 @@ _ids = itertools.count(1)
 
 
 def as_mailbox(scenario: TenantScenario) -> TenantScenario:
-    """The scenario with the sending mailbox's own user signing in (so SMTP AUTH is tried)."""
-    return scenario.with_(admin_upn=scenario.mailbox_upn, admin_id=scenario.mailbox_id)
+    """The scenario with the sending mailbox's own user signing in."""
+    return scenario.signed_in_as_mailbox()
 
 
 def results_cards(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,10 +97,10 @@ class LiveBot:
             "token": token if token is not None else self.identity.sso_token()}))
 
     async def wait_for(
-        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 15.0
+        self, predicate: Callable[[list[dict[str, Any]]], bool], within: float = 15.0
     ) -> list[dict[str, Any]]:
-        """Wait until the posted activities satisfy ``predicate``; returns them."""
-        deadline = time.monotonic() + timeout
+        """Wait (polling, up to ``within`` s) until the posted activities satisfy ``predicate``."""
+        deadline = time.monotonic() + within
         while True:
             posted = self.posted()
             if predicate(posted):
@@ -109,10 +109,10 @@ class LiveBot:
                 raise AssertionError(f"timed out; posted so far:\n{texts(posted)[-3000:]}")
             await asyncio.sleep(0.02)
 
-    async def final_card(self, timeout: float = 15.0) -> dict[str, Any]:
+    async def final_card(self, within: float = 15.0) -> dict[str, Any]:
         """The results card once every check has answered (and it is valid)."""
         posted = await self.wait_for(
-            lambda p: any(is_final(c) for c in results_cards(p)), timeout)
+            lambda p: any(is_final(c) for c in results_cards(p)), within)
         card = [c for c in results_cards(posted) if is_final(c)][-1]
         assert card_errors(card) == []
         return card
@@ -121,7 +121,7 @@ class LiveBot:
         """Install, ask for the checks, consent, sign in with SSO; returns the final card."""
         await self.chat.install()
         consent = await self.ask_for_checks()
-        assert "What I ask permission for" in texts(consent)
+        assert "What each permission allows" in texts(consent)
         replies = await self.consent(mailbox)
         assert any(a.get("contentType") == "application/vnd.microsoft.card.oauth"
                    for r in replies for a in r.get("attachments") or []), texts(replies)

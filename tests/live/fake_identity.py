@@ -6,8 +6,8 @@
   ``/common/discovery/instance``, ``/{tenant}/v2.0/.well-known/openid-configuration``,
   ``/{tenant}/oauth2/v2.0/token`` (grants: on-behalf-of
   ``urn:ietf:params:oauth:grant-type:jwt-bearer``, ``refresh_token``, device code,
-  client credentials) and ``/{tenant}/oauth2/v2.0/devicecode``;
-* over HTTP, the token service of an Azure Bot OAuth connection:
+  client credentials for the bot's own token) and ``/{tenant}/oauth2/v2.0/devicecode``;
+* over HTTPS too (the same private CA), the token service of an Azure Bot OAuth connection:
   ``/api/usertoken/GetToken``, ``/api/botsignin/GetSignInResource``,
   ``/api/usertoken/SignOut``.
 
@@ -40,6 +40,7 @@ CLIENT_SECRET = "Fk8Q~local.test.secret.only." + "x" * 8
 OBO_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 _RESOURCE_SCOPES = (GRAPH_SCOPE, EXCHANGE_SCOPE, SMTP_SCOPE)
+BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 
 
 def _b64url(obj: dict[str, Any]) -> str:
@@ -88,6 +89,7 @@ class FakeIdentity:
     token_requests: list[dict[str, str]] = field(default_factory=list)
     service_requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     issued: list[str] = field(default_factory=list)
+    app_tokens: list[str] = field(default_factory=list)
     _sso: dict[str, _User] = field(default_factory=dict)
     _refresh: dict[str, _User] = field(default_factory=dict)
     _devices: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -100,7 +102,7 @@ class FakeIdentity:
 
     # ----- lifecycle -------------------------------------------------------------
     async def start(self) -> FakeIdentity:
-        """Serve Entra over HTTPS and the token service over HTTP on free ports."""
+        """Serve Entra and the token service over HTTPS on free ports."""
         entra = web.Application()
         entra.router.add_get("/common/discovery/instance", self._instance)
         entra.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid)
@@ -112,8 +114,8 @@ class FakeIdentity:
         service.router.add_get("/api/usertoken/GetToken", self._get_token)
         service.router.add_get("/api/botsignin/GetSignInResource", self._sign_in_resource)
         service.router.add_delete("/api/usertoken/SignOut", self._sign_out)
-        port = await self._serve(service, None)
-        self.token_service_url = f"http://127.0.0.1:{port}"
+        port = await self._serve(service, self.tls.server_context())
+        self.token_service_url = f"https://127.0.0.1:{port}"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ca_file = self.folder / "fake-ca.pem"
         self.ca_file.write_bytes(self.tls.ca_pem)
@@ -297,6 +299,20 @@ class FakeIdentity:
                 return aad_error(400, "invalid_grant", 9002313, "Invalid request. Request is "
                                  "malformed or invalid.")
             return self._issue(user, form.get("scope", ""))
+        if grant == "client_credentials":
+            # The bot's own token (for the Bot Framework token service and the connector).
+            scope = form.get("scope", "")
+            if scope != BOT_FRAMEWORK_SCOPE:
+                return aad_error(400, "invalid_scope", 70011,
+                                 f"The provided value for the input parameter 'scope' is not "
+                                 f"valid. The scope {scope} is not valid.")
+            token = unsigned_jwt({"aud": "https://api.botframework.com", "appid": self.client_id,
+                                  "tid": request.match_info["tenant"],
+                                  "exp": int(time.time()) + 3600})
+            self.issued.append(token)
+            self.app_tokens.append(token)
+            return web.json_response({"token_type": "Bearer", "expires_in": 3599,
+                                      "ext_expires_in": 3599, "access_token": token})
         if grant == DEVICE_GRANT:
             device = self._devices.get(form.get("device_code", ""))
             if device is None:

@@ -102,7 +102,7 @@ async def test_the_authority_is_only_trusted_through_the_configured_ca(
     other_ca.write_bytes(stranger.ca_pem)
     stranger.cleanup()
     settings = replace(live_settings(identity, tmp_path), tls_ca_file=str(other_ca))
-    with pytest.raises(SignInFailed, match="could not be reached"):
+    with pytest.raises(SignInFailed, match="certificate is not trusted"):
         await MsalAuth(settings, TokenVault(store.kv)).sign_in_with_assertion(
             KEY, identity.sso_token(), None)
     assert identity.token_requests == []

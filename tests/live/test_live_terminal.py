@@ -28,9 +28,9 @@ class TypedLines:
         return self._lines.get(timeout=30)
 
 
-async def shows(out: io.StringIO, text: str, timeout: float = 10.0) -> str:
-    """Wait until the terminal output contains ``text``; returns the output."""
-    deadline = time.monotonic() + timeout
+async def shows(out: io.StringIO, text: str, within: float = 10.0) -> str:
+    """Wait (up to ``within`` s) until the terminal output contains ``text``; returns it."""
+    deadline = time.monotonic() + within
     while text not in out.getvalue():
         assert time.monotonic() < deadline, f"{text!r} never shown:\n{out.getvalue()[-2000:]}"
         await asyncio.sleep(0.02)

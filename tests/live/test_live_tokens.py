@@ -68,7 +68,7 @@ async def test_without_a_cache_key_nothing_is_stored_and_a_restart_means_signing
     restarted = Chat(await aiohttp_client(create_app(bot.settings)), bot.connector,
                      conversation_id=bot.chat.conversation_id, tenant_id=bot.chat.tenant_id)
     replies = await restarted.press({"msa": "run_checks"})
-    assert "What I ask permission for" in texts(replies)
+    assert "What each permission allows" in texts(replies)
 
 
 async def test_the_encrypted_cache_survives_a_restart(
@@ -83,7 +83,7 @@ async def test_the_encrypted_cache_survives_a_restart(
     restarted = Chat(await aiohttp_client(create_app(bot.settings)), bot.connector,
                      conversation_id=bot.chat.conversation_id, tenant_id=bot.chat.tenant_id)
     replies = await restarted.press({"msa": "run_checks"})
-    assert "Checking your tenant now" in texts(replies)
+    assert "What each permission allows" not in texts(replies)
     await bot.wait_for(lambda p: len([c for c in results_cards(p) if is_final(c)]) == 2)
     # The access tokens came out of the decrypted MSAL cache.
     assert len(bot.identity.token_requests) == asked
@@ -103,7 +103,7 @@ async def test_a_changed_cache_key_means_signing_in_again(
     restarted = Chat(await aiohttp_client(create_app(rotated)), bot.connector,
                      conversation_id=bot.chat.conversation_id, tenant_id=bot.chat.tenant_id)
     replies = await restarted.press({"msa": "run_checks"})
-    assert "What I ask permission for" in texts(replies)
+    assert "What each permission allows" in texts(replies)
 
 
 class TerminalChat(Chat):
