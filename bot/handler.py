@@ -97,7 +97,8 @@ class SupportBot(TeamsActivityHandler):
         if activity.entities and activity.recipient is not None:
             text = without_bot_mention(activity)
         action = activity.value if isinstance(activity.value, dict) else None
-        await self._run(turn_context, TurnInput(text=text[: MAX_TEXT + 1], action=action))
+        await self._run(turn_context, TurnInput(text=text[: MAX_TEXT + 1], action=action,
+                                                locale=activity.locale))
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         """Let extensions answer first; answer ``adaptiveCard/action`` ourselves.

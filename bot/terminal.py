@@ -13,7 +13,7 @@ import asyncio
 import re
 import string
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 import aiohttp
@@ -35,6 +35,33 @@ from bot.store.base import Store
 from dialogs.engine import FlowEngine
 
 CHANNEL = "terminal"
+# Terminals wrap a paste in these markers once asked to (xterm's "bracketed paste mode"),
+# so several pasted lines can be told from several typed messages.
+PASTE_START = "\x1b[200~"
+PASTE_END = "\x1b[201~"
+BRACKETED_PASTE_ON = "\x1b[?2004h"
+BRACKETED_PASTE_OFF = "\x1b[?2004l"
+
+
+async def read_message(readline: Callable[[], Awaitable[str]]) -> str | None:
+    """Read one message: a typed line, or a whole paste of several lines; None at the end.
+
+    A paste (between the bracketed-paste markers) is one message however many lines it
+    has: a pasted error log keeps its line breaks and reaches the bot in one turn.
+    """
+    line = await readline()
+    if not line:
+        return None
+    if PASTE_START not in line:
+        return line.strip()
+    text = line.replace(PASTE_START, "", 1)
+    while PASTE_END not in text:
+        more = await readline()
+        if not more:
+            break
+        text += more
+    before, _, after = text.partition(PASTE_END)
+    return (before + after).strip()
 
 
 class PrintingAdapter(BotAdapter):
@@ -201,17 +228,23 @@ async def run_terminal_chat(
 
     out.write("Mail Setup Assistant — terminal chat. Type the letter in [ ] to press a "
               "button, 'quit' to leave.\n")
+    tty = out.isatty()
+    if tty:
+        out.write(BRACKETED_PASTE_ON)  # a pasted error arrives as one message, not line by line
     try:
         await turn(activity(type=ActivityTypes.conversation_update,
                             members_added=[bot_account, user]))
         loop = asyncio.get_running_loop()
+
+        async def readline() -> str:
+            return await loop.run_in_executor(None, stdin.readline)
+
         while True:
             out.write("\nyou> ")
             out.flush()
-            line = await loop.run_in_executor(None, stdin.readline)
-            if not line:
+            line = await read_message(readline)
+            if line is None:
                 break
-            line = line.strip()
             if line.lower() in {"quit", "exit"}:
                 break
             button = printer.button(line)
@@ -224,6 +257,8 @@ async def run_terminal_chat(
             else:
                 await turn(activity(type=ActivityTypes.message, text=line))
     finally:
+        if tty:
+            out.write(BRACKETED_PASTE_OFF)
         await live.close()
         await http.close()
         await store.close()

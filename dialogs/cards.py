@@ -21,7 +21,15 @@ from dialogs import messages
 from dialogs.assessment import Assessment, assess
 from dialogs.i18n import LANGUAGE_NAMES, LANGUAGES, SOURCE_LANG, Translator, translator
 from dialogs.i18n.knowledge import localized, localized_cause
-from dialogs.knowledge import MAILBOX_PLACEHOLDER, Cause, ClickPath, Finding, Knowledge, Question
+from dialogs.knowledge import (
+    MAILBOX_PLACEHOLDER,
+    Answer,
+    Cause,
+    ClickPath,
+    Finding,
+    Knowledge,
+    Question,
+)
 from dialogs.powershell import PLACEHOLDER as IDENTITY
 from dialogs.powershell import InvalidIdentity, quote_literal, render, validate_identity
 
@@ -838,3 +846,37 @@ def noted_text(knowledge: Knowledge, learned: Mapping[str, str], *,
         spec = local.questions[question]
         parts.append(f"{spec.label}: {_option_title(spec, value)}")
     return tr.format(messages.NOTED, facts="; ".join(parts))
+
+
+# ----- cards of the understanding layer (issue 17) --------------------------------------------
+def answer_card(knowledge: Knowledge, answer: Answer, kind: str, facts: Mapping[str, Any], *,
+                lang: str = SOURCE_LANG) -> Card:
+    """One short answer to a typed question, with its steps one press away."""
+    tr = translator(lang)
+    body = [text(tr(answer.title), weight="Bolder"), text(tr(answer.for_kind(kind)))]
+    steps: list[dict[str, Any]] = [text(f"{i}. {tr(step)}", spacing="Small")
+                                   for i, step in enumerate(answer.steps, start=1)]
+    if answer.powershell:
+        steps.append(text(tr(messages.POWERSHELL_AS_ADMIN), subtle=True))
+        steps.append(code_block(powershell_lines(answer.powershell, identity_of(facts))))
+    actions: list[dict[str, Any]] = [{"type": "Action.ShowCard", "title": tr(messages.SHOW_THE_STEPS),
+                                      "card": {"type": "AdaptiveCard", "body": steps}}]
+    if answer.cause is not None and answer.cause in knowledge.cause_ids:
+        actions.append(submit(tr(messages.SHOW_THE_FIX), {"msa": "show_fix", "cause": answer.cause}))
+    return card(body, actions)
+
+
+def confirm_card(knowledge: Knowledge, fact: str, value: str, *, lang: str = SOURCE_LANG) -> Card:
+    """"Did you mean: MFA: No?" with Yes / No: a reading below the confidence bar."""
+    tr = translator(lang)
+    spec = localized(knowledge, lang).questions[fact]
+    item = f"{spec.label}: {_option_title(spec, value)}"
+    data = {"msa": "confirm", "fact": fact, "value": value}
+    return card([text(tr.format(messages.CONFIRM_PROMPT, item=item), weight="Bolder")],
+                [submit(tr(messages.CONFIRM_YES), {**data, "answer": "yes"}, style="positive"),
+                 submit(tr(messages.CONFIRM_NO), {**data, "answer": "no"})])
+
+
+def reask_card(lead: str, options: Sequence[tuple[str, Mapping[str, Any]]]) -> Card:
+    """A short re-ask: one line and the two or three likely meanings as buttons (texts given)."""
+    return card([text(lead)], [submit(title, data) for title, data in options])

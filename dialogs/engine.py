@@ -7,6 +7,12 @@ machine) serves every conversation. Attaching a model to a ``transitions``
 machine defines a method per trigger on it, which costs more than most turns;
 so session models are attached once, kept in a small pool, and each turn
 borrows one and loads the conversation's state and facts into it.
+
+A typed message is read once by the understanding layer
+(:mod:`dialogs.understanding`) into a :class:`~dialogs.understanding.Reading`;
+what happens next is decided by :data:`RULES`, an ordered table of (name,
+condition, handler): the first rule whose condition holds and whose handler
+takes the turn wins. Nothing below the table looks at the text's words again.
 """
 
 from __future__ import annotations
@@ -19,13 +25,26 @@ from typing import TYPE_CHECKING, Any
 
 from transitions import MachineError
 
-from dialogs import cards, messages, understanding
+from dialogs import cards, messages
 from dialogs.events import Event, typed
 from dialogs.flow import FLOW_VERSION, INITIAL_STATE, QUESTIONS, STATES, build_machine
-from dialogs.i18n import language
+from dialogs.i18n import LANGUAGE_NAMES, language
 from dialogs.i18n.knowledge import localized, localized_cause
 from dialogs.knowledge import Finding, Knowledge
 from dialogs.session import UNSURE, Reply, TroubleshootingSession
+from dialogs.understanding import (
+    Reading,
+    Understanding,
+    asks_for_powershell,
+    asks_when_it_works,
+    contains_password,
+    find_address,
+    locale_language,
+    looks_like_error,
+    match_follow_up,
+    topic_words,
+)
+from dialogs.understanding.reader import LANGUAGES, confirmation_of
 
 if TYPE_CHECKING:
     from dialogs.search import KnowledgeSearch
@@ -35,13 +54,11 @@ MAX_TEXT = 10_000
 # Pasted errors are long and technical; a short answer like "no" must never be
 # read as an error even when a diagnosis pattern would match part of it.
 _MIN_ERROR_LENGTH = 6
-# Replies up to this long are read as answers before they are read as errors.
-_SHORT_ANSWER = 40
 # Below this confidence a text without error codes or error words is chat, not a pasted error
 # (every text of the diagnosis corpus is above it or reads as an error).
 _CHAT_CONFIDENCE = 0.5
-# Commands that report an outcome; on a question whose options say the same, they answer it.
-_OUTCOME_COMMANDS = frozenset({"fix_worked", "fix_failed"})
+# A message the reader did not understand is tried as an unusual error text when this long.
+_UNREAD_ERROR_LENGTH = 25
 # A typed question is answered with the knowledge causes a search ranks confidently
 # (``SearchResponse.confident``: real questions score 7-19, one that only shares a word
 # like "powershell" with a fix step below 1), and of those only the ones that score at
@@ -50,14 +67,22 @@ _QUESTION_RELATIVE = 0.5
 _QUESTION_TOPICS = 3
 # Sign-ins that use Basic authentication, which Microsoft turns off by default end of Dec 2026.
 BASIC_AUTH_METHODS = frozenset({"basic", "app_password"})
+# The context the understanding layer reads a message in, by state.
+_CONTEXTS = {"proposing_fix": "fix", "clarifying_error": "fix", "summary": "summary",
+             "resolved": "summary"}
 
 
 @dataclass(frozen=True)
 class TurnInput:
-    """What the customer did this turn: typed text and/or a card button's data."""
+    """What the customer did this turn: typed text and/or a card button's data.
+
+    ``locale`` is the activity's Teams locale ("lv-LV"): a hint for the
+    conversation's language until the customer writes or chooses one.
+    """
 
     text: str = ""
     action: Mapping[str, Any] | None = None
+    locale: str | None = None
 
 
 @dataclass
@@ -96,6 +121,40 @@ class DiagnosisSummary:
 Diagnose = Callable[[str], DiagnosisSummary]
 
 
+@dataclass
+class Turn:
+    """One typed message being handled: the session, what the message says, the events."""
+
+    session: TroubleshootingSession
+    text: str
+    reading: Reading
+    events: list[str]
+
+    @property
+    def intent(self) -> str:
+        """What the message asks for (see :class:`~dialogs.understanding.Reading`)."""
+        return self.reading.intent
+
+    @property
+    def question(self) -> str | None:
+        """The question being asked, if the flow is on one."""
+        state = self.session.state
+        return state.removeprefix("ask_") if state.startswith("ask_") else None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the rule table: when it applies, and what it does.
+
+    ``then`` returns False when, having looked closer, it does not take the turn
+    after all (a "pasted error" the diagnosis knows nothing of): the next rule is tried.
+    """
+
+    name: str
+    when: Callable[[Turn], bool]
+    then: Callable[[FlowEngine, Turn], bool | None]
+
+
 def _copy_json(value: Any) -> Any:
     """``copy.deepcopy`` for JSON values, several times faster (facts are plain JSON).
 
@@ -120,11 +179,19 @@ def new_snapshot() -> dict[str, Any]:
     return {"v": FLOW_VERSION, "state": INITIAL_STATE, "facts": {}, "lang": language(None)}
 
 
+def context_of(state: str) -> str | None:
+    """What the bot waits for in ``state``, as the understanding layer reads it."""
+    if state.startswith("ask_"):
+        return state.removeprefix("ask_")
+    return _CONTEXTS.get(state)
+
+
 class FlowEngine:
     """Runs turns of the guided flow against one shared machine."""
 
     def __init__(self, knowledge: Knowledge, diagnose: Diagnose | None = None,
-                 search: KnowledgeSearch | None = None, *, live_checks: bool = False) -> None:
+                 search: KnowledgeSearch | None = None, *, live_checks: bool = False,
+                 understanding: Understanding | None = None) -> None:
         """Build the machine once.
 
         Args:
@@ -135,19 +202,29 @@ class FlowEngine:
                 dialogs.search is imported only then: it loads numpy).
             live_checks: True when sign-in is configured, so cards offer "Check my tenant"
                 (never offer what cannot work).
+            understanding: reads typed messages; None uses the one built from the
+                current utterance data (loaded, or trained, once per process).
         """
         self.knowledge = knowledge
         self.live_checks = live_checks
         self._search = search
         self.machine = build_machine()
         self._diagnose = diagnose
+        self._understanding = understanding
         # Attached session models not in use by a turn right now (see the module docstring).
         self._idle: list[TroubleshootingSession] = []
 
+    @property
+    def understanding(self) -> Understanding:
+        """The reader of typed messages (built on first use)."""
+        if self._understanding is None:
+            self._understanding = _shared_understanding()
+        return self._understanding
+
     # ----- entry points ----------------------------------------------------
-    def welcome(self, snapshot: Mapping[str, Any] | None) -> TurnResult:
+    def welcome(self, snapshot: Mapping[str, Any] | None, locale: str | None = None) -> TurnResult:
         """Greet a conversation the bot was just added to, keeping any progress."""
-        session = self._session(snapshot)
+        session = self._session(snapshot, locale)
         session.say(card=cards.welcome_card(self.knowledge, lang=session.lang,
                                                live_checks=session.live_checks))
         if session.state != "welcome":
@@ -165,7 +242,7 @@ class FlowEngine:
             The new snapshot, the replies and the domain events.
         """
         events: list[str] = []
-        with self._attached(self._session(snapshot)) as session:
+        with self._attached(self._session(snapshot, turn.locale)) as session:
             self._dispatch(session, turn, events)
             if not session.replies:
                 # Never silence: whatever happened, say where we are.
@@ -189,6 +266,8 @@ class FlowEngine:
         session.state = loaded.state
         session.facts = loaded.facts
         session.lang = loaded.lang
+        session.lang_chosen = loaded.lang_chosen
+        session.lang_written = loaded.lang_written
         session.live_checks = loaded.live_checks
         session.replies = []
         try:
@@ -199,24 +278,41 @@ class FlowEngine:
             self._idle.append(session)
 
     # ----- internals -------------------------------------------------------
-    def _session(self, snapshot: Mapping[str, Any] | None) -> TroubleshootingSession:
+    def _session(self, snapshot: Mapping[str, Any] | None,
+                 locale: str | None = None) -> TroubleshootingSession:
         state = INITIAL_STATE
         facts: dict[str, Any] = {}
+        lang = None
+        chosen = written = False
         if snapshot and snapshot.get("v") == FLOW_VERSION and snapshot.get("state") in STATES:
             state = str(snapshot["state"])
             raw_facts = snapshot.get("facts")
             # A deep copy: the turn must never change the caller's snapshot (a retried turn
             # or a second turn on the same snapshot would otherwise see this turn's changes).
             facts = _copy_json(dict(raw_facts)) if isinstance(raw_facts, Mapping) else {}
-        # The language survives a restart and a flow-version change: it is the customer's.
-        lang = language(snapshot.get("lang")) if snapshot else language(None)
+        if snapshot:
+            # The language survives a restart and a flow-version change: it is the customer's.
+            lang = snapshot.get("lang") if snapshot.get("lang") in LANGUAGES else None
+            chosen = snapshot.get("lang_chosen") is True and lang is not None
+            # A stored language is the customer's unless it is marked as only a hint.
+            written = lang is not None and not chosen and snapshot.get("lang_hint") is not True
+        # The customer's choice, else the language they write in (set as they write), else
+        # Teams' locale, else English. Until the customer has written or chosen one, this
+        # turn's locale counts over the hint stored (an install says nothing of the language).
+        if not (chosen or written):
+            lang = locale_language(locale) or lang or "en"
         return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state,
-                                      lang=lang, live_checks=self.live_checks)
+                                      lang=language(lang), lang_chosen=chosen,
+                                      lang_written=written, live_checks=self.live_checks)
 
     @staticmethod
     def _result(session: TroubleshootingSession, events: list[str]) -> TurnResult:
-        snapshot = {"v": FLOW_VERSION, "state": session.state, "facts": session.facts,
-                    "lang": session.lang}
+        snapshot: dict[str, Any] = {"v": FLOW_VERSION, "state": session.state,
+                                    "facts": session.facts, "lang": session.lang}
+        if session.lang_chosen:
+            snapshot["lang_chosen"] = True
+        elif not session.lang_written:
+            snapshot["lang_hint"] = True  # from Teams' locale or the default: not yet theirs
         return TurnResult(snapshot=snapshot, replies=session.replies, events=typed(events))
 
     def _fire(self, session: TroubleshootingSession, trigger: str) -> bool:
@@ -264,6 +360,15 @@ class FlowEngine:
             else:
                 session.say(session.tr(messages.STALE_BUTTON))
                 session.say_where_we_are()
+        elif verb == "confirm" and action.get("answer") in {"yes", "no"}:
+            self._confirm(session, action.get("fact"), action.get("value"),
+                          action["answer"] == "yes", events)
+        elif verb == "set_language" and action.get("lang") in LANGUAGES:
+            self._set_language(session, str(action["lang"]), events)
+        elif verb == "paste_error":
+            session.say(session.tr(messages.PASTE_ERROR_PROMPT))
+        elif verb == "ask_question":
+            session.say(session.tr(messages.ASK_YOUR_QUESTION))
         elif verb in _COMMANDS:
             _COMMANDS[verb](self, session, events)
         else:
@@ -272,129 +377,208 @@ class FlowEngine:
 
     # ----- typed text ------------------------------------------------------
     def _on_text(self, session: TroubleshootingSession, text: str, events: list[str]) -> None:
-        if not text:
-            session.say_where_we_are()
-            return
-        if understanding.contains_password(text):
-            session.say(session.tr(messages.PASSWORD_WARNING))
-            events.append("password_refused")
-            session.say_where_we_are()
-            return
-        question = session.state.removeprefix("ask_") if session.state.startswith("ask_") else None
-        command = understanding.match_command(text)
-        if command is None and session.state == "proposing_fix":
-            command = understanding.match_outcome(text)  # "thanks, it works now"
-        if command in _OUTCOME_COMMANDS and question is not None and question != "mailbox" \
-                and self.knowledge.questions[question].match_option(text) is not None:
-            # "it works" on the test-send question answers it, exactly like its button.
-            command = None
-        if command is not None:
-            _COMMANDS[command](self, session, events)
-            return
-        if session.state == "clarifying_error":
-            if understanding.is_unsure(text):
-                self._clarify(session, UNSURE, events)
+        reading = self.understanding.read(text, context_of(session.state),
+                                          session.facts.get("answers", {}))
+        if reading.lang is not None and not session.lang_chosen and reading.intent != "error":
+            # The language the customer writes in (a pasted error is Microsoft's, not theirs).
+            session.lang = reading.lang
+            session.lang_written = True
+        turn = Turn(session, text, reading, events)
+        if "confirm" in session.facts and confirmation_of(text) is None:
+            # Not a yes or no to "Did you mean …?": that reading is dropped, this message read.
+            session.facts.pop("confirm")
+        for rule in RULES:
+            if rule.when(turn) and rule.then(self, turn) is not False:
                 return
-            cause_id = understanding.match_follow_up(text, session.facts["diagnosis"]["follow_up"])
-            if cause_id:
-                self._clarify(session, cause_id, events)
-                return
-        # A short reply is an answer; a long one is more likely a pasted error, whose
-        # codes ("535", "5.7.139") would otherwise be taken for an answer's synonyms.
-        short = len(text) <= _SHORT_ANSWER
-        # "Can I use an app password?" asks about an option; it does not choose it.
-        # (A typed address still answers the mailbox question, however it is put.)
-        answers = question is not None and (
-            question == "mailbox" or not understanding.starts_like_question(text))
-        if short and answers and self._answer_from_text(session, question, text, events):
-            return
-        if self._diagnose_text(session, text, events):
-            return
-        if not short and answers and self._answer_from_text(session, question, text, events):
-            return
-        if understanding.is_question(text):
-            # Not read for facts: "when is basic auth turned off?" says nothing about
-            # how CLOUDEX TMS signs in.
-            if not self._answer_question(session, text, events):
-                events.append("not_understood")
-                self._not_understood(session, lead=messages.QUESTION_NOT_ANSWERED)
-            return
-        volunteered = understanding.extract_facts(text, self.knowledge)
-        if question is not None and question in volunteered:
-            self._answer(session, question, volunteered[question], events)
-            return
-        if volunteered:
-            before = {finding.cause.id for finding in self._findings(session)}
-            self._remember(session, volunteered, None, events)
-            session.say(noted_text(self.knowledge, volunteered, lang=session.lang))
-            if session.state in {"clarifying_error", "proposing_fix"}:
-                # A diagnosis is on the screen, and the summary that would weigh these
-                # facts is behind it: "it's a shared mailbox" may be the real cause.
-                self._say_new_findings(session, before)
-            if session.state in {"welcome", "summary"}:
-                self._fire(session, "next_question")
-            else:
-                session.say_where_we_are()
-            return
-        if understanding.describes_a_problem(text):
-            # "Our TMS can't send emails" is how most conversations begin: ask for the
-            # error, and start (or carry on with) the questions.
-            events.append("problem_described")
-            if session.state == "welcome":
-                session.say(session.tr(messages.PROBLEM_DESCRIBED))
-                self._fire(session, "next_question")
-            else:
-                self._not_understood(session, lead=messages.PROBLEM_DESCRIBED)
-            return
-        if understanding.opens_with_greeting(text):
-            self._cmd_start(session, events)  # "hello there" greets like "hello" does
-            return
-        events.append("not_understood")
-        self._not_understood(session)
 
-    def _remember(
-        self, session: TroubleshootingSession, facts: Mapping[str, str], current: str | None,
-        events: list[str],
-    ) -> None:
-        """Record facts volunteered beside the answer, so their questions are skipped."""
-        for fact, value in facts.items():
-            if fact != current:
-                session.record(fact, value)
-                events.append(f"volunteered:{fact}")
+    # ----- what the rules do -----------------------------------------------------------------
+    def _nothing_typed(self, turn: Turn) -> None:
+        turn.session.say_where_we_are()
 
-    def _answer_from_text(
-        self, session: TroubleshootingSession, question: str, text: str, events: list[str]
-    ) -> bool:
-        if question == "mailbox":
-            address = understanding.find_address(text)
-            if address is None and (understanding.is_unsure(text) or understanding.is_skip(text)):
-                # The address cannot be skipped: everything else is about this mailbox.
-                self._unsure(session, question, events)
-                return True
-            if address is None:
-                return False
-            self._answer(session, "mailbox", address, events)
-            return True
-        if understanding.is_skip(text):
-            # An explicit "skip": noted as unknown, and the summary says how to find it out.
-            session.say(session.tr(messages.SKIPPED))
-            self._answer(session, question, UNSURE, events, explain_unsure=False)
-            return True
-        spec = self.knowledge.questions[question]
-        part = understanding.answer_part(text, question, self.knowledge)
-        option = spec.match_option(part) if part else None
-        if option is None:
-            option = spec.match_option(text)
-            if option is not None and part != text and option.value in spec.polarity.values():
-                # The yes/no belongs to another topic: "no licence" does not answer "no".
-                option = None
-        if option is None:
+    def _refuse_password(self, turn: Turn) -> None:
+        turn.session.say(turn.session.tr(messages.PASSWORD_WARNING))
+        turn.events.append("password_refused")
+        turn.session.say_where_we_are()
+
+    def _confirm_typed(self, turn: Turn) -> None:
+        pending = turn.session.facts.get("confirm", {})
+        self._confirm(turn.session, pending.get("fact"), pending.get("value"),
+                      confirmation_of(turn.text) == "yes", turn.events)
+
+    def _choose_language(self, turn: Turn) -> None:
+        self._set_language(turn.session, str(turn.reading.lang_choice), turn.events)
+
+    def _follow_up(self, turn: Turn) -> bool:
+        """The answer to the one question that tells an ambiguous error's causes apart."""
+        follow_up = turn.session.facts.get("diagnosis", {}).get("follow_up") or {}
+        cause_id = match_follow_up(turn.text, follow_up)
+        if cause_id is None and turn.reading.fact(turn.question or "") is None and any(
+                fact.value == UNSURE for fact in turn.reading.facts):
+            cause_id = UNSURE
+        if cause_id is None:
             return False
-        # "Yes, and security defaults are on too": keep the extra facts as well.
-        self._remember(session, understanding.extract_facts(text, self.knowledge), question, events)
-        self._answer(session, question, option.value, events)
+        self._clarify(turn.session, cause_id, turn.events)
         return True
 
+    def _skip(self, turn: Turn) -> None:
+        question = str(turn.question)
+        if question == "mailbox":
+            # The address cannot be skipped: everything else is about this mailbox.
+            self._unsure(turn.session, question, turn.events)
+            return
+        # An explicit "skip": noted as unknown, and the summary says how to find it out.
+        turn.session.say(turn.session.tr(messages.SKIPPED))
+        self._answer(turn.session, question, UNSURE, turn.events, explain_unsure=False)
+
+    def _wait(self, turn: Turn) -> None:
+        # The question is right above: a short word, not the card again.
+        turn.session.say(turn.session.tr(messages.WAIT_ACK))
+
+    def _change(self, turn: Turn) -> None:
+        """"Change the licence answer": forget it and ask it again."""
+        session = turn.session
+        fact = str(turn.reading.change)
+        session.forget(fact)
+        session.facts.pop("confirm", None)
+        turn.events.append(f"change:{fact}")
+        session.say(session.tr(messages.CHANGE_ANSWER))
+        if not self._fire(session, "next_question"):
+            session.say_where_we_are()
+
+    def _take_facts(self, turn: Turn) -> None:
+        """Store what the message states for sure, echo it, ask about the rest, carry on."""
+        session, reading, events = turn.session, turn.reading, turn.events
+        question = turn.question
+        stored = {fact.name: fact.value for fact in reading.stored}
+        answer = stored.pop(question, None) if question is not None else None
+        if question is None:
+            answer = None
+        if question == "mailbox" and answer == UNSURE:
+            self._remember(session, stored, events, echo=True)
+            self._unsure(session, question, events)
+            return
+        before = {finding.cause.id for finding in self._findings(session)}
+        self._remember(session, stored, events, echo=answer is None)
+        pending = reading.to_confirm
+        if pending is not None and pending.name != "mailbox":
+            session.facts["confirm"] = {"fact": pending.name, "value": pending.value}
+            events.append(f"confirm:{pending.name}")
+            if stored:
+                session.say(noted_text(self.knowledge, stored, lang=session.lang))
+            session.say(card=cards.confirm_card(self.knowledge, pending.name, pending.value,
+                                                lang=session.lang))
+            return
+        if answer is not None:
+            if question == "test_result" and answer not in self.knowledge.questions[
+                    "test_result"].values:
+                # "It still doesn't work": failed, but not how; the options tell it apart.
+                if stored:
+                    session.say(noted_text(self.knowledge, stored, lang=session.lang))
+                session.ask_current_question(hint=session.tr(messages.TEST_RESULT_HOW))
+                return
+            self._answer(session, str(question), answer, events,
+                         echo={str(question): answer, **stored})
+            return
+        if session.state in {"clarifying_error", "proposing_fix"}:
+            # A diagnosis is on the screen, and the summary that would weigh these
+            # facts is behind it: "it's a shared mailbox" may be the real cause.
+            self._say_new_findings(session, before)
+        if session.state in {"welcome", "summary"}:
+            self._fire(session, "next_question")
+        else:
+            session.say_where_we_are()
+
+    def _remember(self, session: TroubleshootingSession, facts: Mapping[str, str],
+                  events: list[str], *, echo: bool) -> None:
+        """Record facts volunteered beside the answer, so their questions are skipped."""
+        kept = {}
+        for fact, value in facts.items():
+            if fact == "mailbox" and find_address(value) is None:
+                continue
+            if fact != "mailbox" and value not in self.knowledge.questions[fact].values:
+                continue
+            session.record(fact, value)
+            events.append(f"volunteered:{fact}")
+            kept[fact] = value
+        if echo and kept:
+            session.say(noted_text(self.knowledge, kept, lang=session.lang))
+
+    def _diagnose_reading(self, turn: Turn) -> bool:
+        return self._diagnose_text(turn.session, turn.text, turn.events)
+
+    def _diagnose_unread(self, turn: Turn) -> bool:
+        """A message nothing else took, long enough to be an unusual error text: try it."""
+        if len(turn.text) < _MIN_ERROR_LENGTH or not (
+                looks_like_error(turn.text) or len(turn.text) >= _UNREAD_ERROR_LENGTH):
+            return False
+        return self._diagnose_text(turn.session, turn.text, turn.events)
+
+    def _question(self, turn: Turn) -> None:
+        """Answer a typed question: from the knowledge's answers, else its causes."""
+        session, reading, text = turn.session, turn.reading, turn.text
+        proposed = session.current_candidate() if session.state == "proposing_fix" else None
+        if proposed in self.knowledge.cause_ids and asks_for_powershell(text):
+            # "What is the PowerShell for that?" asks about the fix on the screen.
+            session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed),
+                                                       session.facts, lang=session.lang))
+            turn.events.append(f"question:{proposed}")
+            return
+        if proposed in self.knowledge.cause_ids and not reading.topic and (
+                reading.kind == "how_long" or asks_when_it_works(text)):
+            # "How long until it works?", "does it work now?": about the fix on the screen.
+            local = localized_cause(self.knowledge.cause(proposed), session.lang)
+            session.say(session.tr.format(messages.HOW_LONG, title=local.title, wait=local.wait))
+            turn.events.append(f"question:{proposed}")
+            return
+        answer = self.knowledge.answers.get(reading.topic)
+        if answer is not None:
+            session.say(card=cards.answer_card(self.knowledge, answer, reading.kind,
+                                               session.facts, lang=session.lang))
+            # Events name causes, as the knowledge search's answers do (metrics count by cause).
+            turn.events.append(f"question:{answer.cause or answer.id}")
+            if session.state.startswith("ask_"):
+                session.ask_current_question()  # the question they were on, to carry on with
+            return
+        if not self._answer_question(session, text, turn.events):
+            turn.events.append("not_understood")
+            self._not_understood(session, lead=messages.QUESTION_NOT_ANSWERED)
+
+    def _problem(self, turn: Turn) -> None:
+        # "Our TMS can't send emails" is how most conversations begin: ask for the
+        # error, and start (or carry on with) the questions.
+        turn.events.append("problem_described")
+        if turn.session.state == "welcome":
+            turn.session.say(turn.session.tr(messages.PROBLEM_DESCRIBED))
+            self._fire(turn.session, "next_question")
+        else:
+            self._not_understood(turn.session, lead=messages.PROBLEM_DESCRIBED)
+
+    def _start(self, turn: Turn) -> None:
+        if turn.intent == "start" and turn.session.state == "welcome" and not turn.reading.exact:
+            # "I need to set up e-mail in the TMS": say what we are doing, then ask.
+            turn.session.say(turn.session.tr(messages.START_ACK))
+        self._cmd_start(turn.session, turn.events)
+
+    def _reask(self, turn: Turn) -> None:
+        """Not understood: a short re-ask with the likely meanings, never the whole card again."""
+        session = turn.session
+        turn.events.append("not_understood")
+        if turn.reading.intent == "other" and _sounds_like_question(turn.text):
+            self._not_understood(session, lead=messages.QUESTION_NOT_ANSWERED)
+            return
+        if session.state != "welcome":
+            self._not_understood(session)
+            return
+        options: list[tuple[str, dict[str, str]]] = []
+        for intent in [i for i, _ in turn.reading.alternatives] + ["start", "error", "person"]:
+            if intent in _REASK and len(options) < 3:
+                title, data = _REASK[intent]
+                option = (session.tr(title), data)
+                if option not in options:
+                    options.append(option)
+        session.say(card=cards.reask_card(session.tr(messages.REASK), options))
+
+    # ----- shared moves ----------------------------------------------------
     def _diagnose_text(
         self, session: TroubleshootingSession, text: str, events: list[str]
     ) -> bool:
@@ -403,7 +587,7 @@ class FlowEngine:
         diagnosis = self._diagnose(text)
         candidates = [c for c in diagnosis.candidates if c != "unknown"]
         if not candidates:
-            if understanding.looks_like_error(text):
+            if looks_like_error(text):
                 # "535 5.7.139" alone: a known code with several causes, which only the
                 # words after it tell apart. Say so and list them, rather than "unknown"
                 # (only for a code the knowledge lists: other words are no evidence).
@@ -421,7 +605,7 @@ class FlowEngine:
                 session.say_where_we_are()
                 return True
             return False
-        if diagnosis.confidence < _CHAT_CONFIDENCE and not understanding.looks_like_error(text):
+        if diagnosis.confidence < _CHAT_CONFIDENCE and not looks_like_error(text):
             # "we use oauth" or "app password" brush against a cause's keywords, but they
             # are the customer talking, not an error report: read them as facts instead.
             return False
@@ -438,14 +622,53 @@ class FlowEngine:
         self._fire(session, "error_pasted")
         return True
 
-    # ----- shared moves ----------------------------------------------------
+    def _confirm(self, session: TroubleshootingSession, fact: Any, value: Any, yes: bool,
+                 events: list[str]) -> None:
+        """The answer to "Did you mean …?": store the reading, or drop it and ask again."""
+        pending = session.facts.pop("confirm", None)
+        valid = (isinstance(fact, str) and fact in QUESTIONS and fact != "mailbox"
+                 and isinstance(value, str) and value in self.knowledge.questions[fact].values)
+        if not valid:
+            session.say(session.tr(messages.STALE_BUTTON))
+            session.say_where_we_are()
+            return
+        if not yes:
+            events.append(f"unconfirmed:{fact}")
+            session.say(session.tr(messages.CONFIRM_DROPPED))
+            session.say_where_we_are()
+            return
+        events.append(f"confirmed:{fact}")
+        if session.state == f"ask_{fact}":
+            self._answer(session, fact, str(value), events, echo={fact: str(value)})
+            return
+        if pending is None and session.answer(fact) == value:
+            session.say_where_we_are()  # an old card's Yes, already noted
+            return
+        session.record(fact, str(value))
+        events.append(f"volunteered:{fact}")
+        session.say(noted_text(self.knowledge, {fact: str(value)}, lang=session.lang))
+        if session.state in {"welcome", "summary"}:
+            self._fire(session, "next_question")
+        else:
+            session.say_where_we_are()
+
+    def _set_language(self, session: TroubleshootingSession, lang: str, events: list[str]) -> None:
+        """The customer's own choice of language: kept over what they write in and Teams' locale."""
+        session.lang = lang
+        session.lang_chosen = True
+        events.append(f"language:{lang}")
+        session.say(session.tr.format(messages.LANGUAGE_CHOSEN, name=LANGUAGE_NAMES[lang]))
+        if session.state != "welcome":
+            session.say_where_we_are()
+
     def _answer(
         self, session: TroubleshootingSession, question: str, value: str, events: list[str],
-        *, explain_unsure: bool = True,
+        *, explain_unsure: bool = True, echo: Mapping[str, str] | None = None,
     ) -> None:
+        """Store an answer to ``question`` and move on; ``echo``: typed, so say what was noted."""
         spec = self.knowledge.questions[question]
         if question == "mailbox":
-            address = understanding.find_address(value)
+            address = find_address(value)
             if address is None:
                 session.say(session.tr(messages.MAILBOX_INVALID))
                 if session.state == "ask_mailbox":
@@ -465,12 +688,15 @@ class FlowEngine:
         session.record(question, value)
         events.append(f"answered:{question}")
         if session.state in {"clarifying_error", "proposing_fix", "resolved"}:
-            session.say(noted_text(self.knowledge, {question: value}, lang=session.lang))
+            session.say(noted_text(self.knowledge, echo or {question: value}, lang=session.lang))
             session.say_where_we_are()
             return
         if session.state.startswith("ask_") and session.state != f"ask_{question}":
             # A button from an earlier card: take the answer, say so, then carry on.
-            session.say(noted_text(self.knowledge, {question: value}, lang=session.lang))
+            session.say(noted_text(self.knowledge, echo or {question: value}, lang=session.lang))
+        elif echo:
+            # Typed: say what was read, so a misreading shows and can be corrected.
+            session.say(noted_text(self.knowledge, echo, lang=session.lang))
         if question == "auth_method" and value in BASIC_AUTH_METHODS:
             session.say(session.tr(messages.BASIC_AUTH_CHOSEN))
         self._fire(session, "next_question")
@@ -506,13 +732,13 @@ class FlowEngine:
     ) -> bool:
         """Answer a typed question with the knowledge causes that match it; False if none do."""
         proposed = session.current_candidate() if session.state == "proposing_fix" else None
-        if proposed in self.knowledge.cause_ids and understanding.asks_for_powershell(text):
+        if proposed in self.knowledge.cause_ids and asks_for_powershell(text):
             # "What is the PowerShell for that?" asks about the fix on the screen.
             session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed), session.facts,
                                                        lang=session.lang))
             events.append(f"question:{proposed}")
             return True
-        if proposed in self.knowledge.cause_ids and understanding.asks_when_it_works(text):
+        if proposed in self.knowledge.cause_ids and asks_when_it_works(text):
             # "How long until it works?", "does it work now?": about the fix on the screen.
             cause = self.knowledge.cause(proposed)
             local = localized_cause(cause, session.lang)
@@ -550,7 +776,7 @@ class FlowEngine:
 
     def _knowledge_topics(self, text: str) -> list[tuple[str, str]]:
         """The knowledge causes a search ranks confidently for ``text``: (id, preview), best first."""
-        query = understanding.topic_words(text)
+        query = topic_words(text)
         if not query:
             return []
         response = self._searcher().search(query)
@@ -674,6 +900,84 @@ _COMMANDS: dict[str, Callable[[FlowEngine, TroubleshootingSession, list[str]], N
     "fix_failed": FlowEngine._cmd_fix_failed,
     "thanks": FlowEngine._cmd_thanks,
 }
+
+
+def _command(name: str) -> Callable[[FlowEngine, Turn], None]:
+    """A rule handler that runs the command of the same name (as its button would)."""
+    def run(engine: FlowEngine, turn: Turn) -> None:
+        _COMMANDS[name](engine, turn.session, turn.events)
+    run.__name__ = f"command_{name}"
+    return run
+
+
+def _is(*intents: str) -> Callable[[Turn], bool]:
+    wanted = frozenset(intents)
+    return lambda turn: turn.intent in wanted
+
+
+# The rule table: the first rule whose condition holds (and whose handler takes the turn)
+# decides what a typed message does. Read it top to bottom.
+RULES: tuple[Rule, ...] = (
+    Rule("nothing typed", lambda t: not t.text, FlowEngine._nothing_typed),
+    Rule("a password: refuse it, store nothing", lambda t: contains_password(t.text),
+         FlowEngine._refuse_password),
+    Rule("yes or no to \"Did you mean …?\"",
+         lambda t: "confirm" in t.session.facts and confirmation_of(t.text) is not None,
+         FlowEngine._confirm_typed),
+    Rule("a language chosen", _is("language"), FlowEngine._choose_language),
+    Rule("a person asked for", _is("person"), _command("person")),
+    Rule("start over", _is("start_over"), _command("start_over")),
+    Rule("back", _is("back"), _command("back")),
+    Rule("help", _is("help"), _command("help")),
+    Rule("the overview", _is("overview"), _command("overview")),
+    Rule("the follow-up question answered",
+         lambda t: t.session.state == "clarifying_error", FlowEngine._follow_up),
+    Rule("the fix worked", _is("fix_worked"), _command("fix_worked")),
+    Rule("the fix failed", _is("fix_failed"), _command("fix_failed")),
+    Rule("continue", _is("continue"), _command("continue")),
+    Rule("skip the question", lambda t: t.intent == "skip" and t.question is not None,
+         FlowEngine._skip),
+    Rule("wait", _is("wait"), FlowEngine._wait),
+    Rule("change an earlier answer",
+         lambda t: t.intent == "change" and t.reading.change in QUESTIONS, FlowEngine._change),
+    Rule("an answer, or facts", lambda t: t.intent in {"answer", "facts"} and bool(t.reading.facts),
+         FlowEngine._take_facts),
+    Rule("a pasted error", _is("error"), FlowEngine._diagnose_reading),
+    Rule("a question", _is("question"), FlowEngine._question),
+    Rule("the trouble told without its error", _is("problem"), FlowEngine._problem),
+    Rule("a start or a greeting", _is("start", "greeting"), FlowEngine._start),
+    Rule("thanks", _is("thanks"), _command("thanks")),
+    Rule("an unusual error text", lambda t: True, FlowEngine._diagnose_unread),
+    Rule("not understood: ask again, with the likely meanings", lambda t: True,
+         FlowEngine._reask),
+)
+
+# The re-ask's buttons: what each likely meaning is called, and what pressing it does.
+_REASK: dict[str, tuple[str, dict[str, str]]] = {
+    "start": (messages.START_GUIDED_CHECK, {"msa": "start"}),
+    "problem": (messages.START_GUIDED_CHECK, {"msa": "start"}),
+    "error": (messages.REASK_ERROR, {"msa": "paste_error"}),
+    "question": (messages.REASK_QUESTION, {"msa": "ask_question"}),
+    "help": (messages.HELP, {"msa": "help"}),
+    "person": (messages.TALK_TO_A_PERSON, {"msa": "person"}),
+}
+
+
+def _sounds_like_question(text: str) -> bool:
+    from dialogs.understanding.questions import is_question
+    from dialogs.understanding.text import fold
+
+    return is_question(fold(text))
+
+
+_UNDERSTANDING: list[Understanding] = []
+
+
+def _shared_understanding() -> Understanding:
+    """One reader per process (its model is loaded or trained on first use)."""
+    if not _UNDERSTANDING:
+        _UNDERSTANDING.append(Understanding())
+    return _UNDERSTANDING[0]
 
 
 noted_text = cards.noted_text

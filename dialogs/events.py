@@ -29,6 +29,13 @@ class Kind(StrEnum):
     PASSWORD_REFUSED = "password_refused"
     PROBLEM_DESCRIBED = "problem_described"
     NOT_UNDERSTOOD = "not_understood"  # the flow could make nothing of the text
+    # The understanding layer (issue 17): a reading below the confidence bar asked about
+    # ("Did you mean …?") and its answer; an earlier answer to ask again; a language chosen.
+    CONFIRM = "confirm"                # detail: the fact asked about
+    CONFIRMED = "confirmed"            # detail: the fact then stored
+    UNCONFIRMED = "unconfirmed"        # detail: the fact dropped
+    CHANGE = "change"                  # detail: the question asked again
+    LANGUAGE = "language"              # detail: en, lv or ru
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,8 +79,13 @@ _TOP_KEYS = frozenset(
         "assessment_rules",
         "mailbox_types",
         "summary_table",
+        "answers",
     }
 )
+# The kinds of question an entry of "answers" may have a text for (see dialogs.understanding).
+ANSWER_KINDS = frozenset({"what_is", "where", "how_to", "how_long", "is_safe", "when", "support"})
+_ANSWER_KEYS = frozenset({"title", "answer", "kinds", "steps", "powershell", "cause"})
+_ANSWER_OPTIONAL = frozenset({"kinds", "powershell", "cause"})
 _CAUSE_KEYS = frozenset(
     {
         "id",
@@ -512,6 +517,28 @@ class SummaryRow:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """The short answer to a customer's question about one topic ("what is an app password?").
+
+    ``text`` answers what the topic is; ``kinds`` holds the answers to other kinds of
+    question about it (where it is, how to change it, whether it is safe …). ``steps``
+    (and ``powershell``) are the detail behind the answer's "Show the steps".
+    """
+
+    id: str
+    title: str
+    text: str
+    kinds: Mapping[str, str]
+    steps: tuple[str, ...]
+    powershell: tuple[str, ...] = ()
+    cause: str | None = None
+
+    def for_kind(self, kind: str) -> str:
+        """The answer to a question of ``kind`` (what the topic is, when there is no other)."""
+        return self.kinds.get(kind, self.text)
+
+
+@dataclass(frozen=True)
 class Notice:
     """A dated fact the bot states in several places."""
 
@@ -540,6 +567,7 @@ class Knowledge:
     assessment_rules: tuple[Rule, ...]
     mailbox_types: tuple[MailboxType, ...]
     summary_table: tuple[SummaryRow, ...]
+    answers: Mapping[str, Answer] = field(default_factory=dict)
 
     @property
     def cause_ids(self) -> tuple[str, ...]:
@@ -911,6 +939,7 @@ class _Parser:
         rules = self._rules(top.get("assessment_rules"), cause_ids, questions)
         mailbox_types = self._mailbox_types(top.get("mailbox_types"), questions)
         summary = self._summary(top.get("summary_table"), cause_ids)
+        answers = self._answers(top.get("answers", {}), cause_ids)
         return Knowledge(
             version=1,
             notices=MappingProxyType(notices),
@@ -919,6 +948,7 @@ class _Parser:
             assessment_rules=rules,
             mailbox_types=mailbox_types,
             summary_table=summary,
+            answers=MappingProxyType(answers),
         )
 
     def _notices(self, value: Any) -> dict[str, Notice]:
@@ -1280,6 +1310,27 @@ class _Parser:
                         "mailbox_types", f"no entry for mailbox_type option {option_value!r}"
                     )
         return tuple(types)
+
+    def _answers(self, value: Any, cause_ids: frozenset[str]) -> dict[str, Answer]:
+        answers: dict[str, Answer] = {}
+        for topic, item in self._object(value, "answers").items():
+            here = f"answers.{topic}"
+            obj = self._object(item, here, _ANSWER_KEYS, optional=_ANSWER_OPTIONAL)
+            kinds = self._object(obj.get("kinds", {}), f"{here}.kinds", ANSWER_KINDS,
+                                 optional=ANSWER_KINDS)
+            cause = obj.get("cause")
+            if cause is not None and cause not in cause_ids:
+                self._problem(f"{here}.cause", f"unknown cause {cause!r}")
+            answers[topic] = Answer(
+                id=topic,
+                title=self._text(obj.get("title"), f"{here}.title"),
+                text=self._text(obj.get("answer"), f"{here}.answer"),
+                kinds={kind: self._text(text, f"{here}.kinds.{kind}") for kind, text in kinds.items()},
+                steps=self._texts(obj.get("steps"), f"{here}.steps", non_empty=True),
+                powershell=self._powershell(obj.get("powershell", []), f"{here}.powershell"),
+                cause=str(cause) if cause is not None else None,
+            )
+        return answers
 
     def _summary(self, value: Any, cause_ids: frozenset[str]) -> tuple[SummaryRow, ...]:
         rows = []

@@ -192,3 +192,22 @@ PLAN_OAUTH = "⚠️ One thing to plan: move CLOUDEX TMS to OAuth"
 SAY_START_OVER = "Say \"start over\" to check another mailbox."
 CHECK_ANOTHER_MAILBOX = "Check another mailbox"
 NOTED = "Noted: {facts}."
+
+# ----- the understanding layer (issue 17) -------------------------------------------------------
+START_ACK = "Let's get CLOUDEX TMS sending mail from your Microsoft 365 mailbox."
+WAIT_ACK = "Take your time. I'll be here: answer the question above when you're ready."
+CONFIRM_PROMPT = "Did you mean: {item}?"
+CONFIRM_YES = "Yes"
+CONFIRM_NO = "No"
+CONFIRM_DROPPED = "OK, I have not noted that."
+CHANGE_ANSWER = "Let's change that answer."
+REASK = "Sorry, I didn't catch that. Did you mean one of these?"
+REASK_ERROR = "I have an error message"
+REASK_QUESTION = "Ask a question"
+PASTE_ERROR_PROMPT = (
+    "Paste the error message from CLOUDEX TMS here and I will tell you what causes it.")
+ASK_YOUR_QUESTION = "Type your question and I will answer it from what I know about the setup."
+SHOW_THE_STEPS = "Show the steps"
+LANGUAGE_CHOSEN = "Language: {name}."
+TEST_RESULT_HOW = (
+    "Sorry it still fails. What did CLOUDEX TMS say? Paste the error message, or choose below.")

@@ -41,6 +41,9 @@ class TroubleshootingSession:
         replies: what this turn says, in order.
         state: set by the machine.
         lang: the conversation's language (``snapshot["lang"]``): every reply is in it.
+        lang_chosen: True when the customer chose it (it then no longer follows their writing).
+        lang_written: True once it is the customer's (written, or stored unmarked); False while
+            it is only a hint from Teams' locale (kept as ``"lang_hint": true``).
         live_checks: True when sign-in is configured, so cards may offer "Check my tenant".
     """
 
@@ -49,6 +52,8 @@ class TroubleshootingSession:
     replies: list[Reply] = field(default_factory=list)
     state: str = "welcome"
     lang: str = SOURCE_LANG
+    lang_chosen: bool = False
+    lang_written: bool = False
     live_checks: bool = False
 
     @property

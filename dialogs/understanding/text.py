@@ -1,0 +1,104 @@
+"""Text as the understanding layer reads it, and the things that stay exact rules.
+
+Customers type Latvian with and without diacritics and Russian with and without
+"ё", so everything is read *folded*: lower case, the Baltic letters and "ё" mapped
+to their plain forms ("ieslēgts" and "ieslegts" are one word), quotes unified,
+white space collapsed. Punctuation stays: it separates clauses.
+
+Exact things are rules, never a model: a mailbox address, a password someone
+pasted, an SMTP status or Entra error code.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from dialogs.powershell import InvalidIdentity, validate_identity
+
+# Latvian, Lithuanian, Estonian and German letters to their plain forms, and Russian "ё".
+# Cyrillic "й" is a letter of its own and stays (NFD would strip its breve).
+_FOLD = str.maketrans({
+    "ā": "a", "č": "c", "ē": "e", "ģ": "g", "ī": "i", "ķ": "k", "ļ": "l", "ņ": "n",
+    "š": "s", "ū": "u", "ž": "z", "ō": "o", "ŗ": "r", "ą": "a", "ę": "e", "ė": "e",
+    "į": "i", "ų": "u", "õ": "o", "ä": "a", "ö": "o", "ü": "u", "ё": "е",
+    "’": "'", "‘": "'", "`": "'", "´": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
+    "–": "-", "—": "-", "\u00a0": " ",
+})
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\s*\n\s*")
+
+ADDRESS = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_PASSWORD = re.compile(
+    r"(?i)\b(?:pass(?:word|wort|wd)?|pwd|kennwort|parole|parol|пароль|app[- ]?password)\b"
+    r"\s*(?:is|ir|:|=|ist|-)\s*\S{4,}"
+)
+# An SMTP reply ("535 5.7.139"), an enhanced status code ("5.7.60"), an Entra code.
+ERROR_CODE = re.compile(
+    r"(?i)(?<![\w.])(?:[245]\d\d[ -]\d\.\d{1,3}\.\d{1,3}|[45]\.\d\.\d{1,3}|AADSTS\d{5,})(?![\w])")
+_ERRORISH = re.compile(
+    r"(?i)(\b[245]\d\d[ -]\d\.\d{1,3}\.\d{1,3}\b|\b[45]\.\d\.\d{1,3}\b|AADSTS\d+|exception|"
+    r"error|failed|unable to|unsuccessful|denied|refused|timed? ?out|"
+    r"kļūd|kļud|klūd|kluda|kludas|ошибк|не удалось)"
+)
+WORD = re.compile(r"[0-9a-zа-яіїєґ]+(?:['.][0-9a-zа-яіїєґ]+)*")
+_CYRILLIC = re.compile(r"[а-яё]")
+_LETTER = re.compile(r"[a-zа-яё]")
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text``, map diacritics and "ё" away, unify quotes and collapse spaces."""
+    folded = unicodedata.normalize("NFKC", text).lower().translate(_FOLD)
+    folded = _BLANK_LINES.sub("\n", _SPACES.sub(" ", folded))
+    return folded.strip()
+
+
+def words(folded: str) -> list[str]:
+    """The words of a folded text (letters and digits; "5.7.139" and "don't" stay one word)."""
+    return WORD.findall(folded)
+
+
+def cyrillic_share(folded: str) -> float:
+    """The share of letters in ``folded`` that are Cyrillic (0 when it has none)."""
+    letters = len(_LETTER.findall(folded))
+    return len(_CYRILLIC.findall(folded)) / letters if letters else 0.0
+
+
+def find_address(text: str) -> str | None:
+    """Return the mailbox address in ``text`` when it is one we can put in PowerShell."""
+    for candidate in ADDRESS.findall(text or ""):
+        candidate = candidate.strip(".'")
+        try:
+            return validate_identity(candidate)
+        except InvalidIdentity:
+            continue
+    return None
+
+
+def without_addresses(text: str) -> str:
+    """``text`` with each address replaced by the word "address" (its dots are no clause ends)."""
+    return ADDRESS.sub(" address ", text) if "@" in text else text
+
+
+def contains_password(text: str) -> bool:
+    """True when a message looks like it shares a password (we refuse to keep it)."""
+    return _PASSWORD.search(text) is not None
+
+
+def looks_like_error(text: str) -> bool:
+    """True when a message reads like an error report rather than a chat answer."""
+    return _ERRORISH.search(text) is not None
+
+
+# A bare SMTP reply code ("error 535") or an Entra error number ("53003"), said beside error words.
+_BARE_CODE = re.compile(r"(?<![\w.])(?:[45]\d\d|\d{5,7})(?![\w.])")
+
+
+def names_a_bare_code(text: str) -> bool:
+    """True for "we get an error 535", "kļūda 53003": an error word and a bare code."""
+    return _BARE_CODE.search(text) is not None and looks_like_error(text)
+
+
+def has_error_code(text: str) -> bool:
+    """True when ``text`` holds an SMTP status, an enhanced status code or an Entra code."""
+    return ERROR_CODE.search(text) is not None
