@@ -24,7 +24,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -243,9 +243,28 @@ class LateTurns:
 
 TURN_LOCKS: web.AppKey[ConversationLocks] = web.AppKey("turn_locks")
 LATE_TURNS: web.AppKey[LateTurns] = web.AppKey("late_turns")
+LATE_PROBES: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("late_probes")
 HEALTH_TIMEOUT_SECONDS = 2.0
 HEALTH_CACHE: web.AppKey[dict[str, Any]] = web.AppKey("health_cache")
 HEALTH_TTL_SECONDS = 1.0
+
+
+async def answered_within(request: web.Request, check: Awaitable[bool], seconds: float) -> bool:
+    """``check``'s answer, or False if it has none within ``seconds``.
+
+    A check that is late is not cancelled and waited for (cancelling a statement
+    on a connection that no longer answers can itself take seconds): it ends on
+    its driver's own timeout, in the background.
+    """
+    task = asyncio.ensure_future(check)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if done:
+        return bool(task.result())
+    probes = request.app[LATE_PROBES]
+    probes.add(task)
+    task.add_done_callback(probes.discard)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, not logged
+    return False
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -253,16 +272,11 @@ async def healthz(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     # A read on every probe (cheap: an unreachable or closed store shows at once), and a
     # write at most once a second (a locked, read-only or deleted store shows within one).
-    try:  # a database that stopped answering is unhealthy now, not when its driver gives up
-        ok = await asyncio.wait_for(store.ping(), HEALTH_TIMEOUT_SECONDS)
-    except TimeoutError:
-        ok = False
+    # A database that stopped answering is unhealthy now, not when its driver gives up.
+    ok = await answered_within(request, store.ping(), HEALTH_TIMEOUT_SECONDS)
     cache = request.app[HEALTH_CACHE]
     if ok and time.monotonic() - cache.get("at", -1e9) > HEALTH_TTL_SECONDS:
-        try:
-            wrote = await asyncio.wait_for(store.can_write(), HEALTH_TIMEOUT_SECONDS)
-        except TimeoutError:
-            wrote = False
+        wrote = await answered_within(request, store.can_write(), HEALTH_TIMEOUT_SECONDS)
         cache.update(at=time.monotonic(), ok=wrote)
     ok = ok and bool(cache.get("ok", True))
     return web.json_response({"status": "ok" if ok else "store unreachable"},
@@ -293,6 +307,7 @@ def setup_routes(app: web.Application) -> None:
     """Register the bot's routes."""
     app[TURN_LOCKS] = ConversationLocks()
     app[LATE_TURNS] = LateTurns()
+    app[LATE_PROBES] = set()
     app.on_shutdown.append(app[LATE_TURNS].close)
     app[HEALTH_CACHE] = {}
     app.router.add_post("/api/messages", messages)
