@@ -342,3 +342,21 @@ def test_roster_entries_are_read_as_teams_sends_them(
 def test_an_answer_that_is_not_a_member_is_refused(body: Any) -> None:
     with pytest.raises(RosterUnavailable):
         Member.from_json(body)
+
+
+async def test_a_guest_the_staff_group_lists_is_staff_and_other_guests_are_not(
+    entra: tuple[FakeEntra, str], ca_file: str, http: aiohttp.ClientSession
+) -> None:
+    # The tenant says nothing about guests; the group is CLOUDEX's explicit list of people.
+    fake, base = entra
+    settings = Settings(app_id="bot-app-id", app_password="secret", app_tenant_id=HOME_TENANT,
+                        authority=base, graph_url=f"{base}/v1.0", staff_group_id=GROUP,
+                        staff_tenant_ids=(HOME_TENANT,), tls_ca_file=ca_file)
+    roster = FakeRoster({"29:listed": member("29:listed", role="guest"),
+                         "29:other": member("29:other", role="guest")})
+    directory = StaffDirectory(settings, http, AppGraphToken(settings),
+                               roster=roster)  # type: ignore[arg-type]
+    assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER, "29:listed"))
+    assert not await directory.is_staff(teams_activity(HOME_TENANT, OUTSIDER, "29:other"))
+    assert roster.calls == ["29:listed", "29:other"]
+    assert [r[0] for r in fake.graph_requests] == [MEMBER, OUTSIDER]
