@@ -121,17 +121,27 @@ class LocalConnector:
         self.members[user_id] = entry
         return entry
 
-    def join(self, activity: dict[str, Any], role: str = "user") -> None:
-        """Make the sender of ``activity`` a member (keeping an entry the test set up)."""
-        sender = activity.get("from") or {}
-        tenant = (activity.get("conversation") or {}).get("tenantId") or (
-            (activity.get("channelData") or {}).get("tenant") or {}).get("id")
-        if sender.get("id") and tenant:
-            entry = self.add_member(sender["id"], tenant, name=sender.get("name") or "Someone",
-                                    role=role, object_id=sender.get("aadObjectId"),
-                                    replace=False)
-            if "objectId" in entry and sender.get("aadObjectId"):
-                entry["objectId"] = sender["aadObjectId"]  # the same person, as Teams knows them
+    def join(self, activity: Any, role: str = "user") -> None:
+        """Make the sender of ``activity`` a member (keeping an entry the test set up).
+
+        Bodies the bad-input tests break on purpose are left alone.
+        """
+        def part(value: Any, key: str) -> dict[str, Any]:
+            found = value.get(key) if isinstance(value, dict) else None
+            return found if isinstance(found, dict) else {}
+
+        sender = part(activity, "from")
+        tenant = part(activity, "conversation").get("tenantId") or part(
+            part(activity, "channelData"), "tenant").get("id")
+        if isinstance(sender.get("id"), str) and sender["id"] and isinstance(tenant, str) \
+                and tenant:
+            name = sender.get("name") if isinstance(sender.get("name"), str) else ""
+            object_id = sender.get("aadObjectId")
+            object_id = object_id if isinstance(object_id, str) and object_id else None
+            entry = self.add_member(sender["id"], tenant, name=name or "Someone", role=role,
+                                    object_id=object_id, replace=False)
+            if "objectId" in entry and object_id:
+                entry["objectId"] = object_id  # the same person, as Teams knows them
 
     def lookups_of(self, member_id: str) -> list[RosterRequest]:
         """The roster calls the bot made for one person (member GETs only)."""
