@@ -207,7 +207,8 @@ class SupportBot(TeamsActivityHandler):
             if record.welcomed:
                 return None
             record.welcomed = True
-            return self.engine.welcome(record.snapshot)
+            # In the language of the customer's Teams (the locale) until they write or choose.
+            return self.engine.welcome(record.snapshot, activity.locale)
 
         result = await self.conversations.run_turn(
             self._key(activity), step, reference_of(activity)
