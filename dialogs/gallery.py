@@ -118,7 +118,7 @@ def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBu
         builders[f"fix-{cause_id}"] = functools.partial(
             cards.fix_card, cause_id=cause_id, facts=SAMPLE_FACTS, lang=lang)
     builders.update(handoff_builders(lang))
-    builders.update(check_builders())
+    builders.update(check_builders(lang))
     if lang == SOURCE_LANG:
         builders.update(staff_builders())
     return builders
