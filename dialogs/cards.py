@@ -297,7 +297,8 @@ def welcome_card(knowledge: Knowledge, *, lang: str = SOURCE_LANG,
         live_checks: True when sign-in is configured, so "Check my tenant" works.
     """
     tr = translator(lang)
-    abilities = [text(f"• {tr(ability)}", spacing="Small") for ability in messages.WELCOME_ABILITIES]
+    abilities = [text(f"• {tr(ability)}", spacing="Small")
+                 for ability in messages.WELCOME_ABILITIES]
     body = [
         text(tr(messages.WELCOME_TITLE), weight="Bolder", size="Large"),
         text(tr(messages.WELCOME_TEXT)),
@@ -352,7 +353,8 @@ def overview_card(knowledge: Knowledge, *, lang: str = SOURCE_LANG,
                 {"type": "Container", "id": element_id, "isVisible": False, "items": [
                     text(known.fill(row.solution, tr), spacing="Small"),
                     {"type": "ActionSet", "actions": [
-                        submit(tr(messages.SHOW_THE_FIX), {"msa": "show_fix", "cause": row.cause})]},
+                        submit(tr(messages.SHOW_THE_FIX),
+                               {"msa": "show_fix", "cause": row.cause})]},
                 ]},
             ]})
     body.append(_notice_short(tr))
@@ -834,18 +836,29 @@ def noted_text(knowledge: Knowledge, learned: Mapping[str, str], *,
 # ----- cards of the understanding layer (issue 17) --------------------------------------------
 def answer_card(knowledge: Knowledge, answer: Answer, kind: str, facts: Mapping[str, Any], *,
                 lang: str = SOURCE_LANG) -> Card:
-    """One short answer to a typed question, with its steps one press away."""
+    """One short answer to a typed question, with its steps one press away.
+
+    Args:
+        knowledge: The knowledge base.
+        answer: The answer, as in the English knowledge (translated here).
+        kind: The kind of question ("where", "is_safe", …): its own answer when it has one.
+        facts: The conversation's facts (the mailbox for the PowerShell).
+        lang: The conversation's language.
+    """
     tr = translator(lang)
-    body = [text(tr(answer.title), weight="Bolder"), text(tr(answer.for_kind(kind)))]
-    steps: list[dict[str, Any]] = [text(f"{i}. {tr(step)}", spacing="Small")
+    answer = localized(knowledge, lang).answers.get(answer.id, answer)
+    body = [text(answer.title, weight="Bolder"), text(answer.for_kind(kind))]
+    steps: list[dict[str, Any]] = [text(f"{i}. {step}", spacing="Small")
                                    for i, step in enumerate(answer.steps, start=1)]
     if answer.powershell:
         steps.append(text(tr(messages.POWERSHELL_AS_ADMIN), subtle=True))
         steps.append(code_block(powershell_lines(answer.powershell, identity_of(facts))))
-    actions: list[dict[str, Any]] = [{"type": "Action.ShowCard", "title": tr(messages.SHOW_THE_STEPS),
+    actions: list[dict[str, Any]] = [{"type": "Action.ShowCard",
+                                      "title": tr(messages.SHOW_THE_STEPS),
                                       "card": {"type": "AdaptiveCard", "body": steps}}]
     if answer.cause is not None and answer.cause in knowledge.cause_ids:
-        actions.append(submit(tr(messages.SHOW_THE_FIX), {"msa": "show_fix", "cause": answer.cause}))
+        actions.append(submit(tr(messages.SHOW_THE_FIX),
+                              {"msa": "show_fix", "cause": answer.cause}))
     return card(body, actions)
 
 

@@ -76,6 +76,7 @@ def is_customer_card(name: str) -> bool:
 
 
 def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBuilder]:
+    tr = translator(lang)
     builders: dict[str, CardBuilder] = {
         "welcome": lambda k: cards.welcome_card(k, lang=lang, live_checks=True),
         "welcome-no-sign-in": lambda k: cards.welcome_card(k, lang=lang),
@@ -105,6 +106,17 @@ def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBu
         "powershell-steps-only": lambda k: cards.fix_powershell_card(
             k.cause("wrong_endpoint"), SAMPLE_FACTS, lang=lang),
         "handoff-requested": lambda k: cards.handoff_requested_card(k, SAMPLE_FACTS, lang=lang),
+        # A typed question answered from the knowledge's "answers", its steps one press away.
+        "answer": lambda k: cards.answer_card(k, k.answers["smtp_auth"], "what", SAMPLE_FACTS,
+                                              lang=lang),
+        "answer-is-it-safe": lambda k: cards.answer_card(k, k.answers["security_defaults"],
+                                                         "is_safe", SAMPLE_FACTS, lang=lang),
+        # A reading below the confidence bar, asked back; a message not understood, re-asked.
+        "confirm": lambda k: cards.confirm_card(k, "mfa", "no", lang=lang),
+        "reask": lambda k: cards.reask_card(tr(messages.REASK), [
+            (tr(messages.START_GUIDED_CHECK), {"msa": "start"}),
+            (tr(messages.REASK_ERROR), {"msa": "paste_error"}),
+            (tr(messages.TALK_TO_A_PERSON), {"msa": "person"})]),
         "resolved": lambda k: cards.resolved_card(k, SAMPLE_FACTS, lang=lang),
     }
     for question in QUESTIONS:
