@@ -797,14 +797,44 @@ def _option_title(spec: Question, value: str) -> str:
     return next((o.title for o in spec.options if o.value == value), value)
 
 
+HANDOFF_STATUS = "handoff-status"
+"""The element of the request card that says where the request stands."""
+
+
 def handoff_requested_card(knowledge: Knowledge, facts: Mapping[str, Any], *,
-                           lang: str = SOURCE_LANG) -> Card:
-    """Acknowledge a request for a person."""
+                           lang: str = SOURCE_LANG, status: Sequence[str] = ()) -> Card:
+    """Acknowledge a request for a person: where it stands, and that the bot is still here.
+
+    Args:
+        knowledge: The knowledge base.
+        facts: The conversation's facts.
+        lang: The conversation's language.
+        status: What the handoff says about the request (asked, the place in the queue, the
+            support hours), already in ``lang``; without it, the flow's own acknowledgement.
+    """
     tr = translator(lang)
+    said = list(status) or [tr(messages.HANDOFF_REQUESTED)]
     body = [text(tr(messages.HANDOFF_TITLE), weight="Bolder", size="Medium"),
-            text(tr(messages.HANDOFF_REQUESTED)),
+            {"type": "Container", "id": HANDOFF_STATUS, "items": [text(line) for line in said]},
             text(tr(messages.HANDOFF_RESUME_HINT), subtle=True)]
     return card(body, [submit(tr(messages.CONTINUE_WITH_BOT), {"msa": "continue"})])
+
+
+def with_handoff_status(shown: Card, status: Sequence[str]) -> Card | None:
+    """The request card ``shown`` saying ``status`` where it said its own acknowledgement.
+
+    Returns:
+        A new card; None when ``shown`` is not the request card or ``status`` is empty.
+    """
+    body = shown.get("body")
+    if not status or not isinstance(body, list):
+        return None
+    for i, element in enumerate(body):
+        if isinstance(element, dict) and element.get("id") == HANDOFF_STATUS:
+            new_body = [*body[:i], {**element, "items": [text(line) for line in status]},
+                        *body[i + 1:]]
+            return {**shown, "body": new_body}
+    return None
 
 
 def resolved_card(knowledge: Knowledge, facts: Mapping[str, Any], *,

@@ -17,6 +17,7 @@ from typing import Any
 
 from dialogs import cards, messages
 from dialogs.flow import QUESTIONS
+from dialogs.handoff.phrases import queued
 from dialogs.handoff_cards import gallery_builders as handoff_builders
 from dialogs.i18n import LANGUAGES, SOURCE_LANG, translator
 from dialogs.knowledge import Knowledge, default_knowledge
@@ -105,7 +106,9 @@ def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBu
             k.cause("no_exchange_license"), SAMPLE_FACTS, lang=lang),
         "powershell-steps-only": lambda k: cards.fix_powershell_card(
             k.cause("wrong_endpoint"), SAMPLE_FACTS, lang=lang),
-        "handoff-requested": lambda k: cards.handoff_requested_card(k, SAMPLE_FACTS, lang=lang),
+        # As the customer sees it: the handoff's notice (their place in the queue) on the card.
+        "handoff-requested": lambda k: cards.handoff_requested_card(
+            k, SAMPLE_FACTS, lang=lang, status=[queued(1, tr)]),
         # A typed question answered from the knowledge's "answers", its steps one press away.
         "answer": lambda k: cards.answer_card(k, k.answers["smtp_auth"], "what", SAMPLE_FACTS,
                                               lang=lang),

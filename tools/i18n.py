@@ -56,6 +56,12 @@ def updated(lang: str, pot: Catalog) -> Catalog:
         catalog = Catalog(locale=lang, project="Mail Setup Assistant", version="1", fuzzy=False)
     catalog.update(pot, no_fuzzy_matching=False)
     catalog.obsolete.clear()  # removed texts go: the template is the whole truth
+    for message in catalog:
+        # The old English of a fuzzy entry helps its translator; once translated it is noise
+        # (and Babel reads a long one back as a comment, where it would stay for good).
+        message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
+        if not message.fuzzy:
+            message.previous_id = ()
     catalog.header_comment = f"# {lang} translations of Mail Setup Assistant.\n# {TRANSLATOR_NOTE}"
     return catalog
 
