@@ -188,6 +188,11 @@ class Known:
             value: A knowledge text (already translated) that may name known values.
             tr: The conversation's translator, for the stand-ins.
             in_path: True for a click-path step, where a stand-in reads ‹like this›.
+
+        In a sentence the mailbox's stand-in is a blank to fill in, ‹sending mailbox
+        address›: the address it stands for reads right in any sentence of any
+        language, where "the mailbox" would need another case ending in Latvian
+        and Russian ("no ‹…›", "с ‹…›") than the one a translation can give it.
         """
         if "{" not in value:
             return value
@@ -195,10 +200,12 @@ class Known:
         def stand_in(source: str) -> str:
             return f"‹{tr(source)}›" if in_path else tr(source)
 
+        mailbox = self.mailbox or (stand_in(messages.THE_MAILBOX) if in_path
+                                   else f"‹{tr(messages.SENDING_MAILBOX_ADDRESS)}›")
         return (value
                 .replace(IDENTITY, quote_literal(self.mailbox) if self.mailbox
                          else IDENTITY_PLACEHOLDER)
-                .replace(MAILBOX_PLACEHOLDER, self.mailbox or stand_in(messages.THE_MAILBOX))
+                .replace(MAILBOX_PLACEHOLDER, mailbox)
                 .replace("{domain}", self.domain or stand_in(messages.YOUR_DOMAIN))
                 .replace("{app_id}", self.app_id or "<Application (client) ID>"))
 
@@ -518,8 +525,7 @@ def _localized_cause(cause: Cause, lang: str) -> Cause:
 def forward_texts(cause: Cause, facts: Mapping[str, Any], lang: str) -> list[str]:
     """The text for the IT provider: in the customer's language, then in English below it."""
     known = Known.from_facts(facts)
-    english = known.fill(cause.forward_text, translator(SOURCE_LANG)).replace(
-        MAILBOX_PLACEHOLDER, messages.OUR_SENDING_MAILBOX)
+    english = known.fill(cause.forward_text, translator(SOURCE_LANG))
     if lang == SOURCE_LANG:
         return [english]
     tr = translator(lang)
@@ -759,7 +765,8 @@ def _summary_forward_action(
 
     def request(in_lang: str) -> list[str]:
         tr_here = translator(in_lang)
-        mailbox = Known.from_facts(facts).mailbox or tr_here(messages.OUR_SENDING_MAILBOX)
+        blank = f"‹{tr_here(messages.SENDING_MAILBOX_ADDRESS)}›"
+        mailbox = Known.from_facts(facts).mailbox or blank
         parts = [tr_here.format(messages.FORWARD_HELLO, mailbox=mailbox)]
         for number, finding in enumerate(findings, start=1):
             if number <= detailed:

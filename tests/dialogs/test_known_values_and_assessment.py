@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialogs import cards
+from dialogs import cards, messages
 from dialogs.assessment import OPEN_VALUES, assess
 from dialogs.engine import FlowEngine, TurnInput, TurnResult
 from dialogs.flow import QUESTIONS
@@ -282,3 +282,24 @@ def test_check_my_tenant_is_offered_only_when_sign_in_is_configured(
     assert not offers(plain.welcome(None).replies[0].card or {})
     signed = FlowEngine(knowledge, live_checks=True)
     assert offers(signed.welcome(None).replies[0].card or {})
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_an_unknown_address_is_a_blank_to_fill_in_that_reads_right_in_every_language(
+    knowledge: Knowledge, lang: str
+) -> None:
+    # "from the mailbox" would need another case ending in Latvian and Russian ("no
+    # pastkastes", "с ящика") than a translation can give a stand-in; a blank to fill in,
+    # ‹sending mailbox address›, reads right once the address is written in it.
+    blank = f"‹{translator(lang)(messages.SENDING_MAILBOX_ADDRESS)}›"
+    texts = [text for cause in knowledge.causes for text in cards.forward_texts(cause, {}, lang)]
+    assert all("{mailbox}" not in text and "{identity}" not in text for text in texts)
+    assert sum(blank in text for text in texts) >= 10
+    summary = json.dumps(cards.summary_card(knowledge, {"answers": {"mailbox": "unsure",
+                                                                      "license": "no"}},
+                                            lang=lang), ensure_ascii=False)
+    assert blank in summary
+    # Known, the address itself, everywhere.
+    known = [text for cause in knowledge.causes
+             for text in cards.forward_texts(cause, {"answers": {"mailbox": ADDRESS}}, lang)]
+    assert not any(blank in text for text in known)
