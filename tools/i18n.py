@@ -1,8 +1,9 @@
 """``make i18n``: bring the gettext catalogs up to date with the English texts.
 
 Reads every text a customer can read (:func:`dialogs.i18n.extract.source_texts`:
-dialogs/messages.py, the handoff's ``ToCustomer`` sentences, the knowledge's
-customer-facing fields, the diagnosis' follow-up questions), writes the template
+dialogs/messages.py, the handoff's ``ToCustomer`` sentences, the live checks'
+phrases, the knowledge's customer-facing fields, the diagnosis' follow-up
+questions), writes the template
 ``dialogs/i18n/catalogs/messages.pot`` and updates ``lv.po`` and ``ru.po`` with
 Babel: new texts arrive untranslated, changed ones fuzzy with the old
 translation as a starting point, removed ones are dropped. Then translate the
