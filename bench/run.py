@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
 ALL_TARGETS = ("floor", "sdk", "sdk-fast", "bot", "bot-pg")
 PACKAGES = ("aiohttp", "botbuilder-core", "botbuilder-integration-aiohttp", "msrest",
-            "transitions", "aiosqlite", "asyncpg", "psutil")
+            "transitions", "asyncpg", "psutil")
 MEMORY_BATCH = 500
 
 

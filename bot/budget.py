@@ -3,8 +3,10 @@
 The HTTP handler starts the clock when a request arrives; store retries and
 connector calls made inside the turn read what is left, and what would take
 longer continues after the answer (the reply's send in the background, a
-relay from the outbox). Outside a turn (a background sweep, the outbox
-worker) there is no deadline and callers use their own.
+relay from the outbox). Whatever does not read the clock (a store statement
+that hangs), the HTTP answer still goes out within ``ANSWER_WITHIN_SECONDS``.
+Outside a turn (a background sweep, the outbox worker) there is no deadline
+and callers use their own.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 TURN_BUDGET_SECONDS = 10.0
+# Whatever a turn still waits for (a store that stopped answering holds a statement for
+# its own 30 s), Teams gets an answer by then: 503 if the turn is not done, so it
+# delivers the activity again; the turn itself goes on and is not cut off mid-write.
+ANSWER_WITHIN_SECONDS = 12.0
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "msa_turn_deadline", default=None)
 

@@ -5,7 +5,10 @@ An extension sees every turn before the guided flow does and may take it
 it sees the flow's result afterwards (to escalate on "talk to a person", to
 start live checks); and it may answer invokes (message-extension queries,
 sign-in, "Take over" buttons). The default methods do nothing, so each
-extension only overrides what it needs.
+extension only overrides what it needs. Extensions decide and return effects
+(``TurnScope.plan``, :meth:`BotExtension.greeting`); the handler stores the
+turn and :mod:`bot.effects` carries them out (the live checks still send
+some of their own messages while they are being moved to that shape).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 from bot.conversation import ConversationRecord
 from bot.effects import TurnPlan, transcript_lines
 from bot.store.outbox import TurnWrites
+from dialogs.effects import Effect
 from dialogs.engine import TurnInput, TurnResult
 from dialogs.session import Reply
 
@@ -69,9 +73,14 @@ class BotExtension:
         """Answer an invoke activity, or return None to let others (and the flow) try."""
         return None
 
-    async def on_conversation_start(self, turn_context: TurnContext) -> bool:
-        """Return True to replace the greeting (e.g. in a staff or support channel)."""
-        return False
+    async def greeting(self, turn_context: TurnContext) -> list[Effect] | None:
+        """Effects that replace the customer welcome (staff in a team), or None to keep it.
+
+        Called while the greeting turn is decided, at most once per conversation
+        that was not greeted yet (and again if that turn is decided again on
+        fresh state), so it returns what to say instead of sending it.
+        """
+        return None
 
     async def on_event(self, turn_context: TurnContext) -> bool:
         """Return True when this extension handled an event activity (e.g. ``handoff.status``)."""

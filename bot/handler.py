@@ -2,7 +2,9 @@
 
 ``SupportBot`` maps each kind of activity to one domain call — a message or a
 card button to :meth:`dialogs.engine.FlowEngine.handle`, an install to
-:meth:`~dialogs.engine.FlowEngine.welcome` — and renders the replies. It
+:meth:`~dialogs.engine.FlowEngine.welcome` (or, for staff adding the app to a
+team, the handoff desk's hello) — stores the turn, and hands the replies and
+effects to :mod:`bot.effects`. It
 holds no per-conversation state in memory: everything goes through the
 conversation store, so any instance can take any turn.
 """
@@ -29,10 +31,12 @@ from bot.conversation import (
     conversation_key,
     reference_of,
 )
-from bot.effects import EffectRunner
+from bot.effects import EffectRunner, TurnPlan
 from bot.extensions import SCOPE, BotExtension, TurnScope
+from bot.identity import tenant_of
 from bot.render import join_notices, to_activities
 from bot.store.base import EtagConflict
+from bot.store.outbox import TurnWrites
 from dialogs.engine import FlowEngine, TurnInput, TurnResult
 
 __all__ = ["SupportBot", "reference_of", "without_bot_mention"]
@@ -196,25 +200,42 @@ class SupportBot(TeamsActivityHandler):
 
     # ----- internals ------------------------------------------------------------
     async def _welcome(self, turn_context: TurnContext) -> None:
-        for extension in self.extensions:
-            if await extension.on_conversation_start(turn_context):
-                return
+        """Greet a conversation once: staff adding the app to a team get the desk's hello.
+
+        Everyone else gets the customer welcome. Teams sends ``installationUpdate`` and ``conversationUpdate`` for one
+        install, and may deliver either again: the greeting is decided and
+        stored like a message turn (one read, one write, 503 when it cannot be
+        stored), and only the first of them greets.
+        """
         activity = turn_context.activity
+        reference = reference_of(activity)
+        tenant = tenant_of(activity)
 
-        def step(record: ConversationRecord) -> TurnResult | None:
-            # Teams sends installationUpdate and conversationUpdate for one install:
-            # greet once per conversation.
-            if record.welcomed:
-                return None
+        async def attempt(record: ConversationRecord) -> tuple[TurnPlan, TurnWrites]:
+            plan = TurnPlan()
+            record.reference = reference
+            if record.welcomed or record.has_seen(activity.id):
+                return plan, plan.writes
             record.welcomed = True
+            record.mark_seen(activity.id)
+            for extension in self.extensions:
+                greeting = await extension.greeting(turn_context)
+                if greeting is not None:
+                    plan.add(greeting, conversation_id=activity.conversation.id, tenant_id=tenant)
+                    return plan, plan.writes
             # In the language of the customer's Teams (the locale) until they write or choose.
-            return self.engine.welcome(record.snapshot, activity.locale)
+            result = self.engine.welcome(record.snapshot, activity.locale)
+            record.snapshot = result.snapshot
+            plan.replies.extend(result.replies)
+            return plan, plan.writes
 
-        result = await self.conversations.run_turn(
-            self._key(activity), step, reference_of(activity)
-        )
-        if result is not None:
-            await send_replies(turn_context, to_activities(result.replies))
+        plan, _, written = await self.conversations.transact(self._key(activity), attempt)
+        replies = to_activities(plan.replies)
+        plan.replies = []
+        if self.effects is not None:
+            await self.effects.after_commit(turn_context, plan, written.lanes, replies)
+        elif replies:
+            await send_replies(turn_context, replies)
 
     async def _run(self, turn_context: TurnContext, turn: TurnInput) -> TurnResult | None:
         """One message turn: one read, the decision, one write (with its rows), then the effects.
@@ -269,7 +290,7 @@ class SupportBot(TeamsActivityHandler):
                 _LOGGER.info("state conflict, recomputing turn",
                              extra={"conversation_key": key, "attempt": tries})
                 if taken is not None and not getattr(taken, "decides", False):
-                    # It answered already (staff tools, live checks): only remember the id.
+                    # It answered already (the live checks still send): only remember the id.
                     await self._remember(key, activity.id)
                     return None
             wait = random.uniform(0, pause)

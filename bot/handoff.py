@@ -26,17 +26,19 @@ from botbuilder.core import InvokeResponse, TurnContext
 
 from bot.conversation import ConversationRecord, conversation_key, reference_of
 from bot.effects import EffectRunner
-from bot.handoff_store import StoreTickets
 from bot.extensions import SCOPE, BotExtension, TurnScope
+from bot.handoff_store import StoreTickets
 from bot.identity import sender_of, tenant_of
 from bot.store.base import conversation_id_of
 from dialogs import handoff_cards as hc
+from dialogs.effects import Effect, Say
 from dialogs.engine import TurnInput, TurnResult
 from dialogs.handoff import phrases
 from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message, into_request_card
 from dialogs.handoff.policy import check_as_dict
 from dialogs.handoff.ports import ConversationState, Person
 from dialogs.i18n import language
+from dialogs.session import Reply
 from dialogs.support_hours import parse_support_hours
 from dialogs.understanding import contains_password
 
@@ -235,7 +237,8 @@ class HandoffExtension(BotExtension):
         activity = target.activity if isinstance(target, TurnContext) else None
         ref = reference_of(activity) if activity is not None else dict(target)
         ref.pop("activityId", None)
-        key = conversation_key(str(ref.get("channelId") or "unknown"), conversation_id_of(ref) or "")
+        key = conversation_key(str(ref.get("channelId") or "unknown"),
+                               conversation_id_of(ref) or "")
         name = str(_mapping(ref.get("user")).get("name") or "")
         tenant = str(_mapping(ref.get("conversation")).get("tenantId") or "").lower()
         check_dicts = [check_as_dict(c) for c in checks]
@@ -244,7 +247,8 @@ class HandoffExtension(BotExtension):
             state = self._state(record)
             ticket, effects = await self.desk.escalate(
                 customer=ref, customer_name=name, tenant_id=tenant, reason=reason, state=state,
-                facts=facts if facts is not None else _mapping((record.snapshot or {}).get("facts")),
+                facts=facts if facts is not None else _mapping(
+                    (record.snapshot or {}).get("facts")),
                 checks=check_dicts or self._last_checks(record), detail=detail, in_turn=False,
                 now=self.clock())
             self._keep(record, state)
@@ -298,22 +302,18 @@ class HandoffExtension(BotExtension):
         await self.runner.run(effects, turn_context, lanes=self.tickets.written_lanes())
         return True
 
-    async def on_conversation_start(self, turn_context: TurnContext) -> bool:
+    async def greeting(self, turn_context: TurnContext) -> list[Effect] | None:
         """In a team, greet staff with how to set up the desk; in the support channel, agents."""
         activity = turn_context.activity
         if not is_channel(activity) and not _mapping(activity.channel_data).get("team"):
-            return False
+            return None
         if not await self.staff.is_staff(activity):
-            return False
-        channel_id = channel_of(activity)
-        if await self.desk.is_support_channel(channel_id):
+            return None
+        if await self.desk.is_support_channel(channel_of(activity)):
             effects = await self.desk.register(self._channel_ref(activity), tenant_of(activity),
                                                announce=False)
-            await self.runner.run([*effects], turn_context)
-            await turn_context.send_activity(_text(phrases.CHANNEL_HELLO))
-        else:
-            await turn_context.send_activity(_text(phrases.TEAM_HELLO))
-        return True
+            return [*effects, Say(Reply(phrases.CHANNEL_HELLO))]
+        return [Say(Reply(phrases.TEAM_HELLO))]
 
     # ----- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -346,9 +346,3 @@ class HandoffExtension(BotExtension):
 def _invoke(kind: str, value: Any) -> InvokeResponse:
     return InvokeResponse(status=200, body={"statusCode": 200, "type": kind, "value": value})
 
-
-def _text(value: str) -> Any:
-    from bot.render import to_activity
-    from dialogs.session import Reply
-
-    return to_activity(Reply(value))

@@ -7,9 +7,14 @@ gets a 4xx with a short reason and never reaches the bot.
 Turns of one conversation run one at a time in an instance (a lock per
 conversation id), each within a 10 s budget (Teams waits 15 s), and a turn
 whose state could not be stored is answered 503 — Teams delivers it again —
-never 200. ``/healthz`` is 503 when the store cannot take a write (a small
+never 200; so is one still running after 12 s (a database that stopped
+answering), which is left to finish rather than cut off mid-write.
+``/healthz`` is 503 when the store cannot take a write (a small
 upsert, checked at most once a second), not only when it cannot be read.
-``/metrics`` with authentication on answers only a bearer ``METRICS_TOKEN``.
+``/metrics`` with authentication on answers only a bearer ``METRICS_TOKEN``
+(and nobody while it is unset); in local mode, where the bot only listens on
+loopback, it is open. Its ``msa_turns_total`` counts made-up activity types
+as ``other``, so no caller can grow it without bound.
 """
 
 from __future__ import annotations
@@ -19,20 +24,31 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from botbuilder.schema import ActivityTypes
 
 from bot import budget
-from bot.store.base import is_store_failure
-
 from bot.channel_auth import Unauthorized, authenticate
 from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, SETTINGS_KEY, STORE_KEY
+from bot.store.base import is_store_failure
 from bot.wire import activity_from_json
 
 _LOGGER = logging.getLogger(__name__)
+# The activity types the Bot Framework defines. Any other type a caller makes up is
+# counted as "other": a label value is a series in /metrics, and callers must not be
+# able to add series without bound.
+ACTIVITY_TYPES = frozenset(kind.value for kind in ActivityTypes)
+OTHER_TYPE = "other"
+
+
+def type_label(activity_type: object) -> str:
+    """The ``type`` label of ``msa_turns_total``: a known activity type, or ``other``."""
+    return activity_type if isinstance(activity_type, str) and activity_type in ACTIVITY_TYPES \
+        else OTHER_TYPE
 
 
 def bad_request(reason: str, status: int = 400) -> web.Response:
@@ -103,12 +119,29 @@ async def messages(request: web.Request) -> web.Response:
                      extra={"conversation_id": activity.conversation.id})
         return bad_request("unauthorized", status=401)
     started = time.perf_counter()
-    try:
+
+    async def turn() -> Any:
         with budget.turn_budget():
             async with request.app[TURN_LOCKS].hold(activity.conversation.id):
-                invoke_response = await adapter.process_activity(
+                return await adapter.process_activity(
                     authenticated, activity, request.app[BOT_KEY].on_turn
                 )
+
+    try:
+        running = asyncio.ensure_future(turn())
+        done, _ = await asyncio.wait({running}, timeout=budget.ANSWER_WITHIN_SECONDS)
+        if not done:
+            # Something the turn waits for does not answer (a stalled database). Teams must
+            # hear back within 15 s: not done is not stored, so 503, and Teams delivers it
+            # again. The turn is not cut off mid-write; if it lands after all, the redelivery
+            # finds it processed (and waits for it, as a turn of the same conversation).
+            request.app[LATE_TURNS].keep(running, activity.conversation.id)
+            _LOGGER.warning("turn not finished in %.0f s, answered 503",
+                            budget.ANSWER_WITHIN_SECONDS,
+                            extra={"conversation_id": activity.conversation.id})
+            return web.json_response({"error": "the bot could not finish this turn in time; "
+                                      "try again"}, status=503, headers={"Retry-After": "1"})
+        invoke_response = running.result()
     except PermissionError:
         return bad_request("unauthorized", status=401)
     except Exception as error:
@@ -121,7 +154,7 @@ async def messages(request: web.Request) -> web.Response:
                                  status=503, headers={"Retry-After": "1"})
     finally:
         registry = request.app[METRICS_KEY]
-        registry.inc("msa_turns_total", type=str(activity.type))
+        registry.inc("msa_turns_total", type=type_label(activity.type))
         registry.observe("msa_turn_seconds", time.perf_counter() - started)
     if invoke_response is None:
         return web.Response(status=200)
@@ -175,9 +208,63 @@ class ConversationLocks:
                 self._locks[conversation_id] = (lock, users - 1)
 
 
+class LateTurns:
+    """Turns answered 503 because they ran past the answer deadline, left to finish."""
+
+    def __init__(self) -> None:
+        """Start with none."""
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def keep(self, task: asyncio.Task[Any], conversation_id: str) -> None:
+        """Hold ``task`` until it ends, then log how it ended."""
+        self.tasks.add(task)
+
+        def ended(finished: asyncio.Task[Any]) -> None:
+            self.tasks.discard(finished)
+            error = None if finished.cancelled() else finished.exception()
+            if error is None:
+                _LOGGER.info("late turn finished", extra={"conversation_id": conversation_id})
+            elif is_store_failure(error):
+                _LOGGER.info("late turn not stored: %s", error,
+                             extra={"conversation_id": conversation_id})
+            else:
+                _LOGGER.warning("late turn failed", exc_info=error,
+                                extra={"conversation_id": conversation_id})
+
+        task.add_done_callback(ended)
+
+    async def close(self, app: web.Application) -> None:
+        """At shutdown: give late turns a moment, then stop them (nothing of theirs was acked)."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=5)
+        for task in list(self.tasks):
+            task.cancel()
+
+
 TURN_LOCKS: web.AppKey[ConversationLocks] = web.AppKey("turn_locks")
+LATE_TURNS: web.AppKey[LateTurns] = web.AppKey("late_turns")
+LATE_PROBES: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("late_probes")
+HEALTH_TIMEOUT_SECONDS = 2.0
 HEALTH_CACHE: web.AppKey[dict[str, Any]] = web.AppKey("health_cache")
 HEALTH_TTL_SECONDS = 1.0
+
+
+async def answered_within(request: web.Request, check: Awaitable[bool], seconds: float) -> bool:
+    """``check``'s answer, or False if it has none within ``seconds``.
+
+    A check that is late is not cancelled and waited for (cancelling a statement
+    on a connection that no longer answers can itself take seconds): it ends on
+    its driver's own timeout, in the background.
+    """
+    task = asyncio.ensure_future(check)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if done:
+        return bool(task.result())
+    probes = request.app[LATE_PROBES]
+    probes.add(task)
+    task.add_done_callback(probes.discard)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, not logged
+    return False
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -185,17 +272,22 @@ async def healthz(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     # A read on every probe (cheap: an unreachable or closed store shows at once), and a
     # write at most once a second (a locked, read-only or deleted store shows within one).
-    ok = await store.ping()
+    # A database that stopped answering is unhealthy now, not when its driver gives up.
+    ok = await answered_within(request, store.ping(), HEALTH_TIMEOUT_SECONDS)
     cache = request.app[HEALTH_CACHE]
     if ok and time.monotonic() - cache.get("at", -1e9) > HEALTH_TTL_SECONDS:
-        try:
-            wrote = await asyncio.wait_for(store.can_write(), 2.0)
-        except TimeoutError:
-            wrote = False
+        wrote = await answered_within(request, store.can_write(), HEALTH_TIMEOUT_SECONDS)
         cache.update(at=time.monotonic(), ok=wrote)
     ok = ok and bool(cache.get("ok", True))
     return web.json_response({"status": "ok" if ok else "store unreachable"},
                              status=200 if ok else 503)
+
+
+def bearer_token(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (the scheme in any case)."""
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -203,9 +295,9 @@ async def metrics(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS_KEY]
     if not settings.local_mode:
         # Authentication on: the counters tell who uses the bot; a token, or nothing.
-        given = request.headers.get("Authorization", "")
-        wanted = f"Bearer {settings.metrics_token}"
-        if not settings.metrics_token or not hmac.compare_digest(given.encode(), wanted.encode()):
+        given = bearer_token(request.headers.get("Authorization", ""))
+        wanted = settings.metrics_token
+        if not wanted or given is None or not hmac.compare_digest(given.encode(), wanted.encode()):
             return bad_request("unauthorized", status=401)
     body, content_type = request.app[METRICS_KEY].exposition(request.headers.get("Accept"))
     return web.Response(body=body, headers={"Content-Type": content_type})
@@ -214,6 +306,9 @@ async def metrics(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     """Register the bot's routes."""
     app[TURN_LOCKS] = ConversationLocks()
+    app[LATE_TURNS] = LateTurns()
+    app[LATE_PROBES] = set()
+    app.on_shutdown.append(app[LATE_TURNS].close)
     app[HEALTH_CACHE] = {}
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)

@@ -74,6 +74,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 3978
     storage_url: str = DEFAULT_STORAGE_URL
+    # Days transcripts, audit rows, closed tickets and sign-in leftovers are kept.
+    retention_days: int = 90
     log_level: str = "INFO"
     max_request_bytes: int = 256 * 1024
     # Where Bot Framework tokens are checked; overridable so tests can sign their own.
@@ -152,6 +154,7 @@ class Settings:
             host=env.get("HOST", "").strip() or "127.0.0.1",
             port=_int(env, "PORT", 3978),
             storage_url=env.get("STORAGE_URL", "").strip() or DEFAULT_STORAGE_URL,
+            retention_days=_int(env, "RETENTION_DAYS", 90),
             log_level=env.get("LOG_LEVEL", "").strip().upper() or "INFO",
             max_request_bytes=_int(env, "MAX_REQUEST_BYTES", 256 * 1024),
             openid_metadata_url=env.get("BOT_OPENID_METADATA", "").strip(),
@@ -230,6 +233,8 @@ class Settings:
                     "make one with: python -c 'from cryptography.fernet import Fernet; "
                     "print(Fernet.generate_key().decode())'"
                 ) from exc
+        if self.retention_days < 1:
+            raise SettingsError(f"RETENTION_DAYS must be 1 or more, got {self.retention_days}")
         if self.check_runs_per_hour < 0:
             raise SettingsError("CHECK_RUNS_PER_HOUR must be 0 or more")
         if self.handoff_protocol not in {"relay", "handoff-events"}:

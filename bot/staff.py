@@ -5,8 +5,14 @@ Who is staff is decided in one place for every feature: :mod:`bot.identity`
 tool: their "kb smtp" goes to the guided flow like any other message, and
 their compose-box search gets a short "staff only" message and no results.
 
-The commands and cards themselves are pure (:mod:`dialogs.staff`); this module
-only decides who may use them, reads the store and sends the replies.
+The commands and cards themselves are a pure desk (:mod:`dialogs.staff`); this
+module is its thin adapter: it asks the one staff rule, reads what a command
+needs from the store (the common topics, the audit rows of ``stats``), and
+hands the desk's effects to the turn: a command's replies join the turn's
+reply and are sent by :mod:`bot.effects` once the turn is stored, like every
+other reply (so a staff turn is one read and one write of the conversation,
+is answered 503 when it cannot be stored, and never holds Teams' request for a
+slow connector).
 """
 
 from __future__ import annotations
@@ -31,18 +37,17 @@ from botbuilder.schema.teams import (
 )
 
 from bot.auth import MICROSOFT_AUTHORITY_HOSTS
-from bot.extensions import BotExtension
+from bot.effects import EffectRunner
+from bot.extensions import SCOPE, BotExtension, TurnScope
 from bot.identity import StaffDirectory, tenant_of
-from bot.metrics import Metrics
-from bot.render import ADAPTIVE_CARD, to_activities
+from bot.render import ADAPTIVE_CARD
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.base import AuditRepository, Clock, utc_now
 from bot.tls import requests_session
 from dialogs.engine import FlowEngine, TurnInput
 from dialogs.knowledge import Knowledge
-from dialogs.session import Reply
-from dialogs.staff import STAFF_COMMANDS, STAFF_ONLY, StaffCommand, StaffTools, parse_command
+from dialogs.staff import STAFF_COMMANDS, StaffCommand, StaffContext, StaffTools, parse_command
 
 
 class StaffServices(Protocol):
@@ -52,8 +57,8 @@ class StaffServices(Protocol):
     http: aiohttp.ClientSession
     engine: FlowEngine
     store: Store
-    metrics: Metrics
     staff: StaffDirectory
+    effects: EffectRunner
 
 
 _LOGGER = logging.getLogger(__name__)
@@ -168,8 +173,11 @@ def query_of(value: Any) -> tuple[str, str, int, int]:
 class StaffExtension(BotExtension):
     """Runs staff commands before the flow and answers the knowledge search box."""
 
+    # It returns effects and sends nothing itself: a turn may be decided again on fresh state.
+    decides = True
+
     def __init__(self, knowledge: Knowledge, directory: StaffDirectory, audit: AuditRepository,
-                 metrics: Metrics | None = None, clock: Clock = utc_now,
+                 effects: EffectRunner | None = None, clock: Clock = utc_now,
                  tools: StaffTools | None = None) -> None:
         """Wire the staff tools.
 
@@ -177,14 +185,14 @@ class StaffExtension(BotExtension):
             knowledge: the knowledge base.
             directory: decides who is staff.
             audit: the audit log (statistics and the common topics).
-            metrics: where staff command counts go.
+            effects: runs the compose-box search's effects (its count); None drops them.
             clock: the current UTC time (statistics).
             tools: the pure staff tools (built from ``knowledge`` when omitted).
         """
         self.tools = tools if tools is not None else StaffTools(knowledge)
         self.directory = directory
         self.audit = audit
-        self.metrics = metrics
+        self.effects = effects
         self.clock = clock
         self._popularity: Mapping[str, int] = {}
         self._popularity_until = 0.0
@@ -193,7 +201,7 @@ class StaffExtension(BotExtension):
     def from_services(cls, services: StaffServices) -> StaffExtension:
         """Build the extension from the bot's services (:func:`bot.features.build_extensions`)."""
         return cls(services.engine.knowledge, services.staff, services.store.audit,
-                   services.metrics)
+                   services.effects)
 
     async def popularity(self) -> Mapping[str, int]:
         """Diagnoses per cause over the last 30 days, cached for five minutes."""
@@ -207,27 +215,26 @@ class StaffExtension(BotExtension):
         self._popularity_until = time.monotonic() + POPULARITY_TTL_SECONDS
         return self._popularity
 
-    async def run(self, command: StaffCommand) -> list[Reply]:
-        """Answer one staff command (reading the audit log for those registered to need it)."""
-        popularity = await self.popularity()
+    async def context_for(self, command: StaffCommand) -> StaffContext:
+        """What ``command`` needs from the store: the common topics (and audit rows for stats)."""
         spec = STAFF_COMMANDS[command.name]
         rows = await self.audit.recent(limit=STATS_ROW_LIMIT) if spec.reads_audit else ()
-        return self.tools.run(command, popularity=popularity, audit_rows=rows, now=self.clock())
+        return StaffContext(await self.popularity(), rows, self.clock())
 
     async def before_turn(self, turn_context: TurnContext, turn: TurnInput) -> bool:
         """Take typed staff commands from staff; everyone else's text goes to the flow."""
         if not turn.text:
             return False
+        activity = turn_context.activity
         command = parse_command(turn.text)
-        if command is None or not await self.directory.is_staff(turn_context.activity):
+        if command is None or not await self.directory.is_staff(activity):
             return False
-        replies = await self.run(command)
+        effects = self.tools.answer(command, await self.context_for(command))
+        scope: TurnScope = turn_context.turn_state[SCOPE]
+        scope.plan.add(effects, conversation_id=activity.conversation.id,
+                       tenant_id=tenant_of(activity))
         _LOGGER.info("staff command", extra={
-            "command": command.name,
-            "conversation_id": turn_context.activity.conversation.id})
-        if self.metrics is not None:
-            self.metrics.inc("msa_staff_commands_total", command=command.name)
-        await turn_context.send_activities(to_activities(replies))
+            "command": command.name, "conversation_id": activity.conversation.id})
         return True
 
     async def on_invoke(self, turn_context: TurnContext) -> InvokeResponse | None:
@@ -238,21 +245,19 @@ class StaffExtension(BotExtension):
         command_id, query, skip, count = query_of(activity.value)
         if command_id != SEARCH_COMMAND:
             return None
-        if not await self.directory.is_staff(activity):
-            body = MessagingExtensionResponse(compose_extension=MessagingExtensionResult(
-                type="message", text=STAFF_ONLY))
-            return InvokeResponse(status=200, body=body.serialize())
-        items = self.tools.compose_items(query, limit=skip + count,
-                                         popularity=await self.popularity())[skip:]
-        attachments = [
-            MessagingExtensionAttachment(
-                content_type=ADAPTIVE_CARD, content=item.card,
-                preview=Attachment(content_type=THUMBNAIL_CARD,
-                                   content={"title": item.title, "text": item.preview}))
-            for item in items
-        ]
-        if self.metrics is not None:
-            self.metrics.inc("msa_staff_commands_total", command="search")
-        body = MessagingExtensionResponse(compose_extension=MessagingExtensionResult(
-            type="result", attachment_layout="list", attachments=attachments))
+        staff = await self.directory.is_staff(activity)
+        answer = self.tools.compose(query, staff=staff, skip=skip, count=count,
+                                    popularity=await self.popularity() if staff else None)
+        if self.effects is not None:
+            await self.effects.run(answer.effects, conversation_id=activity.conversation.id)
+        if answer.message is not None:
+            result = MessagingExtensionResult(type="message", text=answer.message)
+        else:
+            result = MessagingExtensionResult(type="result", attachment_layout="list", attachments=[
+                MessagingExtensionAttachment(
+                    content_type=ADAPTIVE_CARD, content=item.card,
+                    preview=Attachment(content_type=THUMBNAIL_CARD,
+                                       content={"title": item.title, "text": item.preview}))
+                for item in answer.items])
+        body = MessagingExtensionResponse(compose_extension=result)
         return InvokeResponse(status=200, body=body.serialize())

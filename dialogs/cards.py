@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,22 @@ def code_block(lines: Sequence[str]) -> dict[str, Any]:
         "startLineNumber": 1,
         "fallback": {"type": "TextBlock", "text": fallback, "fontType": "Monospace", "wrap": True},
     }
+
+
+def verbatim(value: str, *, label: str = "") -> dict[str, Any]:
+    """Words the bot did not write (a pasted error), shown exactly as written, in monospace.
+
+    A RichTextBlock's TextRuns never read markdown (unlike a TextBlock or a
+    Fact), so ``**``, ``_`` or ``[x](y)`` in someone's text show as typed on
+    every Teams client, with no escaping to get right. Control and format
+    characters (bidi overrides, zero-width) are dropped.
+    """
+    shown = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    inlines: list[dict[str, Any]] = []
+    if label:
+        inlines.append({"type": "TextRun", "text": label, "isSubtle": True, "size": "Small"})
+    inlines.append({"type": "TextRun", "text": shown, "fontType": "Monospace", "size": "Small"})
+    return {"type": "RichTextBlock", "inlines": inlines}
 
 
 def submit(title: str, data: Mapping[str, Any], *, style: str | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dialogs.cards import Card, card, heading, submit, text
+from dialogs.cards import Card, card, heading, submit, text, verbatim
 from dialogs.handoff.phrases import ToCustomer, inert, name_of
 from dialogs.i18n import LANGUAGE_NAMES_EN, SOURCE_LANG, language, translator
 from dialogs.knowledge import Knowledge
@@ -195,17 +195,19 @@ def thread_card(ticket: Mapping[str, Any], *, note: str | None = None) -> Card:
     company = str(summary.get("company") or "")
     tenant = str(ticket.get("tenant_id") or "")
     if company or tenant:
-        parts = (company, tenant and f"tenant {tenant}")
+        parts = (inert(company), tenant and f"tenant {inert(tenant)}")
         facts.append({"title": "Company / tenant", "value": " · ".join(p for p in parts if p)})
     if summary.get("mailbox"):
         facts.append({"title": "Mailbox", "value": inert(str(summary["mailbox"]))})
-    facts.append({"title": "Why", "value": str(summary.get("reason_text") or "Asked for a person")})
+    facts.append({"title": "Why",
+                  "value": inert(str(summary.get("reason_text") or "Asked for a person"))})
     facts.append({"title": "Since", "value": _clock(ticket.get("created_at"))})
     facts.append({"title": "Ticket", "value": ticket_id})
     body.append({"type": "FactSet", "facts": facts})
     if summary.get("last_error"):
+        # The customer's own paste: shown exactly as written, never as markdown.
         body.append(heading("Last error"))
-        body.append(text(f"`{str(summary['last_error']).replace('`', chr(39))}`", size="Small"))
+        body.append(verbatim(str(summary["last_error"])))
     diagnosis = summary.get("diagnosis")
     if isinstance(diagnosis, Mapping):
         body.append(heading("Diagnosis"))
@@ -217,7 +219,7 @@ def thread_card(ticket: Mapping[str, Any], *, note: str | None = None) -> Card:
     if answers:
         body.append(heading("Answers so far"))
         body.append({"type": "FactSet",
-                     "facts": [{"title": str(label), "value": str(value)}
+                     "facts": [{"title": inert(str(label)), "value": inert(str(value))}
                                for label, value in answers]})
     checks = summary.get("checks") or []
     if checks:
@@ -283,7 +285,7 @@ def queue_card(tickets: Sequence[Mapping[str, Any]], now: datetime) -> Card:
         body.append({"type": "Container", "separator": True, "items": [
             text(f"{place}. **{name_of(str(ticket.get('customer_name') or ''), 'A customer')}**"
                  + (f" ({company})" if company else "") + waited),
-            text(f"{summary.get('reason_text') or 'Asked for a person'} · "
+            text(f"{inert(str(summary.get('reason_text') or 'Asked for a person'))} · "
                  f"{language_name(summary)} · ticket {ticket['id']}", subtle=True, spacing="None"),
         ]})
     body.append(text("Press **Take over** on the ticket's card in its thread.", subtle=True))

@@ -1,11 +1,15 @@
 """Staff tools as data in, cards out: ``kb``, ``ps``, ``diagnose``, ``explain``, ``stats``.
 
 CLOUDEX support and sales staff type these in any chat with the bot (the bot
-decides who is staff; see ``bot/staff.py``). Everything here is pure: the bot
-passes the command text, and for ``stats`` the audit rows it read, and sends
-the replies back. Every fix shown is :func:`dialogs.cards.fix_card`, the card
-customers get, and a typed address only reaches PowerShell through
-:func:`dialogs.powershell.render` (validated, single-quoted).
+decides who is staff, in one place: ``bot/identity.py``). Everything here is
+pure, a *desk* like the handoff's: the bot passes the command text, and for
+``stats`` the audit rows it read; :meth:`StaffTools.answer` returns effects
+(:mod:`dialogs.effects`: the replies as ``Say``, one ``Count``), which the bot
+runs with the turn, after its state is stored; :meth:`StaffTools.compose`
+answers the compose-box search. Every fix shown is
+:func:`dialogs.cards.fix_card`, the card customers get, and a typed address
+only reaches PowerShell through :func:`dialogs.powershell.render` (validated,
+single-quoted).
 
 Commands (case-insensitive, an optional leading "/") are registered in one
 place each: the :func:`staff_command` decorator on their handler in
@@ -29,9 +33,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from dialogs import cards
-from dialogs.cards import Card, card, code_section, heading, submit, text, topic_item
+from dialogs.cards import Card, card, code_section, heading, submit, text, topic_item, verbatim
 from dialogs.chart import bar_chart_png, can_draw, data_uri
 from dialogs.diagnosis import Diagnoser, Diagnosis, diagnoser_for
+from dialogs.effects import Count, Effect, Say
 from dialogs.flow import QUESTIONS
 from dialogs.knowledge import UNKNOWN_CAUSE, Knowledge
 from dialogs.powershell import InvalidIdentity, render, validate_identity
@@ -67,6 +72,8 @@ ASK_DIAGNOSE = ("Paste the error after the word, for example "
 ASK_EXPLAIN = "Which cause? Type `explain <cause id>`, for example `explain security_defaults`."
 BAD_DAYS = "Type `stats` or `stats <days>` with a whole number of days from 1 to {max}."
 STAFF_ONLY = "Search is only available to CLOUDEX staff."
+METRIC = "msa_staff_commands_total"
+"""The counter of staff commands (label ``command``: a registered name, or ``search``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,7 +489,8 @@ def diagnosis_card(knowledge: Knowledge, diagnosis: Diagnosis) -> Card:
     header: list[dict[str, Any]] = [text(
         f"Diagnosis · {best.confidence:.0%} sure", subtle=True, size="Small")]
     if best.evidence:
-        header.append(text(f"Matched: `{best.evidence}`", subtle=True, size="Small"))
+        # Words from the pasted text: shown as written (a customer may have crafted them).
+        header.append(verbatim(best.evidence, label="Matched: "))
     alternatives: list[tuple[str, str]] = []
     if diagnosis.follow_up is not None:
         header.append(text(f"Ask the customer: {diagnosis.follow_up.question}",
@@ -694,6 +702,21 @@ class ComposeItem:
     card: Card
 
 
+@dataclass(frozen=True, slots=True)
+class ComposeAnswer:
+    """The compose-box search's answer: results to list, or a message instead; and its effects.
+
+    Attributes:
+        items: the results, best first (empty with a ``message``).
+        message: a line Teams shows instead of results (for someone who is not staff).
+        effects: what to record (the search's count).
+    """
+
+    items: tuple[ComposeItem, ...] = ()
+    message: str | None = None
+    effects: tuple[Effect, ...] = ()
+
+
 class StaffTools:
     """The staff commands over one knowledge base (search and diagnosis built once)."""
 
@@ -802,6 +825,39 @@ class StaffTools:
         if spec is None or spec.handler is None:
             raise ValueError(f"unknown staff command {command.name!r}")
         return spec.handler(self, command, StaffContext(popularity, audit_rows, now))
+
+    def answer(self, command: StaffCommand, context: StaffContext) -> list[Effect]:
+        """What a staff member's typed command does: its replies in this chat, and one count.
+
+        Args:
+            command: the parsed command (the caller established the sender is staff).
+            context: what the command may need (popularity, audit rows, the time).
+
+        Returns:
+            ``Say`` per reply, in order, then ``Count`` of the command.
+        """
+        replies = self.run(command, popularity=context.popularity,
+                           audit_rows=context.audit_rows, now=context.now)
+        return [*(Say(reply) for reply in replies), Count(METRIC, {"command": command.name})]
+
+    def compose(self, query: str, *, staff: bool, skip: int = 0, count: int = 25,
+                popularity: Mapping[str, int] | None = None) -> ComposeAnswer:
+        """Answer the compose-box search: fix cards for staff, a "staff only" line for others.
+
+        Args:
+            query: what was typed in the compose box (may be empty: the common topics).
+            staff: whether the one staff rule says the sender is staff.
+            skip: results to leave out (Teams pages with it).
+            count: at most this many results after ``skip``.
+            popularity: diagnoses per cause, for the common topics.
+
+        Returns:
+            The answer; someone who is not staff gets no result and nothing is counted.
+        """
+        if not staff:
+            return ComposeAnswer(message=STAFF_ONLY)
+        items = self.compose_items(query, limit=skip + count, popularity=popularity)[skip:]
+        return ComposeAnswer(tuple(items), effects=(Count(METRIC, {"command": "search"}),))
 
     def compose_items(self, query: str, *, limit: int = 10,
                       popularity: Mapping[str, int] | None = None) -> list[ComposeItem]:

@@ -27,7 +27,7 @@ async def test_a_plain_turn_is_one_read_and_one_write(
     query, run = db.query, db.run
 
     async def counted_query(sql: str, *args: Any, **kwargs: Any) -> Any:
-        calls.append(sql.split()[0].upper())
+        calls.append("READ" if sql.split()[0].upper() == "SELECT" else "WRITE")
         return await query(sql, *args, **kwargs)
 
     async def counted_run(job: Any, *args: Any, **kwargs: Any) -> Any:

@@ -1,8 +1,10 @@
 """Persistence: conversation state behind botbuilder's ``Storage``, plus the bot's records.
 
-PostgreSQL support (asyncpg) is imported only when a ``postgresql://`` URL is
-opened. ``open_store(settings.storage_url)`` opens the configured backend and returns a
-``Store``:
+The SQL is written once (``state``, ``records``, ``outbox``, ``migrations``)
+over a small dialect layer (``dialect``); ``sqlite`` and ``postgres`` run it on
+their drivers' public APIs. PostgreSQL support (asyncpg) is imported only when
+a ``postgresql://`` URL is opened. ``open_store(settings.storage_url)`` opens
+the configured backend and returns a ``Store``:
 
 * ``sqlite:///relative/path`` (relative to the project root) or
   ``sqlite:////absolute/path``: the embedded default, one file, WAL mode;
@@ -34,7 +36,11 @@ from .base import (
     TranscriptRepository,
     utc_now,
 )
+from .dialect import Database
+from .outbox import Turns
+from .records import Audit, KeyValue, Tickets, Transcripts
 from .sqlite import MEMORY, SqliteDatabase, SqliteStorage
+from .state import SqlStorage
 
 __all__ = [
     "AuditEvent",
@@ -42,15 +48,15 @@ __all__ = [
     "ClaimResult",
     "EtagConflict",
     "KeyValueRepository",
+    "SqliteDatabase",
+    "SqliteStorage",
+    "Store",
+    "StoreError",
     "Ticket",
     "TicketRepository",
     "TicketStatus",
     "TranscriptEntry",
     "TranscriptRepository",
-    "SqliteDatabase",
-    "SqliteStorage",
-    "Store",
-    "StoreError",
     "open_store",
     "postgres_options",
     "redact_url",
@@ -137,52 +143,24 @@ async def open_store(storage_url: str, *, clock: Clock = utc_now, **options: Any
     Raises:
         ValueError: For an unsupported URL.
     """
+    db: Database
     if storage_url == "memory://" or storage_url.startswith("sqlite:///"):
-        from .sqlite_records import SqliteAudit, SqliteKeyValue, SqliteTickets, SqliteTranscripts
-
-        from .outbox import SqliteTurns
-
         db = SqliteDatabase(sqlite_path_from_url(storage_url), **options)
-        await db.open()
-        return Store(
-            state=SqliteStorage(db),
-            tickets=SqliteTickets(db, clock),
-            transcripts=SqliteTranscripts(db, clock),
-            audit=SqliteAudit(db, clock),
-            kv=SqliteKeyValue(db, clock),
-            ping=db.ping,
-            close=db.close,
-            url=redact_url(storage_url),
-            turns=SqliteTurns(db, clock),
-        )
-    if storage_url.startswith(("postgresql://", "postgres://")):
+    elif storage_url.startswith(("postgresql://", "postgres://")):
         if find_spec("asyncpg") is None:  # the "postgres" extra
             raise ValueError("a postgresql:// STORAGE_URL needs asyncpg: "
                              "pip install 'mail-setup-assistant[postgres]'")
-        from .outbox import PostgresTurns
-        from .postgres import PostgresDatabase, PostgresStorage
-        from .postgres_records import (
-            PostgresAudit,
-            PostgresKeyValue,
-            PostgresTickets,
-            PostgresTranscripts,
-        )
+        from .postgres import PostgresDatabase
 
         dsn, url_options = postgres_options(storage_url)
-        pg = PostgresDatabase(dsn, **{**url_options, **options})
-        await pg.open()
-        return Store(
-            state=PostgresStorage(pg),
-            tickets=PostgresTickets(pg, clock),
-            transcripts=PostgresTranscripts(pg, clock),
-            audit=PostgresAudit(pg, clock),
-            kv=PostgresKeyValue(pg, clock),
-            ping=pg.ping,
-            close=pg.close,
-            url=redact_url(storage_url),
-            turns=PostgresTurns(pg, clock),
+        db = PostgresDatabase(dsn, **{**url_options, **options})
+    else:
+        raise ValueError(
+            "STORAGE_URL must be sqlite:///relative/path, sqlite:////absolute/path, "
+            f"postgresql://… or memory://, got {redact_url(storage_url)!r}"
         )
-    raise ValueError(
-        "STORAGE_URL must be sqlite:///relative/path, sqlite:////absolute/path, "
-        f"postgresql://… or memory://, got {redact_url(storage_url)!r}"
-    )
+    await db.open()
+    return Store(state=SqlStorage(db, clock=clock), tickets=Tickets(db, clock),
+                 transcripts=Transcripts(db, clock), audit=Audit(db, clock),
+                 kv=KeyValue(db, clock), ping=db.ping, close=db.close,
+                 url=redact_url(storage_url), turns=Turns(db, clock), db=db)

@@ -20,9 +20,13 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from botbuilder.core import Storage
+
+if TYPE_CHECKING:
+    from .dialect import Database
+    from .outbox import Turns
 
 TicketStatus = Literal["waiting", "taken", "closed"]
 TICKET_STATUSES: tuple[TicketStatus, ...] = ("waiting", "taken", "closed")
@@ -370,6 +374,8 @@ class Store:
         transcripts: Relayed messages.
         audit: The audit log and its statistics.
         kv: Key-value settings.
+        turns: A turn's writes in one transaction, the outbox, the handoff transitions.
+        db: The database under all of them.
         url: The storage URL with any password removed (safe to log).
     """
 
@@ -381,10 +387,11 @@ class Store:
         transcripts: TranscriptRepository,
         audit: AuditRepository,
         kv: KeyValueRepository,
+        turns: Turns,
+        db: Database,
         ping: Callable[[], Awaitable[None]],
         close: Callable[[], Awaitable[None]],
         url: str = "",
-        turns: Any = None,
     ) -> None:
         """Bundle the parts of one opened backend.
 
@@ -394,11 +401,12 @@ class Store:
             transcripts: Transcript repository.
             audit: Audit repository.
             kv: Key-value repository.
+            turns: Turn writes, the outbox and the handoff transitions
+                (``bot.store.outbox.Turns``).
+            db: The database all of them use (for jobs such as retention).
             ping: Coroutine function that raises when the database is unreachable.
             close: Coroutine function releasing the connection or pool.
             url: Redacted storage URL, for logs.
-            turns: Turn writes, the outbox and the handoff transitions
-                (``bot.store.outbox.SqliteTurns`` or ``PostgresTurns``).
         """
         self.state = state
         self.tickets = tickets
@@ -406,6 +414,7 @@ class Store:
         self.audit = audit
         self.kv = kv
         self.turns = turns
+        self.db = db
         self.url = url
         self._ping = ping
         self._close = close
@@ -431,7 +440,7 @@ class Store:
         Returns:
             True when it was stored, False otherwise (locked, read-only, unreachable, removed).
         """
-        if self._closed or self.turns is None:
+        if self._closed:
             return False
         try:
             await self.turns.probe_write()

@@ -37,7 +37,10 @@ import math
 from collections.abc import Callable, Mapping
 from enum import Enum
 from functools import partial
-from json.encoder import c_make_encoder, encode_basestring
+from json.encoder import (  # type: ignore[attr-defined]  # the C encoder is not in typeshed
+    c_make_encoder,
+    encode_basestring,
+)
 from typing import Any
 
 import orjson

@@ -1,4 +1,4 @@
-"""A turn's writes in one transaction, the outbox, and the handoff's decisive moments, on both backends.
+"""A turn's writes in one transaction, the outbox, and the handoff's decisive moments.
 
 Three things must be all-or-nothing with each other:
 
@@ -23,20 +23,29 @@ Three things must be all-or-nothing with each other:
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from .base import EtagConflict, StoreError, Ticket, TranscriptEntry, conversation_id_of, redact
+from .base import Clock, EtagConflict, StoreError, Ticket, TranscriptEntry, conversation_id_of
 from .codec import clean_text, dumps_value, loads
-
-if TYPE_CHECKING:
-    import asyncpg
-
-    from .postgres import PostgresDatabase
-    from .sqlite import SqliteDatabase
+from .dialect import Database, Dialect, Row, Tx
+from .records import (
+    CLAIM_TICKET,
+    CLOSE_TICKET,
+    INSERT_AUDIT,
+    INSERT_TRANSCRIPT,
+    TICKET_BY_ID,
+    TICKET_COLUMNS,
+    TRANSCRIPT_COLUMNS,
+    UPSERT_KV,
+    audit_params,
+    entry_of,
+    optional_text,
+    ticket_of,
+)
+from .state import prepare_changes, save_items
 
 OutboxKind = Literal["send", "thread"]
 PROBE_KEY = "health/write-probe"
@@ -144,443 +153,218 @@ class Transition:
     lanes: tuple[str, ...] = ()
 
 
-def _dump_message(message: OutboxMessage) -> tuple[str, str, str, str, str | None, str | None]:
+# ----- the SQL, once for both databases ------------------------------------------------------
+_OUTBOX_COLUMNS = ("id, lane, kind, target, activities, ticket_id, on_fail, attempts, ambiguous, "
+                   "created_at")
+_INSERT_OUTBOX = ("INSERT INTO outbox (lane, kind, target, activities, ticket_id, on_fail, "
+                  "next_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
+# FOR SHARE (PostgreSQL): a take over's UPDATE of this ticket waits until the turn reading
+# it commits, and this read waits for a take over in progress, so a customer's line lands
+# on one side of it. SQLite's write transaction holds the whole database already.
+_TICKET_STATUS = "SELECT status FROM tickets WHERE id = $1{for_share}"
+_TAKE_FROM = ("UPDATE tickets SET agent_id = $2, agent_name = $3, updated_at = $4 "
+              f"WHERE id = $1 AND status = 'taken' AND agent_id = $5 RETURNING {TICKET_COLUMNS}")
+_WAITING_LINES = (f"SELECT {TRANSCRIPT_COLUMNS} FROM transcripts WHERE ticket_id = $1 "
+                  "AND direction = 'customer' ORDER BY at, id")
+
+
+def _insert_params(message: OutboxMessage, now: Any) -> tuple[Any, ...]:
     return (clean_text(message.lane), message.kind, dumps_value(dict(message.target)),
             dumps_value([dict(a) for a in message.activities]), message.ticket_id,
-            None if message.on_fail is None else dumps_value(dict(message.on_fail)))
+            None if message.on_fail is None else dumps_value(dict(message.on_fail)), now)
 
 
-def _message_of(lane: str, kind: str, target: Any, activities: Any, ticket_id: str | None,
-                on_fail: Any) -> OutboxMessage:
-    return OutboxMessage(lane=lane, kind="thread" if kind == "thread" else "send",
-                         target=loads(target) or {}, activities=loads(activities) or [],
-                         ticket_id=ticket_id, on_fail=loads(on_fail))
+def _outbox_row(row: Row, dialect: Dialect) -> OutboxRow:
+    row_id, lane, kind, target, activities, ticket_id, on_fail, attempts, ambiguous, created = row
+    return OutboxRow(id=int(row_id), message=OutboxMessage(
+        lane=lane, kind="thread" if kind == "thread" else "send", target=loads(target) or {},
+        activities=loads(activities) or [], ticket_id=ticket_id, on_fail=loads(on_fail)),
+        attempts=int(attempts), ambiguous=int(ambiguous), created_at=dialect.read_time(created))
 
 
-# ----- SQLite ----------------------------------------------------------------------------------
-_OUTBOX_COLUMNS = "id, lane, kind, target, activities, ticket_id, on_fail, attempts, ambiguous, " \
-                  "created_at"
+def _lanes(messages: Sequence[OutboxMessage]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m.lane for m in messages))
 
 
-class SqliteTurns:
-    """Turn writes, the outbox and the handoff transitions on SQLite."""
+class Turns:
+    """Turn writes, the outbox and the handoff transitions (``Store.turns``)."""
 
-    def __init__(self, db: SqliteDatabase, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         """Use the shared database and clock."""
         self.db = db
         self.clock = clock
 
     # -- a turn ----------------------------------------------------------------------------
-    async def write_turn(self, key: str, item: Mapping[str, Any], writes: TurnWrites) -> TurnWritten:
+    async def write_turn(self, key: str, item: Mapping[str, Any],
+                         writes: TurnWrites) -> TurnWritten:
         """Write the state item and the turn's rows in one transaction (EtagConflict: none)."""
-        from .sqlite import iso, prepare_changes, save_items
-
         prepared = prepare_changes({key: item})
-        now = iso(self.clock())
+        clock_now = self.clock()
 
-        def job(raw: sqlite3.Connection) -> TurnWritten:
-            save_items(raw, prepared, now)
+        async def write(tx: Tx) -> TurnWritten:
+            now = tx.dialect.time(clock_now)
+            await save_items(tx, prepared, clock_now)
             lanes: list[str] = []
-            lines: list[str] = []
-            for line in writes.transcripts:
-                lines.append(self._line(raw, line, now, lanes))
+            lines = [await self._line(tx, line, now, lanes) for line in writes.transcripts]
             for message in writes.outbox:
-                self._insert(raw, message, now)
+                await tx.execute(_INSERT_OUTBOX, *_insert_params(message, now))
                 lanes.append(message.lane)
             for row in writes.audit:
-                self._audit(raw, row, now)
+                await tx.execute(INSERT_AUDIT, *audit_params(
+                    tx.dialect, clock_now, row.kind, row.conversation_id, row.tenant_id,
+                    row.detail))
             return TurnWritten(tuple(dict.fromkeys(lanes)), tuple(lines))
 
-        return await self.db.run(job, transaction=True, inline=True)
+        return await self.db.run(write, transaction=True)
 
-    def _line(self, raw: sqlite3.Connection, line: TranscriptLine, now: str,
-              lanes: list[str]) -> str:
+    @staticmethod
+    async def _line(tx: Tx, line: TranscriptLine, now: Any, lanes: list[str]) -> str:
         status = None
         if line.ticket_id is not None:
-            found = raw.execute("SELECT status FROM tickets WHERE id = ?",
-                                (line.ticket_id,)).fetchone()
-            status = found[0] if found else None
-        added = raw.execute(
-            "INSERT INTO transcripts (ticket_id, conversation_id, direction, sender, text, at, "
-            "activity_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            (line.ticket_id, clean_text(line.conversation_id), clean_text(line.direction),
-             clean_text(line.sender), clean_text(line.text), now,
-             None if line.activity_id is None else clean_text(line.activity_id))).fetchall()
-        if not added:
+            status = await tx.fetchval(_TICKET_STATUS, line.ticket_id)
+        added = await tx.fetchrow(
+            INSERT_TRANSCRIPT, line.ticket_id, clean_text(line.conversation_id),
+            clean_text(line.direction), clean_text(line.sender), clean_text(line.text), now,
+            optional_text(line.activity_id))
+        if added is None:
             return "duplicate"
         if line.relay is not None and status == "taken":
-            self._insert(raw, line.relay, now)
+            await tx.execute(_INSERT_OUTBOX, *_insert_params(line.relay, now))
             lanes.append(line.relay.lane)
             return "relayed"
         return "kept"
 
-    @staticmethod
-    def _insert(raw: sqlite3.Connection, message: OutboxMessage, now: str) -> None:
-        raw.execute(
-            "INSERT INTO outbox (lane, kind, target, activities, ticket_id, on_fail, next_at, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*_dump_message(message), now, now))
-
-    @staticmethod
-    def _audit(raw: sqlite3.Connection, row: AuditLine, now: str) -> None:
-        raw.execute(
-            "INSERT INTO audit_log (at, kind, conversation_id, tenant_id, detail) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (now, clean_text(row.kind),
-             None if row.conversation_id is None else clean_text(row.conversation_id),
-             None if row.tenant_id is None else clean_text(row.tenant_id),
-             dumps_value(redact(dict(row.detail)))))
-
     # -- the outbox ------------------------------------------------------------------------
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> tuple[str, ...]:
         """Add messages outside a turn (a sweep, a delivery failure notice); return their lanes."""
-        from .sqlite import iso
-
-        now = iso(self.clock())
-
-        def job(raw: sqlite3.Connection) -> None:
-            for message in messages:
-                self._insert(raw, message, now)
-
         if messages:
-            await self.db.run(job, transaction=len(messages) > 1, inline=True)
-        return tuple(dict.fromkeys(m.lane for m in messages))
+            now = self.db.dialect.time(self.clock())
+
+            async def insert(tx: Tx) -> None:
+                for message in messages:
+                    await tx.execute(_INSERT_OUTBOX, *_insert_params(message, now))
+
+            await self.db.run(insert, transaction=len(messages) > 1)
+        return _lanes(messages)
 
     async def lease(self, lanes: Sequence[str] | None, seconds: float,
                     limit: int = 50) -> list[OutboxRow]:
-        """Lease the first pending row of each due lane (``lanes``: only those)."""
-        from .sqlite import from_iso, iso
+        """Lease the first pending row of each due lane (``lanes``: only those).
 
+        One statement: the instance whose UPDATE takes a row has it until the
+        lease runs out (PostgreSQL skips rows another instance is taking at
+        that moment; SQLite's writer does one at a time).
+        """
+        if lanes is not None and not lanes:
+            return []
         now_at = self.clock()
-        now, until = iso(now_at), iso(now_at + timedelta(seconds=seconds))
-        lane_filter = ""
-        params: list[Any] = [now, now]
+        dialect = self.db.dialect
+        lane_filter = "" if lanes is None else f" AND {dialect.in_array('o.lane', '$4')}"
+        params: list[Any] = [dialect.time(now_at + timedelta(seconds=seconds)),
+                             dialect.time(now_at), limit]
         if lanes is not None:
-            if not lanes:
-                return []
-            lane_filter = f" AND o.lane IN ({','.join('?' * len(lanes))})"
-            params += list(lanes)
-        params.append(limit)
-
-        def job(raw: sqlite3.Connection) -> list[Any]:
-            heads = raw.execute(
-                "SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_at <= ? "
-                "AND (o.lease_until IS NULL OR o.lease_until < ?)" + lane_filter +
-                " AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane "
-                "AND p.status = 'pending') ORDER BY o.id LIMIT ?", params).fetchall()
-            rows = []
-            for (row_id,) in heads:
-                rows += raw.execute(
-                    f"UPDATE outbox SET lease_until = ? WHERE id = ? RETURNING {_OUTBOX_COLUMNS}",
-                    (until, row_id)).fetchall()
-            return rows
-
-        rows = await self.db.run(job, transaction=True, inline=True)
-        return [OutboxRow(id=int(r[0]), message=_message_of(*r[1:7]), attempts=int(r[7]),
-                          ambiguous=int(r[8]), created_at=from_iso(r[9]) or now_at)
-                for r in rows]
+            params.append(dialect.array(lanes))
+        rows = await self.db.query(
+            "UPDATE outbox SET lease_until = $1 WHERE id IN ("
+            " SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_at <= $2"
+            f" AND (o.lease_until IS NULL OR o.lease_until < $2){lane_filter}"
+            " AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane"
+            " AND p.status = 'pending') ORDER BY o.id LIMIT $3{skip_locked})"
+            f" AND (lease_until IS NULL OR lease_until < $2) RETURNING {_OUTBOX_COLUMNS}",
+            *params)
+        return sorted((_outbox_row(r, dialect) for r in rows), key=lambda r: r.id)
 
     async def delivered(self, row_id: int) -> None:
         """Forget a delivered row."""
-        await self.db.query("DELETE FROM outbox WHERE id = ?", (row_id,))
+        await self.db.query("DELETE FROM outbox WHERE id = $1", row_id)
 
     async def retry_later(self, row_id: int, *, delay: float, ambiguous: bool, error: str) -> None:
         """Release a row to be tried again after ``delay`` seconds."""
-        from .sqlite import iso
-
         await self.db.query(
-            "UPDATE outbox SET lease_until = NULL, next_at = ?, attempts = attempts + 1, "
-            "ambiguous = ambiguous + ?, error = ? WHERE id = ?",
-            (iso(self.clock() + timedelta(seconds=delay)), int(ambiguous), error[:500], row_id))
+            "UPDATE outbox SET lease_until = NULL, next_at = $2, attempts = attempts + 1, "
+            "ambiguous = ambiguous + $3, error = $4 WHERE id = $1",
+            row_id, self.db.dialect.time(self.clock() + timedelta(seconds=delay)),
+            int(ambiguous), error[:500])
 
     async def give_up(self, row_id: int, error: str) -> None:
         """Stop trying a row (kept, marked failed, for whoever looks into it)."""
         await self.db.query(
             "UPDATE outbox SET status = 'failed', lease_until = NULL, attempts = attempts + 1, "
-            "error = ? WHERE id = ?", (error[:500], row_id))
+            "error = $2 WHERE id = $1", row_id, error[:500])
 
     async def pending(self) -> int:
         """How many rows still wait for delivery."""
-        rows = await self.db.query("SELECT COUNT(*) FROM outbox WHERE status = 'pending'", ())
+        rows = await self.db.query("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
         return int(rows[0][0])
 
     # -- the handoff's transitions ---------------------------------------------------------
     async def take_over(self, ticket_id: str, agent_id: str, agent_name: str,
                         compose: Compose, *, from_agent: str | None = None) -> Transition:
-        """Give the ticket to an agent (from ``waiting``, or from ``from_agent``) with its messages."""
-        from .sqlite import iso
-        from .sqlite_records import _TRANSCRIPT_COLUMNS, TICKET_COLUMNS, _entry, _ticket
+        """Give the ticket to an agent (from ``waiting``, or from ``from_agent``), with
+        the messages that say so, in one transaction."""
+        clock_now = self.clock()
 
-        now = iso(self.clock())
-
-        def job(raw: sqlite3.Connection) -> Transition:
+        async def take(tx: Tx) -> Transition:
+            now = tx.dialect.time(clock_now)
             if from_agent is None:
-                won = raw.execute(
-                    "UPDATE tickets SET status = 'taken', agent_id = ?, agent_name = ?, "
-                    "taken_at = ?, updated_at = ? WHERE id = ? AND status = 'waiting' "
-                    f"RETURNING {TICKET_COLUMNS}",
-                    (clean_text(agent_id), clean_text(agent_name), now, now, ticket_id)).fetchall()
+                won = await tx.fetchrow(CLAIM_TICKET, ticket_id, clean_text(agent_id),
+                                        clean_text(agent_name), now)
             else:
-                won = raw.execute(
-                    "UPDATE tickets SET agent_id = ?, agent_name = ?, updated_at = ? "
-                    "WHERE id = ? AND status = 'taken' AND agent_id = ? "
-                    f"RETURNING {TICKET_COLUMNS}",
-                    (clean_text(agent_id), clean_text(agent_name), now, ticket_id,
-                     from_agent)).fetchall()
-            if not won:
-                current = raw.execute(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?",
-                                      (ticket_id,)).fetchall()
-                return Transition(False, _ticket(current[0]) if current else None)
-            ticket = _ticket(won[0])
-            waiting = [] if from_agent is not None else [_entry(r) for r in raw.execute(
-                f"SELECT {_TRANSCRIPT_COLUMNS} FROM transcripts WHERE ticket_id = ? "
-                "AND direction = 'customer' ORDER BY at, id", (ticket_id,)).fetchall()]
-            messages = compose(ticket, waiting)
-            for message in messages:
-                self._insert(raw, message, now)
-            return Transition(True, ticket, tuple(dict.fromkeys(m.lane for m in messages)))
+                won = await tx.fetchrow(_TAKE_FROM, ticket_id, clean_text(agent_id),
+                                        clean_text(agent_name), now, from_agent)
+            if won is None:
+                return await self._lost(tx, ticket_id)
+            ticket = ticket_of(won, tx.dialect)
+            waiting = [] if from_agent is not None else [
+                entry_of(r, tx.dialect) for r in await tx.fetch(_WAITING_LINES, ticket_id)]
+            return await self._won(tx, ticket, compose(ticket, waiting), now)
 
-        return await self.db.run(job, transaction=True, inline=True)
+        return await self.db.run(take, transaction=True)
 
     async def hand_back(self, ticket_id: str, compose: Compose) -> Transition:
         """Close an open ticket with the messages that say so; ``won`` only for the closer."""
-        from .sqlite import iso
-        from .sqlite_records import TICKET_COLUMNS, _ticket
+        clock_now = self.clock()
 
-        now = iso(self.clock())
+        async def close(tx: Tx) -> Transition:
+            now = tx.dialect.time(clock_now)
+            closed = await tx.fetchrow(CLOSE_TICKET, ticket_id, now)
+            if closed is None:
+                return await self._lost(tx, ticket_id)
+            ticket = ticket_of(closed, tx.dialect)
+            return await self._won(tx, ticket, compose(ticket, []), now)
 
-        def job(raw: sqlite3.Connection) -> Transition:
-            closed = raw.execute(
-                "UPDATE tickets SET status = 'closed', closed_at = ?, updated_at = ? "
-                f"WHERE id = ? AND status <> 'closed' RETURNING {TICKET_COLUMNS}",
-                (now, now, ticket_id)).fetchall()
-            if not closed:
-                current = raw.execute(f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?",
-                                      (ticket_id,)).fetchall()
-                return Transition(False, _ticket(current[0]) if current else None)
-            ticket = _ticket(closed[0])
-            messages = compose(ticket, [])
-            for message in messages:
-                self._insert(raw, message, now)
-            return Transition(True, ticket, tuple(dict.fromkeys(m.lane for m in messages)))
+        return await self.db.run(close, transaction=True)
 
-        return await self.db.run(job, transaction=True, inline=True)
+    @staticmethod
+    async def _lost(tx: Tx, ticket_id: str) -> Transition:
+        current = await tx.fetchrow(TICKET_BY_ID, ticket_id)
+        return Transition(False, None if current is None else ticket_of(current, tx.dialect))
+
+    @staticmethod
+    async def _won(tx: Tx, ticket: Ticket, messages: list[OutboxMessage], now: Any) -> Transition:
+        for message in messages:
+            await tx.execute(_INSERT_OUTBOX, *_insert_params(message, now))
+        return Transition(True, ticket, _lanes(messages))
 
     # -- health ----------------------------------------------------------------------------
     async def probe_write(self) -> None:
         """Write one small row, as a turn would; raise when the store cannot take writes."""
-        from .sqlite import iso
-
         self.db.check_file()
-        await self.db.query(
-            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) "
-            "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (PROBE_KEY, dumps_value({"pid": os.getpid()}), iso(self.clock())))
-
-
-# ----- PostgreSQL ------------------------------------------------------------------------------
-def _pg_row(row: asyncpg.Record) -> OutboxRow:
-    from .postgres_records import as_utc
-
-    return OutboxRow(id=int(row["id"]), message=_message_of(
-        row["lane"], row["kind"], row["target"], row["activities"], row["ticket_id"],
-        row["on_fail"]), attempts=int(row["attempts"]), ambiguous=int(row["ambiguous"]),
-        created_at=as_utc(row["created_at"]))
-
-
-class PostgresTurns:
-    """Turn writes, the outbox and the handoff transitions on PostgreSQL."""
-
-    def __init__(self, db: PostgresDatabase, clock: Callable[[], datetime]) -> None:
-        """Use the shared pool and clock."""
-        self.db = db
-        self.clock = clock
-
-    def _now(self) -> datetime:
-        from .postgres_records import as_utc
-
-        return as_utc(self.clock())
-
-    async def write_turn(self, key: str, item: Mapping[str, Any], writes: TurnWrites) -> TurnWritten:
-        """Write the state item and the turn's rows in one transaction (EtagConflict: none)."""
-        from datetime import UTC
-
-        from .postgres import save_items
-        from .sqlite import prepare_changes
-
-        prepared = prepare_changes({key: item})
-        now = self._now()
-        lanes: list[str] = []
-        lines: list[str] = []
-        async with self.db.transaction() as conn:
-            await save_items(conn, prepared, datetime.now(UTC))
-            for line in writes.transcripts:
-                lines.append(await self._line(conn, line, now, lanes))
-            for message in writes.outbox:
-                await self._insert(conn, message, now)
-                lanes.append(message.lane)
-            for row in writes.audit:
-                await conn.execute(
-                    "INSERT INTO audit_log (at, kind, conversation_id, tenant_id, detail) "
-                    "VALUES ($1, $2, $3, $4, $5::jsonb)",
-                    now, clean_text(row.kind),
-                    None if row.conversation_id is None else clean_text(row.conversation_id),
-                    None if row.tenant_id is None else clean_text(row.tenant_id),
-                    dumps_value(redact(dict(row.detail))))
-        return TurnWritten(tuple(dict.fromkeys(lanes)), tuple(lines))
-
-    async def _line(self, conn: asyncpg.Connection, line: TranscriptLine, now: datetime,
-                    lanes: list[str]) -> str:
-        status = None
-        if line.ticket_id is not None:
-            # FOR SHARE: a take over's UPDATE of this ticket waits until this turn commits,
-            # and this read waits for a take over in progress, so the line lands on one side.
-            status = await conn.fetchval(
-                "SELECT status FROM tickets WHERE id = $1 FOR SHARE", line.ticket_id)
-        added = await conn.fetchval(
-            "INSERT INTO transcripts (ticket_id, conversation_id, direction, sender, text, at, "
-            "activity_id) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING "
-            "RETURNING id",
-            line.ticket_id, clean_text(line.conversation_id), clean_text(line.direction),
-            clean_text(line.sender), clean_text(line.text), now,
-            None if line.activity_id is None else clean_text(line.activity_id))
-        if added is None:
-            return "duplicate"
-        if line.relay is not None and status == "taken":
-            await self._insert(conn, line.relay, now)
-            lanes.append(line.relay.lane)
-            return "relayed"
-        return "kept"
-
-    @staticmethod
-    async def _insert(conn: asyncpg.Connection, message: OutboxMessage, now: datetime) -> None:
-        lane, kind, target, activities, ticket_id, on_fail = _dump_message(message)
-        await conn.execute(
-            "INSERT INTO outbox (lane, kind, target, activities, ticket_id, on_fail, next_at, "
-            "created_at) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6::jsonb, $7, $7)",
-            lane, kind, target, activities, ticket_id, on_fail, now)
-
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> tuple[str, ...]:
-        """Add messages outside a turn; return their lanes."""
-        if messages:
-            now = self._now()
-            async with self.db.transaction() as conn:
-                for message in messages:
-                    await self._insert(conn, message, now)
-        return tuple(dict.fromkeys(m.lane for m in messages))
-
-    async def lease(self, lanes: Sequence[str] | None, seconds: float,
-                    limit: int = 50) -> list[OutboxRow]:
-        """Lease the first pending row of each due lane (``lanes``: only those)."""
-        if lanes is not None and not lanes:
-            return []
-        now = self._now()
-        async with self.db.connection() as conn:
-            rows = await conn.fetch(
-                "UPDATE outbox SET lease_until = $1 WHERE id IN ("
-                " SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.next_at <= $2"
-                " AND (o.lease_until IS NULL OR o.lease_until < $2)"
-                " AND ($3::text[] IS NULL OR o.lane = ANY($3::text[]))"
-                " AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.lane = o.lane"
-                " AND p.status = 'pending') ORDER BY o.id LIMIT $4 FOR UPDATE SKIP LOCKED)"
-                " AND (lease_until IS NULL OR lease_until < $2) RETURNING *",
-                now + timedelta(seconds=seconds), now,
-                None if lanes is None else list(lanes), limit)
-        return sorted((_pg_row(r) for r in rows), key=lambda r: r.id)
-
-    async def delivered(self, row_id: int) -> None:
-        """Forget a delivered row."""
-        async with self.db.connection() as conn:
-            await conn.execute("DELETE FROM outbox WHERE id = $1", row_id)
-
-    async def retry_later(self, row_id: int, *, delay: float, ambiguous: bool, error: str) -> None:
-        """Release a row to be tried again after ``delay`` seconds."""
-        async with self.db.connection() as conn:
-            await conn.execute(
-                "UPDATE outbox SET lease_until = NULL, next_at = $2, attempts = attempts + 1, "
-                "ambiguous = ambiguous + $3, error = $4 WHERE id = $1",
-                row_id, self._now() + timedelta(seconds=delay), int(ambiguous), error[:500])
-
-    async def give_up(self, row_id: int, error: str) -> None:
-        """Stop trying a row (kept, marked failed)."""
-        async with self.db.connection() as conn:
-            await conn.execute(
-                "UPDATE outbox SET status = 'failed', lease_until = NULL, "
-                "attempts = attempts + 1, error = $2 WHERE id = $1", row_id, error[:500])
-
-    async def pending(self) -> int:
-        """How many rows still wait for delivery."""
-        async with self.db.connection() as conn:
-            return int(await conn.fetchval(
-                "SELECT COUNT(*) FROM outbox WHERE status = 'pending'"))
-
-    async def take_over(self, ticket_id: str, agent_id: str, agent_name: str,
-                        compose: Compose, *, from_agent: str | None = None) -> Transition:
-        """Give the ticket to an agent (from ``waiting``, or from ``from_agent``) with its messages."""
-        from .postgres_records import _entry, _ticket
-        from .sqlite_records import TICKET_COLUMNS
-
-        now = self._now()
-        async with self.db.transaction() as conn:
-            if from_agent is None:
-                row = await conn.fetchrow(
-                    "UPDATE tickets SET status = 'taken', agent_id = $2, agent_name = $3, "
-                    "taken_at = $4, updated_at = $4 WHERE id = $1 AND status = 'waiting' "
-                    f"RETURNING {TICKET_COLUMNS}",
-                    ticket_id, clean_text(agent_id), clean_text(agent_name), now)
-            else:
-                row = await conn.fetchrow(
-                    "UPDATE tickets SET agent_id = $2, agent_name = $3, updated_at = $4 "
-                    "WHERE id = $1 AND status = 'taken' AND agent_id = $5 "
-                    f"RETURNING {TICKET_COLUMNS}",
-                    ticket_id, clean_text(agent_id), clean_text(agent_name), now, from_agent)
-            if row is None:
-                current = await conn.fetchrow(
-                    f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1", ticket_id)
-                return Transition(False, _ticket(current) if current is not None else None)
-            ticket = _ticket(row)
-            waiting = [] if from_agent is not None else [_entry(r) for r in await conn.fetch(
-                "SELECT id, conversation_id, direction, sender, text, at, activity_id, ticket_id "
-                "FROM transcripts WHERE ticket_id = $1 AND direction = 'customer' "
-                "ORDER BY at, id", ticket_id)]
-            messages = compose(ticket, waiting)
-            for message in messages:
-                await self._insert(conn, message, now)
-        return Transition(True, ticket, tuple(dict.fromkeys(m.lane for m in messages)))
-
-    async def hand_back(self, ticket_id: str, compose: Compose) -> Transition:
-        """Close an open ticket with the messages that say so; ``won`` only for the closer."""
-        from .postgres_records import _ticket
-        from .sqlite_records import TICKET_COLUMNS
-
-        now = self._now()
-        async with self.db.transaction() as conn:
-            row = await conn.fetchrow(
-                "UPDATE tickets SET status = 'closed', closed_at = $2, updated_at = $2 "
-                f"WHERE id = $1 AND status <> 'closed' RETURNING {TICKET_COLUMNS}",
-                ticket_id, now)
-            if row is None:
-                current = await conn.fetchrow(
-                    f"SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1", ticket_id)
-                return Transition(False, _ticket(current) if current is not None else None)
-            ticket = _ticket(row)
-            messages = compose(ticket, [])
-            for message in messages:
-                await self._insert(conn, message, now)
-        return Transition(True, ticket, tuple(dict.fromkeys(m.lane for m in messages)))
-
-    async def probe_write(self) -> None:
-        """Write one small row, as a turn would; raise when the database cannot take writes."""
-        pool = await self.db.pool()
-        async with pool.acquire(timeout=2) as conn:
-            await conn.execute(
-                "INSERT INTO kv (key, value, updated_at) VALUES ($1, $2::jsonb, $3) "
-                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, "
-                "updated_at = EXCLUDED.updated_at",
-                PROBE_KEY, dumps_value({"pid": os.getpid()}), self._now(), timeout=2)
+        await self.db.query(UPSERT_KV, PROBE_KEY, dumps_value({"pid": os.getpid()}),
+                            self.db.dialect.time(self.clock()))
 
 
 __all__ = [
-    "AuditLine", "Compose", "EtagConflict", "OutboxMessage", "OutboxRow", "PostgresTurns",
-    "SqliteTurns", "StoreError", "TranscriptLine", "Transition", "TurnWrites", "TurnWritten",
+    "AuditLine",
+    "Compose",
+    "EtagConflict",
+    "OutboxMessage",
+    "OutboxRow",
+    "StoreError",
+    "TranscriptLine",
+    "Transition",
+    "TurnWrites",
+    "TurnWritten",
+    "Turns",
     "conversation_id_of",
 ]

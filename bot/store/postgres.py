@@ -1,11 +1,9 @@
-"""Conversation state in PostgreSQL: the same ``Storage`` contract on an asyncpg pool.
+"""PostgreSQL, on an asyncpg pool: the store for several bot instances on one database.
 
-Used when several bot instances share one database
-(``STORAGE_URL=postgresql://…``). Items are JSONB documents; the e_tag is a
-BIGINT version that the conditional ``UPDATE … WHERE key = $1 AND etag = $2``
-bumps in the same statement that checks it. Under READ COMMITTED a second
-writer holding the same e_tag waits for the first one's row lock, re-checks
-the condition on the new row and matches nothing, so exactly one wins.
+``STORAGE_URL=postgresql://…``. The shared SQL (``bot/store/state.py``,
+``records.py``, ``outbox.py``) runs here as written: PostgreSQL's own
+placeholders, JSON passed and read as text (asyncpg's default for JSONB),
+times as aware datetimes in ``TIMESTAMPTZ`` columns.
 
 All tables live in one schema (``public`` unless told otherwise); every pooled
 connection gets it as its ``search_path``, which is also how the tests run each
@@ -16,27 +14,57 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
-from botbuilder.core import Storage
 
-from .base import EtagConflict, StoreError
-from .codec import decode_item
-from .migrations import check_schema_name, migrate_postgres
-from .sqlite import check_keys, new_etag, parse_etag, prepare_changes
+from .base import Clock, StoreError, utc_now
+from .dialect import POSTGRES, Autocommit, Row, Tx
+from .migrations import MIGRATIONS, Migration, apply_migrations, check_schema_name
+from .state import SqlStorage
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_SIZE = 1
 DEFAULT_MAX_SIZE = 10
 
 
-class PostgresDatabase:
+class PostgresTx:
+    """The shared SQL's connection (:class:`~bot.store.dialect.Tx`) on an asyncpg one."""
+
+    __slots__ = ("conn",)
+    dialect = POSTGRES
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        """Use ``conn`` (in whatever transaction state the caller put it)."""
+        self.conn = conn
+
+    async def fetch(self, sql: str, *params: Any) -> list[Row]:
+        """Run a statement; return all its rows."""
+        rows: list[Row] = await self.conn.fetch(POSTGRES.sql(sql), *params)
+        return rows
+
+    async def fetchrow(self, sql: str, *params: Any) -> Row | None:
+        """Run a statement; return its first row, or None."""
+        row: Row | None = await self.conn.fetchrow(POSTGRES.sql(sql), *params)
+        return row
+
+    async def fetchval(self, sql: str, *params: Any) -> Any:
+        """Run a statement; return the first column of its first row, or None."""
+        return await self.conn.fetchval(POSTGRES.sql(sql), *params)
+
+    async def execute(self, sql: str, *params: Any) -> None:
+        """Run a statement for its effect."""
+        await self.conn.execute(POSTGRES.sql(sql), *params)
+
+
+class PostgresDatabase(Autocommit):
     """An asyncpg pool bound to one schema, migrated when opened."""
+
+    dialect = POSTGRES
 
     def __init__(
         self,
@@ -46,6 +74,7 @@ class PostgresDatabase:
         max_size: int = DEFAULT_MAX_SIZE,
         schema: str = "public",
         command_timeout: float = 30.0,
+        migrations: tuple[Migration, ...] = MIGRATIONS,
     ) -> None:
         """Describe the pool; nothing connects until ``open``.
 
@@ -55,12 +84,14 @@ class PostgresDatabase:
             max_size: Most connections at once.
             schema: Schema holding the bot's tables (created if missing).
             command_timeout: Seconds before a statement is abandoned.
+            migrations: Applied when opened (tests open older schemas with fewer).
         """
         self.dsn = dsn
         self.min_size = min_size
         self.max_size = max_size
         self.schema = check_schema_name(schema)
         self.command_timeout = command_timeout
+        self.migrations = migrations
         self._pool: asyncpg.Pool | None = None
         self._open_lock = asyncio.Lock()
 
@@ -86,11 +117,36 @@ class PostgresDatabase:
             )
             try:
                 async with pool.acquire() as conn:
-                    await migrate_postgres(conn, self.schema)
+                    await self._migrate(conn, self.migrations)
             except BaseException:
                 await pool.close()
                 raise
             self._pool = pool
+
+    async def _migrate(self, conn: asyncpg.Connection,
+                       migrations: tuple[Migration, ...]) -> list[int]:
+        """Apply missing migrations under an advisory lock keyed on the schema."""
+        async with conn.transaction():
+            # Released at commit/rollback; a second process blocks here and then
+            # finds everything already applied.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))",
+                               f"mail_setup_assistant.migrations:{self.schema}")
+            # Only create when missing: CREATE SCHEMA IF NOT EXISTS still needs the
+            # CREATE privilege on the database, which a least-privilege role lacks.
+            exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1",
+                                         self.schema)
+            if not exists:
+                await conn.execute(f'CREATE SCHEMA "{self.schema}"')
+            await conn.execute(f'SET LOCAL search_path TO "{self.schema}"')
+            return await apply_migrations(PostgresTx(conn), migrations)
+
+    async def migrate(self, migrations: tuple[Migration, ...] | None = None) -> list[int]:
+        """Apply the missing migrations now (opening does it); return the versions applied."""
+        async with self.connection() as conn:
+            return await self._migrate(conn, self.migrations if migrations is None else migrations)
+
+    def check_file(self) -> None:
+        """Nothing to check: the server keeps its own files."""
 
     async def close(self) -> None:
         """Close the pool, waiting briefly for connections in use. Idempotent."""
@@ -127,15 +183,21 @@ class PostgresDatabase:
         async with pool.acquire() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        """Borrow a connection inside a transaction, rolled back on any error.
+    async def query(self, sql: str, *params: Any, short: bool = True,
+                    writes: bool | None = None) -> list[Row]:
+        """Run one statement in autocommit and return its rows (``short``/``writes``: SQLite's)."""
+        async with self.connection() as conn:
+            rows: list[Row] = await conn.fetch(POSTGRES.sql(sql), *params)
+        return rows
 
-        Yields:
-            The connection.
-        """
-        async with self.connection() as conn, conn.transaction():
-            yield conn
+    async def run(self, body: Callable[[Tx], Awaitable[T]], *, transaction: bool = False,
+                  short: bool = True, writes: bool = True) -> T:
+        """Run ``body`` on one pooled connection, as one transaction when ``transaction``."""
+        async with self.connection() as conn:
+            if not transaction:
+                return await body(PostgresTx(conn))
+            async with conn.transaction():
+                return await body(PostgresTx(conn))
 
     async def ping(self) -> None:
         """Run a trivial query; raises when the database cannot be reached."""
@@ -145,49 +207,8 @@ class PostgresDatabase:
             await conn.fetchval("SELECT 1", timeout=5)
 
 
-async def save_items(conn: asyncpg.Connection, prepared: list[tuple[str, str, Any]],
-                     now: datetime) -> None:
-    """Write prepared state items inside the caller's transaction; EtagConflict on a stale one.
-
-    Rows are locked in key order (the caller sorts) so two batches over the same
-    keys cannot deadlock.
-    """
-    for key, doc, e_tag in prepared:
-        if e_tag is None or e_tag == "*":
-            await conn.execute(
-                "INSERT INTO bot_state (key, doc, etag, updated_at) "
-                "VALUES ($1, $2::jsonb, $3, $4) ON CONFLICT (key) DO UPDATE SET "
-                "doc = EXCLUDED.doc, etag = bot_state.etag + 1, "
-                "updated_at = EXCLUDED.updated_at",
-                key, doc, new_etag(), now,
-            )
-            continue
-        expected = parse_etag(e_tag)
-        if expected is not None:
-            bumped = await conn.fetchval(
-                "UPDATE bot_state SET doc = $2::jsonb, etag = etag + 1, updated_at = $3 "
-                "WHERE key = $1 AND etag = $4 RETURNING etag",
-                key, doc, now, expected,
-            )
-            if bumped is not None:
-                continue
-        created = await conn.fetchval(
-            "INSERT INTO bot_state (key, doc, etag, updated_at) "
-            "VALUES ($1, $2::jsonb, $3, $4) ON CONFLICT (key) DO NOTHING RETURNING etag",
-            key, doc, new_etag(), now,
-        )
-        if created is None:
-            raise EtagConflict(key, str(e_tag))
-
-
-class PostgresStorage(Storage):  # type: ignore[misc]  # botbuilder ships no types
-    """botbuilder ``Storage`` on PostgreSQL, with e-tag optimistic concurrency.
-
-    Same contract as ``SqliteStorage``: reads return dicts with an ``e_tag``;
-    a write with a stale e_tag raises ``EtagConflict`` and saves nothing from
-    the batch; ``"*"`` or no e_tag overwrites; an e_tag never issued writes
-    only when the key is absent.
-    """
+class PostgresStorage(SqlStorage):
+    """botbuilder ``Storage`` on PostgreSQL, with e-tag optimistic concurrency."""
 
     def __init__(
         self,
@@ -196,6 +217,7 @@ class PostgresStorage(Storage):  # type: ignore[misc]  # botbuilder ships no typ
         max_size: int = DEFAULT_MAX_SIZE,
         *,
         schema: str = "public",
+        clock: Clock = utc_now,
     ) -> None:
         """Describe the storage; the pool is created by ``open`` or on first use.
 
@@ -206,89 +228,11 @@ class PostgresStorage(Storage):  # type: ignore[misc]  # botbuilder ships no typ
             min_size: Connections kept open.
             max_size: Most connections at once.
             schema: Schema holding the tables.
+            clock: Returns the current UTC time, for ``updated_at``.
         """
-        super().__init__()
         if isinstance(dsn, PostgresDatabase):
-            self.db = dsn
-            self._owns_db = False
+            super().__init__(dsn, clock=clock)
         else:
-            self.db = PostgresDatabase(dsn, min_size=min_size, max_size=max_size, schema=schema)
-            self._owns_db = True
-
-    async def open(self) -> PostgresStorage:
-        """Create the pool now, so a bad URL fails at startup rather than on a turn.
-
-        Returns:
-            The storage itself.
-        """
-        await self.db.open()
-        return self
-
-    async def close(self) -> None:
-        """Close the pool, unless the database was passed in shared."""
-        if self._owns_db:
-            await self.db.close()
-
-    async def __aenter__(self) -> PostgresStorage:
-        """Open the storage for an ``async with`` block."""
-        return await self.open()
-
-    async def __aexit__(self, *exc: object) -> None:
-        """Close the storage when the block ends."""
-        await self.close()
-
-    async def read(self, keys: Iterable[str]) -> dict[str, Any]:
-        """Load items by key; unknown keys are left out of the result.
-
-        Args:
-            keys: The keys to load.
-
-        Returns:
-            Key to item dict, each with its current ``e_tag`` (a string).
-        """
-        wanted = check_keys(keys, "reading")
-        if not wanted:
-            return {}
-        async with self.db.connection() as conn:
-            rows = await conn.fetch(
-                "SELECT key, doc, etag FROM bot_state WHERE key = ANY($1::text[])", wanted
-            )
-        result: dict[str, Any] = {}
-        for row in rows:
-            item = decode_item(row["doc"])
-            item["e_tag"] = str(row["etag"])
-            result[row["key"]] = item
-        return result
-
-    async def write(self, changes: Mapping[str, Any]) -> None:
-        """Save items, all or none, checking each item's ``e_tag``.
-
-        Args:
-            changes: Key to item; see the class docstring for e_tag rules.
-
-        Raises:
-            EtagConflict: An item changed since its e_tag was read; nothing
-                from this call is saved.
-            ValueError: ``changes`` is None or an e_tag is the empty string.
-            TypeError: An item is not plain JSON.
-        """
-        prepared = prepare_changes(changes)
-        if not prepared:
-            return
-        # Lock rows in key order so two batches over the same keys cannot deadlock.
-        prepared.sort(key=lambda change: change[0])
-        now = datetime.now(UTC)
-        async with self.db.transaction() as conn:
-            await save_items(conn, prepared, now)
-
-    async def delete(self, keys: Iterable[str]) -> None:
-        """Remove items; unknown keys are ignored.
-
-        Args:
-            keys: The keys to remove (a list or set).
-        """
-        doomed = check_keys(keys, "deleting")
-        if not doomed:
-            return
-        async with self.db.connection() as conn:
-            await conn.execute("DELETE FROM bot_state WHERE key = ANY($1::text[])", doomed)
+            super().__init__(PostgresDatabase(dsn, min_size=min_size, max_size=max_size,
+                                              schema=schema), clock=clock, owns_db=True)
+        self.db: PostgresDatabase

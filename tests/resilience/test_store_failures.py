@@ -91,11 +91,11 @@ async def test_sqlite_refusing_writes_gets_503_then_stores_the_redelivery(
     chat = Chat(client, connector)
     await chat.say("start")
     await chat.say("it is tms@contoso.com")
-    raw = app[STORE_KEY].state.db._conn._conn  # the bot's own connection
-    raw.execute("PRAGMA query_only = ON")  # writes now fail as on a read-only file
+    db = app[STORE_KEY].state.db  # the bot's own connection
+    await db.query("PRAGMA query_only = ON")  # writes now fail as on a read-only file
 
     async def recover() -> None:
-        raw.execute("PRAGMA query_only = OFF")
+        await db.query("PRAGMA query_only = OFF")
 
     await refused_then_stored(chat, url, recover)
 

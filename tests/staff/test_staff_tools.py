@@ -177,7 +177,10 @@ def test_diagnose_is_the_customer_fix_card_headed_by_the_evidence(
     fix = cards.fix_card(knowledge, "smtp_auth_disabled_tenant", {})
     assert reply.card["body"][-len(fix["body"]):] == fix["body"]
     assert reply.card["actions"][: len(fix["actions"])] == fix["actions"]
-    assert "Matched:" in reply.card["body"][1]["text"]
+    matched = reply.card["body"][1]  # the pasted words, shown as written (never markdown)
+    assert matched["type"] == "RichTextBlock"
+    assert [run["text"] for run in matched["inlines"]] == [
+        "Matched: ", tools.diagnoser.diagnose(text).best.evidence]
 
 
 def test_diagnose_without_a_known_error_offers_search_results(tools: StaffTools) -> None:

@@ -18,17 +18,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.store import EtagConflict, SqliteDatabase, SqliteStorage
+from bot.store.migrations import MIGRATIONS, latest_version
 from bot.store.sqlite import CHECKPOINT_EVERY
-from bot.store.migrations import SQLITE_MIGRATIONS, latest_version, migrate_sqlite
 
 
 async def test_creates_parent_directory_and_uses_wal(sqlite_file: Path) -> None:
     assert not sqlite_file.parent.exists()
     async with SqliteStorage(sqlite_file) as storage:
         await storage.write({"k": {"v": 1}})
-        async with storage.db.connection() as conn:
-            (mode,) = (await conn.execute_fetchall("PRAGMA journal_mode"))[0]
-            (timeout,) = (await conn.execute_fetchall("PRAGMA busy_timeout"))[0]
+        (mode,) = (await storage.db.query("PRAGMA journal_mode"))[0]
+        # Off the event loop (the worker thread) statements wait for locks.
+        (timeout,) = (await storage.db.query("PRAGMA busy_timeout", short=False))[0]
     assert sqlite_file.exists()
     assert mode == "wal" and timeout >= 1000
 
@@ -83,12 +83,11 @@ async def test_migrations_are_recorded_and_idempotent(sqlite_file: Path) -> None
     db = SqliteDatabase(sqlite_file)
     await db.open()
     try:
-        async with db.connection() as conn:
-            assert await migrate_sqlite(conn) == []
-            rows = await conn.execute_fetchall("SELECT version FROM schema_migrations ORDER BY 1")
+        assert await db.migrate() == []
+        rows = await db.query("SELECT version FROM schema_migrations ORDER BY 1")
     finally:
         await db.close()
-    assert [r[0] for r in rows] == [m.version for m in SQLITE_MIGRATIONS]
+    assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
     # Reopening applies nothing and keeps data.
     async with SqliteStorage(sqlite_file) as storage:
         await storage.write({"k": {"v": 1}})
@@ -106,7 +105,7 @@ async def test_concurrent_open_in_one_process(sqlite_file: Path) -> None:
         await asyncio.gather(*(s.close() for s in storages))
     with sqlite3.connect(sqlite_file) as raw:
         versions = raw.execute("SELECT version FROM schema_migrations").fetchall()
-    assert sorted(v for (v,) in versions) == list(range(1, latest_version(SQLITE_MIGRATIONS) + 1))
+    assert sorted(v for (v,) in versions) == list(range(1, latest_version(MIGRATIONS) + 1))
 
 
 async def test_storages_opening_one_new_file_together_all_get_wal(tmp_path: Path) -> None:
@@ -173,7 +172,7 @@ async def test_a_connection_left_open_does_not_keep_the_process_alive(sqlite_fil
     except TimeoutError:
         proc.kill()
         await proc.wait()
-        pytest.fail("the process hung at exit on aiosqlite's worker thread")
+        pytest.fail("the process hung at exit on the store's worker thread")
     assert proc.returncode == 0, err.decode()
     async with SqliteStorage(sqlite_file) as storage:
         assert (await storage.read(["left"]))["left"]["open"] is True
@@ -195,8 +194,7 @@ async def test_inline_write_waits_for_another_writers_lock(sqlite_file: Path) ->
         await asyncio.wait_for(writing, 5)
         assert (await storage.read(["k"]))["k"]["n"] == 1
         # Reads and writes run inline again afterwards, with no wait left configured.
-        async with storage.db.connection() as conn:
-            (timeout,) = (await conn.execute_fetchall("PRAGMA busy_timeout"))[0]
+        (timeout,) = (await storage.db.query("PRAGMA busy_timeout", short=False))[0]
         assert timeout == 5000
         (inline_timeout,) = await storage.db.query("PRAGMA busy_timeout")
         assert inline_timeout == (0,)
@@ -243,8 +241,7 @@ async def test_inline_write_gives_up_after_the_busy_timeout(sqlite_file: Path) -
 def statements_of(db: SqliteDatabase) -> list[str]:
     """Record every statement the database's connection runs from now on."""
     seen: list[str] = []
-    assert db._conn is not None
-    db._conn._conn.set_trace_callback(lambda sql: seen.append(" ".join(sql.split())[:40]))
+    db.set_trace_callback(lambda sql: seen.append(" ".join(sql.split())[:40]))
     return seen
 
 
@@ -275,10 +272,10 @@ async def test_the_open_ticket_lookup_of_every_turn_needs_no_sort(sqlite_file: P
                                                    summary={})
         db = store.state.db
         seen: list[str] = []
-        db._conn._conn.set_trace_callback(seen.append)
+        db.set_trace_callback(seen.append)
         found = await store.tickets.find_open_ticket_by_customer_conversation("a:1")
         assert found is not None and found.id == ticket.id
-        db._conn._conn.set_trace_callback(None)
+        db.set_trace_callback(None)
         (sql,) = seen
         plan = " ".join(row[-1] for row in await db.query("EXPLAIN QUERY PLAN " + sql))
         assert "tickets_one_open_per_customer" in plan and "TEMP B-TREE" not in plan
@@ -293,8 +290,8 @@ async def test_checkpoints_keep_the_wal_from_growing(sqlite_file: Path) -> None:
             await storage.write({f"k{i % 50}": {"text": "x" * 2000, "i": i}})
             # Turns arrive over time; the checkpoint thread runs meanwhile.
             await asyncio.sleep(0.001 if i % 25 == 0 else 0)
-        assert storage.db._checkpoint is not None
-        await storage.db._checkpoint
+        assert storage.db.checkpoint_task is not None
+        await storage.db.checkpoint_task
         # Every write adds at least one 4 KB page to the WAL: without checkpoints it
         # would hold all of them (16 MB); checkpointed, it starts over after each one
         # and never holds more than the few rounds written while one was running.
@@ -313,12 +310,12 @@ async def test_no_write_waits_for_a_checkpoint_of_its_own_process(sqlite_file: P
         checkpoints = 0
         for i in range(CHECKPOINT_EVERY * 12):
             await storage.write({f"k{i % 50}": {"text": "x" * 2000, "i": i}})
-            task = storage.db._checkpoint
+            task = storage.db.checkpoint_task
             if task is not None and not task.done() and i % CHECKPOINT_EVERY == 0:
                 checkpoints += 1
             await asyncio.sleep(0)  # other turns' writes go on while a checkpoint runs
-        if storage.db._checkpoint is not None:
-            await storage.db._checkpoint
+        if storage.db.checkpoint_task is not None:
+            await storage.db.checkpoint_task
         assert checkpoints >= 6  # the checkpoints really ran alongside the writes
         assert storage.db.lock_waits == 0
 
@@ -331,8 +328,8 @@ async def test_a_checkpoint_still_starts_the_log_over_when_another_process_reads
     async with SqliteStorage(sqlite_file) as storage:
         for i in range(CHECKPOINT_EVERY):
             await storage.write({f"k{i % 50}": {"text": "x" * 2000, "i": i}})
-        if storage.db._checkpoint is not None:
-            await storage.db._checkpoint
+        if storage.db.checkpoint_task is not None:
+            await storage.db.checkpoint_task
         reader = sqlite3.connect(sqlite_file, isolation_level=None, check_same_thread=False)
         try:
             reader.execute("BEGIN")
