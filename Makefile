@@ -50,8 +50,8 @@ cards: $(STAMP)
 	$(PY) app.py cards --out docs/cards/json
 
 # After changing an English text (dialogs/messages.py, ToCustomer in dialogs/handoff/phrases.py,
-# knowledge.json): update the Latvian and Russian catalogs, then translate their new and fuzzy
-# entries.
+# dialogs/live/phrases.py, knowledge.json): update the Latvian and Russian catalogs, then
+# translate their new and fuzzy entries.
 i18n: $(STAMP)
 	$(PY) -m tools.i18n
 

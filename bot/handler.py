@@ -223,7 +223,8 @@ class SupportBot(TeamsActivityHandler):
                 if greeting is not None:
                     plan.add(greeting, conversation_id=activity.conversation.id, tenant_id=tenant)
                     return plan, plan.writes
-            result = self.engine.welcome(record.snapshot)
+            # In the language of the customer's Teams (the locale) until they write or choose.
+            result = self.engine.welcome(record.snapshot, activity.locale)
             record.snapshot = result.snapshot
             plan.replies.extend(result.replies)
             return plan, plan.writes

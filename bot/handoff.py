@@ -34,7 +34,7 @@ from dialogs import handoff_cards as hc
 from dialogs.effects import Effect, Say
 from dialogs.engine import TurnInput, TurnResult
 from dialogs.handoff import phrases
-from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message
+from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message, into_request_card
 from dialogs.handoff.policy import check_as_dict
 from dialogs.handoff.ports import ConversationState, Person
 from dialogs.i18n import language
@@ -216,6 +216,8 @@ class HandoffExtension(BotExtension):
             customer=reference_of(activity), customer_name=sender_of(activity).name,
             tenant_id=tenant_of(activity), reason=reason, state=state, facts=facts,
             checks=self._last_checks(scope.record), turn_id=activity.id, now=self.clock())
+        # Asked for a person: what the request's notices say goes in the flow's request card.
+        scope.flow_replies[:], effects = into_request_card(scope.flow_replies, effects)
         self._keep(scope.record, state)
         scope.plan.add(effects, conversation_id=activity.conversation.id,
                        tenant_id=tenant_of(activity))

@@ -34,7 +34,8 @@ from bot.token_service import BotTokenService, TokenServiceError
 from checks import GRAPH_SCOPE, Endpoints
 from checks.suite import GraphTenant, LiveSuite
 from dialogs.diagnosis import code_to_cause
-from dialogs.engine import TurnInput
+from dialogs.engine import TurnInput, conversation_language
+from dialogs.i18n import Translator, translator
 from dialogs.live import phrases
 from dialogs.live.desk import LiveChecksDesk, Next, Who
 from dialogs.live.intents import SIGN_IN, wants_live_checks
@@ -97,6 +98,12 @@ class _Chat:
 
     async def answers(self) -> Mapping[str, Any]:
         return ((await self._record()).snapshot or {}).get("facts", {}).get("answers") or {}
+
+    async def language(self) -> str:
+        return conversation_language((await self._record()).snapshot, self._turn.activity.locale)
+
+    async def translator(self) -> Translator:
+        return translator(await self.language())
 
     async def change(self, mutate: Callable[[dict[str, Any]], None]) -> None:
         await self._services.conversations.run_turn(
@@ -213,8 +220,9 @@ class LiveChecksExtension(BotExtension):
         if activity.channel_id != TEAMS:
             await self._device_sign_in(turn_context)
             return
+        tr = await _Chat(self.services, turn_context).translator()
         if not connection:
-            await turn_context.send_activity(phrases.NOT_SET_UP)
+            await turn_context.send_activity(tr(phrases.NOT_SET_UP))
             return
         try:
             # Signed in through the card before (another conversation): no card needed.
@@ -224,22 +232,24 @@ class LiveChecksExtension(BotExtension):
                 return
             resource = await self.token_service.get_sign_in_resource(connection, activity)
         except (TokenServiceError, SignInFailed) as exc:
-            await turn_context.send_activity(phrases.SIGN_IN_START_FAILED.format(reason=exc))
+            await turn_context.send_activity(tr.format(phrases.SIGN_IN_START_FAILED, reason=exc))
             return
         exchange = {"id": resource.exchange_id, "uri": resource.exchange_uri,
                     "providerId": resource.provider_id} if resource.exchange_id else None
-        oauth = OAuthCard(text=phrases.SIGN_IN_CARD_TEXT, connection_name=connection,
-                          buttons=[CardAction(type=ActionTypes.signin, title=phrases.SIGN_IN_BUTTON,
+        oauth = OAuthCard(text=tr(phrases.SIGN_IN_CARD_TEXT), connection_name=connection,
+                          buttons=[CardAction(type=ActionTypes.signin,
+                                              title=tr(phrases.SIGN_IN_BUTTON),
                                               value=resource.sign_in_link)],
                           token_exchange_resource=exchange)  # "object" in the schema: as is
         await turn_context.send_activity(MessageFactory.attachment(CardFactory.oauth_card(oauth)))
 
     async def _device_sign_in(self, turn_context: TurnContext) -> None:
+        tr = await _Chat(self.services, turn_context).translator()
         try:
             sign_in = await self.auth.start_device_sign_in(
                 _who(turn_context.activity).user_key, [GRAPH_SCOPE])
         except SignInFailed as exc:
-            await turn_context.send_activity(phrases.SIGN_IN_START_FAILED.format(reason=exc))
+            await turn_context.send_activity(tr.format(phrases.SIGN_IN_START_FAILED, reason=exc))
             return
         await turn_context.send_activity(sign_in.message)
         reference = TurnContext.get_conversation_reference(turn_context.activity)
@@ -250,7 +260,7 @@ class LiveChecksExtension(BotExtension):
                 provider = await sign_in.wait()
                 callback = functools.partial(self._after_sign_in, provider=provider)
             except SignInFailed as exc:
-                text = phrases.DEVICE_SIGN_IN_FAILED.format(reason=exc)
+                text = tr.format(phrases.DEVICE_SIGN_IN_FAILED, reason=exc)
                 callback = functools.partial(TurnContext.send_activity, activity_or_text=text)
             await self._proactive(reference, callback)
 
@@ -287,7 +297,8 @@ class LiveChecksExtension(BotExtension):
             if provider is None:
                 raise SignInFailed("the sign-in was not completed")
         except (SignInFailed, TokenServiceError) as exc:
-            await turn_context.send_activity(phrases.SIGN_IN_FAILED.format(reason=exc))
+            tr = await _Chat(self.services, turn_context).translator()
+            await turn_context.send_activity(tr.format(phrases.SIGN_IN_FAILED, reason=exc))
             return InvokeResponse(status=200)
         await self._after_sign_in(turn_context, provider=provider)
         return InvokeResponse(status=200)

@@ -205,6 +205,11 @@ class Known:
             value: A knowledge text (already translated) that may name known values.
             tr: The conversation's translator, for the stand-ins.
             in_path: True for a click-path step, where a stand-in reads ‹like this›.
+
+        In a sentence the mailbox's stand-in is a blank to fill in, ‹sending mailbox
+        address›: the address it stands for reads right in any sentence of any
+        language, where "the mailbox" would need another case ending in Latvian
+        and Russian ("no ‹…›", "с ‹…›") than the one a translation can give it.
         """
         if "{" not in value:
             return value
@@ -212,10 +217,12 @@ class Known:
         def stand_in(source: str) -> str:
             return f"‹{tr(source)}›" if in_path else tr(source)
 
+        mailbox = self.mailbox or (stand_in(messages.THE_MAILBOX) if in_path
+                                   else f"‹{tr(messages.SENDING_MAILBOX_ADDRESS)}›")
         return (value
                 .replace(IDENTITY, quote_literal(self.mailbox) if self.mailbox
                          else IDENTITY_PLACEHOLDER)
-                .replace(MAILBOX_PLACEHOLDER, self.mailbox or stand_in(messages.THE_MAILBOX))
+                .replace(MAILBOX_PLACEHOLDER, mailbox)
                 .replace("{domain}", self.domain or stand_in(messages.YOUR_DOMAIN))
                 .replace("{app_id}", self.app_id or "<Application (client) ID>"))
 
@@ -314,7 +321,8 @@ def welcome_card(knowledge: Knowledge, *, lang: str = SOURCE_LANG,
         live_checks: True when sign-in is configured, so "Check my tenant" works.
     """
     tr = translator(lang)
-    abilities = [text(f"• {tr(ability)}", spacing="Small") for ability in messages.WELCOME_ABILITIES]
+    abilities = [text(f"• {tr(ability)}", spacing="Small")
+                 for ability in messages.WELCOME_ABILITIES]
     body = [
         text(tr(messages.WELCOME_TITLE), weight="Bolder", size="Large"),
         text(tr(messages.WELCOME_TEXT)),
@@ -369,7 +377,8 @@ def overview_card(knowledge: Knowledge, *, lang: str = SOURCE_LANG,
                 {"type": "Container", "id": element_id, "isVisible": False, "items": [
                     text(known.fill(row.solution, tr), spacing="Small"),
                     {"type": "ActionSet", "actions": [
-                        submit(tr(messages.SHOW_THE_FIX), {"msa": "show_fix", "cause": row.cause})]},
+                        submit(tr(messages.SHOW_THE_FIX),
+                               {"msa": "show_fix", "cause": row.cause})]},
                 ]},
             ]})
     body.append(_notice_short(tr))
@@ -533,8 +542,7 @@ def _localized_cause(cause: Cause, lang: str) -> Cause:
 def forward_texts(cause: Cause, facts: Mapping[str, Any], lang: str) -> list[str]:
     """The text for the IT provider: in the customer's language, then in English below it."""
     known = Known.from_facts(facts)
-    english = known.fill(cause.forward_text, translator(SOURCE_LANG)).replace(
-        MAILBOX_PLACEHOLDER, messages.OUR_SENDING_MAILBOX)
+    english = known.fill(cause.forward_text, translator(SOURCE_LANG))
     if lang == SOURCE_LANG:
         return [english]
     tr = translator(lang)
@@ -774,7 +782,8 @@ def _summary_forward_action(
 
     def request(in_lang: str) -> list[str]:
         tr_here = translator(in_lang)
-        mailbox = Known.from_facts(facts).mailbox or tr_here(messages.OUR_SENDING_MAILBOX)
+        blank = f"‹{tr_here(messages.SENDING_MAILBOX_ADDRESS)}›"
+        mailbox = Known.from_facts(facts).mailbox or blank
         parts = [tr_here.format(messages.FORWARD_HELLO, mailbox=mailbox)]
         for number, finding in enumerate(findings, start=1):
             if number <= detailed:
@@ -812,14 +821,44 @@ def _option_title(spec: Question, value: str) -> str:
     return next((o.title for o in spec.options if o.value == value), value)
 
 
+HANDOFF_STATUS = "handoff-status"
+"""The element of the request card that says where the request stands."""
+
+
 def handoff_requested_card(knowledge: Knowledge, facts: Mapping[str, Any], *,
-                           lang: str = SOURCE_LANG) -> Card:
-    """Acknowledge a request for a person."""
+                           lang: str = SOURCE_LANG, status: Sequence[str] = ()) -> Card:
+    """Acknowledge a request for a person: where it stands, and that the bot is still here.
+
+    Args:
+        knowledge: The knowledge base.
+        facts: The conversation's facts.
+        lang: The conversation's language.
+        status: What the handoff says about the request (asked, the place in the queue, the
+            support hours), already in ``lang``; without it, the flow's own acknowledgement.
+    """
     tr = translator(lang)
+    said = list(status) or [tr(messages.HANDOFF_REQUESTED)]
     body = [text(tr(messages.HANDOFF_TITLE), weight="Bolder", size="Medium"),
-            text(tr(messages.HANDOFF_REQUESTED)),
+            {"type": "Container", "id": HANDOFF_STATUS, "items": [text(line) for line in said]},
             text(tr(messages.HANDOFF_RESUME_HINT), subtle=True)]
     return card(body, [submit(tr(messages.CONTINUE_WITH_BOT), {"msa": "continue"})])
+
+
+def with_handoff_status(shown: Card, status: Sequence[str]) -> Card | None:
+    """The request card ``shown`` saying ``status`` where it said its own acknowledgement.
+
+    Returns:
+        A new card; None when ``shown`` is not the request card or ``status`` is empty.
+    """
+    body = shown.get("body")
+    if not status or not isinstance(body, list):
+        return None
+    for i, element in enumerate(body):
+        if isinstance(element, dict) and element.get("id") == HANDOFF_STATUS:
+            new_body = [*body[:i], {**element, "items": [text(line) for line in status]},
+                        *body[i + 1:]]
+            return {**shown, "body": new_body}
+    return None
 
 
 def resolved_card(knowledge: Knowledge, facts: Mapping[str, Any], *,
@@ -851,18 +890,29 @@ def noted_text(knowledge: Knowledge, learned: Mapping[str, str], *,
 # ----- cards of the understanding layer (issue 17) --------------------------------------------
 def answer_card(knowledge: Knowledge, answer: Answer, kind: str, facts: Mapping[str, Any], *,
                 lang: str = SOURCE_LANG) -> Card:
-    """One short answer to a typed question, with its steps one press away."""
+    """One short answer to a typed question, with its steps one press away.
+
+    Args:
+        knowledge: The knowledge base.
+        answer: The answer, as in the English knowledge (translated here).
+        kind: The kind of question ("where", "is_safe", …): its own answer when it has one.
+        facts: The conversation's facts (the mailbox for the PowerShell).
+        lang: The conversation's language.
+    """
     tr = translator(lang)
-    body = [text(tr(answer.title), weight="Bolder"), text(tr(answer.for_kind(kind)))]
-    steps: list[dict[str, Any]] = [text(f"{i}. {tr(step)}", spacing="Small")
+    answer = localized(knowledge, lang).answers.get(answer.id, answer)
+    body = [text(answer.title, weight="Bolder"), text(answer.for_kind(kind))]
+    steps: list[dict[str, Any]] = [text(f"{i}. {step}", spacing="Small")
                                    for i, step in enumerate(answer.steps, start=1)]
     if answer.powershell:
         steps.append(text(tr(messages.POWERSHELL_AS_ADMIN), subtle=True))
         steps.append(code_block(powershell_lines(answer.powershell, identity_of(facts))))
-    actions: list[dict[str, Any]] = [{"type": "Action.ShowCard", "title": tr(messages.SHOW_THE_STEPS),
+    actions: list[dict[str, Any]] = [{"type": "Action.ShowCard",
+                                      "title": tr(messages.SHOW_THE_STEPS),
                                       "card": {"type": "AdaptiveCard", "body": steps}}]
     if answer.cause is not None and answer.cause in knowledge.cause_ids:
-        actions.append(submit(tr(messages.SHOW_THE_FIX), {"msa": "show_fix", "cause": answer.cause}))
+        actions.append(submit(tr(messages.SHOW_THE_FIX),
+                              {"msa": "show_fix", "cause": answer.cause}))
     return card(body, actions)
 
 

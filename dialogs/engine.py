@@ -186,6 +186,41 @@ def context_of(state: str) -> str | None:
     return _CONTEXTS.get(state)
 
 
+def _language_state(snapshot: Mapping[str, Any] | None,
+                    locale: str | None) -> tuple[str, bool, bool]:
+    """(language, chosen by the customer, theirs from what they wrote) for a turn."""
+    lang: str | None = None
+    chosen = written = False
+    if snapshot:
+        # The language survives a restart and a flow-version change: it is the customer's.
+        lang = snapshot.get("lang") if snapshot.get("lang") in LANGUAGES else None
+        chosen = snapshot.get("lang_chosen") is True and lang is not None
+        # A stored language is the customer's unless it is marked as only a hint.
+        written = lang is not None and not chosen and snapshot.get("lang_hint") is not True
+    # The customer's choice, else the language they write in (set as they write), else
+    # Teams' locale, else English. Until the customer has written or chosen one, this
+    # turn's locale counts over the hint stored (an install says nothing of the language).
+    if not (chosen or written):
+        lang = locale_language(locale) or lang or "en"
+    return language(lang), chosen, written
+
+
+def conversation_language(snapshot: Mapping[str, Any] | None, locale: str | None = None) -> str:
+    """The language to answer a conversation in, by the flow's rule, for a desk that speaks first.
+
+    The customer's choice, else the language they write in, else this
+    activity's Teams ``locale``, else English — what the flow would answer in.
+
+    Args:
+        snapshot: The conversation's flow snapshot (None before its first turn).
+        locale: The activity's Teams locale ("lv-LV").
+
+    Returns:
+        "en", "lv" or "ru".
+    """
+    return _language_state(snapshot, locale)[0]
+
+
 class FlowEngine:
     """Runs turns of the guided flow against one shared machine."""
 
@@ -282,27 +317,15 @@ class FlowEngine:
                  locale: str | None = None) -> TroubleshootingSession:
         state = INITIAL_STATE
         facts: dict[str, Any] = {}
-        lang = None
-        chosen = written = False
         if snapshot and snapshot.get("v") == FLOW_VERSION and snapshot.get("state") in STATES:
             state = str(snapshot["state"])
             raw_facts = snapshot.get("facts")
             # A deep copy: the turn must never change the caller's snapshot (a retried turn
             # or a second turn on the same snapshot would otherwise see this turn's changes).
             facts = _copy_json(dict(raw_facts)) if isinstance(raw_facts, Mapping) else {}
-        if snapshot:
-            # The language survives a restart and a flow-version change: it is the customer's.
-            lang = snapshot.get("lang") if snapshot.get("lang") in LANGUAGES else None
-            chosen = snapshot.get("lang_chosen") is True and lang is not None
-            # A stored language is the customer's unless it is marked as only a hint.
-            written = lang is not None and not chosen and snapshot.get("lang_hint") is not True
-        # The customer's choice, else the language they write in (set as they write), else
-        # Teams' locale, else English. Until the customer has written or chosen one, this
-        # turn's locale counts over the hint stored (an install says nothing of the language).
-        if not (chosen or written):
-            lang = locale_language(locale) or lang or "en"
+        lang, chosen, written = _language_state(snapshot, locale)
         return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state,
-                                      lang=language(lang), lang_chosen=chosen,
+                                      lang=lang, lang_chosen=chosen,
                                       lang_written=written, live_checks=self.live_checks)
 
     @staticmethod

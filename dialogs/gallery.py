@@ -17,6 +17,7 @@ from typing import Any
 
 from dialogs import cards, messages
 from dialogs.flow import QUESTIONS
+from dialogs.handoff.phrases import queued
 from dialogs.handoff_cards import gallery_builders as handoff_builders
 from dialogs.i18n import LANGUAGES, SOURCE_LANG, translator
 from dialogs.knowledge import Knowledge, default_knowledge
@@ -76,6 +77,7 @@ def is_customer_card(name: str) -> bool:
 
 
 def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBuilder]:
+    tr = translator(lang)
     builders: dict[str, CardBuilder] = {
         "welcome": lambda k: cards.welcome_card(k, lang=lang, live_checks=True),
         "welcome-no-sign-in": lambda k: cards.welcome_card(k, lang=lang),
@@ -104,7 +106,20 @@ def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBu
             k.cause("no_exchange_license"), SAMPLE_FACTS, lang=lang),
         "powershell-steps-only": lambda k: cards.fix_powershell_card(
             k.cause("wrong_endpoint"), SAMPLE_FACTS, lang=lang),
-        "handoff-requested": lambda k: cards.handoff_requested_card(k, SAMPLE_FACTS, lang=lang),
+        # As the customer sees it: the handoff's notice (their place in the queue) on the card.
+        "handoff-requested": lambda k: cards.handoff_requested_card(
+            k, SAMPLE_FACTS, lang=lang, status=[queued(1, tr)]),
+        # A typed question answered from the knowledge's "answers", its steps one press away.
+        "answer": lambda k: cards.answer_card(k, k.answers["smtp_auth"], "what", SAMPLE_FACTS,
+                                              lang=lang),
+        "answer-is-it-safe": lambda k: cards.answer_card(k, k.answers["security_defaults"],
+                                                         "is_safe", SAMPLE_FACTS, lang=lang),
+        # A reading below the confidence bar, asked back; a message not understood, re-asked.
+        "confirm": lambda k: cards.confirm_card(k, "mfa", "no", lang=lang),
+        "reask": lambda k: cards.reask_card(tr(messages.REASK), [
+            (tr(messages.START_GUIDED_CHECK), {"msa": "start"}),
+            (tr(messages.REASK_ERROR), {"msa": "paste_error"}),
+            (tr(messages.TALK_TO_A_PERSON), {"msa": "person"})]),
         "resolved": lambda k: cards.resolved_card(k, SAMPLE_FACTS, lang=lang),
     }
     for question in QUESTIONS:
@@ -118,7 +133,7 @@ def _builders(knowledge: Knowledge, lang: str = SOURCE_LANG) -> dict[str, CardBu
         builders[f"fix-{cause_id}"] = functools.partial(
             cards.fix_card, cause_id=cause_id, facts=SAMPLE_FACTS, lang=lang)
     builders.update(handoff_builders(lang))
-    builders.update(check_builders())
+    builders.update(check_builders(lang))
     if lang == SOURCE_LANG:
         builders.update(staff_builders())
     return builders

@@ -22,7 +22,8 @@ WELCOME_ABILITIES = (
     ("Walk you through the mailbox, licence, MFA, security defaults, SMTP AUTH and "
      "Conditional Access settings, one question at a time"),
     "Read an error message you paste and tell you what causes it and how to fix it",
-    "Give you the exact admin-center clicks and PowerShell, and a text to forward to your IT provider",
+    ("Give you the exact admin-center clicks and PowerShell, and a text to forward to your "
+     "IT provider"),
     "Hand you over to a person from CLOUDEX support when you need one",
 )
 NEVER_PASSWORD = "I never ask for passwords."
@@ -161,8 +162,8 @@ IN_ENGLISH = "In English:"
 FORWARD_HELLO = ("Hello, CLOUDEX TMS sends our e-mail from {mailbox} through Microsoft 365 "
                  "(SMTP AUTH). Please make these changes, in this order:")
 FORWARD_THANKS = "Thank you!"
-OUR_SENDING_MAILBOX = "our CLOUDEX TMS sending mailbox"
-THE_MAILBOX = "the mailbox"
+SENDING_MAILBOX_ADDRESS = "sending mailbox address"  # a blank to fill in: ‹sending mailbox address›
+THE_MAILBOX = "the mailbox"  # a click-path step's stand-in: ‹the mailbox›
 YOUR_DOMAIN = "your domain"
 POWERSHELL_FOR = "PowerShell for"
 TO_CHECK = "To check"

@@ -87,6 +87,16 @@ def test_every_card_the_bot_can_send_has_a_picture(lang: str) -> None:
     assert list(GALLERY.glob("*.png")) == []
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_picture_is_of_the_card_as_it_is_now(lang: str) -> None:
+    # gallery.json keeps the digest of the card each picture was drawn from: a card that
+    # changed (its words, a translation, its layout) without `make gallery` is a stale picture.
+    recorded = json.loads((GALLERY / lang / "gallery.json").read_text(encoding="utf-8"))["cards"]
+    stale = sorted(name for name, card in sample_cards(lang=lang).items()
+                   if recorded.get(name, {}).get("sha256") != card_digest(card))
+    assert stale == [], f"pictures drawn from older cards: {REGENERATE}"
+
+
 def test_the_pictures_are_gallery_width_pngs_of_a_sane_size() -> None:
     recorded = json.loads((GALLERY / "en" / "gallery.json").read_text(encoding="utf-8"))
     assert recorded["width"] == WIDTH

@@ -180,7 +180,15 @@ def _code_and_links(card: dict[str, Any]) -> tuple[list[str], list[str]]:
     return code, sorted(set(re.findall(r"\]\((https://[^)\s]+)\)", text)))
 
 
-def test_powershell_lines_and_urls_are_identical_in_every_language() -> None:
+def test_powershell_lines_and_urls_are_identical_in_every_language(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check results carry fixes inline while they fit a byte budget; Cyrillic takes more
+    # bytes, so a Russian card may show one fix less inline (one press away instead). Lifted
+    # here, every language carries the same fixes, so their PowerShell and links compare.
+    from dialogs.live import cards as check_cards
+
+    monkeypatch.setattr(check_cards, "FIX_BUDGET_BYTES", 10**9)
     english = {name: _code_and_links(card) for name, card in sample_cards().items()
                if is_customer_card(name)}
     assert sum(len(code) for code, _ in english.values()) > 20
@@ -236,12 +244,6 @@ def test_the_text_for_the_it_provider_is_in_the_language_then_in_english(
         assert len(paragraphs) == 2
 
 
-# Customer cards other helpers write this round; each goes from this list when it is translated.
-NOT_YET_TRANSLATED = {
-    "checks-": "live-check cards: issue 21 moves their sentences to dialogs/messages.py",
-}
-
-
 @pytest.mark.parametrize("lang", TRANSLATED)
 def test_every_customer_card_reads_in_its_language(lang: str, knowledge: Knowledge) -> None:
     labels = frozenset(step for cause in knowledge.causes
@@ -250,7 +252,7 @@ def test_every_customer_card_reads_in_its_language(lang: str, knowledge: Knowled
     english_copy = translator(lang)("In English:")
     found = {}
     for name, card in sample_cards(lang=lang).items():
-        if not is_customer_card(name) or name.startswith(tuple(NOT_YET_TRANSLATED)):
+        if not is_customer_card(name):
             continue
         english_section = {id(block) for node in dict_nodes(card)
                            if node.get("type") == "Action.ShowCard"

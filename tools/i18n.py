@@ -1,8 +1,9 @@
 """``make i18n``: bring the gettext catalogs up to date with the English texts.
 
 Reads every text a customer can read (:func:`dialogs.i18n.extract.source_texts`:
-dialogs/messages.py, the handoff's ``ToCustomer`` sentences, the knowledge's
-customer-facing fields, the diagnosis' follow-up questions), writes the template
+dialogs/messages.py, the handoff's ``ToCustomer`` sentences, the live checks'
+phrases, the knowledge's customer-facing fields, the diagnosis' follow-up
+questions), writes the template
 ``dialogs/i18n/catalogs/messages.pot`` and updates ``lv.po`` and ``ru.po`` with
 Babel: new texts arrive untranslated, changed ones fuzzy with the old
 translation as a starting point, removed ones are dropped. Then translate the
@@ -56,6 +57,12 @@ def updated(lang: str, pot: Catalog) -> Catalog:
         catalog = Catalog(locale=lang, project="Mail Setup Assistant", version="1", fuzzy=False)
     catalog.update(pot, no_fuzzy_matching=False)
     catalog.obsolete.clear()  # removed texts go: the template is the whole truth
+    for message in catalog:
+        # The old English of a fuzzy entry helps its translator; once translated it is noise
+        # (and Babel reads a long one back as a comment, where it would stay for good).
+        message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
+        if not message.fuzzy:
+            message.previous_id = ()
     catalog.header_comment = f"# {lang} translations of Mail Setup Assistant.\n# {TRANSLATOR_NOTE}"
     return catalog
 

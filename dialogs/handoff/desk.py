@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialogs import handoff_cards as hc
+from dialogs.cards import with_handoff_status
 from dialogs.effects import (
     Audit,
     Count,
@@ -141,6 +142,36 @@ def _tr(ticket: Any) -> Translator:
 def _hold(state: ConversationState, ticket: Any) -> None:
     """Remember the customer's ticket, and the language it has them in, in their record."""
     state.handoff = {"ticket": ticket.id, "lang": hc.customer_language(ticket.summary)}
+
+
+
+def into_request_card(replies: Sequence[Reply], effects: Sequence[Effect]
+                      ) -> tuple[list[Reply], list[Effect]]:
+    """Say a request's notices inside the flow's "A person from CLOUDEX support" card.
+
+    Asked for a person, the customer gets the flow's card and the handoff's
+    notices (asked, their place in the queue, the support hours) in the same
+    turn. Side by side they said the same thing twice ("they will see your
+    answers so far"), so the notices take the place of the card's own
+    acknowledgement: one message, nothing lost. Without that card in the
+    turn (a request made for the customer after failed fixes, say) the
+    notices stay as they are.
+
+    Args:
+        replies: The flow's replies of this turn.
+        effects: What the handoff decided for this turn.
+
+    Returns:
+        The replies and effects to carry out instead.
+    """
+    notices = [e for e in effects if isinstance(e, Say) and e.reply.text and e.reply.card is None]
+    for i, reply in enumerate(replies):
+        card = with_handoff_status(reply.card, [e.reply.text for e in notices]) \
+            if reply.card is not None else None
+        if card is not None:
+            return ([*replies[:i], Reply(reply.text, card), *replies[i + 1:]],
+                    [e for e in effects if e not in notices])
+    return list(replies), list(effects)
 
 
 class HandoffDesk:

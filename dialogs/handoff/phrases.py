@@ -37,7 +37,7 @@ class ToCustomer:
     SUPPORT_NAME = SUPPORT_NAME  # the label after an agent's name: "Dana (CLOUDEX support):"
     AN_AGENT = "A CLOUDEX agent"
     QUEUED = ("I've asked a person from CLOUDEX support to join.{place} They will see your answers "
-              "so far, so you won't have to repeat anything. Until they join, I'm still here.")
+              "so far, so you won't have to repeat anything.")
     QUEUED_NO_CHANNEL = ("I've passed your request to CLOUDEX support.{place} Everything you told "
                          "me goes with it, so you won't have to repeat anything.")
     QUEUE_PLACE = " You are number {position} in the queue."

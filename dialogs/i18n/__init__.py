@@ -3,8 +3,9 @@
 One mechanism for every customer-facing text. English is the source and the
 message id (gettext's convention): :mod:`dialogs.messages` holds the
 sentences and card labels the code says (the handoff's to the customer are in
-:class:`dialogs.handoff.phrases.ToCustomer`), ``knowledge.json`` the
-troubleshooting text (its customer-facing fields, :mod:`dialogs.i18n.knowledge`).
+:class:`dialogs.handoff.phrases.ToCustomer`, the live checks' in
+:mod:`dialogs.live.phrases`), ``knowledge.json`` the troubleshooting text
+(its customer-facing fields, :mod:`dialogs.i18n.knowledge`).
 ``catalogs/lv.po`` and ``catalogs/ru.po`` translate both.
 
 Why gettext PO files rather than JSON or per-language fields in the knowledge:

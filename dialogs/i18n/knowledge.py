@@ -3,7 +3,9 @@
 One walk over the knowledge (:func:`map_texts`) names every text a customer
 reads — titles, summaries, why, steps, the recommended fix, click-path steps,
 waiting times, the text for the IT provider, question prompts, labels, hints
-and options, the assessment notes, the overview table and the notices — and
+and options, the assessment notes, the overview table, the notices and the
+answers to typed questions (title, answer, the answers by kind of question,
+the steps behind "Show the steps") — and
 both the catalog extraction and :func:`localized` use it, so they cannot
 disagree about what is translated.
 
@@ -25,6 +27,7 @@ from types import MappingProxyType
 
 from dialogs.i18n import SOURCE_LANG, translator
 from dialogs.knowledge import (
+    Answer,
     Cause,
     Check,
     ClickPath,
@@ -100,11 +103,23 @@ def map_texts(knowledge: Knowledge, change: TextMap) -> Knowledge:
         causes=tuple(map_cause(item, change) for item in knowledge.causes),
         questions=MappingProxyType({qid: question(item)
                                     for qid, item in knowledge.questions.items()}),
-        assessment_rules=rules, summary_table=table)
+        assessment_rules=rules, summary_table=table,
+        answers=MappingProxyType({topic: _answer(item, change)
+                                  for topic, item in knowledge.answers.items()}))
+
+
+def _answer(item: Answer, change: TextMap) -> Answer:
+    """One answer to a typed question with ``change`` applied (its PowerShell stays)."""
+    here = f"answers.{item.id}"
+    return replace(
+        item, title=change(f"{here}.title", item.title), text=change(f"{here}.answer", item.text),
+        kinds=MappingProxyType({kind: change(f"{here}.kinds.{kind}", text)
+                                for kind, text in item.kinds.items()}),
+        steps=_texts(item.steps, f"{here}.steps", change))
 
 
 def map_cause(item: Cause, change: TextMap) -> Cause:
-    """Return one cause with ``change`` applied to its customer-facing texts (see :func:`map_texts`)."""
+    """One cause with ``change`` applied to its customer-facing texts (as :func:`map_texts`)."""
     here = f"causes[{item.id}]"
     recommended = item.fix.recommended
     if recommended is not None:

@@ -6,7 +6,9 @@ away behind ``Action.ToggleVisibility``: what each permission allows and what
 the bot does with it; the full sentence and the raw answer behind each check;
 each fix's steps and PowerShell, built by :func:`dialogs.cards.fix_sections`,
 the one fix builder, so the results card, the guided flow and the staff tools
-show one text. Every word comes from :mod:`dialogs.live.phrases`.
+show one text. Every word comes from :mod:`dialogs.live.phrases`, said in the
+conversation's language (:mod:`dialogs.i18n`); permission names, PowerShell
+and what Microsoft answered stay as they are.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogs.cards import Card, card, code_block, fix_sections, heading, submit, text
+from dialogs.cards import (
+    Card,
+    card,
+    code_block,
+    fix_sections,
+    heading,
+    localized_title,
+    submit,
+    text,
+)
+from dialogs.i18n import SOURCE_LANG, Translator, translator
 from dialogs.knowledge import Knowledge
 from dialogs.live import phrases
 from dialogs.live.intents import RUN_CHECKS, SIGN_IN
@@ -44,39 +56,43 @@ def _hidden(element_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "Container", "id": element_id, "isVisible": False, "items": items}
 
 
-def consent_card(mailbox: str | None, admin_consent_url: str) -> Card:
+def consent_card(mailbox: str | None, admin_consent_url: str, *,
+                 lang: str = SOURCE_LANG) -> Card:
     """Before sign-in: what will be read, and exactly what each permission allows and is used for.
 
     Args:
         mailbox: The sending mailbox if known (pre-filled; the customer can change it).
         admin_consent_url: Where a Global Administrator consents for the organisation.
+        lang: The conversation's language.
 
     Returns:
         The card; "Sign in and check" carries the mailbox input.
     """
-    permissions: list[dict[str, Any]] = [text(phrases.CONSENT_DETAILS_HEADING, weight="Bolder")]
+    tr = translator(lang)
+    permissions: list[dict[str, Any]] = [text(tr(phrases.CONSENT_DETAILS_HEADING),
+                                              weight="Bolder")]
     for permission in phrases.PERMISSIONS:
         permissions.append(text(f"**{permission.name}** ({permission.api})", spacing="Medium"))
         permissions.append({"type": "FactSet", "spacing": "Small", "facts": [
-            {"title": phrases.CONSENT_ALLOWS, "value": permission.allows},
-            {"title": phrases.CONSENT_BOT_DOES, "value": permission.bot_does},
+            {"title": tr(phrases.CONSENT_ALLOWS), "value": tr(permission.allows)},
+            {"title": tr(phrases.CONSENT_BOT_DOES), "value": tr(permission.bot_does)},
         ]})
-    permissions.append(text(phrases.ROLES_NOTE, subtle=True))
+    permissions.append(text(tr(phrases.ROLES_NOTE), subtle=True))
     body: list[dict[str, Any]] = [
-        text(phrases.CONSENT_TITLE, weight="Bolder", size="Medium"),
-        text(phrases.CONSENT_INTRO),
+        text(tr(phrases.CONSENT_TITLE), weight="Bolder", size="Medium"),
+        text(tr(phrases.CONSENT_INTRO)),
         {"type": "ActionSet", "actions": [
-            _toggle(phrases.CONSENT_DETAILS_BUTTON, ["consent-permissions"])]},
+            _toggle(tr(phrases.CONSENT_DETAILS_BUTTON), ["consent-permissions"])]},
         _hidden("consent-permissions", permissions),
-        text(phrases.CONSENT_ADMIN.format(url=admin_consent_url)),
-        text(phrases.CONSENT_DECLINE, subtle=True),
+        text(tr.format(phrases.CONSENT_ADMIN, url=admin_consent_url)),
+        text(tr(phrases.CONSENT_DECLINE), subtle=True),
         {"type": "Input.Text", "id": "mailbox", "style": "Email", "maxLength": 254,
-         "label": phrases.CONSENT_MAILBOX_LABEL, "placeholder": "tms@yourcompany.com",
+         "label": tr(phrases.CONSENT_MAILBOX_LABEL), "placeholder": "tms@yourcompany.com",
          "value": mailbox or ""},
     ]
     return card(body, [
-        submit(phrases.CONSENT_SIGN_IN, {"msa": SIGN_IN}, style="positive"),
-        submit(phrases.CONSENT_NO_THANKS, {"msa": "continue"}),
+        submit(tr(phrases.CONSENT_SIGN_IN), {"msa": SIGN_IN}, style="positive"),
+        submit(tr(phrases.CONSENT_NO_THANKS), {"msa": "continue"}),
     ])
 
 
@@ -93,6 +109,7 @@ class RunView:
         elapsed_s: How long the run took, once done.
         paste_lines: PowerShell to run when switches could not be read.
         pasted: True when the switches were read from pasted output.
+        lang: The conversation's language.
     """
 
     mailbox: str
@@ -103,26 +120,29 @@ class RunView:
     elapsed_s: float | None = None
     paste_lines: Sequence[str] = field(default_factory=tuple)
     pasted: bool = False
+    lang: str = SOURCE_LANG
 
 
-def _row(check_id: str, result: CheckResult | None) -> dict[str, Any]:
-    title = phrases.title_of(check_id)
+def _row(check_id: str, result: CheckResult | None, tr: Translator) -> dict[str, Any]:
+    title = phrases.title_of(check_id, tr)
     if result is None:
         return text(f"… **{title}**", subtle=True, spacing="Small")
     icon, color = _ICONS[result.status]
     if result.status in (CheckStatus.FAIL, CheckStatus.WARN):
-        shown = phrases.sentence_of(result)  # a problem is said in full, right there
+        shown = phrases.sentence_of(result, tr)  # a problem is said in full, right there
     elif result.status is CheckStatus.PASS:
-        shown = phrases.short_of(result) if result.finding in phrases.SAID_WHEN_FINE else ""
+        shown = phrases.short_of(result, tr) if result.finding in phrases.SAID_WHEN_FINE else ""
     else:
-        shown = phrases.short_of(result)
+        shown = phrases.short_of(result, tr)
     line = f"{icon} **{title}**" + (f": {shown}" if shown else "")
-    detail = [text(phrases.sentence_of(result), subtle=True, size="Small", spacing="None")]
+    detail = [text(phrases.sentence_of(result, tr), subtle=True, size="Small", spacing="None")]
     if result.detail:
-        detail.append(text(result.detail, subtle=True, size="Small", spacing="None"))
+        # What the service answered, as it came (Microsoft's words): set apart in monospace.
+        detail.append(dict(text(result.detail, subtle=True, size="Small", spacing="None"),
+                           fontType="Monospace"))
     return {"type": "Container", "spacing": "Small",
             # Tapping a row shows what was read; the "Details" button shows every row's.
-            "selectAction": _toggle(phrases.RESULTS_SHOW_DETAILS, [f"detail-{check_id}"]),
+            "selectAction": _toggle(tr(phrases.RESULTS_SHOW_DETAILS), [f"detail-{check_id}"]),
             "items": [text(line, color=color, spacing="None"),
                       _hidden(f"detail-{check_id}", detail)]}
 
@@ -136,26 +156,27 @@ def _fixes(knowledge: Knowledge, view: RunView, actions: list[dict[str, Any]]
     causes = failed_causes(view.results, knowledge)
     if not causes:
         return []
-    body: list[dict[str, Any]] = [heading(phrases.RESULTS_FIXES)]
+    tr = translator(view.lang)
+    body: list[dict[str, Any]] = [heading(tr(phrases.RESULTS_FIXES))]
     facts = {"answers": {"mailbox": view.mailbox}}
     spent = 0
     for number, (cause_id, status) in enumerate(causes, start=1):
         cause = knowledge.cause(cause_id)
-        mark = text(phrases.RESULTS_FIX_MARK.format(
-            number=number, title=cause.title, status=phrases.STATUS_WORDS[status]),
-            weight="Bolder")
-        sections = fix_sections(cause, facts)
+        mark = text(tr.format(
+            phrases.RESULTS_FIX_MARK, number=number, title=localized_title(cause, view.lang),
+            status=tr(phrases.STATUS_WORDS[status])), weight="Bolder")
+        sections = fix_sections(cause, facts, lang=view.lang)
         if spent + _size(sections) <= FIX_BUDGET_BYTES:
             spent += _size(sections)
             body.append({"type": "Container", "separator": True, "items": [
                 mark,
                 {"type": "ActionSet", "actions": [
-                    _toggle(phrases.RESULTS_SHOW_FIX, [f"fix-{number}"])]},
+                    _toggle(tr(phrases.RESULTS_SHOW_FIX), [f"fix-{number}"])]},
                 _hidden(f"fix-{number}", sections),
             ]})
         else:
             body.append({"type": "Container", "separator": True, "items": [mark]})
-            actions.append(dict(submit(f"{phrases.RESULTS_SHOW_FIX} {number}",
+            actions.append(dict(submit(f"{tr(phrases.RESULTS_SHOW_FIX)} {number}",
                                        {"msa": "show_fix", "cause": cause_id}),
                                 mode="secondary"))
     return body
@@ -171,34 +192,35 @@ def results_card(knowledge: Knowledge, view: RunView) -> Card:
     Returns:
         The card, with "Re-run checks" once the run is done.
     """
+    tr = translator(view.lang)
     by_id = {r.check_id: r for r in view.results}
     answered = sum(1 for check_id in view.expected if check_id in by_id)
-    who = phrases.RESULTS_MAILBOX.format(mailbox=phrases.inert(view.mailbox))
+    who = tr.format(phrases.RESULTS_MAILBOX, mailbox=phrases.inert(view.mailbox))
     if view.signed_in_as:
-        who += phrases.RESULTS_SIGNED_IN.format(user=phrases.inert(view.signed_in_as))
+        who += tr.format(phrases.RESULTS_SIGNED_IN, user=phrases.inert(view.signed_in_as))
     body: list[dict[str, Any]] = [
-        text(phrases.RESULTS_TITLE, weight="Bolder", size="Medium"),
+        text(tr(phrases.RESULTS_TITLE), weight="Bolder", size="Medium"),
         text(who),
     ]
     if view.pasted:
-        body.append(text(phrases.RESULTS_DONE_PASTED, subtle=True))
+        body.append(text(tr(phrases.RESULTS_DONE_PASTED), subtle=True))
     elif view.done:
         seconds = f"{view.elapsed_s:.1f}" if view.elapsed_s is not None else "?"
-        body.append(text(phrases.RESULTS_DONE.format(total=len(view.expected), seconds=seconds),
-                         subtle=True))
+        body.append(text(tr.format(phrases.RESULTS_DONE, total=len(view.expected),
+                                   seconds=seconds), subtle=True))
     else:
-        body.append(text(phrases.RESULTS_PROGRESS.format(done=answered,
-                                                         total=len(view.expected)), subtle=True))
+        body.append(text(tr.format(phrases.RESULTS_PROGRESS, done=answered,
+                                   total=len(view.expected)), subtle=True))
     for check_id in view.expected:
-        body.append(_row(check_id, by_id.get(check_id)))
+        body.append(_row(check_id, by_id.get(check_id), tr))
     # Results from outside the expected list (a pasted switch read) still show.
     for result in view.results:
         if result.check_id not in view.expected:
-            body.append(_row(result.check_id, result))
+            body.append(_row(result.check_id, result, tr))
 
     if view.paste_lines:
-        body.append(heading(phrases.RESULTS_PASTE_HEADING))
-        body.append(text(phrases.RESULTS_PASTE_ASK))
+        body.append(heading(tr(phrases.RESULTS_PASTE_HEADING)))
+        body.append(text(tr(phrases.RESULTS_PASTE_ASK)))
         body.append(code_block(list(view.paste_lines)))
 
     actions: list[dict[str, Any]] = []
@@ -206,21 +228,22 @@ def results_card(knowledge: Knowledge, view: RunView) -> Card:
     body.extend(fixes)
     if not fixes and view.done and not view.paste_lines:
         unknown = any(r.status is CheckStatus.UNKNOWN for r in view.results)
-        body.append(text(phrases.RESULTS_GOOD_BUT_UNKNOWN if unknown
-                         else phrases.RESULTS_ALL_GOOD))
+        body.append(text(tr(phrases.RESULTS_GOOD_BUT_UNKNOWN if unknown
+                            else phrases.RESULTS_ALL_GOOD)))
     if view.done:
         # In the rows' order (results arrive in any order).
         shown = [*view.expected, *(r.check_id for r in view.results
                                    if r.check_id not in view.expected)]
         details = [f"detail-{check_id}" for check_id in shown if check_id in by_id]
-        actions[:0] = [submit(phrases.RESULTS_RERUN, {"msa": RUN_CHECKS}),
-                       _toggle(phrases.RESULTS_SHOW_DETAILS, details)]
-        actions.append(dict(submit(phrases.RESULTS_PERSON, {"msa": "person"}), mode="secondary"))
+        actions[:0] = [submit(tr(phrases.RESULTS_RERUN), {"msa": RUN_CHECKS}),
+                       _toggle(tr(phrases.RESULTS_SHOW_DETAILS), details)]
+        actions.append(dict(submit(tr(phrases.RESULTS_PERSON), {"msa": "person"}),
+                            mode="secondary"))
     return card(body, actions)
 
 
-def gallery_builders() -> dict[str, Any]:
-    """Return name -> builder(knowledge) for the live-check cards, with sample data."""
+def gallery_builders(lang: str = SOURCE_LANG) -> dict[str, Any]:
+    """Return name -> builder(knowledge) for the live-check cards, with sample data, in ``lang``."""
     mailbox = "tms@contoso.com"
     expected = list(phrases.CHECK_TITLES)
 
@@ -231,7 +254,8 @@ def gallery_builders() -> dict[str, Any]:
     found = [
         result("license", CheckStatus.PASS, "license.active",
                plans="EXCHANGE_S_STANDARD in O365_BUSINESS_ESSENTIALS"),
-        result("mailbox_type", CheckStatus.PASS, "mailbox_type.user", type_title="user mailbox"),
+        result("mailbox_type", CheckStatus.PASS, "mailbox_type.user", type="user",
+               type_title="user mailbox"),
         result("account_enabled", CheckStatus.PASS, "account.enabled", upn=mailbox),
         result("security_defaults", CheckStatus.FAIL, "security_defaults.on",
                "security_defaults"),
@@ -254,15 +278,39 @@ def gallery_builders() -> dict[str, Any]:
     ]
     consent_url = ("https://login.microsoftonline.com/8d6a7f2c-1b3e-4c5d-9e8f-0a1b2c3d4e5f/"
                    "adminconsent?client_id=3f2b8c1d-7a6e-4d5c-9b8a-0c1d2e3f4a5b")
+    # A shared mailbox read from a paste: the type's own requirements, and OAuth already in use.
+    shared = [
+        result("license", CheckStatus.PASS, "license.not_needed_shared", type="shared",
+               type_title="shared mailbox"),
+        result("mailbox_type", CheckStatus.PASS, "mailbox_type.shared", type="shared",
+               type_title="shared mailbox", full_access="admin@contoso.com"),
+        result("account_enabled", CheckStatus.PASS, "account.blocked_as_advised"),
+        result("security_defaults", CheckStatus.PASS, "security_defaults.on_oauth"),
+        result("conditional_access", CheckStatus.PASS, "ca.none", count="3", active="2"),
+        result("mfa", CheckStatus.PASS, "mfa.enforced_oauth"),
+        result("smtp_sign_ins", CheckStatus.PASS, "sign_ins.latest_ok",
+               when="2026-12-05T09:14:02Z"),
+        result("smtp_auth_switches", CheckStatus.FAIL, "switches.mailbox_off",
+               "smtp_auth_disabled_mailbox", tenant="on", mailbox="off", source="pasted"),
+        result("smtp_probe", CheckStatus.SKIPPED, "smtp.skipped_no_token",
+               where="smtp.office365.com:587", tls="TLSv1.3",
+               reason="AADSTS65001: The user or administrator has not consented to use the "
+               "application"),
+        result("smtp_readiness", CheckStatus.PASS, "readiness.oauth", days="7",
+               apps="'CLOUDEX TMS' (12)"),
+    ]
     return {
-        "checks-consent": lambda k: consent_card(mailbox, consent_url),
+        "checks-consent": lambda k: consent_card(mailbox, consent_url, lang=lang),
         "checks-running": lambda k: results_card(k, RunView(
-            mailbox, expected, found[:3], signed_in_as="admin@contoso.com")),
+            mailbox, expected, found[:3], signed_in_as="admin@contoso.com", lang=lang)),
         "checks-results": lambda k: results_card(k, RunView(
             mailbox, expected, [*found, refused, probe, readiness], done=True, elapsed_s=4.2,
-            signed_in_as="admin@contoso.com", paste_lines=paste)),
+            signed_in_as="admin@contoso.com", paste_lines=paste, lang=lang)),
+        "checks-after-paste": lambda k: results_card(k, RunView(
+            "orders@contoso.com", expected, shared, done=True, signed_in_as="admin@contoso.com",
+            pasted=True, lang=lang)),
         "checks-all-passed": lambda k: results_card(k, RunView(
             mailbox, expected,
             [result(c, CheckStatus.PASS, "") for c in expected], done=True,
-            elapsed_s=1.1, signed_in_as=mailbox)),
+            elapsed_s=1.1, signed_in_as=mailbox, lang=lang)),
     }

@@ -19,6 +19,9 @@ What only a person can resolve (causes flagged ``needs_person`` in the
 knowledge file) comes back as an :class:`Escalation` in the run's outcome; the
 edge hands it to the handoff. The desk talks to the edge only through the
 ports in :mod:`dialogs.live.ports`, so it is tested without a ``TurnContext``.
+Everything it says is in the conversation's language
+(:meth:`~dialogs.live.ports.Conversation.language`); what it keeps for the
+agents (:func:`stored_result`, the escalation's detail) is in English.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialogs.i18n import Translator, translator
 from dialogs.knowledge import Knowledge
 from dialogs.live import phrases
 from dialogs.live.cards import RunView, consent_card, results_card
@@ -136,8 +140,8 @@ class PasteOutcome:
 def stored_result(result: CheckResult) -> dict[str, Any]:
     """A result as the conversation keeps it: its data plus its title and sentence.
 
-    The handoff shows agents the title and the sentence; the data lets the
-    desk rebuild the card after a paste.
+    The handoff shows agents the title and the sentence (in English: agents
+    read English); the data lets the desk rebuild the card after a paste.
 
     Args:
         result: The result.
@@ -195,9 +199,14 @@ class LiveChecksDesk:
         self._running: set[str] = set()
 
     # ----- requests ----------------------------------------------------------------------
-    def _limited(self, wait: float) -> tuple[Reply, ...]:
-        return _reply(phrases.LIMITED.format(count=self.limiter.per_hour,
-                                             minutes=phrases.minutes(wait)))
+    def _limited(self, wait: float, tr: Translator) -> tuple[Reply, ...]:
+        return _reply(tr.format(phrases.LIMITED, count=self.limiter.per_hour,
+                                minutes=phrases.minutes(wait)))
+
+    @staticmethod
+    async def _tr(conversation: Conversation) -> Translator:
+        """The translator of the conversation's language."""
+        return translator(await conversation.language())
 
     async def asked(self, who: Who, conversation: Conversation) -> Next:
         """The customer asked for the checks ("Check my tenant", "Re-run checks", typed).
@@ -209,14 +218,16 @@ class LiveChecksDesk:
         Returns:
             Run when they consented before and are signed in; otherwise the consent card.
         """
+        tr = await self._tr(conversation)
         if not self.configured:
-            return Next(_reply(phrases.NOT_SET_UP))
+            return Next(_reply(tr(phrases.NOT_SET_UP)))
         wait = await self.limiter.peek(who.user_key)
         if wait is not None:
-            return Next(self._limited(wait))
+            return Next(self._limited(wait, tr))
         live = await conversation.live()
         mailbox = live.get("mailbox") or self._flow_mailbox(await conversation.answers())
-        consent = (Reply(card=consent_card(mailbox, self.consent_url(who.chat_tenant))),)
+        consent = (Reply(card=consent_card(mailbox, self.consent_url(who.chat_tenant),
+                                           lang=tr.lang)),)
         return Next(consent, run=bool(live.get("consented")))
 
     async def sign_in_pressed(self, who: Who, conversation: Conversation, typed: object) -> Next:
@@ -230,13 +241,14 @@ class LiveChecksDesk:
         Returns:
             Sign in (or run, when signed in already), or what is wrong.
         """
+        tr = await self._tr(conversation)
         text = str(typed or "").strip()
         mailbox = typed_mailbox(text) if text else None
         if text and mailbox is None:
-            return Next(_reply(phrases.BAD_ADDRESS))
+            return Next(_reply(tr(phrases.BAD_ADDRESS)))
         wait = await self.limiter.peek(who.user_key)
         if wait is not None:
-            return Next(self._limited(wait))
+            return Next(self._limited(wait, tr))
         live = await conversation.live()
         chosen = mailbox or live.get("mailbox") or self._flow_mailbox(await conversation.answers())
 
@@ -245,7 +257,7 @@ class LiveChecksDesk:
 
         await conversation.change(remember)
         if not self.configured:
-            return Next(_reply(phrases.NOT_SET_UP))
+            return Next(_reply(tr(phrases.NOT_SET_UP)))
         return Next(run=True, sign_in=True)
 
     async def signed_in(self, conversation: Conversation) -> Next:
@@ -260,7 +272,7 @@ class LiveChecksDesk:
         live = await conversation.live()
         if live.get("pending"):
             return Next(run=True)
-        return Next(_reply(phrases.SIGNED_IN_NO_RUN))
+        return Next(_reply((await self._tr(conversation))(phrases.SIGNED_IN_NO_RUN)))
 
     @staticmethod
     def _flow_mailbox(answers: Mapping[str, Any]) -> str | None:
@@ -289,7 +301,7 @@ class LiveChecksDesk:
             How it ended (the edge counts, audits and escalates from it).
         """
         if conversation.key in self._running:
-            await screen.show(Reply(text=phrases.STILL_RUNNING))
+            await screen.show(Reply(text=(await self._tr(conversation))(phrases.STILL_RUNNING)))
             return RunOutcome(started=False)
         self._running.add(conversation.key)
         try:
@@ -308,43 +320,45 @@ class LiveChecksDesk:
         started = self._clock()
         live = await conversation.live()
         answers = await conversation.answers()
+        tr = await self._tr(conversation)
         wanted = live.get("mailbox") or self._flow_mailbox(answers)
         token_tenant = tenant.token_tenant()
         if who.chat_tenant and (token_tenant or "").lower() != who.chat_tenant.lower():
-            return await self._refuse(screen, phrases.OTHER_ORGANISATION, token_tenant)
+            return await self._refuse(screen, tr(phrases.OTHER_ORGANISATION), token_tenant)
         try:
             async with asyncio.timeout(self.preflight_s):
                 signed, found = await self._preflight(tenant, wanted)
         except OtherOrganisation:
-            return await self._refuse(screen, phrases.OTHER_ORGANISATION, token_tenant)
+            return await self._refuse(screen, tr(phrases.OTHER_ORGANISATION), token_tenant)
         except PreflightError as exc:
-            reason = phrases.fill(phrases.FINDINGS[exc.finding].text, exc.facts).rstrip(".") \
+            reason = phrases.fill(phrases.FINDINGS[exc.finding].text, exc.facts, tr).rstrip(".") \
                 if exc.finding in phrases.FINDINGS else exc.finding
-            await screen.show(Reply(text=phrases.PREFLIGHT_FAILED.format(reason=reason)))
+            await screen.show(Reply(text=tr.format(phrases.PREFLIGHT_FAILED, reason=reason)))
             return RunOutcome(started=False)
         except TimeoutError:
-            await screen.show(Reply(text=phrases.PREFLIGHT_FAILED.format(
-                reason=phrases.PREFLIGHT_TIMEOUT)))
+            await screen.show(Reply(text=tr.format(
+                phrases.PREFLIGHT_FAILED, reason=tr(phrases.PREFLIGHT_TIMEOUT))))
             return RunOutcome(started=False)
         target = wanted or signed.user_upn
         if typed_mailbox(target) is None:
-            await screen.show(Reply(text=phrases.NOT_AN_ADDRESS.format(
-                mailbox=phrases.inert(target))))
+            await screen.show(Reply(text=tr.format(
+                phrases.NOT_AN_ADDRESS, mailbox=phrases.inert(target))))
             return RunOutcome(started=False)
         domain = target.rsplit("@", 1)[1].lower()
         if domain not in {d.lower() for d in signed.domains}:
             return await self._refuse(
-                screen, phrases.OUTSIDE_DOMAINS.format(mailbox=phrases.inert(target)),
+                screen, tr.format(phrases.OUTSIDE_DOMAINS, mailbox=phrases.inert(target)),
                 signed.tenant_id)
         if found is None:
-            await screen.show(Reply(text=phrases.MAILBOX_NOT_FOUND.format(
-                mailbox=phrases.inert(target))))
+            await screen.show(Reply(text=tr.format(
+                phrases.MAILBOX_NOT_FOUND, mailbox=phrases.inert(target))))
             return RunOutcome(started=False, tenant_id=signed.tenant_id)
         wait = await self.limiter.take(who.user_key)
         if wait is not None:
-            await screen.show(self._limited(wait)[0])
+            await screen.show(self._limited(wait, tr)[0])
             return RunOutcome(started=False, tenant_id=signed.tenant_id)
-        return await self._checks(conversation, answers, signed, found, suite, screen, started)
+        return await self._checks(conversation, answers, signed, found, suite, screen, started,
+                                  tr)
 
     async def _preflight(
         self, tenant: Tenant, wanted: str | None
@@ -371,6 +385,7 @@ class LiveChecksDesk:
         suite: CheckSuite,
         screen: Screen,
         started: float,
+        tr: Translator,
     ) -> RunOutcome:
         auth_method = AUTH_METHODS.get(str(answers.get("auth_method")))
         left = self.budget_s - (self._clock() - started) - 0.5
@@ -382,14 +397,14 @@ class LiveChecksDesk:
         try:
             stream = suite.start(plan)
         except OtherOrganisation:
-            return await self._refuse(screen, phrases.OTHER_ORGANISATION, signed.tenant_id)
+            return await self._refuse(screen, tr(phrases.OTHER_ORGANISATION), signed.tenant_id)
 
         def begin(state: dict[str, Any]) -> None:
             state["pending"] = False
             state["paste"] = {"awaiting": False, "known": {}}
 
         await conversation.change(begin)
-        await screen.show(Reply(text=phrases.CHECKING))
+        await screen.show(Reply(text=tr(phrases.CHECKING)))
         expected = list(suite.check_ids())
         raw: list[CheckResult] = []
 
@@ -400,6 +415,7 @@ class LiveChecksDesk:
                 done=done, signed_in_as=signed.user_upn,
                 elapsed_s=self._clock() - started if done else None,
                 paste_lines=self._paste_lines(final, found.upn) if done else (),
+                lang=tr.lang,
             )
 
         card_id = await screen.show(Reply(card=results_card(self.knowledge, view(False))))
@@ -488,16 +504,17 @@ class LiveChecksDesk:
         paste = live.get("paste") or {}
         if not paste.get("awaiting"):
             return None
+        tr = await self._tr(conversation)
         last = live.get("last") or {}
         mailbox = last.get("mailbox")
         if not isinstance(mailbox, str) or not mailbox:
-            return PasteOutcome(_reply(phrases.PASTE_RUN_FIRST))
+            return PasteOutcome(_reply(tr(phrases.PASTE_RUN_FIRST)))
         known = dict(paste.get("known") or {})
         try:
             values, readable = read_paste(text, known)
         except PastedOutputError:
-            return PasteOutcome(_reply(phrases.PASTE_CONFLICT.format(
-                mailbox=phrases.inert(mailbox))))
+            return PasteOutcome(_reply(tr.format(phrases.PASTE_CONFLICT,
+                                                 mailbox=phrases.inert(mailbox))))
         result = result_from_pasted(values, readable=readable)
         stored = [r for r in (result_from_json(x) for x in last.get("results") or []) if r]
         results = coalesce([*(r for r in stored if r.check_id != SWITCHES), result],
@@ -513,6 +530,6 @@ class LiveChecksDesk:
         card = results_card(self.knowledge, RunView(
             mailbox=mailbox, expected=[str(c) for c in last.get("expected") or []],
             results=results, done=True, signed_in_as=last.get("signed_in_as"), pasted=True,
-            paste_lines=still))
-        said = phrases.PASTE_THANKS if readable else phrases.PASTE_UNREADABLE
+            paste_lines=still, lang=tr.lang))
+        said = tr(phrases.PASTE_THANKS if readable else phrases.PASTE_UNREADABLE)
         return PasteOutcome((Reply(text=said, card=card),), result)

@@ -1,14 +1,27 @@
-"""Every customer-facing sentence of the live checks, in one place (English).
+"""Every customer-facing sentence of the live checks, in one place (English, translated).
 
 The checks report *findings* (keys) and *facts* (values); this module turns
 them into words: the check titles, one short and one full sentence per
 finding, the consent card's permission table, and what the bot says around a
-run. Nothing else in the live checks holds a customer-facing sentence, so a
-translation replaces this module's tables and nothing more.
+run. Nothing else in the live checks holds a customer-facing sentence.
+
+Like :mod:`dialogs.messages`, the English texts here are the message ids of
+the gettext catalogs (:mod:`dialogs.i18n`): :mod:`dialogs.i18n.extract` reads
+every upper-case constant of this module — texts, tuples and mappings of
+texts, a :class:`Phrase`'s two texts, a :class:`Permission`'s two
+explanations (its API and permission names are Microsoft's and stay) —
+except those in :data:`FOR_AGENTS`. Say them through the conversation's
+translator; after changing or adding one, run ``make i18n`` and translate it.
 
 Sentences are ``str.format`` templates over the result's facts. A missing fact
 renders as "?" (never a crash, never a wrong claim); fact values are made
-inert for Adaptive Card markdown before they are inserted.
+inert for Adaptive Card markdown before they are inserted. Facts are
+Microsoft's or the customer's (addresses, codes, policy names, counts) and
+stay as they are in every language, except the few whose values are the
+bot's own words (:data:`WORDED_FACTS`), which are translated with the
+sentence. A count never sits where a language would inflect around it
+("{count} times", "in {minutes} minutes"): templates say "times: {count}" or
+"{minutes} min", so one translation is right for every number.
 """
 
 from __future__ import annotations
@@ -17,6 +30,8 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dialogs.i18n import SOURCE_LANG as _SOURCE_LANG
+from dialogs.i18n import Translator, translator
 from dialogs.live.results import CheckResult, CheckStatus
 
 
@@ -474,7 +489,7 @@ NOT_SET_UP = (
 )
 LIMITED = (
     "You've run the live checks {count} times in the last hour, which is the limit. Please "
-    "try again in about {minutes}; meanwhile I can go through the settings with questions "
+    "try again in about {minutes} min; meanwhile I can go through the settings with questions "
     "(say \"continue\")."
 )
 BAD_ADDRESS = (
@@ -530,6 +545,45 @@ PASTE_RUN_FIRST = "Please run the checks again first: say \"check my tenant\"."
 ESCALATED_DETAIL = "Live checks found: {causes}"
 
 
+# ----- what stays English --------------------------------------------------------------------
+#: Constants that are not the customer's to read, so the catalogs leave them out: what the
+#: agents' ticket says (agents read English), and the edge's reasons for a failed connection,
+#: which it raises as exceptions before any conversation is known (they show in brackets,
+#: like Microsoft's own error text).
+FOR_AGENTS: Mapping[str, str] = {
+    "ESCALATED_DETAIL": "the handoff ticket's detail line, for agents",
+    "CERTIFICATE_NOT_TRUSTED": "an exception's message, raised by the edge (bot/auth.py)",
+    "SERVICE_UNREACHABLE": "an exception's message, raised by the edge (bot/auth.py)",
+}
+
+# ----- fact values that are the bot's own words ---------------------------------------------------
+#: How a sentence names each kind of mailbox (the knowledge's ``mailbox_types`` ids), in running
+#: text: "A shared mailbox needs no licence."
+KIND_NAMES: Mapping[str, str] = {
+    "user": "user mailbox",
+    "shared": "shared mailbox",
+    "room": "room mailbox",
+    "equipment": "equipment mailbox",
+    "group": "Microsoft 365 group",
+    "unlicensed": "user without an Exchange Online licence",
+    "soft_deleted": "soft-deleted or recently restored mailbox",
+}
+#: Who may send for a shared mailbox when nobody has Full Access to it yet.
+ANYONE_YOU_GRANT = "you can grant it"
+#: Switch states and yes/no as the checks write them into facts -> how a sentence says them.
+FACT_WORDS: Mapping[str, str] = {
+    "on": "on", "off": "off", "inherits": "follows the organisation", "unread": "not read",
+    "yes": "yes", "no": "no",
+    # Reasons the checks give in their own words (checks/graph.py, checks/smtp.py).
+    "no state in the answer": "no state in the answer",
+    "Exchange is not read": "Exchange is not read",
+}
+#: Facts whose values are the bot's own words (above), translated with the sentence; every
+#: other fact is Microsoft's or the customer's and is shown as it is.
+WORDED_FACTS = frozenset({"tenant", "mailbox", "registered", "reason", "type_title",
+                          "full_access"})
+
+
 # ----- rendering ---------------------------------------------------------------------------
 class _Facts(dict[str, str]):
     def __missing__(self, key: str) -> str:
@@ -553,75 +607,93 @@ def inert(value: str) -> str:
     )
 
 
-def fill(template: str, facts: Mapping[str, str]) -> str:
-    """Fill a template's ``{slots}`` from facts; a missing fact reads "?".
+def _worded(key: str, value: str, facts: Mapping[str, str], tr: Translator) -> str:
+    """A fact's value as the sentence says it: the bot's own words translated, the rest as is."""
+    if key == "type_title" and facts.get("type") in KIND_NAMES:
+        return tr(KIND_NAMES[facts["type"]])
+    if key not in WORDED_FACTS:
+        return value
+    if value in FACT_WORDS:
+        return tr(FACT_WORDS[value])
+    return tr(value) if value == ANYONE_YOU_GRANT else value
+
+
+def fill(template: str, facts: Mapping[str, str], tr: Translator | None = None) -> str:
+    """Translate a template and fill its ``{slots}`` from facts; a missing fact reads "?".
 
     Args:
-        template: A sentence template of this module.
+        template: A sentence template of this module (English: the message id).
         facts: The values.
+        tr: The conversation's translator (English when None).
 
     Returns:
         The sentence.
     """
-    values = _Facts({k: inert(v) for k, v in facts.items()})
-    return _FORMATTER.vformat(template, (), values)
+    tr = tr or translator(_SOURCE_LANG)
+    values = _Facts({k: inert(_worded(k, v, facts, tr)) for k, v in facts.items()})
+    return _FORMATTER.vformat(tr(template), (), values)
 
 
 def minutes(seconds: float) -> str:
-    """A wait in whole minutes, as the limit message says it.
+    """A wait in whole minutes, as a number: templates say "{minutes} min" after it.
 
     Args:
         seconds: The wait.
 
     Returns:
-        e.g. "1 minute", "37 minutes".
+        e.g. "1", "37" (never less than 1).
     """
-    count = max(1, round(seconds / 60))
-    return f"{count} minute" + ("" if count == 1 else "s")
+    return str(max(1, round(seconds / 60)))
 
 
-def title_of(check_id: str) -> str:
+def title_of(check_id: str, tr: Translator | None = None) -> str:
     """The check's title as the card shows it.
 
     Args:
         check_id: The check's id.
+        tr: The conversation's translator (English when None).
 
     Returns:
         Its title, or the id itself for a check this module doesn't know.
     """
-    return CHECK_TITLES.get(check_id, check_id.replace("_", " "))
+    title = CHECK_TITLES.get(check_id)
+    if title is None:
+        return check_id.replace("_", " ")
+    return tr(title) if tr is not None else title
 
 
 def _phrase(result: CheckResult) -> Phrase:
     return FINDINGS.get(result.finding) or Phrase(STATUS_WORDS[result.status], result.detail or "")
 
 
-def short_of(result: CheckResult) -> str:
+def short_of(result: CheckResult, tr: Translator | None = None) -> str:
     """The few words the results row shows next to the title.
 
     Args:
         result: The result.
+        tr: The conversation's translator (English when None).
 
     Returns:
         The short text.
     """
-    return fill(_phrase(result).short, result.facts)
+    return fill(_phrase(result).short, result.facts, tr)
 
 
-def sentence_of(result: CheckResult) -> str:
+def sentence_of(result: CheckResult, tr: Translator | None = None) -> str:
     """The full sentence explaining a result (and where it was read, when that matters).
 
     Args:
         result: The result.
+        tr: The conversation's translator (English when None).
 
     Returns:
         The sentence.
     """
-    text = fill(_phrase(result).text, result.facts)
+    text = fill(_phrase(result).text, result.facts, tr)
     refusal = FINDINGS.get(result.facts.get("refusal", ""))
     if refusal is not None:
-        text = f"{text} {fill(refusal.text, result.facts)}"
+        text = f"{text} {fill(refusal.text, result.facts, tr)}"
     source = SOURCES.get(result.facts.get("source", ""))
     if source and result.check_id == "smtp_auth_switches":
-        text = f"{text} {source}"
+        text = f"{text} {tr(source) if tr is not None else source}"
     return " ".join(text.split())

@@ -139,6 +139,10 @@ class Conversation(Protocol):
         """The guided flow's answers so far (mailbox, auth_method, …)."""
         ...
 
+    async def language(self) -> str:
+        """The conversation's language ("en", "lv" or "ru"): what the desk says is in it."""
+        ...
+
     async def change(self, mutate: Callable[[dict[str, Any]], None]) -> None:
         """Change the live-check state and store it."""
         ...

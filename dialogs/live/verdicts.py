@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from dialogs.knowledge import Knowledge, MailboxType, SignIn, SmtpAuthSupport
+from dialogs.live import phrases
 from dialogs.live.results import CheckResult, CheckStatus
 
 MAILBOX_TYPE = "mailbox_type"
@@ -60,7 +61,7 @@ def _judge_type(result: CheckResult, kind: MailboxType | None, auth_method: str 
                 CheckStatus.WARN, "mailbox_type.shared_password", "unsupported_mailbox_type",
                 type=kind.id, type_title=title,
             )
-        holders = result.fact("full_access") or "you can grant it"
+        holders = result.fact("full_access") or phrases.ANYONE_YOU_GRANT
         return result.with_verdict(CheckStatus.PASS, "mailbox_type.shared", None,
                                    type=kind.id, type_title=title, full_access=holders)
     return result.with_verdict(CheckStatus.FAIL, "mailbox_type.unsupported",
@@ -72,7 +73,7 @@ def _judge_license(result: CheckResult, kind: MailboxType) -> CheckResult:
         return result
     title = kind.title.split(" (")[0].lower()
     finding = "license.not_needed_shared" if kind.id == "shared" else "license.not_needed"
-    return result.with_verdict(CheckStatus.PASS, finding, None, type_title=title)
+    return result.with_verdict(CheckStatus.PASS, finding, None, type=kind.id, type_title=title)
 
 
 def _judge_account(result: CheckResult, kind: MailboxType) -> CheckResult:
@@ -81,7 +82,7 @@ def _judge_account(result: CheckResult, kind: MailboxType) -> CheckResult:
     title = kind.title.split(" (")[0].lower()
     if kind.sign_in is SignIn.NOT_USED:
         return result.with_verdict(CheckStatus.SKIPPED, "account.not_needed", None,
-                                   type_title=title)
+                                   type=kind.id, type_title=title)
     enabled = result.fact("enabled")
     if enabled == "false":
         return result.with_verdict(CheckStatus.PASS, "account.blocked_as_advised", None)

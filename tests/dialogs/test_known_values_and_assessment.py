@@ -5,10 +5,10 @@
   single-quoted in PowerShell), in every language.
 - The summary's "Looks fine", "What to change" and "Still to find out" come
   from one assessment: an answer is never fine and to change at once.
-- A conversation whose snapshot says Latvian or Russian gets every reply in
-  that language, through the questions, the summary, a diagnosis and a
-  request for a person; switching the language mid-conversation switches the
-  next reply.
+- A conversation on a Latvian or Russian Teams (the activities' locale) gets
+  every reply in that language, through the questions, the summary, a
+  diagnosis and a request for a person, whatever is pressed; choosing another
+  language mid-conversation switches the next reply.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialogs import cards
+from dialogs import cards, messages
 from dialogs.assessment import OPEN_VALUES, assess
 from dialogs.engine import FlowEngine, TurnInput, TurnResult
 from dialogs.flow import QUESTIONS
@@ -205,8 +205,8 @@ def _in_english_section(card: dict[str, Any] | None) -> None:
 def test_a_conversation_in_latvian_or_russian_answers_in_it_throughout(
     engine: FlowEngine, lang: str
 ) -> None:
-    snapshot: dict[str, Any] = {"v": 1, "state": "welcome", "facts": {}, "lang": lang}
-    snapshot["v"] = engine.handle(None, TurnInput(text="hi")).snapshot["v"]
+    locale = {"lv": "lv-LV", "ru": "ru-RU"}[lang]
+    snapshot: dict[str, Any] | None = None  # a new conversation: Teams' locale is all we know
     steps: list[Any] = [
         {"msa": "start"}, {"msa": "answer", "question": "mailbox", "mailbox": "tms@contoso.com"},
         *({"msa": "answer", "question": q, "value": v} for q, v in (
@@ -226,7 +226,8 @@ def test_a_conversation_in_latvian_or_russian_answers_in_it_throughout(
     ]
     states = set()
     for step in steps:
-        turn = TurnInput(action=step) if isinstance(step, dict) else TurnInput(text=step)
+        turn = TurnInput(action=step, locale=locale) if isinstance(step, dict) \
+            else TurnInput(text=step, locale=locale)
         result = engine.handle(snapshot, turn)
         snapshot = result.snapshot
         assert snapshot["lang"] == lang
@@ -240,14 +241,16 @@ def test_a_conversation_in_latvian_or_russian_answers_in_it_throughout(
 
 
 def test_switching_the_language_changes_the_next_reply(engine: FlowEngine) -> None:
-    first = engine.handle(None, TurnInput(action={"msa": "start"}))
+    first = engine.handle(None, TurnInput(action={"msa": "start"}, locale="en-US"))
     assert "Question 1 of 10" in json.dumps(first.replies[-1].card)
-    switched = dict(first.snapshot, lang="ru")  # what the language choice stores
-    second = engine.handle(switched, TurnInput(action={"msa": "help"}))
-    assert second.snapshot["lang"] == "ru"
+    chosen = engine.handle(first.snapshot, TurnInput(action={"msa": "set_language", "lang": "ru"}))
+    second = engine.handle(chosen.snapshot, TurnInput(action={"msa": "help"}, locale="en-US"))
+    assert second.snapshot["lang"] == "ru"  # chosen: over the English Teams
     shown = json.dumps([r.card for r in second.replies], ensure_ascii=False)
     assert "Что можно написать" in shown and "Вопрос 1 из 10" in shown
-    back = engine.handle(dict(second.snapshot, lang=SOURCE_LANG), TurnInput(text="hello?"))
+    typed = engine.handle(second.snapshot, TurnInput(text="in English", locale="ru-RU"))
+    back = engine.handle(typed.snapshot, TurnInput(text="hello?", locale="ru-RU"))
+    assert back.snapshot["lang"] == SOURCE_LANG
     assert "Question 1 of 10" in json.dumps([r.card for r in back.replies])
 
 
@@ -279,3 +282,24 @@ def test_check_my_tenant_is_offered_only_when_sign_in_is_configured(
     assert not offers(plain.welcome(None).replies[0].card or {})
     signed = FlowEngine(knowledge, live_checks=True)
     assert offers(signed.welcome(None).replies[0].card or {})
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_an_unknown_address_is_a_blank_to_fill_in_that_reads_right_in_every_language(
+    knowledge: Knowledge, lang: str
+) -> None:
+    # "from the mailbox" would need another case ending in Latvian and Russian ("no
+    # pastkastes", "с ящика") than a translation can give a stand-in; a blank to fill in,
+    # ‹sending mailbox address›, reads right once the address is written in it.
+    blank = f"‹{translator(lang)(messages.SENDING_MAILBOX_ADDRESS)}›"
+    texts = [text for cause in knowledge.causes for text in cards.forward_texts(cause, {}, lang)]
+    assert all("{mailbox}" not in text and "{identity}" not in text for text in texts)
+    assert sum(blank in text for text in texts) >= 10
+    summary = json.dumps(cards.summary_card(knowledge, {"answers": {"mailbox": "unsure",
+                                                                      "license": "no"}},
+                                            lang=lang), ensure_ascii=False)
+    assert blank in summary
+    # Known, the address itself, everywhere.
+    known = [text for cause in knowledge.causes
+             for text in cards.forward_texts(cause, {"answers": {"mailbox": ADDRESS}}, lang)]
+    assert not any(blank in text for text in known)

@@ -8,10 +8,8 @@ words excepted: they are relayed as written); everything the support thread
 gets is English, with the customer's language named on the ticket card and
 the customer's own words as they wrote them.
 
-The conversation's language is stored in its snapshot (``snapshot["lang"]``,
-the language contract); these tests store it the way the engine keeps it.
-How the language is chosen (typed "latviski", Teams' locale, the Language
-button) is the understanding's and is tested there.
+The conversation's language comes the real way: from what the customer
+writes first, or from Teams' locale when they only press buttons.
 """
 
 from __future__ import annotations
@@ -21,13 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from app import create_app
-from bot.conversation import ConversationRecord, conversation_key
-from bot.keys import SERVICES_KEY
 from bot.settings import Settings
-from dialogs.engine import new_snapshot
 from dialogs.handoff.phrases import ToCustomer, inert
 from dialogs.i18n import LANGUAGE_NAMES_EN, translator
 from tests.support.cards import card_errors, cards_in
@@ -62,17 +56,6 @@ AGENT_WORDS = "Please open the Microsoft 365 admin center and send a test e-mail
 SCRIPT = {"lv": "[āčēģīķļņšūž]", "ru": "[а-яё]"}
 
 
-async def speaks(app: web.Application, chat: Chat, lang: str) -> None:
-    """Store ``lang`` as the conversation's language, as the engine keeps it in the snapshot."""
-    conversations = app[SERVICES_KEY].conversations
-
-    async def attempt(record: ConversationRecord) -> tuple[None, None]:
-        record.snapshot = {**(record.snapshot or new_snapshot()), "lang": lang}
-        return None, None
-
-    await conversations.transact(conversation_key("msteams", chat.conversation_id), attempt)
-
-
 def customer_view(bodies: list[dict[str, Any]]) -> list[str]:
     """Each message to the customer as they see it, the agent's relayed words taken out."""
     return [shown(body).replace(AGENT_WORDS, " ") for body in bodies]
@@ -86,10 +69,9 @@ async def test_a_customer_is_handed_to_a_person_and_back_in_their_language(
     client = await aiohttp_client(app)
     await support_post(client, connector).say("use this channel for handoffs")
     customer = Chat(client, connector, user_name=NAMES[lang])
-    await speaks(app, customer, lang)
     tr = translator(lang)
 
-    # The customer writes in their language and asks for a person.
+    # The customer writes in their language (on an English Teams) and asks for a person.
     await customer.say(FIRST[lang])
     replies = await customer.press({"msa": "person"})
     assert tr.format(ToCustomer.QUEUE_PLACE, position=1).strip() in shown(*replies)
@@ -169,8 +151,8 @@ async def test_a_russian_customer_outside_support_hours_hears_when_in_russian_af
     clock = FakeClock(datetime(2026, 12, 4, 16, 55, tzinfo=ZoneInfo("Europe/Riga")))  # Friday
     app = create_app(settings, clock=clock)
     client = await aiohttp_client(app)
-    customer = Chat(client, connector, user_name=NAMES["ru"])
-    await speaks(app, customer, "ru")
+    # A Russian Teams; the customer presses "Talk to a person" before writing anything.
+    customer = Chat(client, connector, user_name=NAMES["ru"], locale="ru-RU")
     await customer.press({"msa": "person"})
     await client.close()
 

@@ -325,10 +325,13 @@ async def test_an_escalation_is_one_message_with_the_notice_above_the_summary_ca
     [card] = cards_in(message)
     assert card_errors(card) == []
     assert "Your mail setup summary" in texts([message]).removeprefix(message["text"])
-    # Asking again while waiting: the "already waiting" notice joins that turn's reply too.
+    # Asking again while waiting: one message too, the "already waiting" notice saying where the
+    # request stands on the request card, in place of the card's own acknowledgement.
     replies = await customer.say("talk to a person")
-    assert len(replies) == 1
-    assert "You're already waiting for a person from CLOUDEX support." in replies[0]["text"]
+    assert len(replies) == 1 and not replies[0].get("text")
+    shown = texts(replies)
+    assert "You're already waiting for a person from CLOUDEX support." in shown
+    assert "I've noted that you'd like to talk to a person" not in shown
 
 
 async def test_support_channel_id_setting_posts_without_registration(

@@ -70,6 +70,7 @@ class MemoryConversation:
     def __init__(self, answers: Mapping[str, Any] | None = None,
                  live: dict[str, Any] | None = None) -> None:
         self.key = "conversation-1"
+        self.lang = "en"
         self.state: dict[str, Any] = live or {}
         self._answers = dict(answers or {})
 
@@ -78,6 +79,9 @@ class MemoryConversation:
 
     async def answers(self) -> Mapping[str, Any]:
         return dict(self._answers)
+
+    async def language(self) -> str:
+        return self.lang
 
     async def change(self, mutate: Callable[[dict[str, Any]], None]) -> None:
         mutate(self.state)

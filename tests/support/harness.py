@@ -27,8 +27,12 @@ class Chat:
     tenant_id: str = "8d6a7f2c-1b3e-4c5d-9e8f-0a1b2c3d4e5f"
     # The sender's userRole in the Teams roster: "user" (a member), "guest" or "anonymous".
     role: str = "user"
+    locale: str | None = None
+    """Teams' locale on every activity this chat sends ("lv-LV"); None keeps the fixtures'."""
 
     def _activity(self, name: str, **kwargs: Any) -> dict[str, Any]:
+        if self.locale is not None:
+            kwargs.setdefault("locale", self.locale)
         return activity(name, service_url=self.connector.url, conversation_id=self.conversation_id,
                         user_id=self.user_id, user_name=self.user_name, tenant_id=self.tenant_id,
                         **kwargs)
