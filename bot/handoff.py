@@ -159,7 +159,7 @@ class HandoffExtension(BotExtension):
         sender = sender_of(activity)
         text = (turn.text or "").strip()
         action = turn.action if isinstance(turn.action, Mapping) else None
-        staff = await self.staff.is_staff(activity) if is_channel(activity) else False
+        staff = await self.staff.is_staff(turn_context) if is_channel(activity) else False
         return Message(conversation_id=activity.conversation.id, activity_id=activity.id,
                        sender=Person(sender.id or "agent", sender.name, staff), text=text,
                        files=files_of(activity.attachments), action=action,
@@ -273,7 +273,7 @@ class HandoffExtension(BotExtension):
         if verb not in (hc.VERB_TAKE_OVER, hc.VERB_END, hc.VERB_REFRESH, hc.VERB_TAKE_FROM):
             return None
         sender = sender_of(activity)
-        actor = Person(sender.id or "agent", sender.name, await self.staff.is_staff(activity))
+        actor = Person(sender.id or "agent", sender.name, await self.staff.is_staff(turn_context))
         ticket, note, effects = await self.desk.card_action(
             actor, str(verb), data, activity.conversation.id, self.clock())
         await self.runner.run(effects, lanes=self.tickets.written_lanes())
@@ -307,7 +307,7 @@ class HandoffExtension(BotExtension):
         activity = turn_context.activity
         if not is_channel(activity) and not _mapping(activity.channel_data).get("team"):
             return None
-        if not await self.staff.is_staff(activity):
+        if not await self.staff.is_staff(turn_context):
             return None
         if await self.desk.is_support_channel(channel_of(activity)):
             effects = await self.desk.register(self._channel_ref(activity), tenant_of(activity),

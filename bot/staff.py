@@ -227,7 +227,7 @@ class StaffExtension(BotExtension):
             return False
         activity = turn_context.activity
         command = parse_command(turn.text)
-        if command is None or not await self.directory.is_staff(activity):
+        if command is None or not await self.directory.is_staff(turn_context):
             return False
         effects = self.tools.answer(command, await self.context_for(command))
         scope: TurnScope = turn_context.turn_state[SCOPE]
@@ -245,7 +245,7 @@ class StaffExtension(BotExtension):
         command_id, query, skip, count = query_of(activity.value)
         if command_id != SEARCH_COMMAND:
             return None
-        staff = await self.directory.is_staff(activity)
+        staff = await self.directory.is_staff(turn_context)
         answer = self.tools.compose(query, staff=staff, skip=skip, count=count,
                                     popularity=await self.popularity() if staff else None)
         if self.effects is not None:

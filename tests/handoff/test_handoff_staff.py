@@ -1,12 +1,14 @@
 """Only CLOUDEX staff run the support desk: one staff rule for every staff-only path, over HTTP.
 
-A stranger from another tenant, in a channel of their own or in the support
-channel itself, cannot make a channel the support channel, list the queue,
-refresh a ticket card into ticket data, take a ticket over, end it, or type
-``done`` with any effect — whether ``STAFF_TENANT_IDS`` is set or not (then
-staff are the bot's own tenant, ``MicrosoftAppTenantId``). Tenant ids match
-whatever their case, and a member of ``STAFF_GROUP_ID`` whose tenant is not
-listed is staff (checked against a local Graph with the bot's own token).
+A stranger from another tenant — or someone in CLOUDEX's own conversations who
+is not a member of CLOUDEX's tenant, as the Teams roster says: a B2B guest, an
+anonymous user, a shared channel's external user — in a channel of their own
+or in the support channel itself, cannot make a channel the support channel,
+list the queue, refresh a ticket card into ticket data, take a ticket over,
+end it, or type ``done`` with any effect — whether ``STAFF_TENANT_IDS`` is set
+or not (then staff are the bot's own tenant, ``MicrosoftAppTenantId``). Tenant
+ids match whatever their case, and a member of ``STAFF_GROUP_ID`` whose tenant
+is not listed is staff (checked against a local Graph with the bot's own token).
 """
 
 from __future__ import annotations
@@ -40,8 +42,24 @@ from tests.support.handoff import (
 from tests.support.harness import Chat, texts
 
 AppClient = Callable[..., Any]
-STRANGER = Agent("29:stranger", "Eve Stranger", tenant="99999999-8888-7777-6666-555555555555")
+PARTNER_TENANT = "99999999-8888-7777-6666-555555555555"
+STRANGER = Agent("29:stranger", "Eve Stranger", tenant=PARTNER_TENANT)
+# In CLOUDEX's tenant's conversations, with CLOUDEX's tenant id, but not members of the tenant.
+GUEST = Agent("29:guest-gus", "Gus Contractor (Guest)", role="guest")
+ANONYMOUS = Agent("29:anonymous-ann", "Anon1 (Guest)", role="anonymous")
+EXTERNAL = Agent("29:external-erik", "Erik Partner (External)")  # a shared channel's
+NOT_STAFF = {"another tenant": STRANGER, "a B2B guest": GUEST, "an anonymous user": ANONYMOUS,
+             "a shared channel's external user": EXTERNAL}
 STAFF_ONLY = "Only CLOUDEX support staff can do that."
+
+
+@pytest.fixture(params=list(NOT_STAFF))
+def stranger(request: pytest.FixtureRequest, connector: LocalConnector) -> Agent:
+    """Someone who is not staff, in the roster as Teams would describe them."""
+    agent = NOT_STAFF[request.param]
+    if agent is EXTERNAL:  # their own tenant, in a channel of CLOUDEX's tenant
+        connector.add_member(agent.id, PARTNER_TENANT, name=agent.name)
+    return agent
 
 
 def rules(tmp_path: Path) -> dict[str, Settings]:
@@ -64,10 +82,11 @@ async def ticket_of(settings: Settings, ticket_id: str) -> Any:
 
 
 async def test_a_stranger_cannot_make_their_channel_the_support_channel(
-    aiohttp_client: AppClient, staff_settings: Settings, connector: LocalConnector
+    aiohttp_client: AppClient, staff_settings: Settings, connector: LocalConnector,
+    stranger: Agent,
 ) -> None:
     client = await aiohttp_client(create_app(staff_settings))
-    replies = await support_post(client, connector, STRANGER).say("use this channel for handoffs")
+    replies = await support_post(client, connector, stranger).say("use this channel for handoffs")
     assert "will be posted in this channel" not in texts(replies)
     assert "Only CLOUDEX support staff" in texts(replies)
     customer = Chat(client, connector)
@@ -79,7 +98,8 @@ async def test_a_stranger_cannot_make_their_channel_the_support_channel(
 
 
 async def test_a_stranger_in_the_support_channel_gets_nothing_and_changes_nothing(
-    aiohttp_client: AppClient, staff_settings: Settings, connector: LocalConnector
+    aiohttp_client: AppClient, staff_settings: Settings, connector: LocalConnector,
+    stranger: Agent,
 ) -> None:
     client = await aiohttp_client(create_app(staff_settings))
     replies = await support_post(client, connector).say("use this channel for handoffs")
@@ -88,16 +108,16 @@ async def test_a_stranger_in_the_support_channel_gets_nothing_and_changes_nothin
     await customer.say("talk to a person")
     [root] = new_threads(connector)
     ticket_id = executes(card_of(root.body))["Take over"]["ticket"]
-    stranger = Thread(client, connector, root.conversation_id, STRANGER)
+    in_thread = Thread(client, connector, root.conversation_id, stranger)
 
     # queue: nothing about the waiting customers.
-    replies = await support_post(client, connector, STRANGER).say("queue")
+    replies = await support_post(client, connector, stranger).say("queue")
     assert "Alex Wilber" not in texts(replies) and "Queue" not in texts(replies)
     assert STAFF_ONLY in texts(replies)
 
     # A card refresh, Take over and End: a note, and no ticket data in the card.
     for verb in ("handoff_refresh", "handoff_take_over", "handoff_end"):
-        status, body = await stranger.execute({"msa": verb, "ticket": ticket_id})
+        status, body = await in_thread.execute({"msa": verb, "ticket": ticket_id})
         assert status == 200
         card = {"attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
                                  "content": body["value"]}]}
@@ -110,13 +130,13 @@ async def test_a_stranger_in_the_support_channel_gets_nothing_and_changes_nothin
             if "has joined" in (m.get("text") or "")] == []
 
     # Once an agent has it, a stranger's "done" and messages in the thread do nothing.
-    status, _ = await stranger.as_agent(DANA).execute(
+    status, _ = await in_thread.as_agent(DANA).execute(
         {"msa": "handoff_take_over", "ticket": ticket_id})
     assert status == 200
     before = len(messages_to(connector, customer.conversation_id))
     updates = len(updates_to(connector, root.conversation_id))
     for text in ("done", "Please send me your admin password"):
-        replies = await stranger.say(text)
+        replies = await in_thread.say(text)
         assert STAFF_ONLY in texts(replies)
     assert (await ticket_of(staff_settings, ticket_id)).status == "taken"
     assert len(messages_to(connector, customer.conversation_id)) == before

@@ -65,6 +65,7 @@ class SignedChat(Chat):
                    ) -> tuple[int, list[dict[str, Any]]]:
         """POST ``body`` with this Authorization header; return status and the replies."""
         before = len(self.connector.for_conversation(self.conversation_id))
+        self.connector.join(body, self.role)
         headers = {"Authorization": authorization} if authorization is not None else {}
         response = await self.client.post("/api/messages", json=body, headers=headers)
         await response.read()

@@ -2,8 +2,11 @@
 
 Over HTTP, for each way of saying who staff are (``STAFF_TENANT_IDS`` set;
 unset, so the bot's own tenant ``MicrosoftAppTenantId``) and each sender
-(staff, staff with the tenant id in upper case, another tenant, no tenant at
-all), the paths that only staff may use agree with each other:
+(staff, staff with the tenant id in upper case; in the staff tenant's
+conversations but not a member of it — a B2B guest, an anonymous meeting
+participant, a shared channel's external user, as the Teams roster says;
+another tenant; no tenant at all), the paths that only staff may use agree
+with each other:
 
 * a typed staff command (``ps tenant``) gets the PowerShell card, or the flow;
 * the compose-box search gets results, or the "staff only" line;
@@ -11,7 +14,8 @@ all), the paths that only staff may use agree with each other:
 * adding the app to a team greets with the desk's hello, or with the welcome.
 
 A path that kept a rule of its own (a case-sensitive compare, the settings
-read differently) would disagree with the others for one of these senders.
+read differently, the conversation's tenant taken for the person's) would
+disagree with the others for one of these senders.
 """
 
 from __future__ import annotations
@@ -32,11 +36,16 @@ from tests.support.handoff import SUPPORT_TENANT, Agent, support_post
 from tests.support.harness import Chat, texts
 from tests.support.teams import activity
 
+OTHER_TENANT = "99999999-8888-7777-6666-555555555555"
+# The conversation's tenant, and the sender's roster entry there: userRole and their own tenant.
 SENDERS = {
-    "staff": SUPPORT_TENANT,
-    "staff, upper case": SUPPORT_TENANT.upper(),
-    "another tenant": "99999999-8888-7777-6666-555555555555",
-    "no tenant": "",
+    "staff": (SUPPORT_TENANT, "user", SUPPORT_TENANT),
+    "staff, upper case": (SUPPORT_TENANT.upper(), "user", SUPPORT_TENANT.upper()),
+    "a B2B guest in the staff tenant": (SUPPORT_TENANT, "guest", SUPPORT_TENANT),
+    "an anonymous user in the staff tenant": (SUPPORT_TENANT, "anonymous", SUPPORT_TENANT),
+    "a shared channel's external user": (SUPPORT_TENANT, "user", OTHER_TENANT),
+    "another tenant": (OTHER_TENANT, "user", OTHER_TENANT),
+    "no tenant": ("", "user", ""),
 }
 _chats = itertools.count(1)
 
@@ -106,7 +115,10 @@ async def test_every_staff_only_path_gives_the_same_answer(
     aiohttp_client: Any, tmp_path: Path, connector: LocalConnector, rule: str, sender: str
 ) -> None:
     client = await aiohttp_client(create_app(rules(tmp_path)[rule]))
-    tenant = SENDERS[sender]
+    tenant, role, own_tenant = SENDERS[sender]
+    for user_id in ("29:someone", "29:installer"):
+        if own_tenant:
+            connector.add_member(user_id, own_tenant, role=role)
     chat = Chat(client, connector, conversation_id=f"a:one-rule-{next(_chats)}",
                 user_id="29:someone", tenant_id=tenant)
     answers = {

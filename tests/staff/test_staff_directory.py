@@ -1,12 +1,16 @@
-"""Who is staff: tenant ids, and Entra group membership through Graph (local fake Entra + Graph).
+"""Who is staff: members of staff tenants per the Teams roster, and Entra group membership.
 
-The fake answers over HTTPS with a throw-away CA, as msal needs: the bot's app
-token comes from msal's client-credentials flow against it (OpenID
-configuration, then the token endpoint), and the membership check from Graph.
+The group check runs against a local fake Entra + Graph over HTTPS with a
+throw-away CA, as msal needs: the bot's app token comes from msal's
+client-credentials flow against it (OpenID configuration, then the token
+endpoint), and the membership check from Graph. The roster is a stand-in here
+(:class:`FakeRoster`), to drive the rule's cache with a fake clock; over HTTP
+the local Bot Connector answers it (tests/security/test_guests_are_not_staff.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +23,7 @@ import requests
 from aiohttp import web
 from botbuilder.schema import Activity
 
+from bot.roster import Member, RosterUnavailable
 from bot.settings import Settings
 from bot.staff import AppGraphToken, StaffDirectory
 from tests.checks.fakes import TlsMaterial
@@ -115,12 +120,49 @@ async def http(tls: TlsMaterial) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def teams_activity(tenant: str, object_id: str) -> Activity:
-    """A Teams message from ``object_id`` in ``tenant``, as the adapter deserialises it."""
-    body = activity("message", service_url="http://127.0.0.1:1/", conversation_id="a:x",
-                    tenant_id=tenant, text="kb smtp")
+@dataclass
+class Turn:
+    """The parts of a TurnContext the staff rule reads (no connector: the roster is faked)."""
+
+    activity: Activity
+    adapter: Any = None
+    turn_state: dict[Any, Any] = field(default_factory=dict)
+
+
+def teams_activity(tenant: str, object_id: str, user_id: str = "29:someone",
+                   conversation_id: str = "a:x") -> Turn:
+    """A turn of a Teams message from ``object_id`` in ``tenant``, as the adapter reads it."""
+    body = activity("message", service_url="http://127.0.0.1:1/",
+                    conversation_id=conversation_id, tenant_id=tenant, text="kb smtp",
+                    user_id=user_id)
     body["from"]["aadObjectId"] = object_id
-    return Activity().deserialize(body)
+    return Turn(Activity().deserialize(body))
+
+
+@dataclass
+class FakeRoster:
+    """Answers roster lookups from a dict (user id -> entry); counts and can fail or stall."""
+
+    entries: dict[str, Member] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    failing: bool = False
+    stall: asyncio.Event | None = None
+
+    async def member(self, turn: Any, user_id: str, tenant_id: str) -> Member:
+        self.calls.append(user_id)
+        if self.stall is not None:
+            await self.stall.wait()
+        if self.failing or user_id not in self.entries:
+            raise RosterUnavailable("not there")
+        return self.entries[user_id]
+
+
+@dataclass
+class Clock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def group_settings(base: str, ca_file: str, secret: str = "secret") -> Settings:
@@ -209,8 +251,112 @@ def test_without_credentials_staff_is_tenant_based() -> None:
     assert not AppGraphToken(settings).available
 
 
+def member(user_id: str = "29:someone", tenant: str = HOME_TENANT, role: str = "user") -> Member:
+    return Member(id=user_id, tenant_id=tenant, role=role)
+
+
 async def test_staff_tenants_match_case_insensitively() -> None:
     settings = Settings(staff_tenant_ids=(HOME_TENANT.upper(),))
-    directory = StaffDirectory(settings)
+    roster = FakeRoster({"29:someone": member()})
+    directory = StaffDirectory(settings, roster=roster)  # type: ignore[arg-type]
     assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER))
     assert not await directory.is_staff(teams_activity(CUSTOMER_TENANT, MEMBER))
+    assert roster.calls == ["29:someone"]  # a customer's tenant is never looked up
+
+
+@pytest.mark.parametrize(("entry", "why"), [
+    (member(role="guest"), "a B2B guest of the staff tenant"),
+    (member(role="anonymous"), "an anonymous meeting participant"),
+    (member(role=""), "a roster entry without userRole"),
+    (member(tenant=CUSTOMER_TENANT), "an external user of a shared channel (own tenant)"),
+    (member(tenant=""), "a roster entry without tenantId"),
+    (member(user_id="29:someone-else"), "an entry that is not the sender's"),
+])
+async def test_only_members_of_a_staff_tenant_are_staff(entry: Member, why: str) -> None:
+    roster = FakeRoster({"29:someone": entry})
+    directory = StaffDirectory(Settings(app_tenant_id=HOME_TENANT),
+                               roster=roster)  # type: ignore[arg-type]
+    assert not await directory.is_staff(teams_activity(HOME_TENANT, MEMBER)), why
+    assert roster.calls == ["29:someone"]
+
+
+async def test_answers_are_kept_15_minutes_and_failures_1_minute_in_that_conversation() -> None:
+    clock = Clock()
+    roster = FakeRoster({"29:dana": member("29:dana")})
+    directory = StaffDirectory(Settings(app_tenant_id=HOME_TENANT), clock=clock,
+                               roster=roster)  # type: ignore[arg-type]
+    dana = teams_activity(HOME_TENANT, MEMBER, "29:dana")
+    assert await directory.is_staff(dana)
+    clock.now += 14 * 60
+    assert await directory.is_staff(dana)
+    assert roster.calls == ["29:dana"]
+    clock.now += 61  # past 15 minutes: asked again
+    assert await directory.is_staff(dana)
+    assert roster.calls == ["29:dana"] * 2
+
+    roster.failing = True
+    clock.now += 15 * 60 + 1
+    assert not await directory.is_staff(dana)
+    roster.failing = False
+    assert not await directory.is_staff(dana)  # the failure is kept a minute there...
+    elsewhere = teams_activity(HOME_TENANT, MEMBER, "29:dana", conversation_id="19:other")
+    assert await directory.is_staff(elsewhere)  # ...but not elsewhere
+    assert roster.calls == ["29:dana"] * 4
+    clock.now += 61
+    assert await directory.is_staff(dana)  # the member answer, cached from elsewhere
+    assert roster.calls == ["29:dana"] * 4
+
+
+async def test_a_burst_of_turns_asks_the_roster_once() -> None:
+    roster = FakeRoster({"29:dana": member("29:dana")}, stall=asyncio.Event())
+    directory = StaffDirectory(Settings(app_tenant_id=HOME_TENANT),
+                               roster=roster)  # type: ignore[arg-type]
+    asking = [asyncio.ensure_future(directory.is_staff(
+        teams_activity(HOME_TENANT, MEMBER, "29:dana"))) for _ in range(8)]
+    await asyncio.sleep(0.01)
+    assert roster.stall is not None
+    roster.stall.set()
+    assert await asyncio.gather(*asking) == [True] * 8
+    assert roster.calls == ["29:dana"]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    # Microsoft's samples ("Get single member details"): a member and an anonymous user.
+    ({"id": "29:a", "objectId": MEMBER, "givenName": "Larry", "surname": "Brown",
+      "email": "Larry.Brown@fabrikam.com", "userPrincipalName": "labrown@fabrikam.com",
+      "tenantId": HOME_TENANT.upper(), "userRole": "user"}, Member("29:a", HOME_TENANT, "user")),
+    ({"id": "29:a", "name": "Anon1 (Guest)", "tenantId": HOME_TENANT, "userRole": "anonymous"},
+     Member("29:a", HOME_TENANT, "anonymous")),
+    # The SDK's TeamsChannelAccount spelling, a guest, and an entry without a role.
+    ({"id": "29:a", "aadObjectId": MEMBER, "tenantId": HOME_TENANT, "userRole": "Guest"},
+     Member("29:a", HOME_TENANT, "guest")),
+    ({"id": "29:a", "tenantId": HOME_TENANT, "userRole": None}, Member("29:a", HOME_TENANT, "")),
+])
+def test_roster_entries_are_read_as_teams_sends_them(
+    body: dict[str, Any], expected: Member
+) -> None:
+    assert Member.from_json(body) == expected
+
+
+@pytest.mark.parametrize("body", [None, [], {"name": "no id"}, {"id": 5}])
+def test_an_answer_that_is_not_a_member_is_refused(body: Any) -> None:
+    with pytest.raises(RosterUnavailable):
+        Member.from_json(body)
+
+
+async def test_a_guest_the_staff_group_lists_is_staff_and_other_guests_are_not(
+    entra: tuple[FakeEntra, str], ca_file: str, http: aiohttp.ClientSession
+) -> None:
+    # The tenant says nothing about guests; the group is CLOUDEX's explicit list of people.
+    fake, base = entra
+    settings = Settings(app_id="bot-app-id", app_password="secret", app_tenant_id=HOME_TENANT,
+                        authority=base, graph_url=f"{base}/v1.0", staff_group_id=GROUP,
+                        staff_tenant_ids=(HOME_TENANT,), tls_ca_file=ca_file)
+    roster = FakeRoster({"29:listed": member("29:listed", role="guest"),
+                         "29:other": member("29:other", role="guest")})
+    directory = StaffDirectory(settings, http, AppGraphToken(settings),
+                               roster=roster)  # type: ignore[arg-type]
+    assert await directory.is_staff(teams_activity(HOME_TENANT, MEMBER, "29:listed"))
+    assert not await directory.is_staff(teams_activity(HOME_TENANT, OUTSIDER, "29:other"))
+    assert roster.calls == ["29:listed", "29:other"]
+    assert [r[0] for r in fake.graph_requests] == [MEMBER, OUTSIDER]

@@ -38,7 +38,8 @@ SUPPORT_THREAD = "19:supportchannel@thread.tacv2;messageid=1732788720000"
 
 
 def staff_chat(client: Any, connector: LocalConnector) -> Chat:
-    """A personal chat between a CLOUDEX staff member and the bot."""
+    """A personal chat between a CLOUDEX staff member (a member of the tenant) and the bot."""
+    connector.add_member("29:staff-user", STAFF_TENANT, name="Dana Agent")
     return Chat(client, connector, user_id="29:staff-user", user_name="Dana Agent",
                 tenant_id=STAFF_TENANT)
 

@@ -36,6 +36,8 @@ class Agent:
     name: str
     tenant: str = SUPPORT_TENANT
     object_id: str | None = None
+    # Their userRole in the Teams roster: "user" (a member of the tenant), "guest", "anonymous".
+    role: str = "user"
 
 
 DANA = Agent("29:agent-dana", "Dana Agent")
@@ -74,6 +76,7 @@ class Thread:
     async def post(self, body: dict[str, Any]) -> tuple[int, list[dict[str, Any]], Any]:
         """POST an activity; return the status, what the bot sent to this thread, the body."""
         before = len(self.connector.for_conversation(self.conversation_id))
+        self.connector.join(body, self.agent.role)  # whoever posts is in the roster
         headers = {"Authorization": self.authorization()} if self.authorization else None
         response = await self.client.post("/api/messages", json=body, headers=headers)
         payload = await response.json() if response.content_type == "application/json" else None

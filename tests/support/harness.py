@@ -25,6 +25,8 @@ class Chat:
     user_id: str = "29:customer-user"
     user_name: str = "Alex Wilber"
     tenant_id: str = "8d6a7f2c-1b3e-4c5d-9e8f-0a1b2c3d4e5f"
+    # The sender's userRole in the Teams roster: "user" (a member), "guest" or "anonymous".
+    role: str = "user"
     locale: str | None = None
     """Teams' locale on every activity this chat sends ("lv-LV"); None keeps the fixtures'."""
 
@@ -38,6 +40,7 @@ class Chat:
     async def post(self, body: dict[str, Any]) -> tuple[int, list[dict[str, Any]], Any]:
         """POST an activity; return the status, the replies it caused and the response body."""
         before = len(self.connector.for_conversation(self.conversation_id))
+        self.connector.join(body, self.role)  # whoever posts is in the conversation's roster
         response = await self.client.post("/api/messages", json=body)
         payload: Any = None
         if response.content_type == "application/json":
