@@ -18,7 +18,7 @@ from dialogs.understanding import STORE_BAR, Reading, Understanding
 from dialogs.understanding.dataset import load
 from dialogs.understanding.facts import FactReader, _spaces_to_runs, scan_text
 from dialogs.understanding.lexicon import TERMS
-from dialogs.understanding.model import LinearModel, train
+from dialogs.understanding.model import LinearModel, clean, features, train
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +235,34 @@ def test_training_is_deterministic_and_the_saved_model_is_plain_arrays(tmp_path)
     for text, context in (("nē", "mfa"), ("how long does it take?", "fix"), ("привет", None)):
         assert loaded.scores(text, context).ranked("intent")[0][0] == \
             first.scores(text, context).ranked("intent")[0][0]
+
+
+def _scores_the_plain_way(model: LinearModel, text: str, context: str | None
+                          ) -> dict[str, tuple[tuple[str, float], ...]]:
+    """What the lean path must equal: the feature names, the vector and a softmax in numpy."""
+    ids, values = model.vector(features(clean(text), context))
+    raw = model.bias + values @ model.weights[ids] if ids else model.bias
+    out = {}
+    for head in model.heads:
+        logits = raw[head.start:head.stop] / head.temperature
+        logits = np.exp(logits - logits.max())
+        probabilities = logits / logits.sum()
+        order = np.argsort(-probabilities, kind="stable")
+        out[head.name] = tuple((head.labels[i], float(probabilities[i])) for i in order)
+    return out
+
+
+def test_the_lean_path_gives_the_plain_way_s_probabilities_bit_for_bit(
+    understanding: Understanding
+) -> None:
+    model = understanding.model
+    texts = [row.text for row in load("heldout")] + [
+        "", "?", "!!", "nē nē nē nē", "5.7.139 " * 40, "тест " * 70 + "ok",  # repeats, long
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa zzzq", "tms@contoso.com, E3?"]
+    different = [(text, context) for text in texts for context in (None, "-", "mfa", "fix")
+                 if model.scores(text, context).by_head != _scores_the_plain_way(model, text,
+                                                                                  context)]
+    assert different == []
 
 
 def test_no_held_out_sentence_is_trained_on() -> None:
