@@ -402,8 +402,9 @@ class FlowEngine:
     def _on_text(self, session: TroubleshootingSession, text: str, events: list[str]) -> None:
         reading = self.understanding.read(text, context_of(session.state),
                                           session.facts.get("answers", {}))
-        if reading.lang is not None and not session.lang_chosen and reading.intent != "error":
-            # The language the customer writes in (a pasted error is Microsoft's, not theirs).
+        if reading.intent != "error" and not session.lang_chosen and reading.lang is not None:
+            # The language the customer writes in (a pasted error is Microsoft's, not theirs:
+            # its language is never worked out here).
             session.lang = reading.lang
             session.lang_written = True
         turn = Turn(session, text, reading, events)

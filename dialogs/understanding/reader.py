@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from dialogs.understanding import moves, questions
 from dialogs.understanding.facts import (
@@ -116,6 +117,41 @@ _LANGUAGE_NAMES = (
 _LOCALE_LANGS = {"lv": "lv", "ru": "ru", "en": "en"}
 
 
+class Signals:
+    """What the classifier says of one message, worked out only when first asked for.
+
+    Most messages need it (their intent, their language); a pasted error with its
+    code does not: the diagnosis reads it, and the engine keeps the conversation's
+    language. Reading one costs less than its classifier's scores do, so they wait.
+    """
+
+    def __init__(self, model: LinearModel, text: str, folded: str, context: str) -> None:
+        """Remember what to score: ``text`` (``folded``) said in ``context``."""
+        self._model = model
+        self._text = text
+        self._folded = folded
+        self._context = context
+
+    @cached_property
+    def scores(self) -> Scores:
+        """Every head's probabilities."""
+        return self._model.scores(self._text, self._context)
+
+    @cached_property
+    def language(self) -> tuple[str | None, float]:
+        """The language written in and how sure that is; None when the words do not tell."""
+        folded = self._folded
+        if cyrillic_share(folded) > 0.3:
+            return "ru", 0.99
+        if _LATVIAN_LETTERS.search(self._text.lower()):
+            return "lv", 0.99
+        telling = [w for w in words(folded) if w.isalpha() and len(w) > 1 and w not in _NEUTRAL]
+        if not telling:
+            return None, 0.0
+        lang, probability = self.scores.top("lang")
+        return (lang, round(probability, 3)) if probability >= _LANG_SURE else (None, probability)
+
+
 @dataclass(frozen=True)
 class Reading:
     """What one message says.
@@ -135,14 +171,13 @@ class Reading:
         lang_choice: for a language choice, the language chosen.
         change: for "change the licence answer", the fact to ask again.
         question: the question the bot was asking when it was said.
+        signals: the classifier's view, behind ``lang``, ``lang_confidence`` and
+            ``alternatives`` (worked out on first use: a pasted error code needs none of it).
     """
 
     text: str
-    lang: str | None
-    lang_confidence: float
     intent: str
     confidence: float
-    alternatives: tuple[tuple[str, float], ...] = ()
     facts: tuple[Fact, ...] = ()
     kind: str = ""
     topic: str = ""
@@ -151,6 +186,23 @@ class Reading:
     question: str | None = None
     exact: bool = False
     extra: Mapping[str, float] = field(default_factory=dict)
+    # The classifier's view, worked out when first asked for (None: a message with no words).
+    signals: Signals | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def lang(self) -> str | None:
+        """The language it is written in, or None when it gives no sign."""
+        return self.signals.language[0] if self.signals is not None else None
+
+    @property
+    def lang_confidence(self) -> float:
+        """How sure :attr:`lang` is."""
+        return self.signals.language[1] if self.signals is not None else 0.0
+
+    @property
+    def alternatives(self) -> tuple[tuple[str, float], ...]:
+        """The likely intents, best first, with their probabilities."""
+        return self.signals.scores.ranked("intent")[:4] if self.signals is not None else ()
 
     def fact(self, name: str) -> Fact | None:
         """The fact named ``name``, if the message states it."""
@@ -194,12 +246,11 @@ class Understanding:
         text = text.strip()
         question = context if context in ALL_FACTS else None
         if not text:
-            return Reading(text, None, 0.0, "other", 1.0, question=question)
+            return Reading(text, "other", 1.0, question=question)
         folded = fold(text)
         said = folded.strip(_END_PUNCTUATION)
-        scores = self.model.scores(text, context or "-")
-        lang, lang_confidence = self._language(text, folded, scores)
-        draft = _Draft(text, folded, said, context, question, lang, lang_confidence, scores)
+        signals = Signals(self.model, text, folded, context or "-")
+        draft = _Draft(text, folded, said, context, question, signals)
 
         command = _COMMANDS.get(said)
         if command == "continue" and question is not None and said in _NEXT:
@@ -211,6 +262,13 @@ class Understanding:
             return draft.reading("language", 0.95, lang_choice=choice)
         asks = questions.is_question(folded)
         opens_as_question = questions.opens_as_question(folded)
+        coded = has_error_code(text) and len(text) >= 20
+        if coded and not opens_as_question:
+            # A pasted error with its code: the diagnosis reads it, whatever else it says
+            # (so neither its facts nor the classifier are needed to decide).
+            return draft.reading("error", 0.9)
+        lang, lang_confidence = signals.language
+        scores = signals.scores
         # The fix on the screen asks "did it work?": the test send's words answer it.
         # Facts are read in the likeliest language even when it is no sure sign for the
         # conversation: a Latvian "no" ("from") must not be read as an English one.
@@ -223,7 +281,6 @@ class Understanding:
             draft = replace(draft, other_topic=True)
         # A short answer in an error's words ("authentication unsuccessful") answers the question.
         answered = any(f.name == question and not f.bare for f in facts) and len(text) < 60
-        coded = has_error_code(text) and len(text) >= 20
         worded = moves.reads_like_error_text(text) or names_a_bare_code(text)
         if (coded or (worded and not answered)) and not opens_as_question:
             return draft.reading("error", 0.9)
@@ -350,17 +407,6 @@ class Understanding:
             named |= {"mailbox"}
         return found, named
 
-    def _language(self, text: str, folded: str, scores: Scores) -> tuple[str | None, float]:
-        if cyrillic_share(folded) > 0.3:
-            return "ru", 0.99
-        if _LATVIAN_LETTERS.search(text.lower()):
-            return "lv", 0.99
-        telling = [w for w in words(folded) if w.isalpha() and len(w) > 1 and w not in _NEUTRAL]
-        if not telling:
-            return None, 0.0
-        lang, probability = scores.top("lang")
-        return (lang, round(probability, 3)) if probability >= _LANG_SURE else (None, probability)
-
     @staticmethod
     def _language_choice(said: str) -> str | None:
         """The language a short message asks for ("latviski", "in English please", "по-русски")."""
@@ -381,16 +427,18 @@ class _Draft:
     said: str
     context: str | None
     question: str | None
-    lang: str | None
-    lang_confidence: float
-    scores: Scores
+    signals: Signals
     other_topic: bool = False  # it names another fact's topic, and not the question's
+
+    @property
+    def scores(self) -> Scores:
+        """The classifier's probabilities (computed on first use)."""
+        return self.signals.scores
 
     def reading(self, intent: str, confidence: float, **extra: object) -> Reading:
         """A reading without facts."""
-        reading = Reading(self.text, self.lang, self.lang_confidence, intent, round(confidence, 3),
-                          alternatives=self.scores.ranked("intent")[:4], question=self.question,
-                          **extra)  # type: ignore[arg-type]
+        reading = Reading(self.text, intent, round(confidence, 3), question=self.question,
+                          signals=self.signals, **extra)  # type: ignore[arg-type]
         return reading
 
     def with_facts(self, intent: str, confidence: float, facts: list[Fact]) -> Reading:
@@ -411,9 +459,8 @@ class _Draft:
             intent = "facts" if facts else "other"
         if self.context in (None, "-") and intent == "answer":
             return self.reading("start", confidence)
-        return Reading(self.text, self.lang, self.lang_confidence, intent, round(confidence, 3),
-                       alternatives=self.scores.ranked("intent")[:4], facts=tuple(facts),
-                       question=self.question)
+        return Reading(self.text, intent, round(confidence, 3), facts=tuple(facts),
+                       question=self.question, signals=self.signals)
 
 
 # Moves the classifier alone may not make: their words are a closed class (moves.py).
