@@ -9,7 +9,9 @@ reading, through its rule table.
 How the intent is decided, in order:
 
 1. a whole-message command ("back", "atpakaļ", "назад") or a language choice;
-2. an error code in a longer text: the diagnosis decides what it is;
+2. an error code in a longer text, or an error's words in a text longer than a short
+   answer: the diagnosis decides what it is (decided before facts or the classifier
+   are worked out: a pasted log needs neither);
 3. a question (by its words and the classifier), unless it is "how do I check?"
    said to a question: that is "I don't know";
 4. facts stated outright: an answer (to the question asked) or facts, unless the
@@ -53,6 +55,8 @@ LANGUAGES = ("en", "lv", "ru")
 # Below this the classifier's language is no signal: keep the conversation's.
 _LANG_SURE = 0.7
 _SURE_INTENT = 0.5
+# A text this long in an error's words is a pasted error, never a short answer in those words.
+_SHORT_ANSWER = 60
 # The answer head guesses a bare reply only when both heads are this sure (and it is confirmed).
 _GUESS_INTENT = 0.7
 # The classifier alone closes or fails a fix only when this sure.
@@ -263,9 +267,12 @@ class Understanding:
         asks = questions.is_question(folded)
         opens_as_question = questions.opens_as_question(folded)
         coded = has_error_code(text) and len(text) >= 20
-        if coded and not opens_as_question:
-            # A pasted error with its code: the diagnosis reads it, whatever else it says
-            # (so neither its facts nor the classifier are needed to decide).
+        long = len(text) >= _SHORT_ANSWER
+        worded = long and (moves.reads_like_error_text(text) or names_a_bare_code(text))
+        if (coded or worded) and not opens_as_question:
+            # A pasted error with its code, or a long text in an error's words: the diagnosis
+            # reads it, whatever else it says (so neither its facts nor the classifier are
+            # needed to decide).
             return draft.reading("error", 0.9)
         lang, lang_confidence = signals.language
         scores = signals.scores
@@ -280,8 +287,9 @@ class Understanding:
             # "SMTP AUTH выключен" asked about MFA: whatever it says, it is not about MFA.
             draft = replace(draft, other_topic=True)
         # A short answer in an error's words ("authentication unsuccessful") answers the question.
-        answered = any(f.name == question and not f.bare for f in facts) and len(text) < 60
-        worded = moves.reads_like_error_text(text) or names_a_bare_code(text)
+        answered = any(f.name == question and not f.bare for f in facts) and not long
+        if not long:
+            worded = moves.reads_like_error_text(text) or names_a_bare_code(text)
         if (coded or (worded and not answered)) and not opens_as_question:
             return draft.reading("error", 0.9)
         strong = [f for f in facts if not f.bare]
