@@ -32,7 +32,8 @@ from bot import budget
 from bot.adapter import failure_of, send_replies
 from bot.metrics import Metrics
 from bot.render import to_activities, to_activity
-from bot.store.base import Store, conversation_id_of
+from bot.store import Store
+from bot.store.base import conversation_id_of
 from bot.store.outbox import AuditLine, OutboxMessage, OutboxRow, TranscriptLine, TurnWrites
 from bot.wire import to_json
 from dialogs.effects import (

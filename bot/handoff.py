@@ -30,9 +30,9 @@ from bot.extensions import SCOPE, BotExtension, TurnScope
 from bot.handoff_store import StoreTickets
 from bot.identity import sender_of, tenant_of
 from bot.store.base import conversation_id_of
-from dialogs import handoff_cards as hc
 from dialogs.effects import Effect, Say
 from dialogs.engine import TurnInput, TurnResult
+from dialogs.handoff import cards as hc
 from dialogs.handoff import phrases
 from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message, into_request_card
 from dialogs.handoff.policy import check_as_dict

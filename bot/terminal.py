@@ -30,8 +30,7 @@ from bot.conversation import ConversationStateStore
 from bot.extensions import BotExtension
 from bot.handler import SupportBot
 from bot.settings import Settings
-from bot.store import open_store
-from bot.store.base import Store
+from bot.store import Store, open_store
 from dialogs.engine import FlowEngine
 
 CHANNEL = "terminal"

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
-from collections import OrderedDict
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date

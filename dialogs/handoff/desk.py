@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dialogs import handoff_cards as hc
 from dialogs.cards import with_handoff_status
 from dialogs.effects import (
     Audit,
@@ -43,6 +42,7 @@ from dialogs.effects import (
     UpdateThreadCard,
 )
 from dialogs.events import Event, Kind, has
+from dialogs.handoff import cards as hc
 from dialogs.handoff import phrases as p
 from dialogs.handoff.phrases import ToCustomer
 from dialogs.handoff.policy import (

@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dialogs import handoff_cards as hc
 from dialogs.events import Event, Kind, has
+from dialogs.handoff import cards as hc
 from dialogs.handoff.phrases import PRESSED_TITLES
 from dialogs.knowledge import Knowledge, SmtpAuthSupport, normalise
 

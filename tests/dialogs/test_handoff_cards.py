@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dialogs import handoff_cards as hc
+from dialogs.handoff import cards as hc
 from dialogs.gallery import sample_cards
 from dialogs.knowledge import Knowledge
 from tests.support.cards import card_errors
