@@ -18,13 +18,17 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.settings import Settings, SettingsError
 
+if TYPE_CHECKING:  # the domain is imported when the app is built, not when app.py is
+    from dialogs.engine import FlowEngine
 
-def build_engine(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+
+def build_engine(settings: Settings | None = None) -> FlowEngine:
     """Build the domain engine: knowledge, diagnosis, search and the one shared machine.
 
     ``settings`` tell whether customer sign-in is configured: only then do the

@@ -65,7 +65,7 @@ from botframework.connector.auth import (
 from msrest import Deserializer
 from msrest.exceptions import ClientRequestError
 from msrest.serialization import Model
-from msrest.universal_http import HTTPClientResponse
+from msrest.universal_http import ClientRequest, HTTPClientResponse
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -384,13 +384,14 @@ class ConnectorHttpResponse:
             raise ClientRequestError(f"{self.status_code} {self.reason} for url: {self.url}")
 
 
-class _LoadedResponse(HTTPClientResponse):  # type: ignore[misc]
+class _LoadedResponse(HTTPClientResponse):
     """A read response in the shape msrest's deserializer and errors expect."""
 
     def __init__(self, response: aiohttp.ClientResponse, body: bytes) -> None:
         headers = CIMultiDict(response.headers)
-        super().__init__(None, ConnectorHttpResponse(response.status, response.reason or "",
-                                                     headers, body, str(response.url)))
+        super().__init__(ClientRequest(response.method, str(response.url)),
+                         ConnectorHttpResponse(response.status, response.reason or "", headers,
+                                               body, str(response.url)))
         self.status_code = response.status
         self.headers = headers
         self.reason = response.reason
@@ -551,7 +552,7 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
     found = memo.get(id(value))
     if found is not None:
         return found
-    kind = type(value)
+    kind: type = type(value)
     if kind is dict:
         new_dict: dict[Any, Any] = {}
         memo[id(value)] = new_dict
@@ -565,7 +566,7 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
         return new_list
     if isinstance(value, Model) and _plain_model(kind):
         # What deepcopy does for a plain object: a bare instance, then its __dict__ copied.
-        new = kind.__new__(kind)
+        new: Any = object.__new__(kind)  # kind.__new__ is object's (see _plain_model)
         memo[id(value)] = new
         # Most attributes of an outgoing activity are None or str: kept without a call.
         new.__dict__.update({k: v if type(v) in _SCALARS else _copy_value(v, memo)
@@ -578,8 +579,8 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
 def _plain_model(kind: type) -> bool:
     """True when deepcopy would copy instances of ``kind`` through their __dict__ alone."""
     return all(getattr(kind, name, None) is getattr(object, name, None)
-               for name in ("__deepcopy__", "__reduce_ex__", "__reduce__", "__getstate__",
-                            "__setstate__")) and not hasattr(kind, "__slots__")
+               for name in ("__new__", "__deepcopy__", "__reduce_ex__", "__reduce__",
+                            "__getstate__", "__setstate__")) and not hasattr(kind, "__slots__")
 
 
 def copy_for_sending(activity: Activity) -> Activity:
@@ -603,14 +604,15 @@ def copy_for_sending(activity: Activity) -> Activity:
 @functools.cache
 def _copied_plainly(kind: type) -> bool:
     """True when copy.copy of a ``kind`` is a bare instance with the same __dict__."""
-    return issubclass(kind, Model) and _plain_model(kind) and not hasattr(kind, "__copy__")
+    # (_plain_model first: mypy cannot see that a narrowed type[Model] is hashable.)
+    return _plain_model(kind) and issubclass(kind, Model) and not hasattr(kind, "__copy__")
 
 
 def _shallow_copy(value: Any) -> Any:
     """copy.copy, without its generic protocol for the plain schema models."""
-    kind = type(value)
+    kind: type = type(value)
     if _copied_plainly(kind):
-        new = kind.__new__(kind)  # what copy.copy's __reduce_ex__ path does for them
+        new: Any = object.__new__(kind)  # what copy.copy's __reduce_ex__ path does for them
         new.__dict__.update(value.__dict__)
         return new
     return copy.copy(value)
@@ -693,9 +695,9 @@ class FastTurnContext(TurnContext):
             responses = await self.adapter.send_activities(self, output)
             if sent_non_trace_activity:
                 self.responded = True
-            return responses  # type: ignore[no-any-return]
+            return responses
 
-        return await self._emit(self._on_send_activities, output, logic())  # type: ignore[no-any-return]
+        return await self._emit(self._on_send_activities, output, logic())
 
     async def _emit(self, plugins: list[Any], arg: Any, logic: Any) -> Any:
         """TurnContext._emit (botbuilder-core 4.17.1) without its reference cycle.
@@ -733,7 +735,7 @@ async def send_replies(turn_context: TurnContext,
     """
     if isinstance(turn_context, FastTurnContext):
         return await turn_context.send_activities(activities, handed_over=True)
-    return await turn_context.send_activities(activities)  # type: ignore[no-any-return]
+    return await turn_context.send_activities(activities)
 
 
 class FastCloudAdapter(CloudAdapter):
@@ -797,7 +799,7 @@ class FastCloudAdapter(CloudAdapter):
         client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
         if not client:
             raise RuntimeError("Unable to extract ConnectorClient from turn context.")
-        return client  # type: ignore[no-any-return]
+        return client
 
     async def send_activities(
         self, context: TurnContext, activities: list[Activity]

@@ -67,7 +67,7 @@ def bot_login_url(settings: Settings) -> str:
     return str(PUBLIC_LOGIN_PREFIX) + (tenant or str(AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT))
 
 
-class AuthorityAppCredentials(MicrosoftAppCredentials):  # type: ignore[misc]  # untyped SDK
+class AuthorityAppCredentials(MicrosoftAppCredentials):
     """The bot's client-credentials token from an explicit authority, cached by MSAL.
 
     The SDK's own credentials build their MSAL app with authority validation,
@@ -115,7 +115,7 @@ class AuthorityAppCredentials(MicrosoftAppCredentials):  # type: ignore[misc]  #
         raise PermissionError(f"the bot could not get its token: {result.get('error', 'unknown')}")
 
 
-class ChannelCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
+class ChannelCredentialsFactory(ServiceClientCredentialsFactory):
     """The SDK's credentials factory, with the bot's token from :func:`bot_login_url`."""
 
     def __init__(self, settings: Settings, inner: ServiceClientCredentialsFactory) -> None:

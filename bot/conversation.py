@@ -137,12 +137,13 @@ class ConversationStateStore:
         etag = raw.get("e_tag")
         snapshot = raw.get("snapshot")
         handoff = raw.get("handoff")
+        extra = raw.get("extra")
         return (
             ConversationRecord(
                 snapshot=snapshot if isinstance(snapshot, dict) else None,
                 welcomed=bool(raw.get("welcomed")),
                 reference=raw.get("ref") if isinstance(raw.get("ref"), dict) else None,
-                extra=raw.get("extra") if isinstance(raw.get("extra"), dict) else {},
+                extra=extra if isinstance(extra, dict) else {},
                 seen=[e for e in _listed(raw.get("seen"))
                       if isinstance(e, list) and len(e) == 2 and isinstance(e[0], str)
                       and isinstance(e[1], (int, float))],
@@ -181,7 +182,7 @@ class ConversationStateStore:
             raise StoreError("this conversation store has no turn writer for the turn's rows")
         try:
             if writes and self.turns is not None:
-                return await self.turns.write_turn(key, item, writes)  # type: ignore[no-any-return]
+                return await self.turns.write_turn(key, item, writes)
             await self.storage.write({key: item})
             return TurnWritten()
         except EtagConflict:

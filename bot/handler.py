@@ -148,7 +148,7 @@ class SupportBot(TeamsActivityHandler):
         """Greet when the app is installed in a chat or team."""
         await self._welcome(turn_context)
 
-    async def on_teams_members_added(  # type: ignore[override]
+    async def on_teams_members_added(
         self,
         teams_members_added: list[ChannelAccount],
         team_info: TeamInfo,
@@ -176,7 +176,7 @@ class SupportBot(TeamsActivityHandler):
             activity.channel_data = {}
         await super().on_conversation_update_activity(turn_context)
 
-    async def on_teams_members_added_dispatch(  # type: ignore[override]
+    async def on_teams_members_added_dispatch(
         self,
         members_added: list[ChannelAccount],
         team_info: TeamInfo,

@@ -278,7 +278,7 @@ def _live_checks(
     http = http_session(settings)  # as app.py: no cookies, TLS per TLS_CA_FILE
     services = BotServices(
         settings=settings, store=store, engine=engine, conversations=conversations,
-        adapter=adapter,  # type: ignore[arg-type]  # proactive sends only need BotAdapter
+        adapter=adapter,  # proactive sends only need a BotAdapter
         http=http, metrics=bot_metrics(), staff=staff_directory(settings, http),
         effects=EffectRunner(store, adapter, bot_metrics()))
     return http, LiveChecksExtension(services)

@@ -418,8 +418,8 @@ def _literal_anchors(regex: str) -> tuple[tuple[str, ...], ...]:
     (no prefilter: the regex always runs).
     """
     try:
-        from re import _constants as sre_constants  # type: ignore[attr-defined]
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
+        from re import _constants as sre_constants
+        from re import _parser as sre_parse
 
         parsed = list(sre_parse.parse(regex))
         literal, branch = sre_constants.LITERAL, sre_constants.BRANCH
