@@ -1,4 +1,4 @@
-"""The Bot Framework adapter: CloudAdapter with single-tenant auth, a fast turn path and a friendly error path.
+"""The Bot Framework adapter: CloudAdapter, single-tenant auth, a fast turn path, calm errors.
 
 The SDK's ``CloudAdapter`` builds a new msrest ``ConnectorClient`` and a new
 ``TokenApiClient`` on every turn and sends replies with ``requests`` in a
@@ -52,7 +52,7 @@ from botbuilder.schema import (
     ResourceResponse,
 )
 from botframework.connector import Channels, models
-from botframework.connector.about import __version__ as CONNECTOR_VERSION
+from botframework.connector.about import __version__ as connector_version
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -78,8 +78,9 @@ SORRY = (
     "Sorry, something went wrong on my side. Your answers are kept; please try again, "
     "or say \"talk to a person\"."
 )
-# The SDK's connector identifies itself like this (botframework/connector/auth/_connector_factory_impl.py).
-USER_AGENT = f"Microsoft-BotFramework/3.1 (BotBuilder Python/{CONNECTOR_VERSION})"
+# The SDK's connector identifies itself like this
+# (botframework/connector/auth/_connector_factory_impl.py).
+USER_AGENT = f"Microsoft-BotFramework/3.1 (BotBuilder Python/{connector_version})"
 # One connector request may take this long before it counts as failed. A turn does
 # not wait for it past its own budget (bot/budget.py): the send goes on after the
 # answer to Teams, so a slow connector delays the reply, not Teams' request.
@@ -153,9 +154,12 @@ def sdk_configuration(settings: Settings) -> SdkConfiguration:
     public_cloud: dict[str, Any] = {}
     if settings.openid_metadata_url:
         public_cloud = {
-            "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
-            "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
-            "TO_CHANNEL_FROM_BOT_LOGIN_URL": AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX,
+            "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER":
+                AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
+            "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE":
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+            "TO_CHANNEL_FROM_BOT_LOGIN_URL":
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX,
             "OAUTH_URL": AuthenticationConstants.OAUTH_URL,
             "CALLER_ID": CallerIdConstants.public_azure_channel,
         }
@@ -535,7 +539,7 @@ class ConnectorSender:
         if attempt <= 1:
             return 0.0
         # Jittered, so instances that failed together do not retry together.
-        return BACKOFF_FACTOR * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
+        return BACKOFF_FACTOR * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
 
 _IMMUTABLE = (str, int, float, bool, type(None), bytes, datetime.datetime, datetime.date,
@@ -850,7 +854,8 @@ class FastCloudAdapter(CloudAdapter):
         if sender is None:
             return await super().update_activity(context, activity)
         response = await sender.call(
-            client, "PUT", sender.url(client.config.base_url, activity.conversation.id, activity.id),
+            client, "PUT",
+            sender.url(client.config.base_url, activity.conversation.id, activity.id),
             activity, (200, 201, 202))
         response_id = response.id if response and response.id else None
         return ResourceResponse(id=response_id) if response_id else None
@@ -906,7 +911,7 @@ class FastCloudAdapter(CloudAdapter):
 
     async def create_thread(self, channel: dict[str, Any],
                             activity: dict[str, Any]) -> dict[str, Any]:
-        """Start a new thread in a Teams channel with ``activity``; return the thread's reference."""
+        """Start a thread in a Teams channel with ``activity``; return the thread's reference."""
         service_url = str(channel.get("serviceUrl") or "")
         conversation = channel.get("conversation") or {}
         bot = channel.get("bot") or {}
@@ -974,7 +979,7 @@ def build_adapter(settings: Settings) -> FastCloudAdapter:
         if turn_context.activity.type == "message":
             try:
                 await turn_context.send_activity(SORRY)
-            except Exception:  # the connector itself may be what failed
+            except Exception:  # noqa: BLE001 - the connector itself may be what failed
                 _LOGGER.warning("could not send the error notice")
 
     adapter.on_turn_error = on_turn_error

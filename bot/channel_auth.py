@@ -64,7 +64,8 @@ def bot_login_url(settings: Settings) -> str:
     if settings.bot_login_url:
         return settings.bot_login_url
     tenant = settings.app_tenant_id if settings.app_type == "SingleTenant" else ""
-    return str(PUBLIC_LOGIN_PREFIX) + (tenant or str(AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT))
+    default_tenant = str(AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT)
+    return str(PUBLIC_LOGIN_PREFIX) + (tenant or default_tenant)
 
 
 class AuthorityAppCredentials(MicrosoftAppCredentials):
@@ -152,7 +153,9 @@ class ChannelCredentialsFactory(ServiceClientCredentialsFactory):
         return credentials
 
 
-def channel_credentials_factory(settings: Settings, configuration: Any) -> ChannelCredentialsFactory:
+def channel_credentials_factory(
+    settings: Settings, configuration: Any
+) -> ChannelCredentialsFactory:
     """Build the credentials factory for ``ConfigurationBotFrameworkAuthentication``.
 
     Args:

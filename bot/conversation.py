@@ -254,7 +254,7 @@ class ConversationStateStore:
                 _LOGGER.info("state conflict, recomputing turn",
                              extra={"conversation_key": key, "attempt": tries})
             # Jittered: two instances that collided must not collide again in step.
-            wait = random.uniform(0, pause)
+            wait = random.uniform(0, pause)  # noqa: S311 - jitter, not a secret
             if loop.time() + wait >= give_up:
                 raise TurnNotStored(
                     f"conversation {key} kept changing; not stored after {tries} tries")

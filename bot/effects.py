@@ -327,7 +327,7 @@ class OutboxWorker:
                 self.wake.set()
             return
         delay = retry_after if retry_after is not None else min(
-            MAX_RETRY_DELAY_SECONDS, 2 ** min(row.attempts, 8) * random.uniform(0.5, 1.0))
+            MAX_RETRY_DELAY_SECONDS, 2 ** min(row.attempts, 8) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
         _LOGGER.info("outbox message will be tried again", extra={
             "lane": row.message.lane, "status": status, "delay": round(delay, 1)})
         await self.store.turns.retry_later(row.id, delay=delay, ambiguous=False, error=reason)

@@ -1,4 +1,4 @@
-"""Bot Framework schema objects to and from JSON, equal to msrest's result at a fraction of its cost.
+"""Bot Framework schema objects to and from JSON: msrest's result at a fraction of its cost.
 
 Every turn reads one activity (``Activity().deserialize``) and writes one or
 more (the connector's ``Serializer.body(activity, "Activity")``). msrest does
@@ -299,7 +299,7 @@ def _build_model_writer(cls: type) -> Callable[[Any], dict[str, Any]]:
     def write(model: Any) -> dict[str, Any]:
         """The model's JSON: its non-None fields in attribute-map order."""
         result: dict[str, Any] = {}
-        for (key, writer), value in zip(specs, values(model)):
+        for (key, writer), value in zip(specs, values(model), strict=True):
             if value is not None:
                 if writer is None:  # "str", the common case
                     result[key] = value if type(value) is str else _unicode(value)

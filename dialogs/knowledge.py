@@ -115,7 +115,8 @@ _MAILBOX_TYPE_OPTIONAL_KEYS = frozenset(
 )
 _MAILBOX_TYPE_KEYS = frozenset({"id", "title", "smtp_auth", "note"}) | _MAILBOX_TYPE_OPTIONAL_KEYS
 _QUESTION_KEYS = frozenset(
-    {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics", "polarity"}
+    {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics",
+     "polarity"}
 )
 _OPTION_VALUE = re.compile(r"[a-z][a-z0-9_]*")
 _REQUIRED_NOTICES = ("basic_auth_retirement",)
@@ -1205,7 +1206,8 @@ class _Parser:
             ),
             related_causes=related,
             label=self._text(obj.get("label"), f"{here}.label"),
-            topics=tuple(normalise(t) for t in self._texts(obj.get("topics", []), f"{here}.topics")),
+            topics=tuple(normalise(t)
+                         for t in self._texts(obj.get("topics", []), f"{here}.topics")),
             polarity={str(k): str(v) for k, v in polarity.items()},
         )
 
@@ -1325,7 +1327,8 @@ class _Parser:
                 id=topic,
                 title=self._text(obj.get("title"), f"{here}.title"),
                 text=self._text(obj.get("answer"), f"{here}.answer"),
-                kinds={kind: self._text(text, f"{here}.kinds.{kind}") for kind, text in kinds.items()},
+                kinds={kind: self._text(text, f"{here}.kinds.{kind}")
+                       for kind, text in kinds.items()},
                 steps=self._texts(obj.get("steps"), f"{here}.steps", non_empty=True),
                 powershell=self._powershell(obj.get("powershell", []), f"{here}.powershell"),
                 cause=str(cause) if cause is not None else None,

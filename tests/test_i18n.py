@@ -22,9 +22,9 @@ from babel.messages.pofile import read_po  # type: ignore[import-untyped]
 from dialogs import cards
 from dialogs.gallery import SAMPLE_FACTS, is_customer_card, sample_cards
 from dialogs.i18n import LANGUAGES, SOURCE_LANG, catalog_path, language, translator
-from dialogs.translatable import source_texts
 from dialogs.i18n.knowledge import customer_texts, is_portal_label, localized
 from dialogs.knowledge import Knowledge
+from dialogs.translatable import source_texts
 from tests.support.cards import dict_nodes
 from tests.support.language import QUOTED, TECHNICAL, english_words_left
 from tools import i18n as i18n_tool

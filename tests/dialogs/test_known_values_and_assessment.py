@@ -187,8 +187,8 @@ def _english_left(result: TurnResult) -> list[str]:
             texts += _shown_strings(reply.card)
         texts = [t for t in texts if "Connect-" not in t]  # PowerShell is PowerShell
         for text in texts:
-            bare = re.sub(r"'[^']*'|\[[^\]]*\]\([^)]*\)|\*\*[^*]*\*\*|<[^>]*>|‹[^›]*›|„[^”]*”|«[^»]*»",
-                          " ", text)
+            bare = re.sub(r"'[^']*'|\[[^\]]*\]\([^)]*\)|\*\*[^*]*\*\*|<[^>]*>"
+                          r"|‹[^›]*›|„[^”]*”|«[^»]*»", " ", text)
             if _ENGLISH.search(bare):
                 left.append(text[:100])
     return left

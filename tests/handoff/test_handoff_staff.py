@@ -23,7 +23,6 @@ from aiohttp import web
 from app import create_app
 from bot.settings import Settings
 from bot.store import open_store
-from tests.security.conftest import identity  # noqa: F401  (fixture: a local Bot Framework identity)
 from tests.checks.fakes import TlsMaterial
 from tests.support.connector import LocalConnector
 from tests.support.handoff import (
@@ -143,7 +142,7 @@ async def test_a_stranger_in_the_support_channel_gets_nothing_and_changes_nothin
     assert len(updates_to(connector, root.conversation_id)) == updates
 
 
-@pytest.mark.parametrize("listed, sent", [
+@pytest.mark.parametrize(("listed", "sent"), [
     (SUPPORT_TENANT.upper(), SUPPORT_TENANT),
     (SUPPORT_TENANT, SUPPORT_TENANT.upper()),
 ])
@@ -218,8 +217,8 @@ async def graph(aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[tuple[str,
 
 
 async def test_a_member_of_the_staff_group_takes_over_and_a_colleague_outside_it_cannot(
-    aiohttp_client: AppClient, tmp_path: Path, connector: LocalConnector, graph: tuple[str, str, str],
-    identity: Any,
+    aiohttp_client: AppClient, tmp_path: Path, connector: LocalConnector,
+    graph: tuple[str, str, str], identity: Any,
 ) -> None:
     settings = Settings(
         app_id=identity.app_id, app_password=identity.app_password, app_type="SingleTenant",
