@@ -119,14 +119,14 @@ def test_the_gates_pass_a_clean_tree_and_fail_one_violation_of_each_kind(tmp_pat
     assert gates.main(["--strict", "--root", str(clean)]) == 0, "a clean tree must pass"
 
     broken = small_tree(tmp_path / "broken")
-    # ruff: an unused import.
+    # Lint (ruff): an unused import.
     (broken / "bot" / "unused.py").write_text('"""Unused."""\n\nimport os\n', encoding="utf-8")
-    # mypy: the same unannotated function is an error under --strict (dialogs/, checks/) and
+    # Types (mypy): the same unannotated function is an error under --strict (dialogs/, checks/) and
     # fine by mypy's defaults (bot/).
     untyped = '"""Untyped."""\n\n\ndef double(x):\n    return x * 2\n'
     for package in ("bot", "dialogs", "checks"):
         (broken / package / "untyped.py").write_text(untyped, encoding="utf-8")
-    # import-linter: the domain importing the edge.
+    # Import contracts (import-linter): the domain importing the edge.
     (broken / "dialogs" / "edge.py").write_text('"""Edge."""\n\nimport bot\n\nEDGE = bot\n',
                                                 encoding="utf-8")
 
