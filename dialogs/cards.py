@@ -113,6 +113,21 @@ def verbatim(value: str, *, label: str = "") -> dict[str, Any]:
     return {"type": "RichTextBlock", "inlines": inlines}
 
 
+def quoted(template: str, field: str, value: str) -> dict[str, Any]:
+    """A sentence of ours around someone else's words: ``template`` with ``{field}`` as ``value``.
+
+    The sentence is subtle text; the words in it are a TextRun, which never reads
+    markdown, so a pasted error's ``**``, ``_`` or ``[x](y)`` shows as typed (as
+    in ``verbatim``).
+    """
+    before, _, after = template.partition("{" + field + "}")
+    shown = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
+    inlines = [{"type": "TextRun", "text": part, "isSubtle": True} if kind == "ours"
+               else {"type": "TextRun", "text": part, "fontType": "Monospace"}
+               for kind, part in (("ours", before), ("theirs", shown), ("ours", after)) if part]
+    return {"type": "RichTextBlock", "inlines": inlines}
+
+
 def submit(title: str, data: Mapping[str, Any], *, style: str | None = None) -> dict[str, Any]:
     """Return an Action.Submit whose data carries the ``msa`` verb the engine understands."""
     action: dict[str, Any] = {"type": "Action.Submit", "title": title, "data": dict(data)}
@@ -496,8 +511,7 @@ def fix_sections(cause: Cause, facts: Mapping[str, Any], *, lang: str = SOURCE_L
     first = cause.fix.first
     why = [text(cause.why)]
     if evidence:
-        why.append(text(tr.format(messages.FROM_YOUR_ERROR, evidence=short_evidence(evidence)),
-                        subtle=True))
+        why.append(quoted(tr(messages.FROM_YOUR_ERROR), "evidence", short_evidence(evidence)))
     check = click_path_blocks(cause.check.click_paths, known, tr)
     if cause.check.powershell:
         check.append(code_block(powershell_lines(cause.check.powershell, known.mailbox)))
