@@ -184,7 +184,11 @@ def _english_left(result: TurnResult) -> list[str]:
     for reply in result.replies:
         texts = [reply.text] if reply.text else []
         if reply.card:
-            texts += _shown_strings(reply.card)
+            # Monospace runs are someone else's words shown as typed (the pasted error).
+            texts += [node[key] for node in dict_nodes(reply.card)
+                      if node.get("fontType") != "Monospace"
+                      for key in ("text", "codeSnippet", "title", "value")
+                      if isinstance(node.get(key), str)]
         texts = [t for t in texts if "Connect-" not in t]  # PowerShell is PowerShell
         for text in texts:
             bare = re.sub(r"'[^']*'|\[[^\]]*\]\([^)]*\)|\*\*[^*]*\*\*|<[^>]*>|‹[^›]*›|„[^”]*”|«[^»]*»",
