@@ -14,7 +14,7 @@ label:
 - a stored fact is an answer that the turn wrote or changed; it is right when
   the label says the same value for that fact (stored-fact precision).
 
-Run: ``python -m tools.nlu_engine_score [--split heldout|train] [--show]``.
+Run: ``python -m tools.nlu_engine_score [--split heldout|fresh|train] [--show]``.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def score(split: str, show: bool) -> dict[str, dict[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="heldout", choices=("heldout", "train"))
+    parser.add_argument("--split", default="heldout", choices=("heldout", "fresh", "train"))
     parser.add_argument("--show", action="store_true", help="print every turn not fully right")
     args = parser.parse_args(argv)
     score(args.split, args.show)
