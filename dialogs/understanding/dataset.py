@@ -1,4 +1,4 @@
-"""The labeled utterances: ``data/{train,heldout,fresh}/{en,lv,ru}.txt`` (format: data/README.md)."""
+"""The labeled utterances: ``data/{train,heldout,fresh}/{en,lv,ru}.txt`` (format: README.md)."""
 
 from __future__ import annotations
 
