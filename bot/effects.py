@@ -38,6 +38,7 @@ from bot.render import to_activities, to_activity
 from bot.store.base import Store, conversation_id_of
 from bot.store.outbox import AuditLine, OutboxMessage, OutboxRow, TranscriptLine, TurnWrites
 from bot.wire import to_json
+from dialogs import store_keys
 from dialogs.effects import (
     AskPerson,
     Audit,
@@ -121,7 +122,7 @@ def thread_message(effect: PostThread) -> OutboxMessage:
     """The outbox row that opens a ticket's thread in the support channel."""
     activity = _activity_json(Reply(card=dict(effect.card)))
     activity["summary"] = effect.summary
-    return OutboxMessage(lane=f"thread:{effect.ticket_id}", kind="thread",
+    return OutboxMessage(lane=store_keys.thread_lane(effect.ticket_id), kind="thread",
                          target=dict(effect.channel), activities=[activity],
                          ticket_id=effect.ticket_id, on_fail=_on_fail(effect))
 

@@ -34,6 +34,7 @@ from bot.tls import smtp_ssl_context_factory
 from bot.token_service import BotTokenService, TokenServiceError
 from checks import GRAPH_SCOPE, Endpoints
 from checks.suite import GraphTenant, LiveSuite
+from dialogs import store_keys
 from dialogs.diagnosis import code_to_cause
 from dialogs.engine import TurnInput, conversation_language
 from dialogs.i18n import Translator, translator
@@ -276,7 +277,7 @@ class LiveChecksExtension(BotExtension):
         # Another Teams client of the same user may already have delivered this exchange:
         # the first one to store its id (e-tag "new", across instances) runs the checks.
         digest = hashlib.sha256(exchange_id.encode("utf-8")).hexdigest()[:40]
-        if await _write_if(self.services.store.state, f"sso-exchange/{digest}",
+        if await _write_if(self.services.store.state, store_keys.sign_in_exchange(digest),
                            {"at": time.time()}, "new"):
             await self._after_sign_in(turn_context, provider=provider)
         return InvokeResponse(status=200, body=answer)

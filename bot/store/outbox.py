@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from dialogs import store_keys
+
 from .base import Clock, EtagConflict, StoreError, Ticket, TranscriptEntry, conversation_id_of
 from .codec import clean_text, dumps_value, loads
 from .dialect import Database, Dialect, Row, Tx
@@ -48,7 +50,7 @@ from .records import (
 from .state import prepare_changes, save_items
 
 OutboxKind = Literal["send", "thread"]
-PROBE_KEY = "health/write-probe"
+PROBE_KEY = store_keys.HEALTH_PROBE
 
 
 @dataclass(frozen=True)
