@@ -52,7 +52,6 @@ from dialogs.handoff.policy import (
     escalation_reason,
     pressed_title,
     rating_of,
-    said,
     typed_feedback,
 )
 from dialogs.handoff.ports import ConversationState, Person, Settings, Tickets
@@ -60,6 +59,7 @@ from dialogs.i18n import Translator, language, translator
 from dialogs.knowledge import Knowledge
 from dialogs.session import Reply
 from dialogs.support_hours import SupportHours
+from dialogs.text import said
 
 KV_SUPPORT_CHANNEL = store_keys.SUPPORT_CHANNEL
 TEAMS = "msteams"
