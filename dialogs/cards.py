@@ -121,7 +121,7 @@ def quoted(template: str, field: str, value: str) -> dict[str, Any]:
     in ``verbatim``).
     """
     before, _, after = template.partition("{" + field + "}")
-    shown = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
+    shown = plain_text(value)
     inlines = [{"type": "TextRun", "text": part, "isSubtle": True} if kind == "ours"
                else {"type": "TextRun", "text": part, "fontType": "Monospace"}
                for kind, part in (("ours", before), ("theirs", shown), ("ours", after)) if part]
