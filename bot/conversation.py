@@ -39,6 +39,7 @@ from bot.adapter import conversation_reference
 from bot.store.base import EtagConflict, StoreError, StoreUnavailable, is_store_failure
 from bot.store.outbox import TurnWrites, TurnWritten
 from bot.wire import to_json
+from dialogs import store_keys
 from dialogs.engine import TurnResult
 
 _LOGGER = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class ConversationRecord:
 
 def conversation_key(channel_id: str, conversation_id: str) -> str:
     """Return the storage key of a conversation (channel-scoped so ids cannot collide)."""
-    return f"conv/{channel_id}/{conversation_id}"
+    return store_keys.conversation(channel_id, conversation_id)
 
 
 def _listed(value: Any) -> list[Any]:

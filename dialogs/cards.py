@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from dialogs.knowledge import (
 )
 from dialogs.powershell import PLACEHOLDER as IDENTITY
 from dialogs.powershell import InvalidIdentity, quote_literal, render, validate_identity
+from dialogs.text import plain_text
 
 Card = dict[str, Any]
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -105,7 +105,7 @@ def verbatim(value: str, *, label: str = "") -> dict[str, Any]:
     every Teams client, with no escaping to get right. Control and format
     characters (bidi overrides, zero-width) are dropped.
     """
-    shown = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    shown = plain_text(value)
     inlines: list[dict[str, Any]] = []
     if label:
         inlines.append({"type": "TextRun", "text": label, "isSubtle": True, "size": "Small"})
@@ -121,7 +121,7 @@ def quoted(template: str, field: str, value: str) -> dict[str, Any]:
     in ``verbatim``).
     """
     before, _, after = template.partition("{" + field + "}")
-    shown = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
+    shown = plain_text(value)
     inlines = [{"type": "TextRun", "text": part, "isSubtle": True} if kind == "ours"
                else {"type": "TextRun", "text": part, "fontType": "Monospace"}
                for kind, part in (("ours", before), ("theirs", shown), ("ours", after)) if part]

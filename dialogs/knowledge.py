@@ -17,7 +17,6 @@ import functools
 import json
 import re
 import threading
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any, TypeVar
 from dialogs.flow import QUESTIONS
 from dialogs.powershell import PLACEHOLDER as IDENTITY_PLACEHOLDER
 from dialogs.powershell import InvalidIdentity, placeholders, quote_literal, validate_identity
+from dialogs.text import normalise
 
 # The contract's stable ids. The file decides their order (the order in which
 # a customer should apply fixes); these tuples only say which ids must exist.
@@ -126,9 +126,6 @@ NEGATORS = frozenset({"not", "no", "dont", "doesnt", "didnt", "isnt", "arent", "
 # How many words before an option phrase a negator still applies to it.
 NEGATION_REACH = 3
 _LEADING_NO = re.compile(r"(?i)\s*(?:no|nope|nah)\s*[,.;:!–-]")
-# Apostrophes are dropped (not turned into spaces) so "don't" and "dont" match.
-_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`´]")
-_NON_WORD = re.compile(r"[^\w]+|_")
 
 
 class Severity(StrEnum):
@@ -682,25 +679,6 @@ class Knowledge:
         position = {cause_id: n for n, cause_id in enumerate(self.cause_ids)}
         rank = {Severity.BLOCKER: 0, Severity.WARNING: 1}
         return sorted(chosen.values(), key=lambda f: (rank[f.severity], position[f.cause.id]))
-
-
-def normalise(text: str) -> str:
-    """Normalise free text for option matching.
-
-    Unicode is folded (NFKC + casefold) so "YES", "ｙｅｓ" and "yes" agree;
-    apostrophes are dropped so "don't" equals "dont"; every other
-    non-alphanumeric character (including "_" and ".") becomes a space, so
-    "app_password" equals "app password" and "5.7.139" equals "5 7 139".
-
-    Args:
-        text: Any text.
-
-    Returns:
-        Lower-case words separated by single spaces.
-    """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    folded = _APOSTROPHES.sub("", folded)
-    return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
 def _find_phrase(words: Sequence[str], phrase: Sequence[str]) -> list[tuple[int, int]]:

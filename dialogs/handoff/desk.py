@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dialogs import store_keys
 from dialogs.cards import with_handoff_status
 from dialogs.effects import (
     Audit,
@@ -51,7 +52,6 @@ from dialogs.handoff.policy import (
     escalation_reason,
     pressed_title,
     rating_of,
-    said,
     typed_feedback,
 )
 from dialogs.handoff.ports import ConversationState, Person, Settings, Tickets
@@ -59,8 +59,9 @@ from dialogs.i18n import Translator, language, translator
 from dialogs.knowledge import Knowledge
 from dialogs.session import Reply
 from dialogs.support_hours import SupportHours
+from dialogs.text import said
 
-KV_SUPPORT_CHANNEL = "handoff/support_channel"
+KV_SUPPORT_CHANNEL = store_keys.SUPPORT_CHANNEL
 TEAMS = "msteams"
 HUB_AGENT_ID = "handoff-hub"
 MAX_RECENT = 5
@@ -388,8 +389,8 @@ class HandoffDesk:
             when = p.when(hours.next_open(now), now, hours.zone, tr)
             notice = tr.format(ToCustomer.AFTER_HOURS, when=when, hours=p.hours_text(hours, tr))
             # Counts as the "nobody free" notice, so the sweep does not send a second one.
-            await self.tickets.once(ticket.id, conversation_id, f"handoff-timeout:{ticket.id}",
-                                    notice)
+            await self.tickets.once(ticket.id, conversation_id,
+                                    store_keys.timeout_notice(ticket.id), notice)
             effects += [tell(notice), Count(METRIC, {"kind": "after_hours"})]
         return ticket, effects
 
@@ -698,7 +699,7 @@ class HandoffDesk:
             hours = self.config.hours
             notice = p.timeout(p.when(back, now, hours.zone, tr) if back and hours else None, tr)
             if not await self.tickets.once(ticket.id, ticket.customer_conversation_id,
-                                           f"handoff-timeout:{ticket.id}", notice):
+                                           store_keys.timeout_notice(ticket.id), notice):
                 continue
             told += 1
             effects += [Count(METRIC, {"kind": "timeout"}), Audit(

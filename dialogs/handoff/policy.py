@@ -10,7 +10,8 @@ from typing import Any
 from dialogs.events import Event, Kind, has
 from dialogs.handoff import cards as hc
 from dialogs.handoff.phrases import PRESSED_TITLES
-from dialogs.knowledge import Knowledge, SmtpAuthSupport, normalise
+from dialogs.knowledge import Knowledge, SmtpAuthSupport
+from dialogs.text import said
 
 REGISTER_PHRASES = frozenset({
     "use this channel for handoffs", "use this channel for handoff",
@@ -31,13 +32,6 @@ NO = frozenset({"no", "n", "nope", "not yet", "no not yet", "not solved", "still
 _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|stars?|out of 5|no 5|из 5|zvaigzn\w*|зв[её]зд\w*"
                      r"|⭐+)?\s*[.!]?\s*$", re.IGNORECASE)
 FIXES_BEFORE_A_PERSON = 2
-
-
-def said(text: str) -> str:
-    """Short typed words as the phrase lists spell them (one normalisation for the bot)."""
-    from dialogs.staff import clean_text
-
-    return normalise(clean_text(text or ""))
 
 
 def escalation_reason(events: Sequence[Event], state: str, facts: Mapping[str, Any],

@@ -49,15 +49,9 @@ def _all_cause_cards(knowledge: Knowledge, facts: dict[str, Any], lang: str) -> 
     return produced
 
 
-def _shown_strings(card: Any, *, theirs: bool = True) -> list[str]:
-    """Every string the card shows; without ``theirs``, not the words someone else typed.
-
-    (Those are monospace TextRuns, shown as typed: ``cards.quoted``, ``cards.verbatim``.)
-    """
+def _shown_strings(card: Any) -> list[str]:
     strings: list[str] = []
     for node in dict_nodes(card):
-        if not theirs and node.get("type") == "TextRun" and node.get("fontType") == "Monospace":
-            continue
         for key in ("text", "codeSnippet", "title", "value"):
             if isinstance(node.get(key), str):
                 strings.append(node[key])
@@ -190,7 +184,11 @@ def _english_left(result: TurnResult) -> list[str]:
     for reply in result.replies:
         texts = [reply.text] if reply.text else []
         if reply.card:
-            texts += _shown_strings(reply.card, theirs=False)  # a pasted error stays English
+            # Monospace runs are someone else's words shown as typed (the pasted error).
+            texts += [node[key] for node in dict_nodes(reply.card)
+                      if node.get("fontType") != "Monospace"
+                      for key in ("text", "codeSnippet", "title", "value")
+                      if isinstance(node.get(key), str)]
         texts = [t for t in texts if "Connect-" not in t]  # PowerShell is PowerShell
         for text in texts:
             bare = re.sub(r"'[^']*'|\[[^\]]*\]\([^)]*\)|\*\*[^*]*\*\*|<[^>]*>"
