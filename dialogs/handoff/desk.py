@@ -48,6 +48,7 @@ from dialogs.handoff import phrases as p
 from dialogs.handoff.phrases import ToCustomer
 from dialogs.handoff.policy import (
     DONE_PHRASES,
+    QUEUE,
     REGISTER_PHRASES,
     escalation_reason,
     pressed_title,
@@ -191,6 +192,8 @@ class HandoffDesk:
                                now: datetime) -> Outcome:
         """Before the flow: feedback, a relay to the agent, or let the flow answer (not taken)."""
         action = message.action or {}
+        if message.sender.staff and not action and said(message.text) == QUEUE:
+            return Outcome(True, await self.queue(now))  # staff may ask in their own chat too
         if action.get("msa") in (hc.VERB_SOLVED, hc.VERB_RATING):
             return await self._feedback(message, state, str(action.get("ticket") or ""),
                                         str(action["msa"]), action.get("value"))
@@ -469,6 +472,14 @@ class HandoffDesk:
                     effects.append(self._post(ticket, target))
         return effects
 
+    async def queue(self, now: datetime) -> list[Effect]:
+        """The waiting tickets, for ``queue`` typed by staff (support channel or their own chat).
+
+        The caller established the sender is staff: the card names customers.
+        """
+        waiting = await self.tickets.waiting()
+        return [Say(Reply(card=hc.queue_card([_ticket_view(t) for t in waiting], now)))]
+
     async def is_support_channel(self, channel_id: str) -> bool:
         """True for the support channel (stored or pinned)."""
         if channel_id == self.config.support_channel_id:
@@ -509,10 +520,8 @@ class HandoffDesk:
                 effects.append(Say(Reply(p.TAKEN_OVER.format(agent=p.name_of(
                     found.agent_name, p.AN_AGENT)))))
             return Outcome(True, effects)
-        if words == "queue":
-            waiting = await self.tickets.waiting()
-            effects.append(Say(Reply(card=hc.queue_card([_ticket_view(t) for t in waiting], now))))
-            return Outcome(True, effects)
+        if words == QUEUE:
+            return Outcome(True, [*effects, *await self.queue(now)])
         if ticket is None:
             return Outcome(True, [*effects, Say(Reply(p.CHANNEL_HELP))])
         agent = message.sender

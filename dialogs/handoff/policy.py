@@ -19,6 +19,7 @@ REGISTER_PHRASES = frozenset({
     "use this channel for support", "handoffs here", "send handoffs here",
 })
 DONE_PHRASES = frozenset({"done", "end", "hand back", "handback", "end handoff", "close"})
+QUEUE = "queue"  # staff: who is waiting (in the support channel, or in their own chat)
 # Typed answers to "Is your problem solved?" (the card asks in English, Latvian or Russian).
 YES = frozenset({"yes", "y", "yep", "yeah", "yes solved", "solved", "it works", "fixed",
                  "yes it is", "yes it works", "ja", "jā", "jā atrisināta", "atrisināta",
