@@ -243,8 +243,8 @@ class Understanding:
                 return draft.reading("fix_worked" if polar == "yes" else "fix_failed", 0.9)
         if question is not None and questions.is_unsure_question(folded):
             topic = questions.CONTEXT_TOPICS.get(question)
-            if topic is None or _SAYS_UNSURE.search(folded):
-                # "not sure, how do I check?": not knowing, said; or a question with no answer.
+            if topic is None or _SAYS_UNSURE.search(folded) or not questions.points_back(folded):
+                # "not sure, how do I check?", a bare "how do I check": not knowing, said.
                 return draft.with_facts("answer", 0.9, facts)
             # "Where can I see that?", "kā to pārbaudīt?": a question about the setting on the
             # screen, never an answer to it.
