@@ -304,12 +304,12 @@ _PHRASES: list[Entry] = [
         r"(?:haven'?t|havent|didn'?t|didnt|have not|did not) (?:yet )?(?:send|sent) (?:a |any )?(?:te"
         r"st|mail|e-?mail)" + W + r"(?: yet)?",
         r"neesam (?:testej" + W + r"|meginaj" + W + r")", r"nemeginajam", r"neesmu meginaj" + W,
-        r"vel neesam" + W, r"ещ[её] не (?:пробовал" + W + r"|тестировал" + W + r")",
-        r"не (?:тестировал" + W + r"|пробовал" + W + r")", r"not yet", r"no test(?: yet)?",
-        r"still setting (?:it |things )?up", r"vel ne", r"ещ[её] нет",
         r"(?:vel )?(?:neesmu|neesam|neesu) (?:to |vel )?(?:\w+ )?(?:no)?(?:testej|meginaj|pamegin"
         r"aj|sutij|nosutij)" + W,
         r"(?:vel )?ne(?:no)?(?:testej|pamegin|megin|nosutij)" + W,
+        r"vel neesam" + W, r"ещ[её] не (?:пробовал" + W + r"|тестировал" + W + r")",
+        r"не (?:тестировал" + W + r"|пробовал" + W + r")", r"not yet", r"no test(?: yet)?",
+        r"still setting (?:it |things )?up", r"vel ne", r"ещ[её] нет",
         r"ещ[её] не (?:пробовал|тестировал|проверял|отправлял|протестировал|попробовал|успел)" + W,
     ), "test_result", "not_tested", weak=True),
     # "The option is not there": the mailbox's Authenticated SMTP is missing.
@@ -331,7 +331,7 @@ _PHRASES: list[Entry] = [
         r"nav (?:(?:tur|seit|vispar|man) )*(?:tadas|tada|tados|tadu|tads) \w+",
         r"(?:tadas|tada|tads) \w+ (?:(?:tur|seit|vispar) )*nav",
         r"нет (?:(?:там|тут|здесь|вообще|у меня) )*(?:такой|такого|такая|таких|такое) ?\w*",
-        r"(?:такой|такого|такая|таких|такое) \w+ (?:(?:там|тут|здесь|вообще) )*нет",
+        r"(?:такой|такого|такая|таких|такое) \w+ (?:(?:там|тут|здесь|вообще|у меня|у нас) )*нет",
     ), value="missing"),
 ]
 

@@ -85,7 +85,7 @@ _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
                r"как (?:(?:мне|нам|это|его|ее|их|можно|я могу|мы можем) )*(?:включить|отключить|"
                r"выключить|настроить|создать|разрешить|\w+(?:ить|ать|ять|еть))\b|"
                r"how (?:do|can|could|should) (?:i|we|you) \w+ (?:it|that|this|them)\b"),
-    ("support", r"support|(?:can|could) (?:we|i|the tms|tms|cloudex|it|you) (?:send|use|sign|log|"
+    ("support", r"support|(?:can|could) (?:we|i|(?:our |the )?tms|cloudex|it|you) (?:send|use|sign|log|"
                 r"work|connect)\w* (?:from|with|via|through|as|using)\b|is it possible to (?:send|use)|"
                 r"vai (?:var|varam|varesim|ir iespejams|drikst) (?:sutit|lietot|izmantot|pieslegt)|"
                 r"можно (?:ли )?(?:отправлять|слать|отправить)|получится ли|\bcan (?:the tms|cloudex|it|we) (?:use|log|sign|work|do)|can we use|"
@@ -226,7 +226,7 @@ _SMALL_TALK = re.compile(
     r"\blaik(?:s|apstakl\w*) (?:ara|sodien|tur)\b|\blaikapstakl\w*|ka (?:tev|jums) (?:\w+ )?(?:iet|klajas)|"
     r"vai tu esi (?:robots|bots|cilveks|maksligais)|\b(?:futbol\w*|hokej\w*|pusdien\w*|nedelas nog"
     r"al\w*|atvalinajum\w*|joks|anekdot\w*)|"
-    r"(?<![\w-])(?:погод\w*|как (?:у (?:вас|тебя) )?дела|как (?:ты|вы|поживаете)|как (?:тебя|вас) зовут|ты (?:робот|бот|"
+    r"(?<![\w-])(?:погод\w*|как (?:у (?:вас|тебя) )?(?:ваши |твои )?дела|как (?:ты|вы|поживаете)|как (?:тебя|вас) зовут|ты (?:робот|бот|"
     r"человек)|вы (?:робот|бот)|футбол\w*|хоккей\w*|обед\w*|выходны\w*|отпуск\w*|анекдот\w*|шутк"
     r"\w*)(?![\w-])")
 
