@@ -260,7 +260,8 @@ _PHRASES: list[Entry] = [
         r"(?:ta|tas) pat" + W + r"(?: kluda)?", r"joprojam (?:ne" + W + r"|tas pats)",
         r"(?:vel )?(?:aizvien|joprojam) ne\w*(?: \w+)?", r"nekas nemainijas", r"nepalidzej" + W,
         r"nenostradaj" + W, r"nesanac" + W, r"tas nebija tas", r"та же(?: ошибка| проблема)?",
-        r"то же самое", r"вс[её] (?:ещ[её]|равно|так же|также) не \w+", r"ничего не изменилось", r"не помогло",
+        r"то же самое", r"вс[её] (?:ещ[её]|равно|так же|"
+        r"также) не \w+", r"ничего не изменилось", r"не помогло",
         r"не сработал" + W, r"не вышло", r"дело не в этом",
         r"(?:vienalga|tik un ta|joprojam|tapat) (?:ir |bija |ta pati |tas pats )?(?:kluda|ne\w+)",
         r"вс[её] (?:равно|так же|еще) (?:ошибк\w*|та же)", r"still (?:an |the |that )?error",
@@ -301,7 +302,8 @@ _PHRASES: list[Entry] = [
         r"(?:not|haven'?t|havent|didn'?t|didnt|have not|did not) (?:yet )?(?:tested|tried|test|try"
         r"|sent "
         r"a test)(?: it| yet| one)*", r"no test yet",
-        r"(?:haven'?t|havent|didn'?t|didnt|have not|did not) (?:yet )?(?:send|sent) (?:a |any )?(?:te"
+        r"(?:haven'?t|havent|didn'?t|didnt|have not|did not) (?:yet )?(?:send|sent) (?:a |"
+        r"any )?(?:te"
         r"st|mail|e-?mail)" + W + r"(?: yet)?",
         r"neesam (?:testej" + W + r"|meginaj" + W + r")", r"nemeginajam", r"neesmu meginaj" + W,
         r"(?:vel )?(?:neesmu|neesam|neesu) (?:to |vel )?(?:\w+ )?(?:no)?(?:testej|meginaj|pamegin"

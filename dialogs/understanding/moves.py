@@ -18,7 +18,8 @@ _MOVES: tuple[tuple[str, str], ...] = (
              r"|sec)"
              + W + r"|gimme a|\bbrb\b|let me (?:check|look|see|ask|find)|\bchecking\b|looking (?:i"
                    r"t )?up|"
-             r"\bmirkl" + W + r"|\bbrid" + W + r"|\bbrit" + W + r"|\bsekund" + W + r"|\bpagaid(?!ij)" + W
+             r"\bmirkl" + W + r"|\bbrid" + W + r"|\bbrit" + W + r"|\bsekund" + W + r"|"
+             r"\bpagaid(?!ij)" + W
              + r"|\buzgaid" + W + r"|\btulit\b|\bparbaudu\b|\bpaskatis" + W + r"|\bpajautas" + W
              + r"|\bmeklej" + W + r"|\bminut(?:iti|ite|i)\b|iedod (?:man )?(?:\d+ )?minut" + W
              + r"|минут" + W + r"|секунд" + W + r"|\bсек\b|"
@@ -31,24 +32,28 @@ _MOVES: tuple[tuple[str, str], ...] = (
              r"\bi will (?:\w+ )?(?:test|try|check|send|look|ask|do|run|find)\b|"
              r"\b(?:gonna|going to) (?:test|try|check|send|look|ask)\b|"
              r"\blet me (?:test|try|send|run)\b|"
-             r"\b(?:tulit|tagad|uzreiz|tulin|tuliт)\b.{0,20}\b\w{3,}su\b|\b(?:pa|no|iz|pār|par)?\w{3,}"
+             r"\b(?:tulit|tagad|uzreiz|tulin|tuliт)\b.{0,20}\b\w{3,}su\b|\b(?:pa|no|iz|pār|"
+             r"par)?\w{3,}"
              r"(?:esu|asu|isu|osu|usu)\b(?= (?:un|tad|tulit|tagad|uzreiz)|\W*$)|"
              r"(?:сейчас|щас|ща|сразу|пойду|попробую|давайте я|дайте я) ?(?:\w+ )?\w{3,}[юу]\b"
              r"(?! вам)|\bпопробую\b|\bотпишусь\b)"),
     ("skip", r"\bskip\b|\blater\b|\bmove on\b|next (?:one|question)|ask (?:me )?the next|"
              r"come back to (?:this|it|that)|\bpass\b|\bizlai" + W + r"|\bvelak\b|\btalak\b|"
              r"nakam" + W + r"|\bпропус" + W + r"|\bпотом\b|\bдальше\b|следующ" + W + r"|позже"),
-    ("person", r"\bhuman\b|\bperson\b|\bagent\b|\bsomeone\b(?! else \w+ed\b| else (?:set|did|made))|"
+    ("person", r"\bhuman\b|\bperson\b|\bagent\b|\bsomeone\b(?! else \w+ed\b| else (?:set|did|"
+               r"made))|"
                r"\bsomebody\b(?! else \w+ed\b| else (?:set|did|made))|\breal (?:person|people)"
                r"\b|"
                r"\bcall me\b|phone call|with me on the phone|pa telefonu|kopa ar mani|\bcolleague"
                r"\b|\boperator\b|\bescalate\b|contact support|"
                r"(?:talk|speak|chat) (?:to|with) (?:a |your |someone|somebody|support)|"
                r"connect me|get me (?:support|an agent|a person|someone)|support team|"
-               r"(?<!cits )(?<!cita )\bcilvek" + W + r"|\boperator" + W + r"|\bkonsultant" + W + r"|\bpiezvan" + W
+               r"(?<!cits )(?<!cita )\bcilvek" + W + r"|\boperator" + W + r"|"
+               r"\bkonsultant" + W + r"|\bpiezvan" + W
                + r"|\bparunat ar\b|\brunat ar\b|ar kadu (?:parunat|runat)|\bkads no\b|atbalst" + W
                + r" (?:dienest" + W + r"|ar)|"
-               r"savienojiet|sazinaties ar atbalst" + W + r"|(?<!другой )(?<!другая )\bчеловек" + W + r"|оператор" + W
+               r"savienojiet|sazinaties ar atbalst" + W + r"|"
+               r"(?<!другой )(?<!другая )\bчеловек" + W + r"|оператор" + W
                + r"|консультант" + W + r"|позвон" + W + r"|поговорить с|\bживо" + W + r"|"
                r"техподдержк" + W + r"|связ" + W + r" (?:с|со) (?:поддержк" + W + r"|кем)|"
                r"кто-(?:то|нибудь)|кем-(?:то|нибудь)|по телефону|вместе со мной|"

@@ -59,7 +59,8 @@ _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
                  r"at|"
                  r"cik (?:ilgi|ilga laika|ilgs|minut|stund|drizi)|kad (?:tas )?(?:saks|stasies)|"
                  r"jagaida|jāpagaida|japagaida|stajas speka|izplatas|"
-                 r"сколько (?:ждать|времени|минут|часов)|через сколько|через какое время|как (?:долго|скоро)|"
+                 r"сколько (?:ждать|времени|минут|часов)|через сколько|через какое время|"
+                 r"как (?:долго|скоро)|"
                  r"сколько .{0,20}(?:ждать|подождать)|за какое время|pec cik ilga|cik atri|"
                  r"(?:how long|kad|когда) .{0,40}(?:after|pec|после) (?:enabl|turn|switch|ieslegs|"
                  r"izslegs|включ|отключ)|когда (?:это )?(?:начнет|за"
@@ -80,15 +81,19 @@ _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
                r"ble|"
                r"switch|allow|make|get|add|fix)|how to (?:enable|turn|set|create|configure|disable"
                r")|"
-               r"\bka (?:(?:lai|man|mums|es|to|tos|so|varu|var|varam|mes) )*(?:ieslegt|izslegt|iestat"
+               r"\bka (?:(?:lai|man|mums|es|to|tos|so|varu|var|varam|mes) )*(?:ieslegt|izslegt|"
+               r"iestat"
                r"it|izveidot|konfiguret|atlaut|uzstadit|\w+t)\b|"
                r"как (?:(?:мне|нам|это|его|ее|их|можно|я могу|мы можем) )*(?:включить|отключить|"
                r"выключить|настроить|создать|разрешить|\w+(?:ить|ать|ять|еть))\b|"
                r"how (?:do|can|could|should) (?:i|we|you) \w+ (?:it|that|this|them)\b"),
-    ("support", r"support|(?:can|could) (?:we|i|(?:our |the )?tms|cloudex|it|you) (?:send|use|sign|log|"
-                r"work|connect)\w* (?:from|with|via|through|as|using)\b|is it possible to (?:send|use)|"
+    ("support", r"support|(?:can|could) (?:we|i|(?:our |the )?tms|cloudex|it|you) (?:send|use|"
+                r"sign|log|"
+                r"work|connect)\w* (?:from|with|via|through|as|using)\b|"
+                r"is it possible to (?:send|use)|"
                 r"vai (?:var|varam|varesim|ir iespejams|drikst) (?:sutit|lietot|izmantot|pieslegt)|"
-                r"можно (?:ли )?(?:отправлять|слать|отправить)|получится ли|\bcan (?:the tms|cloudex|it|we) (?:use|log|sign|work|do)|can we use|"
+                r"можно (?:ли )?(?:отправлять|слать|отправить)|получится ли|\bcan (?:the tms|"
+                r"cloudex|it|we) (?:use|log|sign|work|do)|can we use|"
                 r"does it work with|instead\b|atbalst|vai (?:tms |cloudex )?var (?:lietot|pieslegt"
                 r"ies|"
                 r"izmantot)|vai stradas ar|поддерж|умеет|можно (?:ли )?(?:войти|использовать|"
@@ -99,7 +104,8 @@ _KINDS = tuple((kind, re.compile(pattern)) for kind, pattern in _KIND_PATTERNS)
 # Topics of the knowledge's "answers", most specific first.
 _TOPIC_PATTERNS: tuple[tuple[str, str], ...] = (
     ("basic_auth_change", r"basic (?:auth\w*|autentif\w*|аутентиф\w*)\W.*(?:go\w* away|remov|retir|"
-                          r"deprecat|sunset|izsleg|izsled|atsleg|atsled|atcel|beig|pazud|vairs|отключ|отмен|"
+                          r"deprecat|sunset|izsleg|izsled|atsleg|atsled|atcel|beig|pazud|vairs|"
+                          r"отключ|отмен|"
                           r"убира|уберут|прекра|перестан|больше не)|"
                           r"(?:basic auth\w*|smtp (?:auth|password)\w*|password)\W.*(?:turn\w* off"
                           r"|switch"
@@ -116,7 +122,8 @@ _TOPIC_PATTERNS: tuple[tuple[str, str], ...] = (
                           r"(?:kad|lidz kuram).*basic|basic.*(?:izsleg|lidz)|parole stradas|"
                           r"пароль будет работать|will (?:the|our) password still work|"
                           r"(?:stop|parstas|перестанет) (?:working|stradat|работать)|next year"),
-    ("smtp_settings", r"smtp (?:server|host|settings|hosts|serveris|сервер)|\bports?\b|\bport[su]\b|"
+    ("smtp_settings", r"smtp (?:server|host|settings|hosts|serveris|сервер)|\bports?\b|"
+                      r"\bport[su]\b|"
                       r"\bпорт(?:ы|а|ов|у)?\b|"
                       r"\bserver\b|serveris|сервер|ssl|tls|starttls|encryption|sifresan|шифрован|"
                       r"user ?name|username|lietotajvard|логин это|имя пользователя|smtp\.office36"
@@ -211,7 +218,7 @@ CONTEXT_TOPICS = {
     "conditional_access", "license": "license", "org_smtp_auth": "smtp_auth",
     "mailbox_smtp_auth": "smtp_auth",
 }
-# Words that point back at what is on the screen ("enable it", "kur to redzēt", "где эта настройка").
+# Words that point back at what is on the screen ("enable it", "kur to redzēt", "где это").
 _DEICTIC = re.compile(
     r"\b(?:it|that|this|there|those|these|setting|settings|option|box|checkbox|one)\b|"
     r"\b(?:to|tas|ta|tos|tas|so|sis|si|tur|seit|iestatijum\w*|opcij\w*|keksi\w*)\b|"
@@ -223,10 +230,12 @@ _SMALL_TALK = re.compile(
     r"are you (?:a |an )?(?:bot|robot|ai|machine|real|human)|\b(?:football|soccer|hockey|lunch|"
     r"weekend|holiday|vacation|joke)\b|your (?:name|favou?rite)|where are you (?:from|based)|"
     r"is it (?:cold|hot|warm|raining|snowing|sunny)\b|ka (?:tevi|jus) sauc|"
-    r"\blaik(?:s|apstakl\w*) (?:ara|sodien|tur)\b|\blaikapstakl\w*|ka (?:tev|jums) (?:\w+ )?(?:iet|klajas)|"
+    r"\blaik(?:s|apstakl\w*) (?:ara|sodien|tur)\b|\blaikapstakl\w*|ka (?:tev|"
+    r"jums) (?:\w+ )?(?:iet|klajas)|"
     r"vai tu esi (?:robots|bots|cilveks|maksligais)|\b(?:futbol\w*|hokej\w*|pusdien\w*|nedelas nog"
     r"al\w*|atvalinajum\w*|joks|anekdot\w*)|"
-    r"(?<![\w-])(?:погод\w*|как (?:у (?:вас|тебя) )?(?:ваши |твои )?дела|как (?:ты|вы|поживаете)|как (?:тебя|вас) зовут|ты (?:робот|бот|"
+    r"(?<![\w-])(?:погод\w*|как (?:у (?:вас|тебя) )?(?:ваши |твои )?дела|как (?:ты|вы|поживаете)|"
+    r"как (?:тебя|вас) зовут|ты (?:робот|бот|"
     r"человек)|вы (?:робот|бот)|футбол\w*|хоккей\w*|обед\w*|выходны\w*|отпуск\w*|анекдот\w*|шутк"
     r"\w*)(?![\w-])")
 

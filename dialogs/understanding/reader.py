@@ -36,7 +36,6 @@ from dialogs.understanding.facts import (
     scan_text,
 )
 from dialogs.understanding.model import LinearModel, Scores, load_or_train
-from dialogs.understanding.translit import from_translit
 from dialogs.understanding.text import (
     cyrillic_share,
     find_address,
@@ -46,6 +45,7 @@ from dialogs.understanding.text import (
     names_a_bare_code,
     words,
 )
+from dialogs.understanding.translit import from_translit
 
 # Facts at or above this confidence are stored; below it the bot asks first.
 STORE_BAR = 0.75

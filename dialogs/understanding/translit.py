@@ -37,8 +37,8 @@ _RUSSIAN_ONLY = frozenset({
     "vklyuchena", "vykljuchen", "vyklyuchen", "otkljuchen", "otklyuchen", "tozhe", "uzhe", "eshe",
     "eshche", "seichas", "sejchas", "sechas", "pozhalujsta", "pozhaluysta", "pojalujsta", "ochen",
     "est", "nas", "ne", "pomogite", "pomoshch", "tak", "kogda", "pochemu", "zachem", "skolko",
-    "obshij", "obshchij", "obshij", "obychnyj", "obychnyi", "licenzija", "licenziya", "licenzii",
-    "litsenziya", "parol", "vot", "pishet", "oshibka", "oshibku", "ne", "uhodjat", "uhodyat",
+    "obshij", "obshchij", "obychnyj", "obychnyi", "licenzija", "licenziya", "licenzii",
+    "litsenziya", "parol", "vot", "pishet", "oshibka", "oshibku", "uhodjat", "uhodyat",
     "rabotaet", "otpravljaet", "otpravlyaet", "nastroit", "nastroit'", "nastrojka", "dlja", "dlya",
 })
 _AMBIGUOUS = frozenset({"ne", "nas", "est", "tak", "parol"})  # Latvian or English words too

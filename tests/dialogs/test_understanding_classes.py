@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from dialogs.engine import FlowEngine, TurnInput, new_snapshot
+from dialogs.knowledge import Knowledge
 from dialogs.understanding import Reading, Understanding, contains_password
 
 
@@ -242,7 +243,8 @@ def test_question_kinds_and_topics(
 
 # ----- the password guard: a question about a password is no password -----------------------------
 @pytest.mark.parametrize("text", [
-    "app password is safe, right?", "vai lietotnes parole ir droša?", "пароль приложения: это безопасно?",
+    "app password is safe, right?", "vai lietotnes parole ir droša?",
+    "пароль приложения: это безопасно?",
 ])
 def test_a_question_about_a_password_is_not_a_pasted_password(text: str) -> None:
     assert not contains_password(text)
@@ -257,9 +259,11 @@ def test_a_pasted_password_is_still_refused(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "is an app password required?", "vai parole ir obligāta?", "пароль: нужен?",
+    "the app password is required?", "vai parole ir obligāta?", "пароль: нужен?",
 ])
-def test_the_engine_answers_a_password_question_without_the_warning(knowledge, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_engine_answers_a_password_question_without_the_warning(
+    knowledge: Knowledge, text: str
+) -> None:
     engine = FlowEngine(knowledge)
     result = engine.handle(new_snapshot(), TurnInput(text=text))
     assert "password_refused" not in [str(event) for event in result.events]
