@@ -322,8 +322,10 @@ class Understanding:
                 return draft.reading(label, ranked[0][1])
         kind = questions.kind_of(draft.folded)
         if not topic and draft.question in questions.CONTEXT_TOPICS and (
-                kind != "what_is" or questions.points_back(draft.folded)):
-            # "How do I enable it?" asked at the SMTP AUTH question is about SMTP AUTH.
+                kind in {"where", "how_to", "how_long"}
+                or (kind == "is_safe" and questions.points_back(draft.folded))):
+            # "How do I enable it?" asked at the SMTP AUTH question is about SMTP AUTH; "does
+            # it work with gmail?" asks about the product, not about the setting on the screen.
             topic = questions.CONTEXT_TOPICS[draft.question]
         return draft.reading("question", max(draft.scores.probability("intent", "question"), 0.7),
                              kind=kind, topic=topic)
