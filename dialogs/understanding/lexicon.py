@@ -400,7 +400,7 @@ _STATES: list[Entry] = [
     *_many("filler", (r"(?:i|we|i'?ve|we'?ve|i have|we have|just) (?:checked|looked|ticked off)",
                       r"parbaudiju", r"paskatijos", r"проверил" + W, r"посмотрел" + W,
                       r"(?:hang|hold|carry|go|come|move|log|sign|later|right) on", r"not me",
-                      r"ne es", r"не я")),
+                      r"ne es", r"es ne", r"не я", r"я нет")),
     # "I can't find it": missing where the question is Authenticated SMTP, else not known.
     *_many("state", (r"(?:i )?(?:can'?t|cannot|couldn'?t|could not) find (?:it|that|this|the \w+"
                      r"(?: setting| option)?|that setting|the setting|authenticated smtp)",
