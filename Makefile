@@ -1,4 +1,4 @@
-# Quick start: `make run` serves the bot, `make test` runs every test.
+# Quick start: `make run` serves the bot, `make test` runs the gates and every test.
 # Both create .venv when it is missing and install the project into it.
 PYTHON ?= python3
 VENV ?= .venv
@@ -25,10 +25,13 @@ run: $(MODEL)
 chat: $(MODEL)
 	$(PY) app.py chat
 
+# The gates first (a lint, type or import-contract violation fails the run), then every test.
 test: $(MODEL)
+	$(PY) -m tools.gates --strict
 	$(PY) -m pytest -q -ra
 
-# Lint, types and import contracts: prints the violations (not yet part of make test).
+# Lint, types and import contracts: how many violations each finds and where (exit 0 either
+# way; `make test` runs the same with --strict). `python -m tools.gates --verbose` lists them.
 gates: $(STAMP)
 	$(PY) -m tools.gates
 

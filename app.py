@@ -18,13 +18,17 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.settings import Settings, SettingsError
 
+if TYPE_CHECKING:  # the domain is imported when the app is built, not when app.py is
+    from dialogs.engine import FlowEngine
 
-def build_engine(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+
+def build_engine(settings: Settings | None = None) -> FlowEngine:
     """Build the domain engine: knowledge, diagnosis, search and the one shared machine.
 
     ``settings`` tell whether customer sign-in is configured: only then do the
@@ -50,18 +54,10 @@ def create_app(
     ``clock`` (default: the real UTC time) is for tests that age handoff tickets.
     """
     from bot.adapter import build_adapter
-    from bot.conversation import ConversationStateStore
-    from bot.effects import EffectRunner
-    from bot.extensions import BotExtension
-    from bot.features import BotServices, build_extensions, staff_directory
-    from bot.handler import SupportBot
+    from bot.composition import open_bot
     from bot.http import setup_routes
     from bot.keys import ADAPTER_KEY, BOT_KEY, METRICS_KEY, SERVICES_KEY, SETTINGS_KEY, STORE_KEY
     from bot.metrics import bot_metrics
-    from bot.store import open_store
-    from bot.store.base import utc_now
-    from bot.store.retention import Retention, RetentionJob
-    from bot.tls import http_session
 
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS_KEY] = settings
@@ -73,48 +69,12 @@ def create_app(
     app[METRICS_KEY] = metrics
 
     async def services_context(app: web.Application) -> AsyncIterator[None]:
-        store = await open_store(settings.storage_url, clock=clock or utc_now)
-        # No cookie jar (a cookie one tenant's endpoint sets must never ride along on
-        # another's request; keeping cookies also costs about a quarter of each reply's
-        # client time), and TLS that trusts the one CA setting (bot/tls.py).
-        http = http_session(settings)
-        effects: EffectRunner | None = None
-        retention: RetentionJob | None = None
-        extensions: list[BotExtension] = []
-        try:  # a start that fails (a bad setting) still closes what it opened
-            adapter.use_http_session(http)  # replies go out over the one shared session
-            conversations = ConversationStateStore(store.state, store.turns)
-            effects = EffectRunner(store, adapter, metrics)
-            services = BotServices(settings=settings, store=store, engine=engine,
-                                   conversations=conversations, adapter=adapter, http=http,
-                                   metrics=metrics, staff=staff_directory(settings, http),
-                                   effects=effects,
-                                   clock=clock or utc_now)
-            app[STORE_KEY] = store
-            app[SERVICES_KEY] = services
-            # Who may use staff-only paths, said once at start (loudly when it is everyone).
-            logging.getLogger(__name__).log(
-                logging.WARNING if services.staff.everyone
-                or not services.staff.describe().startswith("staff are") else logging.INFO,
-                "staff rule: %s", services.staff.describe())
-            app[BOT_KEY] = SupportBot(engine, conversations, build_extensions(services), effects)
-            for extension in app[BOT_KEY].extensions:
-                extensions.append(extension)
-                await extension.start()
-            effects.outbox.start()
-            retention = RetentionJob(Retention(store.db, settings.retention_days,
-                                               clock=clock or utc_now))
-            retention.start()
+        # The one composition root, shared with `make chat` (bot/composition.py).
+        async with open_bot(settings, engine, adapter, metrics, clock=clock) as running:
+            app[STORE_KEY] = running.services.store
+            app[SERVICES_KEY] = running.services
+            app[BOT_KEY] = running.bot
             yield
-        finally:
-            if retention is not None:
-                await retention.close()
-            for extension in extensions:
-                await extension.close()
-            if effects is not None:
-                await effects.close()
-            await http.close()
-            await store.close()
 
     app.cleanup_ctx.append(services_context)
     setup_routes(app)

@@ -19,6 +19,7 @@ description. Everything runs on 127.0.0.1 and stops by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import importlib
 import importlib.metadata
@@ -36,8 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.load import (BenchConnector, LoadResult, Templates, drive, load_error_texts,
-                        percentile_of)
+from bench.load import BenchConnector, LoadResult, Templates, drive, load_error_texts, percentile_of
 from bench.targets import Target, bot_target, fast_echo_target, floor_target, sdk_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,7 +214,9 @@ def _domain_speeds(report: Report) -> None:
     report.search_per_second = float(bench_search())
 
 
-def build_targets(options: Options, workdir: Path, pg_schema: str) -> tuple[list[Target], dict[str, str]]:
+def build_targets(
+    options: Options, workdir: Path, pg_schema: str
+) -> tuple[list[Target], dict[str, str]]:
     """The targets to run and, for the ones skipped, why."""
     targets: list[Target] = []
     skipped: dict[str, str] = {}
@@ -260,8 +262,9 @@ async def run(options: Options) -> Report:
                 await target.start(workdir)
                 report.targets[target.key] = TargetReport(target.key, target.label)
                 if options.warmup:
-                    await drive(target.url, connector, templates, conversations=options.conversations,
-                                turns=3, prefix=f"{run_id}-warm-{target.key}")
+                    await drive(target.url, connector, templates,
+                                conversations=options.conversations, turns=3,
+                                prefix=f"{run_id}-warm-{target.key}")
             for number in range(1, options.rounds + 1):
                 for target in targets:
                     # A fast target's round is over in a fraction of a second, where one
@@ -328,7 +331,7 @@ async def run(options: Options) -> Report:
             if any(t.key == "bot-pg" for t in targets) and options.postgres_url:
                 try:
                     await _drop_schema(options.postgres_url, pg_schema)
-                except Exception as error:  # noqa: BLE001 - a leftover schema must not fail the run
+                except Exception as error:  # a leftover schema must not fail the run
                     log(f"could not drop schema {pg_schema}: {error}")
     if options.domain:
         _domain_speeds(report)
@@ -516,10 +519,8 @@ def machine() -> list[str]:
         ram = "unknown"
     versions = []
     for name in PACKAGES:
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions.append(f"{name} {importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            pass
     return [f"- CPU: {cpu}, {os.cpu_count()} logical cores; RAM {ram}",
             f"- OS: {platform.platform()}",
             f"- Python {platform.python_version()} ({platform.python_implementation()})",

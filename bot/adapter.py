@@ -1,4 +1,4 @@
-"""The Bot Framework adapter: CloudAdapter with single-tenant auth, a fast turn path and a friendly error path.
+"""The Bot Framework adapter: CloudAdapter, single-tenant auth, a fast turn path, calm errors.
 
 The SDK's ``CloudAdapter`` builds a new msrest ``ConnectorClient`` and a new
 ``TokenApiClient`` on every turn and sends replies with ``requests`` in a
@@ -52,7 +52,7 @@ from botbuilder.schema import (
     ResourceResponse,
 )
 from botframework.connector import Channels, models
-from botframework.connector.about import __version__ as CONNECTOR_VERSION
+from botframework.connector.about import __version__ as connector_version
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -65,7 +65,7 @@ from botframework.connector.auth import (
 from msrest import Deserializer
 from msrest.exceptions import ClientRequestError
 from msrest.serialization import Model
-from msrest.universal_http import HTTPClientResponse
+from msrest.universal_http import ClientRequest, HTTPClientResponse
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -78,8 +78,9 @@ SORRY = (
     "Sorry, something went wrong on my side. Your answers are kept; please try again, "
     "or say \"talk to a person\"."
 )
-# The SDK's connector identifies itself like this (botframework/connector/auth/_connector_factory_impl.py).
-USER_AGENT = f"Microsoft-BotFramework/3.1 (BotBuilder Python/{CONNECTOR_VERSION})"
+# The SDK's connector identifies itself like this
+# (botframework/connector/auth/_connector_factory_impl.py).
+USER_AGENT = f"Microsoft-BotFramework/3.1 (BotBuilder Python/{connector_version})"
 # One connector request may take this long before it counts as failed. A turn does
 # not wait for it past its own budget (bot/budget.py): the send goes on after the
 # answer to Teams, so a slow connector delays the reply, not Teams' request.
@@ -153,9 +154,12 @@ def sdk_configuration(settings: Settings) -> SdkConfiguration:
     public_cloud: dict[str, Any] = {}
     if settings.openid_metadata_url:
         public_cloud = {
-            "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER": AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
-            "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE": AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
-            "TO_CHANNEL_FROM_BOT_LOGIN_URL": AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX,
+            "TO_BOT_FROM_CHANNEL_TOKEN_ISSUER":
+                AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
+            "TO_CHANNEL_FROM_BOT_OAUTH_SCOPE":
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE,
+            "TO_CHANNEL_FROM_BOT_LOGIN_URL":
+                AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX,
             "OAUTH_URL": AuthenticationConstants.OAUTH_URL,
             "CALLER_ID": CallerIdConstants.public_azure_channel,
         }
@@ -384,13 +388,14 @@ class ConnectorHttpResponse:
             raise ClientRequestError(f"{self.status_code} {self.reason} for url: {self.url}")
 
 
-class _LoadedResponse(HTTPClientResponse):  # type: ignore[misc]
+class _LoadedResponse(HTTPClientResponse):
     """A read response in the shape msrest's deserializer and errors expect."""
 
     def __init__(self, response: aiohttp.ClientResponse, body: bytes) -> None:
         headers = CIMultiDict(response.headers)
-        super().__init__(None, ConnectorHttpResponse(response.status, response.reason or "",
-                                                     headers, body, str(response.url)))
+        super().__init__(ClientRequest(response.method, str(response.url)),
+                         ConnectorHttpResponse(response.status, response.reason or "", headers,
+                                               body, str(response.url)))
         self.status_code = response.status
         self.headers = headers
         self.reason = response.reason
@@ -534,7 +539,7 @@ class ConnectorSender:
         if attempt <= 1:
             return 0.0
         # Jittered, so instances that failed together do not retry together.
-        return BACKOFF_FACTOR * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
+        return BACKOFF_FACTOR * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
 
 _IMMUTABLE = (str, int, float, bool, type(None), bytes, datetime.datetime, datetime.date,
@@ -551,7 +556,7 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
     found = memo.get(id(value))
     if found is not None:
         return found
-    kind = type(value)
+    kind: type = type(value)
     if kind is dict:
         new_dict: dict[Any, Any] = {}
         memo[id(value)] = new_dict
@@ -565,7 +570,7 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
         return new_list
     if isinstance(value, Model) and _plain_model(kind):
         # What deepcopy does for a plain object: a bare instance, then its __dict__ copied.
-        new = kind.__new__(kind)
+        new: Any = object.__new__(kind)  # kind.__new__ is object's (see _plain_model)
         memo[id(value)] = new
         # Most attributes of an outgoing activity are None or str: kept without a call.
         new.__dict__.update({k: v if type(v) in _SCALARS else _copy_value(v, memo)
@@ -578,8 +583,8 @@ def _copy_value(value: Any, memo: dict[int, Any]) -> Any:
 def _plain_model(kind: type) -> bool:
     """True when deepcopy would copy instances of ``kind`` through their __dict__ alone."""
     return all(getattr(kind, name, None) is getattr(object, name, None)
-               for name in ("__deepcopy__", "__reduce_ex__", "__reduce__", "__getstate__",
-                            "__setstate__")) and not hasattr(kind, "__slots__")
+               for name in ("__new__", "__deepcopy__", "__reduce_ex__", "__reduce__",
+                            "__getstate__", "__setstate__")) and not hasattr(kind, "__slots__")
 
 
 def copy_for_sending(activity: Activity) -> Activity:
@@ -603,14 +608,15 @@ def copy_for_sending(activity: Activity) -> Activity:
 @functools.cache
 def _copied_plainly(kind: type) -> bool:
     """True when copy.copy of a ``kind`` is a bare instance with the same __dict__."""
-    return issubclass(kind, Model) and _plain_model(kind) and not hasattr(kind, "__copy__")
+    # (_plain_model first: mypy cannot see that a narrowed type[Model] is hashable.)
+    return _plain_model(kind) and issubclass(kind, Model) and not hasattr(kind, "__copy__")
 
 
 def _shallow_copy(value: Any) -> Any:
     """copy.copy, without its generic protocol for the plain schema models."""
-    kind = type(value)
+    kind: type = type(value)
     if _copied_plainly(kind):
-        new = kind.__new__(kind)  # what copy.copy's __reduce_ex__ path does for them
+        new: Any = object.__new__(kind)  # what copy.copy's __reduce_ex__ path does for them
         new.__dict__.update(value.__dict__)
         return new
     return copy.copy(value)
@@ -693,9 +699,9 @@ class FastTurnContext(TurnContext):
             responses = await self.adapter.send_activities(self, output)
             if sent_non_trace_activity:
                 self.responded = True
-            return responses  # type: ignore[no-any-return]
+            return responses
 
-        return await self._emit(self._on_send_activities, output, logic())  # type: ignore[no-any-return]
+        return await self._emit(self._on_send_activities, output, logic())
 
     async def _emit(self, plugins: list[Any], arg: Any, logic: Any) -> Any:
         """TurnContext._emit (botbuilder-core 4.17.1) without its reference cycle.
@@ -733,7 +739,7 @@ async def send_replies(turn_context: TurnContext,
     """
     if isinstance(turn_context, FastTurnContext):
         return await turn_context.send_activities(activities, handed_over=True)
-    return await turn_context.send_activities(activities)  # type: ignore[no-any-return]
+    return await turn_context.send_activities(activities)
 
 
 class FastCloudAdapter(CloudAdapter):
@@ -797,7 +803,7 @@ class FastCloudAdapter(CloudAdapter):
         client = context.turn_state.get(self.BOT_CONNECTOR_CLIENT_KEY)
         if not client:
             raise RuntimeError("Unable to extract ConnectorClient from turn context.")
-        return client  # type: ignore[no-any-return]
+        return client
 
     async def send_activities(
         self, context: TurnContext, activities: list[Activity]
@@ -848,7 +854,8 @@ class FastCloudAdapter(CloudAdapter):
         if sender is None:
             return await super().update_activity(context, activity)
         response = await sender.call(
-            client, "PUT", sender.url(client.config.base_url, activity.conversation.id, activity.id),
+            client, "PUT",
+            sender.url(client.config.base_url, activity.conversation.id, activity.id),
             activity, (200, 201, 202))
         response_id = response.id if response and response.id else None
         return ResourceResponse(id=response_id) if response_id else None
@@ -904,7 +911,7 @@ class FastCloudAdapter(CloudAdapter):
 
     async def create_thread(self, channel: dict[str, Any],
                             activity: dict[str, Any]) -> dict[str, Any]:
-        """Start a new thread in a Teams channel with ``activity``; return the thread's reference."""
+        """Start a thread in a Teams channel with ``activity``; return the thread's reference."""
         service_url = str(channel.get("serviceUrl") or "")
         conversation = channel.get("conversation") or {}
         bot = channel.get("bot") or {}
@@ -972,7 +979,7 @@ def build_adapter(settings: Settings) -> FastCloudAdapter:
         if turn_context.activity.type == "message":
             try:
                 await turn_context.send_activity(SORRY)
-            except Exception:  # the connector itself may be what failed
+            except Exception:  # noqa: BLE001 - the connector itself may be what failed
                 _LOGGER.warning("could not send the error notice")
 
     adapter.on_turn_error = on_turn_error

@@ -46,6 +46,7 @@ from bot.store.base import KeyValueRepository
 from bot.tls import requests_session
 from checks import GRAPH_SCOPE, TokenUnavailable
 from checks.base import certificate_problem, redact, shorten
+from dialogs import store_keys
 from dialogs.live import phrases
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ SCOPE_NAMES: Mapping[str, str] = {
     "https://outlook.office365.com/.default": "Exchange Online",
     "https://outlook.office.com/SMTP.Send": "SMTP.Send",
 }
-VAULT_PREFIX = "tokencache/"
+VAULT_PREFIX = store_keys.TOKEN_CACHE
 MAX_USERS_IN_MEMORY = 2000
 MSAL_TIMEOUT_S = 10.0
 _AADSTS = re.compile(r"AADSTS(\d+)")
@@ -195,7 +196,7 @@ class TokenVault:
             return dict(self._memory[key])
         if self._kv is None or self._fernet is None:
             return None
-        sealed = await self._kv.get(VAULT_PREFIX + key)
+        sealed = await self._kv.get(store_keys.token_cache(key))
         if not isinstance(sealed, dict) or not isinstance(sealed.get("sealed"), str):
             return None
         try:
@@ -219,7 +220,7 @@ class TokenVault:
         self._remember(key, record)
         if self._kv is not None and self._fernet is not None:
             sealed = self._fernet.encrypt(json.dumps(record).encode()).decode()
-            await self._kv.set(VAULT_PREFIX + key, {"v": 1, "sealed": sealed})
+            await self._kv.set(store_keys.token_cache(key), {"v": 1, "sealed": sealed})
 
     async def forget(self, key: str) -> None:
         """Drop the user's record everywhere.
@@ -229,7 +230,7 @@ class TokenVault:
         """
         self._memory.pop(key, None)
         if self._kv is not None:
-            await self._kv.delete(VAULT_PREFIX + key)
+            await self._kv.delete(store_keys.token_cache(key))
 
     def _remember(self, key: str, record: dict[str, Any]) -> None:
         self._memory[key] = dict(record)

@@ -64,10 +64,11 @@ def bot_login_url(settings: Settings) -> str:
     if settings.bot_login_url:
         return settings.bot_login_url
     tenant = settings.app_tenant_id if settings.app_type == "SingleTenant" else ""
-    return str(PUBLIC_LOGIN_PREFIX) + (tenant or str(AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT))
+    default_tenant = str(AuthenticationConstants.DEFAULT_CHANNEL_AUTH_TENANT)
+    return str(PUBLIC_LOGIN_PREFIX) + (tenant or default_tenant)
 
 
-class AuthorityAppCredentials(MicrosoftAppCredentials):  # type: ignore[misc]  # untyped SDK
+class AuthorityAppCredentials(MicrosoftAppCredentials):
     """The bot's client-credentials token from an explicit authority, cached by MSAL.
 
     The SDK's own credentials build their MSAL app with authority validation,
@@ -115,7 +116,7 @@ class AuthorityAppCredentials(MicrosoftAppCredentials):  # type: ignore[misc]  #
         raise PermissionError(f"the bot could not get its token: {result.get('error', 'unknown')}")
 
 
-class ChannelCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
+class ChannelCredentialsFactory(ServiceClientCredentialsFactory):
     """The SDK's credentials factory, with the bot's token from :func:`bot_login_url`."""
 
     def __init__(self, settings: Settings, inner: ServiceClientCredentialsFactory) -> None:
@@ -152,7 +153,9 @@ class ChannelCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignor
         return credentials
 
 
-def channel_credentials_factory(settings: Settings, configuration: Any) -> ChannelCredentialsFactory:
+def channel_credentials_factory(
+    settings: Settings, configuration: Any
+) -> ChannelCredentialsFactory:
     """Build the credentials factory for ``ConfigurationBotFrameworkAuthentication``.
 
     Args:

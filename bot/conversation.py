@@ -39,6 +39,7 @@ from bot.adapter import conversation_reference
 from bot.store.base import EtagConflict, StoreError, StoreUnavailable, is_store_failure
 from bot.store.outbox import TurnWrites, TurnWritten
 from bot.wire import to_json
+from dialogs import store_keys
 from dialogs.engine import TurnResult
 
 _LOGGER = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class ConversationRecord:
 
 def conversation_key(channel_id: str, conversation_id: str) -> str:
     """Return the storage key of a conversation (channel-scoped so ids cannot collide)."""
-    return f"conv/{channel_id}/{conversation_id}"
+    return store_keys.conversation(channel_id, conversation_id)
 
 
 def _listed(value: Any) -> list[Any]:
@@ -137,12 +138,13 @@ class ConversationStateStore:
         etag = raw.get("e_tag")
         snapshot = raw.get("snapshot")
         handoff = raw.get("handoff")
+        extra = raw.get("extra")
         return (
             ConversationRecord(
                 snapshot=snapshot if isinstance(snapshot, dict) else None,
                 welcomed=bool(raw.get("welcomed")),
                 reference=raw.get("ref") if isinstance(raw.get("ref"), dict) else None,
-                extra=raw.get("extra") if isinstance(raw.get("extra"), dict) else {},
+                extra=extra if isinstance(extra, dict) else {},
                 seen=[e for e in _listed(raw.get("seen"))
                       if isinstance(e, list) and len(e) == 2 and isinstance(e[0], str)
                       and isinstance(e[1], (int, float))],
@@ -181,7 +183,7 @@ class ConversationStateStore:
             raise StoreError("this conversation store has no turn writer for the turn's rows")
         try:
             if writes and self.turns is not None:
-                return await self.turns.write_turn(key, item, writes)  # type: ignore[no-any-return]
+                return await self.turns.write_turn(key, item, writes)
             await self.storage.write({key: item})
             return TurnWritten()
         except EtagConflict:
@@ -253,7 +255,7 @@ class ConversationStateStore:
                 _LOGGER.info("state conflict, recomputing turn",
                              extra={"conversation_key": key, "attempt": tries})
             # Jittered: two instances that collided must not collide again in step.
-            wait = random.uniform(0, pause)
+            wait = random.uniform(0, pause)  # noqa: S311 - jitter, not a secret
             if loop.time() + wait >= give_up:
                 raise TurnNotStored(
                     f"conversation {key} kept changing; not stored after {tries} tries")

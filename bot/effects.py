@@ -10,7 +10,10 @@ an ambiguous POST, idempotent PUTs). Around it:
 * what must arrive (:class:`~dialogs.effects.SayTo`, new support threads) is
   written to the outbox with the turn's state, delivered right after the
   commit, and otherwise by :class:`OutboxWorker` on any instance, in order per
-  conversation, until delivered or given up — then the other side is told.
+  conversation, until delivered or given up — then the other side is told;
+* :class:`~dialogs.effects.AskPerson` goes to whoever the composition root
+  connected as :attr:`EffectRunner.people` (the handoff), so a feature that
+  needs a person never holds the handoff itself.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
@@ -32,10 +35,13 @@ from bot import budget
 from bot.adapter import failure_of, send_replies
 from bot.metrics import Metrics
 from bot.render import to_activities, to_activity
-from bot.store.base import Store, conversation_id_of
+from bot.store import Store
+from bot.store.base import conversation_id_of
 from bot.store.outbox import AuditLine, OutboxMessage, OutboxRow, TranscriptLine, TurnWrites
 from bot.wire import to_json
+from dialogs import store_keys
 from dialogs.effects import (
+    AskPerson,
     Audit,
     Count,
     Effect,
@@ -54,6 +60,14 @@ GIVE_UP_AFTER_SECONDS = 24 * 3600.0
 MAX_RETRY_DELAY_SECONDS = 300.0
 # Statuses that will not change by trying again: the app was removed, the thread is gone…
 PERMANENT = frozenset({400, 403, 404, 405, 410, 413})
+
+
+class AsksPeople(Protocol):
+    """Who takes :class:`~dialogs.effects.AskPerson` (the handoff feature)."""
+
+    async def escalate(self, target: TurnContext | Mapping[str, Any], reason: str, *,
+                       checks: Sequence[Any] = (), detail: str = "") -> Any:
+        """Ask a person to take over the conversation of ``target``."""
 
 
 @dataclass
@@ -109,7 +123,7 @@ def thread_message(effect: PostThread) -> OutboxMessage:
     """The outbox row that opens a ticket's thread in the support channel."""
     activity = _activity_json(Reply(card=dict(effect.card)))
     activity["summary"] = effect.summary
-    return OutboxMessage(lane=f"thread:{effect.ticket_id}", kind="thread",
+    return OutboxMessage(lane=store_keys.thread_lane(effect.ticket_id), kind="thread",
                          target=dict(effect.channel), activities=[activity],
                          ticket_id=effect.ticket_id, on_fail=_on_fail(effect))
 
@@ -133,6 +147,8 @@ class EffectRunner:
         self.adapter = adapter
         self.metrics = metrics
         self.outbox = OutboxWorker(store, adapter, metrics)
+        # Set by the composition root (bot/features.py); None: nobody is asked.
+        self.people: AsksPeople | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
     # ----- after a turn ---------------------------------------------------------------------
@@ -146,20 +162,22 @@ class EffectRunner:
         if turn_context is not None and activities:
             await self.within_budget(send_replies(turn_context, activities), "reply")
         for effect in plan.after:
-            await self._after(effect)
+            await self._after(effect, turn_context)
         lanes = tuple(lanes)
         if lanes:
             await self.within_budget(self.outbox.deliver(lanes), "outbox")
 
     async def run(self, effects: Iterable[Effect], turn_context: TurnContext | None = None,
-                  *, conversation_id: str | None = None, lanes: Iterable[str] = ()) -> None:
+                  *, conversation_id: str | None = None, tenant_id: str | None = None,
+                  lanes: Iterable[str] = ()) -> None:
         """Carry out effects outside a stored turn (their rows are written now).
 
         Args:
+            conversation_id, tenant_id: for audit rows that do not name their own.
             lanes: outbox lanes already written (a take over's messages) to deliver too.
         """
         plan = TurnPlan()
-        plan.add(effects, conversation_id=conversation_id)
+        plan.add(effects, conversation_id=conversation_id, tenant_id=tenant_id)
         lanes = tuple(lanes)
         if plan.writes.outbox:
             lanes += await self.store.turns.enqueue(plan.writes.outbox)
@@ -171,8 +189,13 @@ class EffectRunner:
                 _LOGGER.warning("audit append failed", exc_info=True)
         await self.after_commit(turn_context, plan, lanes)
 
-    async def _after(self, effect: Effect) -> None:
-        if isinstance(effect, Count):
+    async def _after(self, effect: Effect, turn_context: TurnContext | None) -> None:
+        if isinstance(effect, AskPerson):
+            target = effect.customer if effect.customer is not None else turn_context
+            if self.people is not None and target is not None:
+                await self.people.escalate(target, effect.reason, checks=effect.checks,
+                                           detail=effect.detail)
+        elif isinstance(effect, Count):
             self.metrics.inc(effect.name, **dict(effect.labels))
         elif isinstance(effect, UpdateThreadCard):
             activity = _activity_json(Reply(card=dict(effect.card)))
@@ -326,7 +349,7 @@ class OutboxWorker:
                 self.wake.set()
             return
         delay = retry_after if retry_after is not None else min(
-            MAX_RETRY_DELAY_SECONDS, 2 ** min(row.attempts, 8) * random.uniform(0.5, 1.0))
+            MAX_RETRY_DELAY_SECONDS, 2 ** min(row.attempts, 8) * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not a secret
         _LOGGER.info("outbox message will be tried again", extra={
             "lane": row.message.lane, "status": status, "delay": round(delay, 1)})
         await self.store.turns.retry_later(row.id, delay=delay, ambiguous=False, error=reason)

@@ -32,10 +32,12 @@ def build_extensions(services: BotServices) -> list[BotExtension]:
     # First: while an agent has the customer, the handoff takes every turn.
     handoff = HandoffExtension(services)
     extensions.append(handoff)
-    # Findings only a person can resolve go straight to the support channel. Before the
-    # staff tools: PowerShell output the checks asked for ("PS C:\\> Get-…") is a paste,
-    # not the staff command "ps", even from someone who is staff.
-    extensions.append(LiveChecksExtension(services, escalate=handoff.escalate))
+    # Features never hold each other: whoever needs a person returns AskPerson, and
+    # the effect runner gives it to the handoff.
+    services.effects.people = handoff
+    # Before the staff tools: PowerShell output the checks asked for ("PS C:\\> Get-…")
+    # is a paste, not the staff command "ps", even from someone who is staff.
+    extensions.append(LiveChecksExtension(services))
     extensions.append(StaffExtension.from_services(services))
     # Keep the recorder last: it sees the outcome of turns the flow handled.
     extensions.append(TurnEventsRecorder(services.metrics, services.store.audit))

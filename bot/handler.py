@@ -111,7 +111,8 @@ class SupportBot(TeamsActivityHandler):
             if response is not None:
                 return response
         if turn_context.activity.name == "adaptiveCard/action":
-            value = turn_context.activity.value if isinstance(turn_context.activity.value, dict) else {}
+            value = turn_context.activity.value
+            value = value if isinstance(value, dict) else {}
             await self.on_adaptive_card_execute(value.get("action"), turn_context)
             return InvokeResponse(status=200, body={
                 "statusCode": 200, "type": "application/vnd.microsoft.activity.message",
@@ -148,7 +149,7 @@ class SupportBot(TeamsActivityHandler):
         """Greet when the app is installed in a chat or team."""
         await self._welcome(turn_context)
 
-    async def on_teams_members_added(  # type: ignore[override]
+    async def on_teams_members_added(
         self,
         teams_members_added: list[ChannelAccount],
         team_info: TeamInfo,
@@ -176,7 +177,7 @@ class SupportBot(TeamsActivityHandler):
             activity.channel_data = {}
         await super().on_conversation_update_activity(turn_context)
 
-    async def on_teams_members_added_dispatch(  # type: ignore[override]
+    async def on_teams_members_added_dispatch(
         self,
         members_added: list[ChannelAccount],
         team_info: TeamInfo,
@@ -202,10 +203,10 @@ class SupportBot(TeamsActivityHandler):
     async def _welcome(self, turn_context: TurnContext) -> None:
         """Greet a conversation once: staff adding the app to a team get the desk's hello.
 
-        Everyone else gets the customer welcome. Teams sends ``installationUpdate`` and ``conversationUpdate`` for one
-        install, and may deliver either again: the greeting is decided and
-        stored like a message turn (one read, one write, 503 when it cannot be
-        stored), and only the first of them greets.
+        Everyone else gets the customer welcome. Teams sends ``installationUpdate`` and
+        ``conversationUpdate`` for one install, and may deliver either again: the
+        greeting is decided and stored like a message turn (one read, one write, 503
+        when it cannot be stored), and only the first of them greets.
         """
         activity = turn_context.activity
         reference = reference_of(activity)
@@ -278,7 +279,7 @@ class SupportBot(TeamsActivityHandler):
                 for extension in self.extensions:
                     try:
                         await extension.after_turn(turn_context, turn, result)
-                    except Exception as error:  # the turn is stored and answered all the same
+                    except Exception as error:  # noqa: BLE001 - the turn is stored and answered all the same
                         failure = failure or error
             if taken is None or getattr(taken, "decides", False):
                 record.reference = reference
@@ -293,7 +294,7 @@ class SupportBot(TeamsActivityHandler):
                     # It answered already (the live checks still send): only remember the id.
                     await self._remember(key, activity.id)
                     return None
-            wait = random.uniform(0, pause)
+            wait = random.uniform(0, pause)  # noqa: S311 - jitter, not a secret
             if loop.time() + wait >= give_up:
                 raise TurnNotStored(f"conversation {key} kept changing; not stored after {tries}")
             await asyncio.sleep(wait)

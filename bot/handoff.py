@@ -30,16 +30,18 @@ from bot.extensions import SCOPE, BotExtension, TurnScope
 from bot.handoff_store import StoreTickets
 from bot.identity import sender_of, tenant_of
 from bot.store.base import conversation_id_of
-from dialogs import handoff_cards as hc
 from dialogs.effects import Effect, Say
 from dialogs.engine import TurnInput, TurnResult
+from dialogs.handoff import cards as hc
 from dialogs.handoff import phrases
 from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message, into_request_card
-from dialogs.handoff.policy import check_as_dict
+from dialogs.handoff.policy import QUEUE, check_as_dict
 from dialogs.handoff.ports import ConversationState, Person
 from dialogs.i18n import language
 from dialogs.session import Reply
+from dialogs.staff import parse_command
 from dialogs.support_hours import parse_support_hours
+from dialogs.text import said
 from dialogs.understanding import contains_password
 
 if TYPE_CHECKING:
@@ -107,8 +109,7 @@ class HandoffExtension(BotExtension):
                                     timeout_minutes=settings.handoff_timeout_minutes,
                                     hub_protocol=settings.handoff_protocol == "handoff-events",
                                     hours=parse_support_hours(settings.support_hours)))
-        self.sweep_seconds = sweep_seconds
-        self.turn_sweep_seconds = turn_sweep_seconds
+        self.sweep_seconds, self.turn_sweep_seconds = sweep_seconds, turn_sweep_seconds
         self._last_sweep: datetime | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -159,7 +160,8 @@ class HandoffExtension(BotExtension):
         sender = sender_of(activity)
         text = (turn.text or "").strip()
         action = turn.action if isinstance(turn.action, Mapping) else None
-        staff = await self.staff.is_staff(turn_context) if is_channel(activity) else False
+        staff = ((is_channel(activity) or said(text) == QUEUE)  # the one staff word of a chat
+                 and await self.staff.is_staff(turn_context))
         return Message(conversation_id=activity.conversation.id, activity_id=activity.id,
                        sender=Person(sender.id or "agent", sender.name, staff), text=text,
                        files=files_of(activity.attachments), action=action,
@@ -172,8 +174,6 @@ class HandoffExtension(BotExtension):
         await self._maybe_sweep()
         message = await self._message(turn_context, turn)
         if is_channel(activity):
-            from dialogs.staff import parse_command
-
             if parse_command(turn.text or "") is not None:
                 return False  # kb, ps, diagnose…: the staff tools answer those, here too
             outcome = await self.desk.channel_message(

@@ -1,7 +1,7 @@
 """The handoff desk's storage ports on the store: tickets, kept lines, the take over's messages.
 
 The desk (:mod:`dialogs.handoff`) owns the Protocols; this edge module
-implements them on :class:`bot.store.base.Store`, turning the messages a take
+implements them on :class:`bot.store.Store`, turning the messages a take
 over or hand back composes into outbox rows written in the same transaction.
 """
 
@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.effects import outbox_messages
-from bot.store.base import DIRECTION_BOT, Store
+from bot.store import Store
+from bot.store.base import DIRECTION_BOT
 from dialogs.handoff.ports import Compose, Transition
 
 

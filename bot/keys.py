@@ -9,11 +9,11 @@ from aiohttp import web
 if TYPE_CHECKING:
     from botbuilder.integration.aiohttp import CloudAdapter
 
-    from bot.services import BotServices
     from bot.handler import SupportBot
     from bot.metrics import Metrics
+    from bot.services import BotServices
     from bot.settings import Settings
-    from bot.store.base import Store
+    from bot.store import Store
 
 SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("settings")
 STORE_KEY: web.AppKey[Store] = web.AppKey("store")

@@ -4,8 +4,9 @@ The policy is the desk's (:mod:`dialogs.live.desk`); this adapter turns turns in
 calls. Sign-in stays here: Teams SSO (``signin/tokenExchange``; 412 when the token can't
 be exchanged, so Teams falls back to the card), the card's magic code (``signin/verifyState``)
 and the device code outside Teams, all ending in MSAL (:mod:`bot.auth`). A run is a
-background task speaking proactively; what only a person can resolve comes back as an
-``Escalation`` for ``escalate(turn_context, "checks", checks=…, detail=…)``.
+background task speaking proactively; what it ends with (counts, the audit row and,
+for what only a person can resolve, :class:`~dialogs.effects.AskPerson`) are effects
+that :mod:`bot.effects` runs — the handoff is never called from here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from bot.tls import smtp_ssl_context_factory
 from bot.token_service import BotTokenService, TokenServiceError
 from checks import GRAPH_SCOPE, Endpoints
 from checks.suite import GraphTenant, LiveSuite
+from dialogs import store_keys
 from dialogs.diagnosis import code_to_cause
 from dialogs.engine import TurnInput, conversation_language
 from dialogs.i18n import Translator, translator
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
     from bot.services import BotServices
 
 _LOGGER = logging.getLogger(__name__)
-Escalate = Callable[..., Awaitable[Any]]
 TEAMS = "msteams"
 EXCHANGE_FAILED = "The bot is unable to exchange token. Proceed with regular login."
 
@@ -128,9 +129,9 @@ class _Chat:
 class LiveChecksExtension(BotExtension):
     """Sign-in flows and background runs around the live-checks desk."""
 
-    def __init__(self, services: BotServices, escalate: Escalate | None = None) -> None:
-        """Wire the extension to the app's services; ``escalate`` asks a person (None: never)."""
-        self.services, self.escalate, self.settings = services, escalate, services.settings
+    def __init__(self, services: BotServices) -> None:
+        """Wire the extension to the app's services."""
+        self.services, self.settings = services, services.settings
         self.auth = MsalAuth(self.settings, TokenVault(services.store.kv,
                                                        self.settings.token_cache_key))
         self.token_service = BotTokenService(services.http, self.settings.oauth_api_url,
@@ -153,9 +154,7 @@ class LiveChecksExtension(BotExtension):
         elif wants_live_checks(turn.text, action):
             await self._follow(turn_context, await self.desk.asked(who, chat))
         elif turn.text and (pasted := await self.desk.pasted(chat, turn.text)):
-            for check, result in pasted.tallies:
-                self.services.metrics.inc("msa_checks_total", check=check, result=result)
-            await self._say(turn_context, pasted.replies)
+            await self.services.effects.run(pasted.effects, turn_context)
         else:
             return False
         return True
@@ -205,13 +204,8 @@ class LiveChecksExtension(BotExtension):
         async def run(tc: TurnContext) -> None:
             chat = _Chat(self.services, tc)
             outcome = await self.desk.run(who, chat, tenant, suite, chat)
-            for check, result in outcome.tallies:
-                self.services.metrics.inc("msa_checks_total", check=check, result=result)
-            if outcome.escalation is not None and self.escalate is not None:
-                await self.escalate(tc, "checks", checks=list(outcome.escalation.checks),
-                                    detail=outcome.escalation.detail)
-            if outcome.audit:
-                await self._audit(tc.activity, outcome.audit, outcome.tenant_id)
+            await self.services.effects.run(outcome.effects, tc, tenant_id=_tenant_of(
+                tc.activity), conversation_id=tc.activity.conversation.id)
 
         self._spawn(self._proactive(reference, run), "check-run")
 
@@ -283,7 +277,7 @@ class LiveChecksExtension(BotExtension):
         # Another Teams client of the same user may already have delivered this exchange:
         # the first one to store its id (e-tag "new", across instances) runs the checks.
         digest = hashlib.sha256(exchange_id.encode("utf-8")).hexdigest()[:40]
-        if await _write_if(self.services.store.state, f"sso-exchange/{digest}",
+        if await _write_if(self.services.store.state, store_keys.sign_in_exchange(digest),
                            {"at": time.time()}, "new"):
             await self._after_sign_in(turn_context, provider=provider)
         return InvokeResponse(status=200, body=answer)
@@ -345,12 +339,3 @@ class LiveChecksExtension(BotExtension):
 
         task.add_done_callback(done)
         return task
-
-    async def _audit(self, activity: Activity, detail: dict[str, Any], tenant: str) -> None:
-        kind, rest = str(detail.get("kind")), {k: v for k, v in detail.items() if k != "kind"}
-        try:
-            await self.services.store.audit.append(
-                kind, conversation_id=activity.conversation.id if activity.conversation else None,
-                tenant_id=tenant or _tenant_of(activity) or "", detail=rest)
-        except Exception:  # auditing must never break a run
-            _LOGGER.warning("audit append failed", exc_info=True)

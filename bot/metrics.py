@@ -98,17 +98,17 @@ class Metrics:
             self._children[(name, *labels.items())] = child
             return child
 
-    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+    def inc(self, name: str, amount: float = 1.0, /, **labels: str) -> None:
         """Add ``amount`` to counter ``name`` with ``labels`` (exactly its label names)."""
         child = self._children.get((name, *labels.items()))
         (child or self._series("counter", name, labels)).inc(amount)
 
-    def observe(self, name: str, value: float, **labels: str) -> None:
+    def observe(self, name: str, value: float, /, **labels: str) -> None:
         """Record one observation (seconds) in histogram ``name``."""
         child = self._children.get((name, *labels.items()))
         (child or self._series("histogram", name, labels)).observe(value)
 
-    def value(self, name: str, **labels: str) -> float:
+    def value(self, name: str, /, **labels: str) -> float:
         """A sample's current value, e.g. a counter's (0 when never incremented)."""
         found = self.registry.get_sample_value(name, labels)
         return 0.0 if found is None else found

@@ -1,4 +1,4 @@
-"""Turn the domain's replies into Bot Framework activities (the only place cards become attachments)."""
+"""The domain's replies as Bot Framework activities (the only place cards become attachments)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ from bot.effects import EffectRunner
 from bot.identity import StaffDirectory
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.store.base import Clock, Store, utc_now
+from bot.store import Store
+from bot.store.base import Clock, utc_now
 from dialogs.engine import FlowEngine
 
 

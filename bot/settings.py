@@ -105,7 +105,8 @@ class Settings:
     signin_client_secret: str = field(default="", repr=False)
     # The Bot Framework token service behind OAUTH_CONNECTION_NAME.
     oauth_api_url: str = "https://api.botframework.com"
-    # CA bundle (PEM) trusted, next to the system CAs, by every outbound TLS connection (bot/tls.py).
+    # CA bundle (PEM) trusted, next to the system CAs, by every outbound TLS connection
+    # (bot/tls.py).
     tls_ca_file: str = ""
     # Human handoff
     support_channel_id: str = ""

@@ -1,4 +1,4 @@
-"""Bot Framework schema objects to and from JSON, equal to msrest's result at a fraction of its cost.
+"""Bot Framework schema objects to and from JSON: msrest's result at a fraction of its cost.
 
 Every turn reads one activity (``Activity().deserialize``) and writes one or
 more (the connector's ``Serializer.body(activity, "Activity")``). msrest does
@@ -287,18 +287,19 @@ def _build_model_writer(cls: type) -> Callable[[Any], dict[str, Any]]:
         return _refuse
     getter = operator.attrgetter(*(attr for attr, _, _ in fields))
     specs = tuple((key, _value_writer(data_type)) for _, key, data_type in fields)
+    values: Callable[[Any], tuple[Any, ...]] = getter
     if len(specs) == 1:
 
-        def values(model: Any) -> tuple[Any, ...]:
+        def one_value(model: Any) -> tuple[Any, ...]:
             """The one field's value, as a tuple like attrgetter's for several fields."""
             return (getter(model),)
-    else:
-        values = getter
+
+        values = one_value
 
     def write(model: Any) -> dict[str, Any]:
         """The model's JSON: its non-None fields in attribute-map order."""
         result: dict[str, Any] = {}
-        for (key, writer), value in zip(specs, values(model)):
+        for (key, writer), value in zip(specs, values(model), strict=True):
             if value is not None:
                 if writer is None:  # "str", the common case
                     result[key] = value if type(value) is str else _unicode(value)
@@ -322,9 +323,9 @@ def to_json(model: Model, data_type: str | None = None) -> dict[str, Any]:
     """
     name = data_type or type(model).__name__
     if _connector_models().get(name) is not None and isinstance(model, Model):
-        fast = _attempt(_model_writer(type(model)), model)  # type: ignore[arg-type]
+        fast = _attempt(_model_writer(type(model)), model)
         if fast is not _MISSING:
-            return fast  # type: ignore[no-any-return]
+            return fast
     result: dict[str, Any] = _serializer().body(model, name)
     return result
 
@@ -669,7 +670,7 @@ def _build_model_reader(cls: type, table: str) -> Callable[[Any], Any]:
                 else:
                     attributes[attr] = reader(raw)
         attributes["additional_properties"] = extra
-        instance = new(cls)
+        instance: Any = new(cls)
         instance.__dict__ = attributes
         return instance
 
@@ -711,7 +712,7 @@ def activity_from_json(data: Any) -> Activity:
         reader = _READERS.get(_ACTIVITY) or _model_reader(Activity, "activity")
         fast = _attempt(reader, data)
         if fast is not _MISSING:
-            return fast  # type: ignore[no-any-return]
+            return fast
     result: Activity = Activity().deserialize(data)
     return result
 

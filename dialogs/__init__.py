@@ -1,1 +1,1 @@
-"""Pure domain: the guided flow, the knowledge and the diagnosis; no botbuilder, aiohttp.web or msal."""
+"""Pure domain: the guided flow, the knowledge, the diagnosis; no botbuilder, aiohttp.web, msal."""

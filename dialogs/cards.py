@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from dialogs.knowledge import (
 )
 from dialogs.powershell import PLACEHOLDER as IDENTITY
 from dialogs.powershell import InvalidIdentity, quote_literal, render, validate_identity
+from dialogs.text import plain_text
 
 Card = dict[str, Any]
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -105,11 +105,26 @@ def verbatim(value: str, *, label: str = "") -> dict[str, Any]:
     every Teams client, with no escaping to get right. Control and format
     characters (bidi overrides, zero-width) are dropped.
     """
-    shown = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    shown = plain_text(value)
     inlines: list[dict[str, Any]] = []
     if label:
         inlines.append({"type": "TextRun", "text": label, "isSubtle": True, "size": "Small"})
     inlines.append({"type": "TextRun", "text": shown, "fontType": "Monospace", "size": "Small"})
+    return {"type": "RichTextBlock", "inlines": inlines}
+
+
+def quoted(template: str, field: str, value: str) -> dict[str, Any]:
+    """A sentence of ours around someone else's words: ``template`` with ``{field}`` as ``value``.
+
+    The sentence is subtle text; the words in it are a TextRun, which never reads
+    markdown, so a pasted error's ``**``, ``_`` or ``[x](y)`` shows as typed (as
+    in ``verbatim``).
+    """
+    before, _, after = template.partition("{" + field + "}")
+    shown = plain_text(value)
+    inlines = [{"type": "TextRun", "text": part, "isSubtle": True} if kind == "ours"
+               else {"type": "TextRun", "text": part, "fontType": "Monospace"}
+               for kind, part in (("ours", before), ("theirs", shown), ("ours", after)) if part]
     return {"type": "RichTextBlock", "inlines": inlines}
 
 
@@ -496,8 +511,7 @@ def fix_sections(cause: Cause, facts: Mapping[str, Any], *, lang: str = SOURCE_L
     first = cause.fix.first
     why = [text(cause.why)]
     if evidence:
-        why.append(text(tr.format(messages.FROM_YOUR_ERROR, evidence=short_evidence(evidence)),
-                        subtle=True))
+        why.append(quoted(tr(messages.FROM_YOUR_ERROR), "evidence", short_evidence(evidence)))
     check = click_path_blocks(cause.check.click_paths, known, tr)
     if cause.check.powershell:
         check.append(code_block(powershell_lines(cause.check.powershell, known.mailbox)))

@@ -16,7 +16,7 @@ Design:
 * **Normalise first.** Pasted text arrives JSON-escaped (sometimes several
   levels deep), as Python ``b'...'`` reprs, inside HTML or Markdown, URL
   encoded, wrapped over lines, with log prefixes and non-English text around
-  the English server reply. :func:`normalise` undoes all of that so one
+  the English server reply. :func:`normalise_error` undoes all of that so one
   regex per phrase is enough.
 * **Specific beats generic.** A cause's confidence combines its matching
   patterns as a noisy-OR (``1 - prod(1 - weight)``): a specific reply such as
@@ -315,7 +315,7 @@ def _unescape_unicode(match: re.Match[str]) -> str:
     return chr(int(match.group(1), 16))
 
 
-def normalise(text: str) -> str:
+def normalise_error(text: str) -> str:
     """Turn a pasted error into one line of plain text for matching.
 
     Args:
@@ -418,8 +418,8 @@ def _literal_anchors(regex: str) -> tuple[tuple[str, ...], ...]:
     (no prefilter: the regex always runs).
     """
     try:
-        from re import _constants as sre_constants  # type: ignore[attr-defined]
-        from re import _parser as sre_parse  # type: ignore[attr-defined]
+        from re import _constants as sre_constants
+        from re import _parser as sre_parse
 
         parsed = list(sre_parse.parse(regex))
         literal, branch = sre_constants.LITERAL, sre_constants.BRANCH
@@ -623,13 +623,13 @@ class Diagnoser:
             text = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else ""
         if not text or text.isspace():
             return Diagnosis()
-        clean = normalise(text)
+        clean = normalise_error(text)
         hits = [(spec, match, clean) for spec, match in self._hits(clean)]
         # A hard-wrapped paste is read a second time with the words it split put back
         # together; a pattern counts once per cause whichever reading it matched.
         unwrapped = unwrap_words(text)
         if unwrapped is not None:
-            joined = normalise(unwrapped)
+            joined = normalise_error(unwrapped)
             if joined != clean:
                 hits += [(spec, match, joined) for spec, match in self._hits(joined)]
         signals = {spec.signal for spec, _, _ in hits if spec.signal}

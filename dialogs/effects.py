@@ -1,6 +1,6 @@
 """What a feature desk asks the edge to do, as plain values: the desk decides, the edge carries out.
 
-A desk (the handoff, later the live checks) takes data and returns effects;
+A desk (the handoff, the live checks) takes data and returns effects;
 ``bot/effects.py`` runs them after the turn's state is stored:
 
 * :class:`Say` joins the turn's own reply (one message where possible);
@@ -8,6 +8,9 @@ A desk (the handoff, later the live checks) takes data and returns effects;
   thread — through the durable outbox when it must arrive;
 * :class:`PostThread` opens a new thread in the support channel with a card;
 * :class:`UpdateThreadCard` replaces a thread's first card (idempotent, retried);
+* :class:`AskPerson` asks a person to take the conversation over (the live
+  checks' findings only a person can resolve): the edge gives it to the
+  handoff, so no feature calls another;
 * :class:`Audit` and :class:`Count` record what happened.
 
 References are the JSON of a Bot Framework conversation reference, which the
@@ -105,4 +108,22 @@ class Count:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-Effect = Say | SayTo | PostThread | UpdateThreadCard | HubHandoff | Audit | Count
+@dataclass(frozen=True)
+class AskPerson:
+    """Ask a person to take over a customer's conversation, outside the customer's turn.
+
+    Attributes:
+        reason: why, as the handoff's reasons name it (``"checks"``).
+        detail: what the agent should read first (English: agents read English).
+        checks: the results to show the agent, as stored (plain JSON).
+        customer: the customer's conversation reference; None: the conversation
+            the effects are run in.
+    """
+
+    reason: str
+    detail: str = ""
+    checks: tuple[Mapping[str, Any], ...] = ()
+    customer: Ref | None = None
+
+
+Effect = Say | SayTo | PostThread | UpdateThreadCard | HubHandoff | AskPerson | Audit | Count

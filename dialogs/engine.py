@@ -92,7 +92,8 @@ class TurnResult:
     Attributes:
         snapshot: the JSON-able state to store for the conversation.
         replies: messages to send, in order.
-        events: what happened, typed (:mod:`dialogs.events`; ``str()`` gives ``diagnosed:<cause>`` …).
+        events: what happened, typed (:mod:`dialogs.events`; ``str()`` gives
+            ``diagnosed:<cause>`` …).
     """
 
     snapshot: dict[str, Any]
@@ -345,7 +346,9 @@ class FlowEngine:
         except MachineError:
             return False
 
-    def _dispatch(self, session: TroubleshootingSession, turn: TurnInput, events: list[str]) -> None:
+    def _dispatch(
+        self, session: TroubleshootingSession, turn: TurnInput, events: list[str]
+    ) -> None:
         action = turn.action if isinstance(turn.action, Mapping) else None
         if action is not None and isinstance(action.get("msa"), str):
             self._on_action(session, action, events)
@@ -758,8 +761,8 @@ class FlowEngine:
         proposed = session.current_candidate() if session.state == "proposing_fix" else None
         if proposed in self.knowledge.cause_ids and asks_for_powershell(text):
             # "What is the PowerShell for that?" asks about the fix on the screen.
-            session.say(card=cards.fix_powershell_card(self.knowledge.cause(proposed), session.facts,
-                                                       lang=session.lang))
+            cause = self.knowledge.cause(proposed)
+            session.say(card=cards.fix_powershell_card(cause, session.facts, lang=session.lang))
             events.append(f"question:{proposed}")
             return True
         if proposed in self.knowledge.cause_ids and asks_when_it_works(text):
@@ -799,7 +802,7 @@ class FlowEngine:
         return self._search
 
     def _knowledge_topics(self, text: str) -> list[tuple[str, str]]:
-        """The knowledge causes a search ranks confidently for ``text``: (id, preview), best first."""
+        """The causes a search ranks confidently for ``text``: (id, preview), best first."""
         query = topic_words(text)
         if not query:
             return []
@@ -847,7 +850,8 @@ class FlowEngine:
         if before == "proposing_fix" and self._fire(session, "next_question"):
             # "Back" from a diagnosis returns to the guided questions where they stopped.
             events.append(f"back:{before}")
-            session.replies.insert(len(session.replies) - 1, Reply(session.tr(messages.BACK_TO_QUESTIONS)))
+            session.replies.insert(len(session.replies) - 1,
+                                   Reply(session.tr(messages.BACK_TO_QUESTIONS)))
             return
         if before == "clarifying_error":
             session.say(session.tr(messages.ANSWER_FOLLOW_UP_FIRST))
@@ -901,7 +905,8 @@ class FlowEngine:
         session.facts["failed_fixes"] = int(session.facts.get("failed_fixes", 0)) + 1
         events.append(f"fix_failed:{session.current_candidate()}")
         if self._fire(session, "fix_failed"):
-            session.replies.insert(len(session.replies) - 1, Reply(session.tr(messages.FIX_FAILED_NEXT)))
+            session.replies.insert(len(session.replies) - 1,
+                                   Reply(session.tr(messages.FIX_FAILED_NEXT)))
             return
         session.say(session.tr(messages.FIX_FAILED_RESUME))
         self._fire(session, "next_question")

@@ -1,4 +1,4 @@
-"""What happened in a turn, as typed values: the flow reports events, features and metrics read them.
+"""What happened in a turn, as typed values: the flow reports them; features and metrics read them.
 
 An :class:`Event` is a kind from :class:`Kind` and an optional detail (the
 cause, the question). It is written to the log and the audit log as the
@@ -26,7 +26,7 @@ class Kind(StrEnum):
     PERSON_REQUESTED = "person_requested"
     START_OVER = "start_over"
     BACK = "back"                      # detail: the state left
-    PASSWORD_REFUSED = "password_refused"
+    PASSWORD_REFUSED = "password_refused"  # noqa: S105 - an event name, not a password
     PROBLEM_DESCRIBED = "problem_described"
     NOT_UNDERSTOOD = "not_understood"  # the flow could make nothing of the text
     # The understanding layer (issue 17): a reading below the confidence bar asked about

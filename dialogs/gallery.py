@@ -17,8 +17,8 @@ from typing import Any
 
 from dialogs import cards, messages
 from dialogs.flow import QUESTIONS
+from dialogs.handoff.cards import gallery_builders as handoff_builders
 from dialogs.handoff.phrases import queued
-from dialogs.handoff_cards import gallery_builders as handoff_builders
 from dialogs.i18n import LANGUAGES, SOURCE_LANG, translator
 from dialogs.knowledge import Knowledge, default_knowledge
 from dialogs.live.cards import gallery_builders as check_builders

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 from collections import OrderedDict
-import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +29,7 @@ from typing import Any, TypeVar
 from dialogs.flow import QUESTIONS
 from dialogs.powershell import PLACEHOLDER as IDENTITY_PLACEHOLDER
 from dialogs.powershell import InvalidIdentity, placeholders, quote_literal, validate_identity
+from dialogs.text import normalise
 
 # The contract's stable ids. The file decides their order (the order in which
 # a customer should apply fixes); these tuples only say which ids must exist.
@@ -115,7 +115,8 @@ _MAILBOX_TYPE_OPTIONAL_KEYS = frozenset(
 )
 _MAILBOX_TYPE_KEYS = frozenset({"id", "title", "smtp_auth", "note"}) | _MAILBOX_TYPE_OPTIONAL_KEYS
 _QUESTION_KEYS = frozenset(
-    {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics", "polarity"}
+    {"prompt", "label", "help", "options", "how_to_find_out", "related_causes", "topics",
+     "polarity"}
 )
 _OPTION_VALUE = re.compile(r"[a-z][a-z0-9_]*")
 _REQUIRED_NOTICES = ("basic_auth_retirement",)
@@ -125,9 +126,6 @@ NEGATORS = frozenset({"not", "no", "dont", "doesnt", "didnt", "isnt", "arent", "
 # How many words before an option phrase a negator still applies to it.
 NEGATION_REACH = 3
 _LEADING_NO = re.compile(r"(?i)\s*(?:no|nope|nah)\s*[,.;:!–-]")
-# Apostrophes are dropped (not turned into spaces) so "don't" and "dont" match.
-_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`´]")
-_NON_WORD = re.compile(r"[^\w]+|_")
 
 
 class Severity(StrEnum):
@@ -683,25 +681,6 @@ class Knowledge:
         return sorted(chosen.values(), key=lambda f: (rank[f.severity], position[f.cause.id]))
 
 
-def normalise(text: str) -> str:
-    """Normalise free text for option matching.
-
-    Unicode is folded (NFKC + casefold) so "YES", "ｙｅｓ" and "yes" agree;
-    apostrophes are dropped so "don't" equals "dont"; every other
-    non-alphanumeric character (including "_" and ".") becomes a space, so
-    "app_password" equals "app password" and "5.7.139" equals "5 7 139".
-
-    Args:
-        text: Any text.
-
-    Returns:
-        Lower-case words separated by single spaces.
-    """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    folded = _APOSTROPHES.sub("", folded)
-    return " ".join(_NON_WORD.sub(" ", folded).split())
-
-
 def _find_phrase(words: Sequence[str], phrase: Sequence[str]) -> list[tuple[int, int]]:
     """Find whole-word occurrences of a phrase in a word list.
 
@@ -1205,7 +1184,8 @@ class _Parser:
             ),
             related_causes=related,
             label=self._text(obj.get("label"), f"{here}.label"),
-            topics=tuple(normalise(t) for t in self._texts(obj.get("topics", []), f"{here}.topics")),
+            topics=tuple(normalise(t)
+                         for t in self._texts(obj.get("topics", []), f"{here}.topics")),
             polarity={str(k): str(v) for k, v in polarity.items()},
         )
 
@@ -1325,7 +1305,8 @@ class _Parser:
                 id=topic,
                 title=self._text(obj.get("title"), f"{here}.title"),
                 text=self._text(obj.get("answer"), f"{here}.answer"),
-                kinds={kind: self._text(text, f"{here}.kinds.{kind}") for kind, text in kinds.items()},
+                kinds={kind: self._text(text, f"{here}.kinds.{kind}")
+                       for kind, text in kinds.items()},
                 steps=self._texts(obj.get("steps"), f"{here}.steps", non_empty=True),
                 powershell=self._powershell(obj.get("powershell", []), f"{here}.powershell"),
                 cause=str(cause) if cause is not None else None,

@@ -26,8 +26,8 @@ WELCOME_ABILITIES = (
      "IT provider"),
     "Hand you over to a person from CLOUDEX support when you need one",
 )
-NEVER_PASSWORD = "I never ask for passwords."
-NEVER_PASSWORD_LONG = "I will never ask for a password. Please don't paste one here."
+NEVER_PASSWORD = "I never ask for passwords."  # noqa: S105 - a sentence about passwords, not one
+NEVER_PASSWORD_LONG = "I will never ask for a password. Please don't paste one here."  # noqa: S105 - a sentence about passwords, not one
 BASIC_AUTH_SHORT = "⚠️ From the end of December 2026, password sign-in to SMTP is off by default."
 
 HELP_TITLE = "What you can say"
@@ -64,7 +64,7 @@ MAILBOX_INVALID = (
     "for example tms@contoso.com."
 )
 PASSWORD_WARNING = (
-    "It looks like that message may contain a password. I did not store it. Please change "
+    "It looks like that message may contain a password. I did not store it. Please change "  # noqa: S105 - a sentence about passwords, not one
     "that password if it was real, and never share passwords in chat."
 )
 UNKNOWN_ERROR = (

@@ -120,7 +120,8 @@ class TroubleshootingSession:
     def has_more_candidates(self) -> bool:
         """True when another cause for the pasted error is left to propose."""
         diagnosis = self.facts.get("diagnosis", {})
-        return diagnosis.get("index", 0) + 1 < len(diagnosis.get("candidates", []))
+        index: int = diagnosis.get("index", 0)
+        return index + 1 < len(diagnosis.get("candidates", []))
 
     @property
     def is_resuming_summary(self) -> bool:

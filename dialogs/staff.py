@@ -23,7 +23,6 @@ what the staff metrics count by. Commands another desk answers (the handoff's
 
 from __future__ import annotations
 
-import html
 import re
 import statistics
 from collections import Counter
@@ -42,6 +41,7 @@ from dialogs.knowledge import UNKNOWN_CAUSE, Knowledge
 from dialogs.powershell import InvalidIdentity, render, validate_identity
 from dialogs.search import KnowledgeSearch, SearchResponse, search_for
 from dialogs.session import Reply
+from dialogs.text import clean_text
 
 KB_RESULTS = 5
 # A pasted NDR after "kb" would otherwise fill the card's title.
@@ -52,8 +52,6 @@ TOP_CAUSES = 6
 EXAMPLE_UPN = "tms@contoso.com"
 # Causes whose checks complete "ps check" beyond the guided questions' own checks.
 _EXTRA_CHECK_CAUSES = ("basic_auth_disabled", "account_blocked")
-# Teams sometimes delivers typed text with a little HTML (links, paragraphs).
-_HTML_TAG = re.compile(r"</?(?:a|p|div|span|at|br|strong|em|b|i)\b[^<>]*>", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 
 USAGE_PS = (
@@ -112,11 +110,6 @@ class AuditRow(Protocol):
     def detail(self) -> Mapping[str, Any]:
         """Redacted detail, e.g. ``{"cause": "mfa_required"}``."""
         ...
-
-
-def clean_text(raw: str) -> str:
-    """Remove the bits of HTML Teams may wrap typed text in, and unescape entities."""
-    return html.unescape(_HTML_TAG.sub("", raw or "")).replace("\u00a0", " ").strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,8 @@ import pytest
 from bot.settings import Settings
 from tests.support.connector import LocalConnector
 from tests.support.harness import Chat
+from tests.support.identity import LocalIdentity
+from tests.support.threaded import ThreadedServers
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -55,6 +57,20 @@ async def bot_client(aiohttp_client, settings: Settings):  # type: ignore[no-unt
 
 
 @pytest.fixture
-async def chat(bot_client, connector: LocalConnector) -> AsyncIterator[Chat]:  # type: ignore[no-untyped-def]
+async def chat(bot_client, connector: LocalConnector) -> Chat:  # type: ignore[no-untyped-def]
     """A Teams personal chat with the bot, over HTTP."""
-    yield Chat(bot_client, connector)
+    return Chat(bot_client, connector)
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIdentity]:
+    """A bot registration whose tokens and keys are served on loopback (one per module).
+
+    The bot trusts the local HTTPS token endpoint through ``REQUESTS_CA_BUNDLE``,
+    the standard way to give ``requests`` (MSAL's transport) a private CA.
+    """
+    with ThreadedServers() as servers, pytest.MonkeyPatch.context() as patch:
+        local = LocalIdentity(servers, tmp_path_factory.mktemp("identity")).start()
+        patch.setenv("REQUESTS_CA_BUNDLE", str(local.ca_path))
+        yield local
+

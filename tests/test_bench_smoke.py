@@ -18,7 +18,8 @@ from bench.run import Options, Report, describe, results_markdown, rounds_table,
 def tiny(tmp_path: Path, **overrides: object) -> Options:
     """Options for a run of a few seconds that writes nothing outside ``tmp_path``."""
     options = Options(conversations=2, turns=2, rounds=1, targets=("floor", "bot"),
-                      think_seconds=0, rss_conversations=0, warmup=False, domain=False, min_round_seconds=0,
+                      think_seconds=0, rss_conversations=0, warmup=False, domain=False,
+                      min_round_seconds=0,
                       results=tmp_path / "results.md", log=lambda line: None)
     for name, value in overrides.items():
         setattr(options, name, value)

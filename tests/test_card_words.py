@@ -88,7 +88,8 @@ def test_the_detail_is_one_press_away_not_gone() -> None:
 
 def test_the_counter_counts_what_is_shown_and_only_that() -> None:
     card = {"type": "AdaptiveCard", "body": [
-        {"type": "TextBlock", "text": "Open **[Exchange admin center](https://x.example/a b)** now"},
+        {"type": "TextBlock",
+         "text": "Open **[Exchange admin center](https://x.example/a b)** now"},
         {"type": "Container", "isVisible": False, "items": [
             {"type": "TextBlock", "text": "hidden words here"}]},
         {"type": "CodeBlock", "codeSnippet": "Get-TransportConfig | Format-List",

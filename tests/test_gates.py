@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -53,7 +55,7 @@ app.py:28: error: Unused "type: ignore" comment  [unused-ignore]
 
 
 def canned(stdout: str, returncode: int = 1) -> object:
-    def run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    def run(command: Sequence[str], root: Path = gates.ROOT) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(list(command), returncode, stdout, "")
     return run
 
@@ -87,7 +89,61 @@ def test_strict_fails_on_a_violation_and_the_default_does_not(
 ) -> None:
     found = gates.GateResult("mypy", violations=1)
     for name in ("ruff", "mypy", "import_contracts"):
-        monkeypatch.setattr(gates, name, lambda found=found: found)
+        monkeypatch.setattr(gates, name, lambda root, found=found: found)
     assert gates.main([]) == 0
     assert gates.main(["--strict"]) == 1
     assert "mypy" in capsys.readouterr().out
+
+
+# ----- the real tools, on a tree of our own with this project's pyproject.toml -------------
+
+EDGE_MODULES = ("handoff", "live_checks", "staff", "handler", "features")  # named by contracts
+
+
+def small_tree(root: Path) -> Path:
+    """A tree the gates pass: the three packages (and the modules the contracts name), app.py."""
+    root.mkdir()
+    shutil.copy(gates.ROOT / "pyproject.toml", root / "pyproject.toml")
+    (root / "app.py").write_text('"""The composition root."""\n', encoding="utf-8")
+    for package in ("bot", "dialogs", "checks"):
+        (root / package).mkdir()
+        (root / package / "__init__.py").write_text(f'"""The {package} package."""\n',
+                                                    encoding="utf-8")
+    for name in EDGE_MODULES:
+        (root / "bot" / f"{name}.py").write_text(f'"""bot.{name}."""\n', encoding="utf-8")
+    return root
+
+
+def test_the_gates_pass_a_clean_tree_and_fail_one_violation_of_each_kind(tmp_path: Path) -> None:
+    clean = small_tree(tmp_path / "clean")
+    assert gates.main(["--strict", "--root", str(clean)]) == 0, "a clean tree must pass"
+
+    broken = small_tree(tmp_path / "broken")
+    # Lint (ruff): an unused import.
+    (broken / "bot" / "unused.py").write_text('"""Unused."""\n\nimport os\n', encoding="utf-8")
+    # Types (mypy): the same unannotated function is an error under --strict (dialogs/, checks/) and
+    # fine by mypy's defaults (bot/).
+    untyped = '"""Untyped."""\n\n\ndef double(x):\n    return x * 2\n'
+    for package in ("bot", "dialogs", "checks"):
+        (broken / package / "untyped.py").write_text(untyped, encoding="utf-8")
+    # Import contracts (import-linter): the domain importing the edge.
+    (broken / "dialogs" / "edge.py").write_text('"""Edge."""\n\nimport bot\n\nEDGE = bot\n',
+                                                encoding="utf-8")
+
+    ruff, mypy, contracts = (gates.ruff(broken), gates.mypy(broken),
+                             gates.import_contracts(broken))
+    assert not (ruff.failed_to_run or mypy.failed_to_run or contracts.failed_to_run)
+    assert dict(ruff.by_kind) == {"F401": 1} and dict(ruff.by_place) == {"bot": 1}
+    assert dict(mypy.by_kind) == {"no-untyped-def": 2}
+    assert dict(mypy.by_place) == {"dialogs": 1, "checks": 1}  # strict there, not in bot/
+    assert contracts.violations >= 1
+    assert any("dialogs" in contract for contract in contracts.by_kind), contracts.by_kind
+    assert gates.main(["--strict", "--root", str(broken)]) == 1
+
+
+def test_make_test_runs_the_strict_gates_before_the_tests() -> None:
+    makefile = (gates.ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    commands = [line.strip() for line in recipe if line.startswith("\t")]
+    assert commands[0] == "$(PY) -m tools.gates --strict", commands
+    assert any("-m pytest" in command for command in commands[1:]), commands

@@ -148,7 +148,7 @@ def _mutate(rng: random.Random, body: dict[str, Any]) -> dict[str, Any]:
         if target and rng.random() < 0.3:
             target.pop(rng.choice(sorted(target)))
         else:
-            key = rng.choice(sorted(target) + ["value", "timestamp", "replyToId", "locale"])
+            key = rng.choice([*sorted(target), "value", "timestamp", "replyToId", "locale"])
             target[key] = _random_json(rng)
     return body
 

@@ -22,9 +22,9 @@ from babel.messages.pofile import read_po  # type: ignore[import-untyped]
 from dialogs import cards
 from dialogs.gallery import SAMPLE_FACTS, is_customer_card, sample_cards
 from dialogs.i18n import LANGUAGES, SOURCE_LANG, catalog_path, language, translator
-from dialogs.i18n.extract import source_texts
 from dialogs.i18n.knowledge import customer_texts, is_portal_label, localized
 from dialogs.knowledge import Knowledge
+from dialogs.translatable import source_texts
 from tests.support.cards import dict_nodes
 from tests.support.language import QUOTED, TECHNICAL, english_words_left
 from tools import i18n as i18n_tool
@@ -224,7 +224,21 @@ def test_the_evidence_is_the_customers_own_error_and_only_behind_why(knowledge: 
     (why,) = [node for node in dict_nodes(card)
               if node.get("id") == "smtp_auth_disabled_tenant-why"]
     assert why["isVisible"] is False
-    assert "From your error: “535 5.7.139" in json.dumps(why, ensure_ascii=False)
+    runs = [run["text"] for node in dict_nodes(why) if node.get("type") == "RichTextBlock"
+            for run in node["inlines"]]
+    assert runs[0] == "From your error: “" and runs[1].startswith("535 5.7.139")
+
+
+def test_the_customers_error_on_a_card_is_inert(knowledge: Knowledge) -> None:
+    """Markdown in a pasted error shows as typed: it is a TextRun, never a TextBlock."""
+    pasted = "535 5.7.139 **Click** [here](https://example.invalid/x) _now_\u202e"
+    facts = {**SAMPLE_FACTS, "diagnosis": {**SAMPLE_FACTS["diagnosis"], "evidence": pasted}}
+    card = cards.diagnosis_card(knowledge, facts, "smtp_auth_disabled_tenant")
+    blocks = [node for node in dict_nodes(card) if node.get("type") == "TextBlock"]
+    assert not [b for b in blocks if "example.invalid" in b["text"]]
+    (run,) = [run for node in dict_nodes(card) if node.get("type") == "RichTextBlock"
+              for run in node["inlines"] if "example.invalid" in run["text"]]
+    assert run["text"] == "535 5.7.139 **Click** [here](https://example.invalid/x) _now_"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -1,4 +1,4 @@
-"""bot.wire gives exactly msrest's JSON and models: every card, every recorded payload, generated ones.
+"""bot.wire gives exactly msrest's JSON and models: every card, recorded payload and generated one.
 
 The reference is the SDK itself: ``Serializer(connector models).body(x, "Activity")``
 (what the SDK's ConnectorClient sends), ``Model.serialize()`` and
@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
@@ -165,7 +165,8 @@ activity_body = st.fixed_dictionaries(
         "textFormat": st.sampled_from(["plain", "markdown", "xml"]),
         "channelId": st.sampled_from(["msteams", "emulator", "webchat"]),
         "serviceUrl": st.text(max_size=20), "from": account, "recipient": account,
-        "replyToId": st.text(max_size=12), "locale": st.text(max_size=6), "name": st.text(max_size=8),
+        "replyToId": st.text(max_size=12), "locale": st.text(max_size=6),
+        "name": st.text(max_size=8),
         "timestamp": timestamp, "localTimestamp": timestamp,
         "membersAdded": st.lists(account, max_size=3),
         "membersRemoved": st.lists(account, max_size=2),
@@ -368,7 +369,7 @@ def outcome(function: Any, *args: Any) -> Any:
     """The result, or the type of the exception raised."""
     try:
         return function(*args)
-    except Exception as error:  # noqa: BLE001 - compared with the other side's
+    except Exception as error:  # compared with the other side's
         return type(error)
 
 
@@ -495,7 +496,7 @@ def test_duplicate_json_keys_are_left_to_msrest() -> None:
 
 
 class PlainModel(Model):
-    _attribute_map = {"name": {"key": "name", "type": "str"},
+    _attribute_map: ClassVar[dict[str, dict[str, str]]] = {"name": {"key": "name", "type": "str"},
                       "tags": {"key": "tags", "type": "[str]"}}
 
     def __init__(self, *, name: str | None = None, tags: list[str] | None = None,
@@ -537,7 +538,7 @@ class SlottedModel(PlainModel):
     __slots__ = ("cache",)
 
 
-@pytest.mark.parametrize("cls, kind", [
+@pytest.mark.parametrize(("cls", "kind"), [
     (PlainModel, "fill"), (DefaultingModel, "construct"), (ExtraStateModel, "construct"),
     (PropertyModel, "construct"), (SlottedModel, "construct"), (KwargsOnlyModel, "_refuse")])
 def test_dict_fill_only_where_the_constructor_is_a_plain_store(cls: type, kind: str) -> None:
@@ -631,13 +632,13 @@ def test_readers_built_from_several_threads_at_once_are_complete_for_each() -> N
 class _Step(Model):
     """A model whose fields lead back to itself, and through another class."""
 
-    _attribute_map = {
+    _attribute_map: ClassVar[dict[str, dict[str, str]]] = {
         "name": {"key": "name", "type": "str"},
         "next": {"key": "next", "type": "_Step"},
         "branches": {"key": "branches", "type": "[_Branch]"},
     }
 
-    def __init__(self, *, name: Any = None, next: Any = None,  # noqa: A002 - the field's name
+    def __init__(self, *, name: Any = None, next: Any = None,  # "next": the field's name
                  branches: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.name = name
@@ -648,8 +649,8 @@ class _Step(Model):
 class _Branch(Model):
     """Leads back to _Step, so its reader is finished while _Step's is still being built."""
 
-    _attribute_map = {"label": {"key": "label", "type": "str"},
-                      "step": {"key": "step", "type": "_Step"}}
+    _attribute_map: ClassVar[dict[str, dict[str, str]]] = {
+        "label": {"key": "label", "type": "str"}, "step": {"key": "step", "type": "_Step"}}
 
     def __init__(self, *, label: Any = None, step: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -68,7 +68,7 @@ def emoji_font_problem() -> str | None:
     fc_list = shutil.which("fc-list")
     if not fc_list:
         return None  # no fontconfig to ask; Chromium will use what it finds
-    found = subprocess.run([fc_list, ":charset=1f527", "family"], capture_output=True,
+    found = subprocess.run([fc_list, ":charset=1f527", "family"], capture_output=True,  # noqa: S603 - fixed arguments, no shell
                            text=True, check=False, timeout=30).stdout.strip()
     if found:
         return None
@@ -120,7 +120,7 @@ def render_cards(cards: Mapping[str, Mapping[str, Any]], out_dir: Path | None,
             "width": width,
             "chromium": str(chromium),
         }), encoding="utf-8")
-        result = subprocess.run([str(node), str(RENDER_DIR / "render-cards.cjs"), str(job)],
+        result = subprocess.run([str(node), str(RENDER_DIR / "render-cards.cjs"), str(job)],  # noqa: S603 - our script, no shell
                                 capture_output=True, text=True, timeout=timeout, check=False,
                                 env=dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1"))
     if result.returncode != 0:

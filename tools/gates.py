@@ -5,10 +5,12 @@ Each tool reads its configuration from ``pyproject.toml`` (``[tool.ruff]``,
 each finds and where:
 
     .venv/bin/python -m tools.gates            # the summary; exit 0 whatever it finds
-    .venv/bin/python -m tools.gates --strict   # exit 1 on any violation (what CI will run)
+    .venv/bin/python -m tools.gates --strict   # exit 1 on any violation (what make test runs)
     .venv/bin/python -m tools.gates --verbose  # each tool's own report too
+    .venv/bin/python -m tools.gates --root DIR # another tree, with its own pyproject.toml
 
-``make gates`` runs the first form.
+``make gates`` runs the first form; ``make test`` runs ``--strict`` before the tests, so a
+violation fails the build.
 """
 
 from __future__ import annotations
@@ -51,20 +53,23 @@ class GateResult:
     failed_to_run: str = ""
 
 
-def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(command), cwd=ROOT, capture_output=True, text=True,  # noqa: S603 - our own tools
+def _run(command: Sequence[str], root: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(command), cwd=root, capture_output=True, text=True,  # noqa: S603 - our own tools
                           check=False, timeout=600)
 
 
-def _place(path: str) -> str:
-    relative = Path(path).resolve().relative_to(ROOT) if Path(path).is_absolute() else Path(path)
+def _place(path: str, root: Path = ROOT) -> str:
+    relative = Path(path)
+    if relative.is_absolute():
+        relative = relative.resolve().relative_to(root.resolve())
     return relative.parts[0] if relative.parts else path
 
 
-def ruff() -> GateResult:
-    """``ruff check`` over the product, the tools, the tests and the bench."""
+def ruff(root: Path = ROOT) -> GateResult:
+    """``ruff check`` over the product, the tools, the tests and the bench (those present)."""
     result = GateResult("ruff")
-    done = _run([sys.executable, "-m", "ruff", "check", "--output-format", "json", *LINTED])
+    linted = [name for name in LINTED if (root / name).exists()]
+    done = _run([sys.executable, "-m", "ruff", "check", "--output-format", "json", *linted], root)
     try:
         found = json.loads(done.stdout)
     except ValueError:
@@ -73,16 +78,16 @@ def ruff() -> GateResult:
     result.violations = len(found)
     for item in found:
         result.by_kind[str(item.get("code"))] += 1
-        result.by_place[_place(str(item.get("filename", "")))] += 1
+        result.by_place[_place(str(item.get("filename", "")), root)] += 1
     result.report = _run([sys.executable, "-m", "ruff", "check", "--output-format", "concise",
-                          *LINTED]).stdout
+                          *linted], root).stdout
     return result
 
 
-def mypy() -> GateResult:
+def mypy(root: Path = ROOT) -> GateResult:
     """``mypy`` with the files and per-package strictness of ``[tool.mypy]``."""
     result = GateResult("mypy")
-    done = _run([sys.executable, "-m", "mypy", "--no-error-summary", "--show-error-codes"])
+    done = _run([sys.executable, "-m", "mypy", "--no-error-summary", "--show-error-codes"], root)
     result.report = done.stdout + done.stderr
     if done.returncode not in (0, 1):
         result.failed_to_run = result.report.strip()[-500:] or f"exit status {done.returncode}"
@@ -92,18 +97,18 @@ def mypy() -> GateResult:
         if match:
             result.violations += 1
             result.by_kind[match["code"]] += 1
-            result.by_place[_place(match["path"])] += 1
+            result.by_place[_place(match["path"], root)] += 1
     return result
 
 
-def import_contracts() -> GateResult:
+def import_contracts(root: Path = ROOT) -> GateResult:
     """``lint-imports``: each import chain that breaks a contract of ``[tool.importlinter]``.
 
     ``by_kind`` counts the chains per broken contract; a cycle counts the
     dependencies whose removal would break it.
     """
     result = GateResult("import-linter")
-    done = _run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"])
+    done = _run([str(Path(sys.executable).with_name("lint-imports")), "--no-cache"], root)
     result.report = done.stdout + done.stderr
     broken, kept = _BROKEN.search(result.report), _KEPT.search(result.report)
     if broken is None and kept is None:
@@ -149,8 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strict", action="store_true", help="exit 1 on any violation")
     parser.add_argument("--verbose", action="store_true", help="print each tool's report")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the tree to check, with its pyproject.toml (default: this project)")
     args = parser.parse_args(argv)
-    results = [ruff(), mypy(), import_contracts()]
+    root = args.root.resolve()
+    results = [ruff(root), mypy(root), import_contracts(root)]
     if args.verbose:
         for r in results:
             print(f"===== {r.gate}\n{r.report.rstrip()}\n")

@@ -1,6 +1,6 @@
 """``make i18n``: bring the gettext catalogs up to date with the English texts.
 
-Reads every text a customer can read (:func:`dialogs.i18n.extract.source_texts`:
+Reads every text a customer can read (:func:`dialogs.translatable.source_texts`:
 dialogs/messages.py, the handoff's ``ToCustomer`` sentences, the live checks'
 phrases, the knowledge's customer-facing fields, the diagnosis' follow-up
 questions), writes the template
@@ -26,8 +26,8 @@ from babel.messages.catalog import Catalog  # type: ignore[import-untyped]
 from babel.messages.pofile import read_po, write_po  # type: ignore[import-untyped]
 
 from dialogs.i18n import CATALOG_DIR, LANGUAGES, SOURCE_LANG, catalog_path
-from dialogs.i18n.extract import source_texts
 from dialogs.knowledge import load_knowledge
+from dialogs.translatable import source_texts
 
 TRANSLATOR_NOTE = (
     "Keep as they are: PowerShell (cmdlets, -Parameters, $false), URLs, {placeholders}, "

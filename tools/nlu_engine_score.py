@@ -14,7 +14,7 @@ label:
 - a stored fact is an answer that the turn wrote or changed; it is right when
   the label says the same value for that fact (stored-fact precision).
 
-Run: ``python -m tools.nlu_engine_score [--split heldout|train] [--show]``.
+Run: ``python -m tools.nlu_engine_score [--split heldout|fresh|train] [--show]``.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def _reply_text(result: Any) -> str:
 def outcome(row: Row, before: Mapping[str, Any] | None, result: Any) -> str:
     """The intent the engine acted on, read from its events, replies and snapshot."""
     from dialogs import messages
+    from dialogs.i18n import translator
 
     events = [str(event) for event in result.events]
     text = _reply_text(result)
@@ -85,6 +86,10 @@ def outcome(row: Row, before: Mapping[str, Any] | None, result: Any) -> str:
     def has(prefix: str) -> bool:
         return any(event.startswith(prefix) for event in events)
 
+    def said(message: str) -> bool:
+        # Replies come in the customer's language: look for the message in each.
+        return any(translator(lang)(message) in text for lang in LANGUAGES)
+
     if snapshot.get("lang_chosen") and not (before or {}).get("lang_chosen"):
         return "language"
     if has("person_requested"):
@@ -93,24 +98,24 @@ def outcome(row: Row, before: Mapping[str, Any] | None, result: Any) -> str:
         return "start_over"
     if has("change:"):
         return "change"
-    if has("back:") or messages.NO_EARLIER_QUESTION in text:
+    if has("back:") or said(messages.NO_EARLIER_QUESTION):
         return "back"
-    if messages.HELP_TITLE in text:
+    if said(messages.HELP_TITLE):
         return "help"
     if has("resolved:"):
         return "fix_worked"
-    if has("fix_failed:") or messages.PASTE_THE_ERROR in text:
+    if has("fix_failed:") or said(messages.PASTE_THE_ERROR):
         return "fix_failed"
     if has("diagnosed:"):
         return "error"
-    if has("question:") or messages.QUESTION_NOT_ANSWERED in text:
+    if has("question:") or said(messages.QUESTION_NOT_ANSWERED):
         return "question"
-    if messages.SKIPPED in text:
+    if said(messages.SKIPPED):
         return "skip"
     wait = getattr(messages, "WAIT_ACK", None)
-    if wait and wait in text:
+    if wait and said(wait):
         return "wait"
-    if messages.YOU_ARE_WELCOME in text:
+    if said(messages.YOU_ARE_WELCOME):
         return "thanks"
     stored = stored_facts(before, result)
     shown_before = set(before_facts.get("how_shown", []))
@@ -203,7 +208,7 @@ def score(split: str, show: bool) -> dict[str, dict[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="heldout", choices=("heldout", "train"))
+    parser.add_argument("--split", default="heldout", choices=("heldout", "fresh", "train"))
     parser.add_argument("--show", action="store_true", help="print every turn not fully right")
     args = parser.parse_args(argv)
     score(args.split, args.show)

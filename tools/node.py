@@ -105,7 +105,7 @@ def ensure_node_modules(folder: Path, timeout: float = 600) -> Path:
         env = dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1",
                    npm_config_update_notifier="false", npm_config_fund="false",
                    npm_config_audit="false")
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - fixed arguments, no shell
             [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=folder, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         if result.returncode != 0:

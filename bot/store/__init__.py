@@ -15,10 +15,13 @@ the configured backend and returns a ``Store``:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from botbuilder.core import Storage
 
 from .base import (
     AuditEvent,
@@ -27,7 +30,6 @@ from .base import (
     Clock,
     EtagConflict,
     KeyValueRepository,
-    Store,
     StoreError,
     Ticket,
     TicketRepository,
@@ -62,6 +64,105 @@ __all__ = [
     "redact_url",
     "sqlite_path_from_url",
 ]
+
+
+class Store:
+    """Everything the bot persists, opened by ``bot.store.open_store``.
+
+    Attributes:
+        state: The botbuilder ``Storage`` for conversation and user state.
+        tickets: Handoff tickets.
+        transcripts: Relayed messages.
+        audit: The audit log and its statistics.
+        kv: Key-value settings.
+        turns: A turn's writes in one transaction, the outbox, the handoff transitions.
+        db: The database under all of them.
+        url: The storage URL with any password removed (safe to log).
+    """
+
+    def __init__(
+        self,
+        *,
+        state: Storage,
+        tickets: TicketRepository,
+        transcripts: TranscriptRepository,
+        audit: AuditRepository,
+        kv: KeyValueRepository,
+        turns: Turns,
+        db: Database,
+        ping: Callable[[], Awaitable[None]],
+        close: Callable[[], Awaitable[None]],
+        url: str = "",
+    ) -> None:
+        """Bundle the parts of one opened backend.
+
+        Args:
+            state: The botbuilder Storage.
+            tickets: Ticket repository.
+            transcripts: Transcript repository.
+            audit: Audit repository.
+            kv: Key-value repository.
+            turns: Turn writes, the outbox and the handoff transitions
+                (``bot.store.outbox.Turns``).
+            db: The database all of them use (for jobs such as retention).
+            ping: Coroutine function that raises when the database is unreachable.
+            close: Coroutine function releasing the connection or pool.
+            url: Redacted storage URL, for logs.
+        """
+        self.state = state
+        self.tickets = tickets
+        self.transcripts = transcripts
+        self.audit = audit
+        self.kv = kv
+        self.turns = turns
+        self.db = db
+        self.url = url
+        self._ping = ping
+        self._close = close
+        self._closed = False
+
+    async def ping(self) -> bool:
+        """Check that the database answers (for ``/healthz``).
+
+        Returns:
+            True when a trivial query succeeded, False otherwise.
+        """
+        if self._closed:
+            return False
+        try:
+            await self._ping()
+        except Exception:  # noqa: BLE001 - health checks report, they do not raise
+            return False
+        return True
+
+    async def can_write(self) -> bool:
+        """Check that a write goes through (for ``/healthz``): a small upsert, as a turn makes.
+
+        Returns:
+            True when it was stored, False otherwise (locked, read-only, unreachable, removed).
+        """
+        if self._closed:
+            return False
+        try:
+            await self.turns.probe_write()
+        except Exception:  # noqa: BLE001 - health checks report, they do not raise
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Release the connection or pool. Calling it twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._close()
+
+    async def __aenter__(self) -> Store:
+        """Use the opened store in ``async with``."""
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close the store when the ``async with`` block ends."""
+        await self.close()
 
 
 def sqlite_path_from_url(storage_url: str) -> str:

@@ -51,8 +51,11 @@ TYPE_KEY = "$type"
 VALUE_KEY = "$value"
 
 
-def clean_text(text: str) -> str:
+def storable_text(text: str) -> str:
     """Return ``text`` with NUL and unencodable lone surrogates replaced by U+FFFD.
+
+    Only what a backend cannot store changes (what people type is tidied by
+    :func:`dialogs.text.clean_text`, before the domain reads it).
 
     Args:
         text: Any Python string, e.g. a message that arrived as invalid UTF-8.
@@ -185,7 +188,7 @@ def _codec_for(obj: object) -> tuple[str, _Codec] | None:
 def _key(key: object) -> str:
     # Mirror json.dumps: scalar keys become strings, anything else is an error.
     if isinstance(key, str):
-        return clean_text(key)
+        return storable_text(key)
     if key is None:
         return "null"
     if isinstance(key, bool):
@@ -215,7 +218,7 @@ def to_json_value(value: Any, _depth: int = 0) -> Any:
     # is registered for them, so this is what the general branches below do.
     kind = type(value)
     if kind is str:
-        return clean_text(value)
+        return storable_text(value)
     if kind is dict:
         return {_key(k): to_json_value(v, _depth + 1) for k, v in value.items()}
     if kind is list:
@@ -229,7 +232,7 @@ def to_json_value(value: Any, _depth: int = 0) -> Any:
         name, codec = tagged
         return {TYPE_KEY: name, VALUE_KEY: to_json_value(codec.dump(value), _depth + 1)}
     if isinstance(value, str):
-        return clean_text(value)
+        return storable_text(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
@@ -366,7 +369,7 @@ def _dumps_value_slow(value: Any) -> str:
 # tagged dict to to_json_value; types are compared by identity for the same
 # reason), with str keys only (to_json_value merges 1 and "1" into one key,
 # json.dumps writes both) and nesting that stays within MAX_DEPTH, to_json_value
-# returns an equal value whose strings differ only where clean_text changed them.
+# returns an equal value whose strings differ only where storable_text changed them.
 # _plain_text turns down every text where that could have happened, and a
 # non-finite float makes the encoder raise, so what is left is exactly what the
 # general path writes.
@@ -417,7 +420,7 @@ _encode_plain = _make_plain_encoder()
 def _plain_text(value: Any) -> str | None:
     """JSON text for a value that passed ``_plain``, or None.
 
-    None when some string needed clean_text: json.dumps escapes NUL as ``\\u0000``
+    None when some string needed storable_text: json.dumps escapes NUL as ``\\u0000``
     (a literal backslash-u0000 in the text is a harmless false alarm) and leaves
     lone surrogates in the text, where UTF-8 encoding fails.
     """

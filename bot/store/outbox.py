@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from dialogs import store_keys
+
 from .base import Clock, EtagConflict, StoreError, Ticket, TranscriptEntry, conversation_id_of
-from .codec import clean_text, dumps_value, loads
+from .codec import dumps_value, loads, storable_text
 from .dialect import Database, Dialect, Row, Tx
 from .records import (
     CLAIM_TICKET,
@@ -48,7 +50,7 @@ from .records import (
 from .state import prepare_changes, save_items
 
 OutboxKind = Literal["send", "thread"]
-PROBE_KEY = "health/write-probe"
+PROBE_KEY = store_keys.HEALTH_PROBE
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ _WAITING_LINES = (f"SELECT {TRANSCRIPT_COLUMNS} FROM transcripts WHERE ticket_id
 
 
 def _insert_params(message: OutboxMessage, now: Any) -> tuple[Any, ...]:
-    return (clean_text(message.lane), message.kind, dumps_value(dict(message.target)),
+    return (storable_text(message.lane), message.kind, dumps_value(dict(message.target)),
             dumps_value([dict(a) for a in message.activities]), message.ticket_id,
             None if message.on_fail is None else dumps_value(dict(message.on_fail)), now)
 
@@ -223,9 +225,9 @@ class Turns:
         if line.ticket_id is not None:
             status = await tx.fetchval(_TICKET_STATUS, line.ticket_id)
         added = await tx.fetchrow(
-            INSERT_TRANSCRIPT, line.ticket_id, clean_text(line.conversation_id),
-            clean_text(line.direction), clean_text(line.sender), clean_text(line.text), now,
-            optional_text(line.activity_id))
+            INSERT_TRANSCRIPT, line.ticket_id, storable_text(line.conversation_id),
+            storable_text(line.direction), storable_text(line.sender),
+            storable_text(line.text), now, optional_text(line.activity_id))
         if added is None:
             return "duplicate"
         if line.relay is not None and status == "taken":
@@ -307,11 +309,11 @@ class Turns:
         async def take(tx: Tx) -> Transition:
             now = tx.dialect.time(clock_now)
             if from_agent is None:
-                won = await tx.fetchrow(CLAIM_TICKET, ticket_id, clean_text(agent_id),
-                                        clean_text(agent_name), now)
+                won = await tx.fetchrow(CLAIM_TICKET, ticket_id, storable_text(agent_id),
+                                        storable_text(agent_name), now)
             else:
-                won = await tx.fetchrow(_TAKE_FROM, ticket_id, clean_text(agent_id),
-                                        clean_text(agent_name), now, from_agent)
+                won = await tx.fetchrow(_TAKE_FROM, ticket_id, storable_text(agent_id),
+                                        storable_text(agent_name), now, from_agent)
             if won is None:
                 return await self._lost(tx, ticket_id)
             ticket = ticket_of(won, tx.dialect)

@@ -31,7 +31,7 @@ from .base import (
     redact,
     utc_now,
 )
-from .codec import clean_text, dumps_value, loads
+from .codec import dumps_value, loads, storable_text
 from .dialect import Database, Dialect, Row, Tx
 
 TICKET_COLUMNS = (
@@ -98,14 +98,14 @@ def entry_of(row: Row, dialect: Dialect) -> TranscriptEntry:
 
 
 def optional_text(value: str | None) -> str | None:
-    """``clean_text`` for a column that may be NULL."""
-    return None if value is None else clean_text(value)
+    """``storable_text`` for a column that may be NULL."""
+    return None if value is None else storable_text(value)
 
 
 def audit_params(dialect: Dialect, at: datetime, kind: str, conversation_id: str | None,
                  tenant_id: str | None, detail: Mapping[str, Any] | None) -> tuple[Any, ...]:
     """The parameters of :data:`INSERT_AUDIT` (``detail`` redacted first)."""
-    return (dialect.time(at), clean_text(kind), optional_text(conversation_id),
+    return (dialect.time(at), storable_text(kind), optional_text(conversation_id),
             optional_text(tenant_id), dumps_value(redact(dict(detail or {}))))
 
 
@@ -174,8 +174,8 @@ class Tickets(_Repository):
                 f"INSERT INTO tickets ({TICKET_COLUMNS}) "
                 "VALUES ($1, 'waiting', $2, $3, $4, $5, $6, $7, $7, $8, $9, NULL, NULL, NULL, "
                 f"NULL, NULL, NULL) ON CONFLICT DO NOTHING RETURNING {TICKET_COLUMNS}",
-                chosen_id, clean_text(conv_id), dumps_value(customer_ref),
-                clean_text(customer_name), clean_text(tenant_id), dumps_value(summary or {}),
+                chosen_id, storable_text(conv_id), dumps_value(customer_ref),
+                storable_text(customer_name), storable_text(tenant_id), dumps_value(summary or {}),
                 self._now(), thread_id,
                 None if support_thread_ref is None else dumps_value(support_thread_ref))
             if rows:
@@ -264,8 +264,8 @@ class Tickets(_Repository):
         """
         async def claim(tx: Tx) -> ClaimResult:
             # The status test and the change are one statement: no read-then-write race.
-            won = await tx.fetchrow(CLAIM_TICKET, ticket_id, clean_text(agent_id),
-                                    clean_text(agent_name), self._now())
+            won = await tx.fetchrow(CLAIM_TICKET, ticket_id, storable_text(agent_id),
+                                    storable_text(agent_name), self._now())
             if won is not None:
                 ticket = ticket_of(won, tx.dialect)
                 return ClaimResult(True, ticket.agent_name, ticket.agent_id, "taken")
@@ -317,9 +317,9 @@ class Tickets(_Repository):
                  None if support_thread_ref is None else dumps_value(support_thread_ref))
             bind("support_thread_id", conversation_id_of(support_thread_ref))
         if customer_name is not UNSET:
-            bind("customer_name", clean_text(customer_name or ""))
+            bind("customer_name", storable_text(customer_name or ""))
         if tenant_id is not UNSET:
-            bind("tenant_id", clean_text(tenant_id or ""))
+            bind("tenant_id", storable_text(tenant_id or ""))
         if rating is not UNSET:
             check_rating(rating)
             bind("rating", rating)
@@ -372,8 +372,8 @@ class Transcripts(_Repository):
             True if recorded, False if it was a duplicate.
         """
         return bool(await self.db.query(
-            INSERT_TRANSCRIPT, ticket_id, clean_text(conversation_id), clean_text(direction),
-            clean_text(sender or ""), clean_text(text or ""),
+            INSERT_TRANSCRIPT, ticket_id, storable_text(conversation_id), storable_text(direction),
+            storable_text(sender or ""), storable_text(text or ""),
             self.db.dialect.time(at or self.clock()), optional_text(activity_id)))
 
     async def list_for_conversation(

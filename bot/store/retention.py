@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from dialogs import store_keys
+
 from .base import Clock, utc_now
 from .codec import dumps_value
 from .dialect import Database
@@ -39,11 +41,11 @@ from .dialect import Database
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_RETENTION_DAYS = 90
 # The key prefixes of expiring items in the state table and in the key-value table
-# (written by bot/live_checks.py and bot/auth.py).
-SIGN_IN_EXCHANGES = "sso-exchange/"
-CHECK_RUNS = "checks-rate/"
-TOKEN_CACHES = "tokencache/"  # noqa: S105 - a key prefix, not a secret
-CLAIM_KEY = "retention/last-run"
+# (the one list is dialogs/store_keys.py).
+SIGN_IN_EXCHANGES = store_keys.SIGN_IN_EXCHANGE
+CHECK_RUNS = store_keys.CHECK_RUNS
+TOKEN_CACHES = store_keys.TOKEN_CACHE
+CLAIM_KEY = store_keys.RETENTION_CLAIM
 
 
 @dataclass(frozen=True)

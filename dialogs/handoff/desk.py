@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dialogs import handoff_cards as hc
+from dialogs import store_keys
 from dialogs.cards import with_handoff_status
 from dialogs.effects import (
     Audit,
@@ -43,15 +43,16 @@ from dialogs.effects import (
     UpdateThreadCard,
 )
 from dialogs.events import Event, Kind, has
+from dialogs.handoff import cards as hc
 from dialogs.handoff import phrases as p
 from dialogs.handoff.phrases import ToCustomer
 from dialogs.handoff.policy import (
     DONE_PHRASES,
+    QUEUE,
     REGISTER_PHRASES,
     escalation_reason,
     pressed_title,
     rating_of,
-    said,
     typed_feedback,
 )
 from dialogs.handoff.ports import ConversationState, Person, Settings, Tickets
@@ -59,8 +60,9 @@ from dialogs.i18n import Translator, language, translator
 from dialogs.knowledge import Knowledge
 from dialogs.session import Reply
 from dialogs.support_hours import SupportHours
+from dialogs.text import said
 
-KV_SUPPORT_CHANNEL = "handoff/support_channel"
+KV_SUPPORT_CHANNEL = store_keys.SUPPORT_CHANNEL
 TEAMS = "msteams"
 HUB_AGENT_ID = "handoff-hub"
 MAX_RECENT = 5
@@ -190,6 +192,8 @@ class HandoffDesk:
                                now: datetime) -> Outcome:
         """Before the flow: feedback, a relay to the agent, or let the flow answer (not taken)."""
         action = message.action or {}
+        if message.sender.staff and not action and said(message.text) == QUEUE:
+            return Outcome(True, await self.queue(now))  # staff may ask in their own chat too
         if action.get("msa") in (hc.VERB_SOLVED, hc.VERB_RATING):
             return await self._feedback(message, state, str(action.get("ticket") or ""),
                                         str(action["msa"]), action.get("value"))
@@ -388,8 +392,8 @@ class HandoffDesk:
             when = p.when(hours.next_open(now), now, hours.zone, tr)
             notice = tr.format(ToCustomer.AFTER_HOURS, when=when, hours=p.hours_text(hours, tr))
             # Counts as the "nobody free" notice, so the sweep does not send a second one.
-            await self.tickets.once(ticket.id, conversation_id, f"handoff-timeout:{ticket.id}",
-                                    notice)
+            await self.tickets.once(ticket.id, conversation_id,
+                                    store_keys.timeout_notice(ticket.id), notice)
             effects += [tell(notice), Count(METRIC, {"kind": "after_hours"})]
         return ticket, effects
 
@@ -468,6 +472,14 @@ class HandoffDesk:
                     effects.append(self._post(ticket, target))
         return effects
 
+    async def queue(self, now: datetime) -> list[Effect]:
+        """The waiting tickets, for ``queue`` typed by staff (support channel or their own chat).
+
+        The caller established the sender is staff: the card names customers.
+        """
+        waiting = await self.tickets.waiting()
+        return [Say(Reply(card=hc.queue_card([_ticket_view(t) for t in waiting], now)))]
+
     async def is_support_channel(self, channel_id: str) -> bool:
         """True for the support channel (stored or pinned)."""
         if channel_id == self.config.support_channel_id:
@@ -508,10 +520,8 @@ class HandoffDesk:
                 effects.append(Say(Reply(p.TAKEN_OVER.format(agent=p.name_of(
                     found.agent_name, p.AN_AGENT)))))
             return Outcome(True, effects)
-        if words == "queue":
-            waiting = await self.tickets.waiting()
-            effects.append(Say(Reply(card=hc.queue_card([_ticket_view(t) for t in waiting], now))))
-            return Outcome(True, effects)
+        if words == QUEUE:
+            return Outcome(True, [*effects, *await self.queue(now)])
         if ticket is None:
             return Outcome(True, [*effects, Say(Reply(p.CHANNEL_HELP))])
         agent = message.sender
@@ -698,7 +708,7 @@ class HandoffDesk:
             hours = self.config.hours
             notice = p.timeout(p.when(back, now, hours.zone, tr) if back and hours else None, tr)
             if not await self.tickets.once(ticket.id, ticket.customer_conversation_id,
-                                           f"handoff-timeout:{ticket.id}", notice):
+                                           store_keys.timeout_notice(ticket.id), notice):
                 continue
             told += 1
             effects += [Count(METRIC, {"kind": "timeout"}), Audit(

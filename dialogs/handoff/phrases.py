@@ -14,12 +14,12 @@ nothing a customer types can look like a line the bot or an agent wrote.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dialogs.i18n import Translator
 from dialogs.support_hours import SupportHours
+from dialogs.text import plain_text
 
 SUPPORT_NAME = "CLOUDEX support"
 
@@ -155,13 +155,6 @@ _URL = re.compile(r"(?i)\b(?:https?|ftp|file|mailto|javascript|data|tel):[^\s<>`
                   r"|\bwww\.[^\s<>`()\[\]{}\"']+")
 _SAFE_URL = re.compile(r"^https://[^\s<>`()\[\]{}\"'\\]+$")
 _ENTITY = re.compile(r"&")
-_INVISIBLE = {"Cc", "Cf", "Co", "Cn"}
-
-
-def plain(text: str) -> str:
-    """Drop control and format characters (zero-width, bidi overrides), keeping line breaks."""
-    return "".join(ch for ch in text
-                   if ch in "\n\t" or unicodedata.category(ch) not in _INVISIBLE)
 
 
 def inert(text: str) -> str:
@@ -171,7 +164,7 @@ def inert(text: str) -> str:
     character is backslash-escaped and ``&`` becomes ``&amp;``, so HTML and
     entities show as typed.
     """
-    return "\n".join(_inert_line(line) for line in plain(text).split("\n"))
+    return "\n".join(_inert_line(line) for line in plain_text(text).split("\n"))
 
 
 def _inert_line(line: str) -> str:
@@ -198,7 +191,7 @@ def _escape(text: str) -> str:
 
 def name_of(text: str | None, fallback: str) -> str:
     """A display name fit to show in bold: one line, at most 80 characters, inert."""
-    one_line = " ".join(plain(text or "").split())[:80]
+    one_line = " ".join(plain_text(text or "").split())[:80]
     return inert(one_line) if one_line else fallback
 
 

@@ -7,10 +7,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dialogs import handoff_cards as hc
 from dialogs.events import Event, Kind, has
+from dialogs.handoff import cards as hc
 from dialogs.handoff.phrases import PRESSED_TITLES
-from dialogs.knowledge import Knowledge, SmtpAuthSupport, normalise
+from dialogs.knowledge import Knowledge, SmtpAuthSupport
+from dialogs.text import said
 
 REGISTER_PHRASES = frozenset({
     "use this channel for handoffs", "use this channel for handoff",
@@ -18,6 +19,7 @@ REGISTER_PHRASES = frozenset({
     "use this channel for support", "handoffs here", "send handoffs here",
 })
 DONE_PHRASES = frozenset({"done", "end", "hand back", "handback", "end handoff", "close"})
+QUEUE = "queue"  # staff: who is waiting (in the support channel, or in their own chat)
 # Typed answers to "Is your problem solved?" (the card asks in English, Latvian or Russian).
 YES = frozenset({"yes", "y", "yep", "yeah", "yes solved", "solved", "it works", "fixed",
                  "yes it is", "yes it works", "ja", "jā", "jā atrisināta", "atrisināta",
@@ -31,13 +33,6 @@ NO = frozenset({"no", "n", "nope", "not yet", "no not yet", "not solved", "still
 _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|stars?|out of 5|no 5|из 5|zvaigzn\w*|зв[её]зд\w*"
                      r"|⭐+)?\s*[.!]?\s*$", re.IGNORECASE)
 FIXES_BEFORE_A_PERSON = 2
-
-
-def said(text: str) -> str:
-    """Short typed words as the phrase lists spell them (one normalisation for the bot)."""
-    from dialogs.staff import clean_text
-
-    return normalise(clean_text(text or ""))
 
 
 def escalation_reason(events: Sequence[Event], state: str, facts: Mapping[str, Any],

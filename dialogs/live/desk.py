@@ -16,8 +16,9 @@ The desk is the whole policy of the live checks, with no framework in it:
   when the Exchange admin endpoint refused, asking only for what is still unread.
 
 What only a person can resolve (causes flagged ``needs_person`` in the
-knowledge file) comes back as an :class:`Escalation` in the run's outcome; the
-edge hands it to the handoff. The desk talks to the edge only through the
+knowledge file) comes back as an :class:`Escalation` in the run's outcome, and as
+an :class:`~dialogs.effects.AskPerson` among its effects, which the edge's effect
+runner gives to the handoff. The desk talks to the edge only through the
 ports in :mod:`dialogs.live.ports`, so it is tested without a ``TurnContext``.
 Everything it says is in the conversation's language
 (:meth:`~dialogs.live.ports.Conversation.language`); what it keeps for the
@@ -33,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dialogs.effects import AskPerson, Audit, Count, Effect, Say
 from dialogs.i18n import Translator, translator
 from dialogs.knowledge import Knowledge
 from dialogs.live import phrases
@@ -70,6 +72,8 @@ RUN_BUDGET_S = 12.0
 PREFLIGHT_S = 4.0
 #: Results arriving this close together share one card update.
 UPDATE_COALESCE_S = 0.25
+#: The counter of check results (by check and result).
+CHECKS_COUNTER = "msa_checks_total"
 #: The flow's answers to "how does CLOUDEX TMS sign in?" -> the checks' auth method.
 AUTH_METHODS: Mapping[str, str] = {"basic": "basic", "app_password": "basic", "oauth": "oauth"}
 
@@ -123,6 +127,20 @@ class RunOutcome:
         pairs = [(r.check_id, str(r.status)) for r in self.results]
         return pairs + ([("tenant_isolation", "refused")] if self.refused else [])
 
+    @property
+    def effects(self) -> list[Effect]:
+        """What the edge carries out after the run: counts, the escalation, the audit row."""
+        found: list[Effect] = [Count(CHECKS_COUNTER, {"check": check, "result": result})
+                               for check, result in self.tallies]
+        if self.escalation is not None:
+            found.append(AskPerson("checks", detail=self.escalation.detail,
+                                   checks=self.escalation.checks))
+        if self.audit:
+            detail = {k: v for k, v in self.audit.items() if k != "kind"}
+            found.append(Audit(str(self.audit["kind"]), detail,
+                               tenant_id=self.tenant_id or None))
+        return found
+
 
 @dataclass(frozen=True)
 class PasteOutcome:
@@ -135,6 +153,13 @@ class PasteOutcome:
     def tallies(self) -> list[tuple[str, str]]:
         """(check, result) pairs to count: the switches read from the paste."""
         return [(self.result.check_id, str(self.result.status))] if self.result else []
+
+    @property
+    def effects(self) -> list[Effect]:
+        """What the edge carries out: the replies, then the switches' count."""
+        return [*(Say(reply) for reply in self.replies),
+                *(Count(CHECKS_COUNTER, {"check": check, "result": result})
+                  for check, result in self.tallies)]
 
 
 def stored_result(result: CheckResult) -> dict[str, Any]:
@@ -298,7 +323,7 @@ class LiveChecksDesk:
             screen: Where to say things and show the card.
 
         Returns:
-            How it ended (the edge counts, audits and escalates from it).
+            How it ended; its :attr:`~RunOutcome.effects` count, escalate and audit.
         """
         if conversation.key in self._running:
             await screen.show(Reply(text=(await self._tr(conversation))(phrases.STILL_RUNNING)))

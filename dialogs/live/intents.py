@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dialogs.knowledge import normalise
 from dialogs.powershell import InvalidIdentity, validate_identity
+from dialogs.text import normalise
 
 #: The ``msa`` verbs of the live-check buttons (docs/contracts.md, "Card actions").
 RUN_CHECKS = "run_checks"

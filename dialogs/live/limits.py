@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from dialogs import store_keys
 from dialogs.live.ports import RunLog
 
 WINDOW_S = 3600.0
@@ -36,7 +37,7 @@ class RunLimiter:
 
     @staticmethod
     def _key(user: str) -> str:
-        return f"checks-rate/{user}"
+        return store_keys.check_runs(user)
 
     async def _runs(self, user: str) -> tuple[list[float], str]:
         runs, version = await self._log.read(self._key(user))

@@ -6,7 +6,7 @@ finding, the consent card's permission table, and what the bot says around a
 run. Nothing else in the live checks holds a customer-facing sentence.
 
 Like :mod:`dialogs.messages`, the English texts here are the message ids of
-the gettext catalogs (:mod:`dialogs.i18n`): :mod:`dialogs.i18n.extract` reads
+the gettext catalogs (:mod:`dialogs.i18n`): :mod:`dialogs.translatable` reads
 every upper-case constant of this module — texts, tuples and mappings of
 texts, a :class:`Phrase`'s two texts, a :class:`Permission`'s two
 explanations (its API and permission names are Microsoft's and stay) —

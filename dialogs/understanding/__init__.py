@@ -21,12 +21,12 @@ topic. The engine decides from the reading alone, through its rule table.
 
 from __future__ import annotations
 
+from dialogs.text import normalise
 from dialogs.understanding.facts import Fact
 from dialogs.understanding.phrases import (
     asks_for_powershell,
     asks_when_it_works,
     match_follow_up,
-    normalise,
     topic_words,
 )
 from dialogs.understanding.reader import STORE_BAR, Reading, Understanding, locale_language

@@ -1,4 +1,4 @@
-"""The labeled utterances: ``data/{train,heldout}/{en,lv,ru}.txt`` (format: data/README.md)."""
+"""The labeled utterances: ``data/{train,heldout,fresh}/{en,lv,ru}.txt`` (format: README.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 LANGUAGES = ("en", "lv", "ru")
-SPLITS = ("train", "heldout")
+SPLITS = ("train", "heldout", "fresh")
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def parse(path: Path, lang: str) -> list[Row]:
 
 
 def load(split: str, data_dir: Path = DATA_DIR) -> list[Row]:
-    """Every row of one split (``train`` or ``heldout``), all languages."""
+    """Every row of one split (``train``, ``heldout`` or ``fresh``), all languages."""
     rows: list[Row] = []
     for lang in LANGUAGES:
         path = data_dir / split / f"{lang}.txt"

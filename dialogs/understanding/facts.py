@@ -607,6 +607,10 @@ class FactReader:
     # ----- facts out -----------------------------------------------------------------------
     def _facts(self, text: str, found: list[_Found], moved: Sequence[tuple[int, int, int, int]],
                question: str | None, terms: list[_Term], known: Mapping[str, str]) -> list[Fact]:
+        if any(f.fact == "test_result" and f.symbol == "other_error" for f in found):
+            # "Some other error, about TLS": what follows describes the other error; it is
+            # not the connection failure those words would name alone.
+            found = [f for f in found if f.fact != "test_result" or f.symbol == "other_error"]
         explicit = {f.fact: _value(f.fact, f.symbol) for f in found if not f.bare}
         changed = {fact for fact, value in explicit.items()
                    if value is not None and known.get(fact) not in (None, "unsure", value)}

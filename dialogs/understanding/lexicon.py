@@ -168,6 +168,19 @@ _PHRASES: list[Entry] = [
         r"apps for (?:business|enterprise)", r"exchange foundation", r"teams essentials",
         r"unlicen[cs]ed", r"nelicencet" + W, r"нелицензир" + W,
     ), "license", "no"),
+    # "The normal mailbox password", "parastā lietotāja parole": whose password, not a type.
+    *_many("value", (
+        r"(?:(?:normal|regular|usual|ordinary|plain|same) )?(?:(?:user|mailbox|account)(?:'s)? )+"
+        r"(?:password|pwd|pass)",
+        r"(?:parast" + W + r" )?(?:lietotaj" + W + r"|pastkast" + W + r"|kont" + W + r") parol"
+        + W, r"parast" + W + r" parol" + W,
+        r"(?:обычн" + W + r" )?парол" + W + r" (?:от )?(?:обычн" + W + r" )?(?:ящик" + W
+        + r"|учетк" + W + r"|пользовател" + W + r")",
+    ), "auth_method", "basic"),
+    # "Per-user MFA", "для каждого пользователя": whom a setting is for, not a mailbox type.
+    *_many("filler", (r"per[- ]user", r"(?:for )?(?:each|every|all|individual) users?",
+                      r"(?:katram|visiem|katra) lietotaj" + W,
+                      r"(?:для )?(?:каждого|всех|каждому) пользовател" + W)),
     # Mailbox types: said with a mailbox noun they are strong; alone, only on the question.
     *_many("value", (
         r"shared (?:mailbox|inbox|account|box|one)", r"sharedmailbox",
@@ -190,7 +203,10 @@ _PHRASES: list[Entry] = [
     *_many("value", (
         r"room mailbox", r"roommailbox", r"meeting room", r"conference room",
         r"telpas pastkast" + W, r"sapulcu telp" + W, r"ящик" + W + r" переговорн" + W,
-        r"переговорн" + W,
+        r"переговорн" + W, r"ящик" + W + r" переговорк" + W, r"переговорк" + W,
+        r"resource mailbox", r"resursu pastkast" + W, r"ресурсн" + W + r" ящик" + W,
+        r"ящик" + W + r" (?:для )?(?:бронирован" + W + r"|комнат" + W + r"|зал" + W + r")",
+        r"(?:booking|reservation) (?:mailbox|calendar)", r"(?:telpu|telpas|sapulcu) rezervacij" + W,
     ), "mailbox_type", "room"),
     *_many("value", (r"equipment mailbox", r"aprikojuma pastkast" + W, r"ящик" + W + r" оборудован"
                                                                                      r"и" + W),
@@ -244,8 +260,12 @@ _PHRASES: list[Entry] = [
         r"(?:ta|tas) pat" + W + r"(?: kluda)?", r"joprojam (?:ne" + W + r"|tas pats)",
         r"(?:vel )?(?:aizvien|joprojam) ne\w*(?: \w+)?", r"nekas nemainijas", r"nepalidzej" + W,
         r"nenostradaj" + W, r"nesanac" + W, r"tas nebija tas", r"та же(?: ошибка| проблема)?",
-        r"то же самое", r"вс[её] (?:ещ[её]|равно) не \w+", r"ничего не изменилось", r"не помогло",
+        r"то же самое", r"вс[её] (?:ещ[её]|равно|так же|"
+        r"также) не \w+", r"ничего не изменилось", r"не помогло",
         r"не сработал" + W, r"не вышло", r"дело не в этом",
+        r"(?:vienalga|tik un ta|joprojam|tapat) (?:ir |bija |ta pati |tas pats )?(?:kluda|ne\w+)",
+        r"вс[её] (?:равно|так же|еще) (?:ошибк\w*|та же)", r"still (?:an |the |that )?error",
+        r"(?:error|kluda|ошибка) (?:is )?still (?:there|here)",
     ), "test_result", "failed", weak=True),
     *_many("value", (
         r"auth" + W + r" (?:failed|failure|error|unsuccessful)", r"log ?in failed",
@@ -282,10 +302,17 @@ _PHRASES: list[Entry] = [
         r"(?:not|haven'?t|havent|didn'?t|didnt|have not|did not) (?:yet )?(?:tested|tried|test|try"
         r"|sent "
         r"a test)(?: it| yet| one)*", r"no test yet",
+        r"(?:haven'?t|havent|didn'?t|didnt|have not|did not) (?:yet )?(?:send|sent) (?:a |"
+        r"any )?(?:te"
+        r"st|mail|e-?mail)" + W + r"(?: yet)?",
         r"neesam (?:testej" + W + r"|meginaj" + W + r")", r"nemeginajam", r"neesmu meginaj" + W,
+        r"(?:vel )?(?:neesmu|neesam|neesu) (?:to |vel )?(?:\w+ )?(?:no)?(?:testej|meginaj|pamegin"
+        r"aj|sutij|nosutij)" + W,
+        r"(?:vel )?ne(?:no)?(?:testej|pamegin|megin|nosutij)" + W,
         r"vel neesam" + W, r"ещ[её] не (?:пробовал" + W + r"|тестировал" + W + r")",
         r"не (?:тестировал" + W + r"|пробовал" + W + r")", r"not yet", r"no test(?: yet)?",
         r"still setting (?:it |things )?up", r"vel ne", r"ещ[её] нет",
+        r"ещ[её] не (?:пробовал|тестировал|проверял|отправлял|протестировал|попробовал|успел)" + W,
     ), "test_result", "not_tested", weak=True),
     # "The option is not there": the mailbox's Authenticated SMTP is missing.
     *_many("state", (
@@ -300,7 +327,24 @@ _PHRASES: list[Entry] = [
         r"(?:такой |этой )?опци" + W + r" (?:вообще )?(?:нет|не отображается|не видно)",
         r"нет такой опции", r"не вижу" + W, r"его там нет", r"ее там нет", r"сер(?:ый|ая|ое|ые)",
         r"не отображается",
+        # "No such …" in any word order: the thing asked about is not there at all.
+        r"there'?s no (?:such )?(?:option|setting|checkbox|box|entry|item)",
+        r"no such (?:option|setting|checkbox|box|thing|entry|item|field)",
+        r"nav (?:(?:tur|seit|vispar|man) )*(?:tadas|tada|tados|tadu|tads) \w+",
+        r"(?:tadas|tada|tads) \w+ (?:(?:tur|seit|vispar) )*nav",
+        r"нет (?:(?:там|тут|здесь|вообще|у меня) )*(?:такой|такого|такая|таких|такое) ?\w*",
+        r"(?:такой|такого|такая|таких|такое) \w+ (?:(?:там|тут|здесь|вообще|у меня|у нас) )*нет",
     ), value="missing"),
+]
+
+# ---- "only security defaults", "through SD": security defaults on, said by what does it ----
+_THROUGH: list[Entry] = [
+    *_many("topic", (
+        r"(?:only|just|through|via|from|by) (?:the )?(?:security defaults?|sd)",
+        r"(?:tikai|caur|ar) (?:drosibas noklusejum" + W + r"|security defaults?)",
+        r"(?:только|через) (?:параметр" + W + r" безопасност" + W + r"(?: по умолчани" + W
+        + r")?|security defaults?)",
+    ), "security_defaults", "yes"),
 ]
 
 # ---- facts named by their topic -----------------------------------------------------------
@@ -356,7 +400,7 @@ _STATES: list[Entry] = [
     *_many("filler", (r"(?:i|we|i'?ve|we'?ve|i have|we have|just) (?:checked|looked|ticked off)",
                       r"parbaudiju", r"paskatijos", r"проверил" + W, r"посмотрел" + W,
                       r"(?:hang|hold|carry|go|come|move|log|sign|later|right) on", r"not me",
-                      r"ne es", r"не я")),
+                      r"ne es", r"es ne", r"не я", r"я нет")),
     # "I can't find it": missing where the question is Authenticated SMTP, else not known.
     *_many("state", (r"(?:i )?(?:can'?t|cannot|couldn'?t|could not) find (?:it|that|this|the \w+"
                      r"(?: setting| option)?|that setting|the setting|authenticated smtp)",
@@ -389,6 +433,24 @@ _STATES: list[Entry] = [
                                                             r"мотреть)",
         r"где (?:это )?(?:посмотреть|найти)", r"может быть", r"возможно", r"первый раз слышу",
         r"(?:а )?что это", r"(?:у меня )?нет доступа",
+        # No access: not knowing, whatever the negation in it would otherwise say.
+        r"(?:i |we )?(?:have|has|got) no (?:access|rights|permission)" + W,
+        r"(?:i |we )?(?:don'?t|do not|dont) have (?:any )?(?:access|rights|permission)" + W,
+        r"(?:man |mums )?nav (?:(?:tur|tam|vel) )?(?:piekluv|pieej|tiesib|atlauj)" + W,
+        r"(?:у (?:меня|нас) )?нет (?:(?:туда|к \w+) )?(?:доступ|прав)" + W, r"не имею доступа",
+        # Someone else did it: a story, not a state ("no idea, someone else set it up").
+        r"(?:someone|somebody|some ?one) else (?:\w+ )?(?:set|configur|did|does|manag|handl|do)"
+        + W + r"(?: (?:it|that|this|them))?(?: up)?",
+        r"(?:previous|former|old|last|external|other|another) \w+(?: \w+)? (?:set|configur|did|"
+        r"manag|install)" + W + r"(?: (?:it|that|this|them))?(?: up)?",
+        r"(?:to |tas |ta )?(?:iestatija|konfigureja|uzstadija|darija|izdarija) (?:cit" + W
+        + r"|kads cits|kada cita|iepriekse" + W + r"|arej" + W + r"|bijus" + W + r")(?: \w+)?",
+        r"(?:cits|cita|kads cits|kada cita) (?:\w+ )?(?:to )?(?:iestatija|konfigureja|uzstadija)",
+        r"(?:настраивал" + W + r"|настроил" + W + r"|делал" + W + r"|сделал" + W + r") (?:это |"
+        r"его |ее )?(?:друг" + W + r"|кто-то|предыдущ" + W + r"|прошл" + W + r"|бывш" + W
+        + r"|внешн" + W + r")(?: \w+)?",
+        r"(?:друг" + W + r"|кто-то(?: другой)?|предыдущ" + W + r" \w+|бывш" + W + r" \w+) "
+        r"(?:это )?(?:настраивал|настроил|делал|сделал)" + W,
     )),
     # Hedges: the answer is given, with less certainty.
     *_many("hedge", (r"i (?:don'?t|do not) think so", r"nedomaju", r"не думаю", r"not that i know "
@@ -498,7 +560,7 @@ _STATES: list[Entry] = [
     *_many("cue", (r"test" + W, r"testa", r"тест" + W), value="test_result"),
 ]
 
-TERMS: tuple[Entry, ...] = (*_PHRASES, *_TOPICS, *_STATES)
+TERMS: tuple[Entry, ...] = (*_PHRASES, *_THROUGH, *_TOPICS, *_STATES)
 
 # Words the typo repair may change an unknown word into (never into anything else).
 FUZZY_TARGETS: frozenset[str] = frozenset({

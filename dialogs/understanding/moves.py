@@ -18,34 +18,62 @@ _MOVES: tuple[tuple[str, str], ...] = (
              r"|sec)"
              + W + r"|gimme a|\bbrb\b|let me (?:check|look|see|ask|find)|\bchecking\b|looking (?:i"
                    r"t )?up|"
-             r"\bmirkl" + W + r"|\bbrid" + W + r"|\bbrit" + W + r"|\bsekund" + W + r"|\bpagaid" + W
+             r"\bmirkl" + W + r"|\bbrid" + W + r"|\bbrit" + W + r"|\bsekund" + W + r"|"
+             r"\bpagaid(?!ij)" + W
              + r"|\buzgaid" + W + r"|\btulit\b|\bparbaudu\b|\bpaskatis" + W + r"|\bpajautas" + W
              + r"|\bmeklej" + W + r"|\bminut(?:iti|ite|i)\b|iedod (?:man )?(?:\d+ )?minut" + W
              + r"|минут" + W + r"|секунд" + W + r"|\bсек\b|"
              r"момент|подожди|погоди|подождите|щас|сейчас (?:посмотрю|проверю|спрошу|гляну)|"
-             r"проверяю|ищу|спрошу"),
+             r"проверяю|ищу|спрошу|"
+             # A plan, said in the first person: "I'll test it now", "tūlīt notestēšu",
+             # "сейчас протестирую" (a Latvian future in -šu, a Russian perfective in -ю/-у).
+             r"(?!.*\b(?:later|tomorrow|velak|rit|позже|потом|завтра)\b)(?:"
+             r"\bi'?ll (?:\w+ )?(?:test|try|check|send|look|ask|do|run|find|get back)\b|"
+             r"\bi will (?:\w+ )?(?:test|try|check|send|look|ask|do|run|find)\b|"
+             r"\b(?:gonna|going to) (?:test|try|check|send|look|ask)\b|"
+             r"\blet me (?:test|try|send|run)\b|"
+             r"\b(?:tulit|tagad|uzreiz|tulin|tuliт)\b.{0,20}\b\w{3,}su\b|\b(?:pa|no|iz|pār|"
+             r"par)?\w{3,}"
+             r"(?:esu|asu|isu|osu|usu)\b(?= (?:un|tad|tulit|tagad|uzreiz)|\W*$)|"
+             r"(?:сейчас|щас|ща|сразу|пойду|попробую|давайте я|дайте я) ?(?:\w+ )?\w{3,}[юу]\b"
+             r"(?! вам)|\bпопробую\b|\bотпишусь\b)"),
     ("skip", r"\bskip\b|\blater\b|\bmove on\b|next (?:one|question)|ask (?:me )?the next|"
              r"come back to (?:this|it|that)|\bpass\b|\bizlai" + W + r"|\bvelak\b|\btalak\b|"
              r"nakam" + W + r"|\bпропус" + W + r"|\bпотом\b|\bдальше\b|следующ" + W + r"|позже"),
-    ("person", r"\bhuman\b|\bperson\b|\bagent\b|\bsomeone\b|\bsomebody\b|\breal (?:person|people)"
+    ("person", r"\bhuman\b|\bperson\b|\bagent\b|\bsomeone\b(?! else \w+ed\b| else (?:set|did|"
+               r"made))|"
+               r"\bsomebody\b(?! else \w+ed\b| else (?:set|did|made))|\breal (?:person|people)"
                r"\b|"
                r"\bcall me\b|phone call|with me on the phone|pa telefonu|kopa ar mani|\bcolleague"
                r"\b|\boperator\b|\bescalate\b|contact support|"
                r"(?:talk|speak|chat) (?:to|with) (?:a |your |someone|somebody|support)|"
                r"connect me|get me (?:support|an agent|a person|someone)|support team|"
-               r"\bcilvek" + W + r"|\boperator" + W + r"|\bkonsultant" + W + r"|\bpiezvan" + W
+               r"(?<!cits )(?<!cita )\bcilvek" + W + r"|\boperator" + W + r"|"
+               r"\bkonsultant" + W + r"|\bpiezvan" + W
                + r"|\bparunat ar\b|\brunat ar\b|ar kadu (?:parunat|runat)|\bkads no\b|atbalst" + W
                + r" (?:dienest" + W + r"|ar)|"
-               r"savienojiet|sazinaties ar atbalst" + W + r"|\bчеловек" + W + r"|оператор" + W
+               r"savienojiet|sazinaties ar atbalst" + W + r"|"
+               r"(?<!другой )(?<!другая )\bчеловек" + W + r"|оператор" + W
                + r"|консультант" + W + r"|позвон" + W + r"|поговорить с|\bживо" + W + r"|"
                r"техподдержк" + W + r"|связ" + W + r" (?:с|со) (?:поддержк" + W + r"|кем)|"
                r"кто-(?:то|нибудь)|кем-(?:то|нибудь)|по телефону|вместе со мной|"
-               r"(?:your|jusu|ваш" + W + r") (?:support|atbalst" + W + r"|поддержк" + W + r")"),
+               r"(?:your|jusu|ваш" + W + r") (?:support|atbalst" + W + r"|поддержк" + W + r")|"
+               r"(?:your|an?|one of your) (?:\w+ )?(?:technician|tech|specialist|engineer|admin"
+               r"istrator|admin|expert|consultant)s?\b(?! (?:portal|cent(?:er|re)|panel|rights|"
+               r"access|account|page|console|role|password))|"
+               r"(?<!musu )(?<!mans )(?<!musejais )\b(?:specialist|tehnik|inzenier|eksperts|eksper"
+               r"t)" + W + r"|"
+               r"(?<!наш )(?<!мой )(?<!наша )(?<!у нас )(?<![\w-])(?:техник|специалист|инженер|"
+               r"эксперт)" + W + r"(?<!нет)"),
     ("back", r"^(?:\W*(?:oops|ups|ой|ой,|sorry)\W*)?(?:go )?(?:back|atpakal|назад|previous|"
              r"ieprieksej" + W + r"|предыдущ" + W + r"|к предыдущ" + W + r"|uz ieprieksej" + W
              + r")\b|"
              r"(?:go|ejam|soli|шаг|вернись|вернуться)\W*(?:\w+\W+)?(?:back|atpakal|назад)|"
-             r"change my last answer|mainit pedejo atbildi|поменять последний ответ"),
+             r"change my last answer|mainit pedejo atbildi|поменять последний ответ|"
+             r"(?:back|return|go|get)\w* (?:back )?to (?:the |my )?(?:previous|last|earlier|prior) "
+             r"(?:question|step|one|answer)|"
+             r"atgriez\w* (?:pie|uz) (?:ieprieksej|pagajus|pedej)\w*|"
+             r"(?:верн\w*|назад|вернуться) (?:к|на) (?:предыдущ|прошл|последн)\w*"),
     ("start_over", r"start (?:over|again|from (?:the )?(?:beginning|scratch))|\brestart|\breset\b|"
                    r"new check|(?:another|different|other) mailbox|from the beginning|"
                    r"\bno (?:jauna|sakuma)\b|atiestat" + W + r"|restartet" + W + r"|cit" + W
@@ -101,3 +129,25 @@ def reads_like_error_text(text: str) -> bool:
     if _ERROR_LINE.search(text) is not None:
         return True
     return len(text) >= 25 and _ERROR_WORDS.search(text) is not None
+
+
+# "вот что пишет:", "here's the error:", "lūk, ko rāda:" — and then the error, pasted.
+_LEAD_IN = re.compile(
+    r"(?i)^[^:\n]{0,60}?(?:says|said|shows|showed|writes|gives|error|message|reply|response|log|"
+    r"got|get|пишет|написал\w*|выда[её]т|выдал\w*|показывает|ошибк\w*|сообщени\w*|ответ|пришло|"
+    r"raksta|uzrakstij\w*|rada|paradas|paradija|izmet|kl[uū]d\w*|zinojum\w*|pazinojum\w*|atbild\w*)"
+    r"[^:\n]{0,20}(?::|\n)\s*(?P<pasted>.+)", re.S)
+
+
+def pasted_after_lead_in(text: str) -> bool:
+    """True for a lead-in and a pasted error after it ("вот что пишет: Authentication …")."""
+    match = _LEAD_IN.search(text)
+    if match is None:
+        return False
+    pasted = match.group("pasted")
+    if len(pasted) < 15:
+        return False
+    from dialogs.understanding.text import looks_like_error
+
+    return _ERROR_WORDS.search(pasted) is not None or (
+        looks_like_error(pasted) and len(re.findall(r"[A-Za-z]{2,}", pasted)) >= 3)

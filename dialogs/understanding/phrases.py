@@ -12,18 +12,10 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-_PUNCT = re.compile(r"[^\w@.'?+-]+", re.UNICODE)
-
-
-def normalise(text: str) -> str:
-    """Lower-case, unify quotes and collapse punctuation to single spaces."""
-    text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("‘", "'")
-    return " ".join(_PUNCT.sub(" ", text.lower()).split())
-
+from dialogs.text import normalise
 
 # Words every topic shares — the product, the service, sending itself — so a question
 # that matches a topic only on them asks about none of them: "does this work with
@@ -65,7 +57,7 @@ def asks_when_it_works(text: str) -> bool:
 
 def asks_for_powershell(text: str) -> bool:
     """True when a message mentions PowerShell or a command to run ("what do I run in ps?")."""
-    return any(word.strip("?.") in _POWERSHELL_WORDS for word in normalise(text).split())
+    return any(word in _POWERSHELL_WORDS for word in normalise(text).split())
 
 
 @functools.lru_cache(maxsize=1024)
@@ -80,7 +72,7 @@ def match_follow_up(text: str, follow_up: Mapping[str, Any]) -> str | None:
     options = follow_up.get("options", [])
     for label, cause_id in options:
         label_norm = normalise(str(label))
-        if said in (label_norm, cause_id):
+        if said in (label_norm, normalise(str(cause_id))):
             return str(cause_id)
     for label, cause_id in options:
         words = [w for w in normalise(str(label)).split() if len(w) > 3]

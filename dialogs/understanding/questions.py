@@ -59,7 +59,11 @@ _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
                  r"at|"
                  r"cik (?:ilgi|ilga laika|ilgs|minut|stund|drizi)|kad (?:tas )?(?:saks|stasies)|"
                  r"jagaida|jāpagaida|japagaida|stajas speka|izplatas|"
-                 r"сколько (?:ждать|времени|минут|часов)|через сколько|когда (?:это )?(?:начнет|за"
+                 r"сколько (?:ждать|времени|минут|часов)|через сколько|через какое время|"
+                 r"как (?:долго|скоро)|"
+                 r"сколько .{0,20}(?:ждать|подождать)|за какое время|pec cik ilga|cik atri|"
+                 r"(?:how long|kad|когда) .{0,40}(?:after|pec|после) (?:enabl|turn|switch|ieslegs|"
+                 r"izslegs|включ|отключ)|когда (?:это )?(?:начнет|за"
                  r"работает|"
                  r"вступ)|надо ли подождать|подождать перед|вступят в силу|применяется"),
     ("is_safe", r"\bsafe|secure|security risk|\brisk|dangerous|less secure|open us up|attack|"
@@ -69,15 +73,27 @@ _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
              r"stop working|killing|\bkad\b|lidz kuram|decembr|nakamgad|parstas stradat|"
              r"когда|до какого|декабр|в следующем году|перестанет работать"),
     ("where", r"\bwhere\b|how (?:do|can|could) (?:i|we) (?:check|see|find|tell|look)|how to check|"
-              r"\bkur\b|ka (?:es )?(?:varu )?(?:parbaudit|paskatities|redzet|atrast)|"
-              r"\bгде\b|как (?:мне )?(?:проверить|посмотреть|найти|узнать)"),
+              r"\bkur\b|ka (?:(?:es|man|mums|lai|to|tos|so|varu|var|varam|mes) )*(?:parbaudit|pa"
+              r"skatities|redzet|atrast|uzzinat)|"
+              r"\bгде\b|как (?:(?:мне|нам|это|его|ее|можно|я могу|мы можем) )*(?:проверить|посм"
+              r"отреть|найти|узнать|увидеть)"),
     ("how_to", r"how (?:do|can|could|should) (?:i|we|you) (?:enable|turn|set|create|configure|disa"
                r"ble|"
                r"switch|allow|make|get|add|fix)|how to (?:enable|turn|set|create|configure|disable"
                r")|"
-               r"\bka (?:lai )?(?:ieslegt|izslegt|iestatit|izveidot|konfiguret|atlaut|uzstadit)|"
-               r"как (?:мне )?(?:включить|отключить|выключить|настроить|создать|разрешить)"),
-    ("support", r"support|\bcan (?:the tms|cloudex|it|we) (?:use|log|sign|work|do)|can we use|"
+               r"\bka (?:(?:lai|man|mums|es|to|tos|so|varu|var|varam|mes) )*(?:ieslegt|izslegt|"
+               r"iestat"
+               r"it|izveidot|konfiguret|atlaut|uzstadit|\w+t)\b|"
+               r"как (?:(?:мне|нам|это|его|ее|их|можно|я могу|мы можем) )*(?:включить|отключить|"
+               r"выключить|настроить|создать|разрешить|\w+(?:ить|ать|ять|еть))\b|"
+               r"how (?:do|can|could|should) (?:i|we|you) \w+ (?:it|that|this|them)\b"),
+    ("support", r"support|(?:can|could) (?:we|i|(?:our |the )?tms|cloudex|it|you) (?:send|use|"
+                r"sign|log|"
+                r"work|connect)\w* (?:from|with|via|through|as|using)\b|"
+                r"is it possible to (?:send|use)|"
+                r"vai (?:var|varam|varesim|ir iespejams|drikst) (?:sutit|lietot|izmantot|pieslegt)|"
+                r"можно (?:ли )?(?:отправлять|слать|отправить)|получится ли|\bcan (?:the tms|"
+                r"cloudex|it|we) (?:use|log|sign|work|do)|can we use|"
                 r"does it work with|instead\b|atbalst|vai (?:tms |cloudex )?var (?:lietot|pieslegt"
                 r"ies|"
                 r"izmantot)|vai stradas ar|поддерж|умеет|можно (?:ли )?(?:войти|использовать|"
@@ -87,7 +103,11 @@ _KINDS = tuple((kind, re.compile(pattern)) for kind, pattern in _KIND_PATTERNS)
 
 # Topics of the knowledge's "answers", most specific first.
 _TOPIC_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("basic_auth_change", r"(?:basic auth\w*|smtp (?:auth|password)\w*|password)\W.*(?:turn\w* off"
+    ("basic_auth_change", r"basic (?:auth\w*|autentif\w*|аутентиф\w*)\W.*(?:go\w* away|remov|retir|"
+                          r"deprecat|sunset|izsleg|izsled|atsleg|atsled|atcel|beig|pazud|vairs|"
+                          r"отключ|отмен|"
+                          r"убира|уберут|прекра|перестан|больше не)|"
+                          r"(?:basic auth\w*|smtp (?:auth|password)\w*|password)\W.*(?:turn\w* off"
                           r"|switch"
                           r"\w* off|disabl|killing|deadline|2026|december|stop|after|until|\bend|"
                           r"remov|retir|go away|phase\w* out)|"
@@ -102,7 +122,9 @@ _TOPIC_PATTERNS: tuple[tuple[str, str], ...] = (
                           r"(?:kad|lidz kuram).*basic|basic.*(?:izsleg|lidz)|parole stradas|"
                           r"пароль будет работать|will (?:the|our) password still work|"
                           r"(?:stop|parstas|перестанет) (?:working|stradat|работать)|next year"),
-    ("smtp_settings", r"smtp (?:server|host|settings|hosts|serveris|сервер)|\bport|\bports|\bпорт|"
+    ("smtp_settings", r"smtp (?:server|host|settings|hosts|serveris|сервер)|\bports?\b|"
+                      r"\bport[su]\b|"
+                      r"\bпорт(?:ы|а|ов|у)?\b|"
                       r"\bserver\b|serveris|сервер|ssl|tls|starttls|encryption|sifresan|шифрован|"
                       r"user ?name|username|lietotajvard|логин это|имя пользователя|smtp\.office36"
                       r"5|"
@@ -127,7 +149,8 @@ _TOPIC_PATTERNS: tuple[tuple[str, str], ...] = (
             r"р"),
     ("security_defaults", r"security defaults?|drosibas noklusejum|параметр\w* безопасност|"
                           r"безопасности по умолчанию"),
-    ("conditional_access", r"conditional access|\bca\b|nosacijumpiekluv|условн\w* доступ"),
+    ("conditional_access", r"conditional access|\bca\b|nosacijumpiekluv|условн\w* доступ|"
+                           r"\bpolic(?:y|ies)\b|\bpolitik\w*|\bполитик\w*"),
     ("smtp_auth", r"smtp[- ]?auth|authenticated smtp|smtp autentif|smtp аутентиф|manage email app"
                   r"s"),
 )
@@ -187,3 +210,41 @@ def topic_of(folded: str) -> str:
         if pattern.search(folded):
             return topic
     return ""
+
+
+# The topic a question's own setting has, for a question asked about "it" while it is on the screen.
+CONTEXT_TOPICS = {
+    "mfa": "mfa", "security_defaults": "security_defaults", "conditional_access":
+    "conditional_access", "license": "license", "org_smtp_auth": "smtp_auth",
+    "mailbox_smtp_auth": "smtp_auth",
+}
+# Words that point back at what is on the screen ("enable it", "kur to redzēt", "где это").
+_DEICTIC = re.compile(
+    r"\b(?:it|that|this|there|those|these|setting|settings|option|box|checkbox|one)\b|"
+    r"\b(?:to|tas|ta|tos|tas|so|sis|si|tur|seit|iestatijum\w*|opcij\w*|keksi\w*)\b|"
+    r"(?<![\w-])(?:это|эта|этот|эту|этой|этого|его|ее|их|там|тут|здесь|настройк\w*|опци\w*|"
+    r"галочк\w*)(?![\w-])")
+# Small talk: the weather, how one is, whether the bot is a bot; nothing the product answers.
+_SMALL_TALK = re.compile(
+    r"\bweather\b|how (?:are|r) (?:you|u)\b|how'?s it going|how are things|how is your day|"
+    r"are you (?:a |an )?(?:bot|robot|ai|machine|real|human)|\b(?:football|soccer|hockey|lunch|"
+    r"weekend|holiday|vacation|joke)\b|your (?:name|favou?rite)|where are you (?:from|based)|"
+    r"is it (?:cold|hot|warm|raining|snowing|sunny)\b|ka (?:tevi|jus) sauc|"
+    r"\blaik(?:s|apstakl\w*) (?:ara|sodien|tur)\b|\blaikapstakl\w*|ka (?:tev|"
+    r"jums) (?:\w+ )?(?:iet|klajas)|"
+    r"vai tu esi (?:robots|bots|cilveks|maksligais)|\b(?:futbol\w*|hokej\w*|pusdien\w*|nedelas nog"
+    r"al\w*|atvalinajum\w*|joks|anekdot\w*)|"
+    r"(?<![\w-])(?:погод\w*|как (?:у (?:вас|тебя) )?(?:ваши |твои )?дела|как (?:ты|вы|поживаете)|"
+    r"как (?:тебя|вас) зовут|ты (?:робот|бот|"
+    r"человек)|вы (?:робот|бот)|футбол\w*|хоккей\w*|обед\w*|выходны\w*|отпуск\w*|анекдот\w*|шутк"
+    r"\w*)(?![\w-])")
+
+
+def is_small_talk(folded: str) -> bool:
+    """True for small talk ("how's the weather?", "kā tev iet?", "ты робот?")."""
+    return _SMALL_TALK.search(folded) is not None
+
+
+def points_back(folded: str) -> bool:
+    """True when a question points at what is on the screen ("how do I enable it?")."""
+    return _DEICTIC.search(folded) is not None

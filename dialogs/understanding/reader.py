@@ -48,6 +48,7 @@ from dialogs.understanding.text import (
     names_a_bare_code,
     words,
 )
+from dialogs.understanding.translit import from_translit
 
 # Facts at or above this confidence are stored; below it the bot asks first.
 STORE_BAR = 0.75
@@ -252,6 +253,10 @@ class Understanding:
         if not text:
             return Reading(text, "other", 1.0, question=question)
         folded = fold(text)
+        russian = from_translit(folded, self.model.known_words.__contains__)
+        if russian is not None:
+            # Russian in Latin letters ("gde eto najti?"): read as the Cyrillic it stands for.
+            return replace(self.read(russian, context, answers), text=text)
         said = folded.strip(_END_PUNCTUATION)
         signals = Signals(self.model, text, folded, context or "-")
         draft = _Draft(text, folded, said, context, question, signals)
@@ -266,7 +271,7 @@ class Understanding:
             return draft.reading("language", 0.95, lang_choice=choice)
         asks = questions.is_question(folded)
         opens_as_question = questions.opens_as_question(folded)
-        coded = has_error_code(text) and len(text) >= 20
+        coded = (has_error_code(text) and len(text) >= 20) or moves.pasted_after_lead_in(text)
         long = len(text) >= _SHORT_ANSWER
         worded = long and (moves.reads_like_error_text(text) or names_a_bare_code(text))
         if (coded or worded) and not opens_as_question:
@@ -302,18 +307,26 @@ class Understanding:
             if polar is not None:  # "yes" / "nē" / "нет" to "Did this solve it?"
                 return draft.reading("fix_worked" if polar == "yes" else "fix_failed", 0.9)
         if question is not None and questions.is_unsure_question(folded):
-            return draft.with_facts("answer", 0.9, facts)
+            topic = questions.CONTEXT_TOPICS.get(question)
+            if topic is None or _SAYS_UNSURE.search(folded) or not questions.points_back(folded):
+                # "not sure, how do I check?", a bare "how do I check": not knowing, said.
+                return draft.with_facts("answer", 0.9, facts)
+            # "Where can I see that?", "kā to pārbaudīt?": a question about the setting on the
+            # screen, never an answer to it.
+            return draft.reading("question", 0.9, kind=questions.kind_of(folded), topic=topic)
         if question == "mailbox" and any(f.name == "mailbox" and f.value != "unsure"
                                          for f in facts):
             # "Can we use tms@contoso.com?" still answers the address question.
             return draft.with_facts("answer", 0.9, facts)
-        if opens_as_question or (asks and top == "question"):
+        listing = len({f.name for f in strong}) >= 2 and "?" not in folded
+        if (opens_as_question or (asks and top == "question")) and not listing:
+            # ("have E3, MFA on, SD off" opens like a question; several facts say it is none.)
             return self._question(draft, matched)
         if strong:
             for move in ("change", "start_over", "back"):
                 if move in matched and top == move:
                     return self._move(draft, move, facts)
-            if asks:
+            if asks and not listing:
                 # "E3?", "business basic хватит?": a doubt or a question; ask before storing.
                 facts = [_doubted(f) for f in facts]
             return draft.with_facts("answer" if question in {f.name for f in facts} else "facts",
@@ -353,7 +366,9 @@ class Understanding:
 
     def _question(self, draft: _Draft, matched: list[str]) -> Reading:
         """A question: its kind and topic; on a new conversation, one about the job starts it."""
-        for move in ("person", "help", "change", "start_over"):
+        if questions.is_small_talk(draft.folded) and not questions.topic_of(draft.folded):
+            return draft.reading("other", 0.8)  # "how's the weather?": nothing we answer
+        for move in ("person", "help", "change", "start_over", "skip", "back"):
             if move in matched:
                 return self._move(draft, move, [])
         top, p_top = draft.scores.top("intent")
@@ -370,8 +385,15 @@ class Understanding:
             label = ranked[0][0]
             if label != "question":
                 return draft.reading(label, ranked[0][1])
+        kind = questions.kind_of(draft.folded)
+        if not topic and draft.question in questions.CONTEXT_TOPICS and (
+                kind in {"where", "how_to", "how_long"}
+                or (kind == "is_safe" and questions.points_back(draft.folded))):
+            # "How do I enable it?" asked at the SMTP AUTH question is about SMTP AUTH; "does
+            # it work with gmail?" asks about the product, not about the setting on the screen.
+            topic = questions.CONTEXT_TOPICS[draft.question]
         return draft.reading("question", max(draft.scores.probability("intent", "question"), 0.7),
-                             kind=questions.kind_of(draft.folded), topic=topic)
+                             kind=kind, topic=topic)
 
     def _move(self, draft: _Draft, move: str, facts: list[Fact]) -> Reading:
         if move == "change":
@@ -479,6 +501,9 @@ _POLARITY: Mapping[str, Mapping[str, str]] = {
     **{fact: {"yes": "enabled", "no": "disabled", "unsure": "unsure"} for fact in SMTP_FACTS},
     **{fact: {"unsure": "unsure"} for fact in VALUE_FACTS},
 }
+# Not knowing, said in words ("not sure, how do I check?"): an answer, even worded as a question.
+_SAYS_UNSURE = re.compile(r"not sure|no idea|dunno|don'?t know|nezin|не знаю|не уверен|без понятия|"
+                          r"понятия не")
 _NEXT = frozenset({"next", "talak", "дальше", "nakamais", "следующий"})
 _POLAR_YES = re.compile(r"^(?:yes|yep|yeah|y|sure|ja+|jā|da|да|ага|угу)\b")
 _POLAR_NO = re.compile(r"^(?:no|nope|nah|n|ne|nee|nē|net|нет|неа)\b")

@@ -80,9 +80,34 @@ def without_addresses(text: str) -> str:
     return ADDRESS.sub(" address ", text) if "@" in text else text
 
 
+# What a question says about a password ("is the app password safe?", "vai parole ir droša?",
+# "пароль: это безопасно?"): words, never a secret. Stems, folded.
+_ABOUT_A_PASSWORD = re.compile(
+    r"^(?:safe|secure|required|needed|necessary|mandatory|enough|stored|saved|kept|visible|"
+    r"expired|expiring|valid|still|changed|different|same|okay|what|which|where|when|does|"
+    r"dros|vajadzig|nepieciesam|obligat|derig|saglabat|redzam|japarbauda|jamaina|kada|kur|kad|"
+    r"безопас|надеж|нужен|нужна|нужно|обязател|действител|сохран|виден|видн|какой|какая|где|когда|"
+    r"это)")
+_QUESTION_END = re.compile(r"\?\s*$")
+
+
 def contains_password(text: str) -> bool:
-    """True when a message looks like it shares a password (we refuse to keep it)."""
-    return _PASSWORD.search(text) is not None
+    """True when a message looks like it shares a password (we refuse to keep it).
+
+    A question *about* a password ("is an app password safe?", "vai lietotnes parole ir
+    droša?", "пароль: это безопасно?") shares none: what follows "password is" there is a
+    plain word a question asks with. Anything else after it is taken for a secret (fail closed).
+    """
+    for match in _PASSWORD.finditer(text):
+        said = match.group().split()[-1]
+        value = fold(said).strip("?!.,;:")
+        if said.split(":")[-1] != said:
+            value = fold(said.split(":")[-1]).strip("?!.,;:")
+        asked = _QUESTION_END.search(text) is not None
+        if asked and value.isalpha() and _ABOUT_A_PASSWORD.search(value) is not None:
+            continue
+        return True
+    return False
 
 
 def looks_like_error(text: str) -> bool:

@@ -25,8 +25,7 @@ from bot.conversation import ConversationStateStore, conversation_key
 from bot.handler import SupportBot
 from bot.metrics import bot_metrics
 from bot.observe import TurnEventsRecorder
-from bot.store import open_store
-from bot.store.base import Store
+from bot.store import Store, open_store
 from dialogs.engine import FlowEngine
 from tests.support.cards import card_errors, cards_in
 from tests.support.harness import buttons, texts

@@ -1,4 +1,4 @@
-"""``make chat`` renders cards for a terminal: markdown as text, lettered buttons, details on demand."""
+"""``make chat`` draws cards for a terminal: markdown as text, lettered buttons, details on ask."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from dialogs.diagnosis import (
     code_to_cause,
     diagnose,
     diagnoser_for,
-    normalise,
+    normalise_error,
 )
 
 TENANT = (
@@ -46,12 +46,12 @@ BUDGET_SECONDS = 0.050  # the issue's limit per text, whatever the input
     ("https://aka.ms/smtp\\_auth\\_disabled", "https://aka.ms/smtp_auth_disabled"),
 ])
 def test_normalise_undoes_paste_damage(raw: str, expected: str) -> None:
-    assert expected in normalise(raw)
+    assert expected in normalise_error(raw)
 
 
 def test_normalise_keeps_smtp_transcript_arrows_and_addresses() -> None:
     text = "<-  250-AUTH LOGIN XOAUTH2\n -> MAIL FROM:<user@example.com>\n<-  530 5.7.57 x"
-    assert normalise(text) == (
+    assert normalise_error(text) == (
         "<- 250-AUTH LOGIN XOAUTH2 -> MAIL FROM:<user@example.com> <- 530 5.7.57 x")
 
 

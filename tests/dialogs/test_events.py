@@ -1,4 +1,4 @@
-"""Typed events: the flow reports :class:`dialogs.events.Event` values that read as the old strings."""
+"""Typed events: the flow reports :class:`dialogs.events.Event` values, read as the old strings."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_events_read_as_the_audit_logs_strings_and_back() -> None:
         event = Event.parse(text)
         assert str(event) == text and Event.parse(str(event)) == event
     assert Event(Kind.RESOLVED, "guided").kind is Kind.RESOLVED
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="'diagonsed' is not a valid Kind"):
         Event.parse("diagonsed:typo")
 
 

@@ -51,13 +51,14 @@ def test_every_non_final_state_has_a_specific_way_out() -> None:
         own_exits = {
             row["dest"] for row in TRANSITIONS
             if row["source"] != "*" and row["dest"] not in (None, state)
-            and (row["source"] == state or (isinstance(row["source"], list) and state in row["source"]))
+            and (row["source"] == state
+                 or (isinstance(row["source"], list) and state in row["source"]))
         }
         assert own_exits, f"{state} has no exit of its own"
 
 
 def test_every_question_has_a_state_and_a_guarded_next_question_row() -> None:
-    assert QUESTION_STATES == [f"ask_{q}" for q in QUESTIONS]
+    assert [f"ask_{q}" for q in QUESTIONS] == QUESTION_STATES
     guarded = [row["dest"] for row in TRANSITIONS
                if row["trigger"] == "next_question" and "conditions" in row]
     for state in QUESTION_STATES:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from dialogs import handoff_cards as hc
 from dialogs.gallery import sample_cards
+from dialogs.handoff import cards as hc
 from dialogs.knowledge import Knowledge
 from tests.support.cards import card_errors
 

@@ -184,11 +184,15 @@ def _english_left(result: TurnResult) -> list[str]:
     for reply in result.replies:
         texts = [reply.text] if reply.text else []
         if reply.card:
-            texts += _shown_strings(reply.card)
+            # Monospace runs are someone else's words shown as typed (the pasted error).
+            texts += [node[key] for node in dict_nodes(reply.card)
+                      if node.get("fontType") != "Monospace"
+                      for key in ("text", "codeSnippet", "title", "value")
+                      if isinstance(node.get(key), str)]
         texts = [t for t in texts if "Connect-" not in t]  # PowerShell is PowerShell
         for text in texts:
-            bare = re.sub(r"'[^']*'|\[[^\]]*\]\([^)]*\)|\*\*[^*]*\*\*|<[^>]*>|‹[^›]*›|„[^”]*”|«[^»]*»",
-                          " ", text)
+            bare = re.sub(r"'[^']*'|\[[^\]]*\]\([^)]*\)|\*\*[^*]*\*\*|<[^>]*>"
+                          r"|‹[^›]*›|„[^”]*”|«[^»]*»", " ", text)
             if _ENGLISH.search(bare):
                 left.append(text[:100])
     return left

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from dialogs import handoff_cards as hc
 from dialogs.effects import PostThread, Say, UpdateThreadCard
 from dialogs.events import Event, Kind
+from dialogs.handoff import cards as hc
 from dialogs.handoff import phrases as p
 from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message
 from dialogs.handoff.phrases import ToCustomer

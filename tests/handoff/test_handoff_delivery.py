@@ -18,10 +18,10 @@ from markdown_it import MarkdownIt
 from app import create_app
 from bot.settings import Settings
 from bot.store import open_store
+from tests.handoff.test_handoff_relay import start_handoff
 from tests.support.connector import LocalConnector
 from tests.support.handoff import DANA, Thread, card_of, executes, messages_to, new_threads
 from tests.support.harness import Chat, buttons, texts
-from tests.handoff.test_handoff_relay import start_handoff
 
 AppClient = Callable[..., Any]
 RENDER = MarkdownIt("commonmark", {"linkify": True}).enable("linkify")
@@ -35,7 +35,9 @@ def rendered(markdown: str) -> str:
     return RENDER.render(markdown)
 
 
-async def taken_handoff(client: Any, connector: LocalConnector, customer: Chat) -> tuple[Thread, str]:
+async def taken_handoff(
+    client: Any, connector: LocalConnector, customer: Chat
+) -> tuple[Thread, str]:
     thread, ticket_id = await start_handoff(client, connector, customer)
     status, _ = await thread.execute({"msa": "handoff_take_over", "ticket": ticket_id})
     assert status == 200
@@ -54,7 +56,8 @@ async def test_customer_words_and_name_reach_agents_inert(
     [relayed] = messages_to(connector, thread.conversation_id)[before:]
     html = rendered(relayed["text"])
     assert "<a " not in html and "<img" not in html and "<script" not in html
-    assert html.count("<strong>") == 1  # the bot's label of who wrote it, nothing the customer typed
+    # The bot's label of who wrote it, nothing the customer typed.
+    assert html.count("<strong>") == 1
     assert "<em>" not in html
     assert "**Dana Agent (CLOUDEX support):**" in html  # shown as typed, asterisks and all
     assert "https://evil.example/x" in html and "&lt;script&gt;" in html
@@ -134,7 +137,8 @@ async def test_waiting_customers_are_acknowledged_and_presses_reach_the_agent(
 ) -> None:
     client = await aiohttp_client(create_app(settings))
     customer = Chat(client, connector)
-    replies_before = await customer.say("554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException")
+    replies_before = await customer.say(
+        "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException")
     worked = buttons(replies_before)["Yes, it works"]
     thread, ticket_id = await start_handoff(client, connector, customer)
     replies = await customer.say("anyone there?")
@@ -177,11 +181,11 @@ async def test_a_message_racing_the_take_over_arrives_once_and_in_order(
         thread = Thread(client, connector, root.conversation_id, DANA)
         words = [f"round {round_number} message {n}" for n in range(3)]
 
-        async def type_all() -> None:
+        async def type_all(customer: Chat, words: list[str]) -> None:
             for text in words:
                 await customer.say(text)
 
-        await asyncio.gather(type_all(), thread.execute(
+        await asyncio.gather(type_all(customer, words), thread.execute(
             {"msa": "handoff_take_over", "ticket": ticket_id}))
         for _ in range(50):
             shown = "\n".join(m.get("text") or "" for m in messages_to(

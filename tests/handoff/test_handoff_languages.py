@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dialogs import handoff_cards as hc
 from dialogs.effects import Effect, PostThread, Say, SayTo, UpdateThreadCard
 from dialogs.events import Event, Kind
+from dialogs.handoff import cards as hc
 from dialogs.handoff import desk as desk_module
 from dialogs.handoff import phrases as p
 from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message, Outcome

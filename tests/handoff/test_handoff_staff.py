@@ -23,7 +23,6 @@ from aiohttp import web
 from app import create_app
 from bot.settings import Settings
 from bot.store import open_store
-from tests.security.conftest import identity  # noqa: F401  (fixture: a local Bot Framework identity)
 from tests.checks.fakes import TlsMaterial
 from tests.support.connector import LocalConnector
 from tests.support.handoff import (
@@ -143,7 +142,7 @@ async def test_a_stranger_in_the_support_channel_gets_nothing_and_changes_nothin
     assert len(updates_to(connector, root.conversation_id)) == updates
 
 
-@pytest.mark.parametrize("listed, sent", [
+@pytest.mark.parametrize(("listed", "sent"), [
     (SUPPORT_TENANT.upper(), SUPPORT_TENANT),
     (SUPPORT_TENANT, SUPPORT_TENANT.upper()),
 ])
@@ -218,8 +217,8 @@ async def graph(aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[tuple[str,
 
 
 async def test_a_member_of_the_staff_group_takes_over_and_a_colleague_outside_it_cannot(
-    aiohttp_client: AppClient, tmp_path: Path, connector: LocalConnector, graph: tuple[str, str, str],
-    identity: Any,
+    aiohttp_client: AppClient, tmp_path: Path, connector: LocalConnector,
+    graph: tuple[str, str, str], identity: Any,
 ) -> None:
     settings = Settings(
         app_id=identity.app_id, app_password=identity.app_password, app_type="SingleTenant",
@@ -270,3 +269,29 @@ def test_everyone_is_staff_only_in_local_development_and_the_rule_is_said(
         SUPPORT_TENANT}
     nobody = StaffDirectory(Settings(app_id="a", app_password="p", app_type="MultiTenant"))
     assert not nobody.everyone and nobody.describe() == "nobody is staff"
+
+
+async def test_staff_see_the_queue_in_their_own_chat_and_customers_do_not(
+    aiohttp_client: AppClient, staff_settings: Settings, connector: LocalConnector,
+) -> None:
+    client = await aiohttp_client(create_app(staff_settings))
+    await support_post(client, connector).say("use this channel for handoffs")
+    customer = Chat(client, connector, user_name="Alex Wilber")
+    await customer.say("talk to a person")
+
+    # A staff member in a 1:1 chat with the bot (their tenant is a staff tenant).
+    agent_chat = Chat(client, connector, user_id=DANA.id, user_name=DANA.name,
+                      tenant_id=SUPPORT_TENANT)
+    replies = await agent_chat.say("queue")
+    assert "Queue: 1 waiting" in shown_all(replies) and "Alex Wilber" in shown_all(replies)
+
+    # Anyone else typing the word gets the customer's conversation, no ticket data.
+    other = Chat(client, connector, user_name="Bea Customer")
+    replies = await other.say("queue")
+    assert "Alex Wilber" not in shown_all(replies) and "Queue" not in shown_all(replies)
+    assert replies  # and still an answer
+
+
+def shown_all(replies: list[dict[str, Any]]) -> str:
+    """Every text and card of ``replies``, as one string."""
+    return " ".join(shown(reply) for reply in replies)

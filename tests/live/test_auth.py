@@ -16,8 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.auth import MsalAuth, SignInFailed, TokenVault, describe_error, token_claims, user_key
-from bot.store import open_store
-from bot.store.base import Store
+from bot.store import Store, open_store
 from checks import EXCHANGE_SCOPE, GRAPH_SCOPE, SMTP_SCOPE, TokenUnavailable
 from tests.checks.fakes import TenantScenario
 from tests.live.conftest import IdentityFactory, live_settings

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from dialogs.effects import AskPerson, Audit, Count
 from dialogs.knowledge import default_knowledge
 from dialogs.live import phrases
 from dialogs.live.desk import LiveChecksDesk, Who
@@ -342,6 +343,14 @@ async def test_findings_only_a_person_can_resolve_come_back_as_an_escalation() -
     assert outcome.escalation.causes == ("sender_blocked",)
     assert "sender_blocked" in outcome.escalation.detail
     assert {c["check_id"] for c in outcome.escalation.checks} >= {"smtp_probe"}
+    # The edge learns it as an effect to run (the runner asks the handoff), not a callback.
+    (ask,) = [e for e in outcome.effects if isinstance(e, AskPerson)]
+    assert ask.reason == "checks" and ask.detail == outcome.escalation.detail
+    assert ask.checks == outcome.escalation.checks and ask.customer is None
+    (audit,) = [e for e in outcome.effects if isinstance(e, Audit)]
+    assert audit.kind == "live_checks" and audit.detail["causes"] == ["sender_blocked"]
+    assert Count("msa_checks_total", {"check": "smtp_probe", "result": "fail"}) in (
+        outcome.effects)
 
 
 @pytest.mark.parametrize("cause", ["unsupported_mailbox_type", "smtp_auth_disabled_tenant",
@@ -352,6 +361,7 @@ async def test_a_finding_with_a_self_service_fix_is_not_escalated(cause: str) ->
     outcome = await d.run(WHO, MemoryConversation(), ListTenant(),
                           ListSuite(replace_results(HEALTHY, failing)), MemoryScreen())
     assert outcome.escalation is None and outcome.audit["causes"] == [cause]
+    assert not [e for e in outcome.effects if isinstance(e, AskPerson)]
 
 
 async def test_a_shared_mailbox_needs_no_licence_and_keeps_its_sign_in_blocked() -> None:

@@ -1,4 +1,4 @@
-"""kill -9 under load, then restart on the same store: every conversation resumes, no ticket is lost.
+"""kill -9 under load, then restart on the same store: every conversation resumes, no ticket lost.
 
 A real ``python app.py`` serves N concurrent conversations (each a dozen
 turns) while a second process opens handoff tickets in the same store. Both

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,22 +63,22 @@ async def test_sqlite_locked_by_another_process_gets_503_then_stores_the_redeliv
     chat = Chat(client, connector)
     await chat.say("start")
     await chat.say("it is tms@contoso.com")
-    locker = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time\n"
-         f"c = sqlite3.connect({str(tmp_path / 'bot.db')!r}, isolation_level=None)\n"
-         "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE)
-    assert locker.stdout is not None and locker.stdout.readline().strip() == b"locked"
+    locker = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "import sqlite3, sys, time\n"
+        f"c = sqlite3.connect({str(tmp_path / 'bot.db')!r}, isolation_level=None)\n"
+        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)",
+        stdout=asyncio.subprocess.PIPE)
 
     async def recover() -> None:
-        locker.kill()
-        locker.wait()
+        if locker.returncode is None:
+            locker.kill()
+        await locker.wait()
 
     try:
+        assert locker.stdout is not None and (await locker.stdout.readline()).strip() == b"locked"
         await refused_then_stored(chat, url, recover)
     finally:
-        locker.kill()
-        locker.wait()
+        await recover()
 
 
 async def test_sqlite_refusing_writes_gets_503_then_stores_the_redelivery(

@@ -1,8 +1,11 @@
-"""Fixtures for the security tests: a bot with an app id, checked against a local identity service."""
+"""Fixtures for the security tests: a bot with an app id, checked against the local identity.
+
+(``identity``, the local Bot Framework identity service, is in ``tests/conftest.py``: the
+handoff tests use it too.)
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,6 @@ from bot.settings import Settings
 from tests.support.connector import LocalConnector
 from tests.support.harness import Chat
 from tests.support.identity import LocalIdentity
-from tests.support.threaded import ThreadedServers
 
 PASTED_ERROR = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
                 "disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more "
@@ -22,19 +24,6 @@ PASTED_ERROR = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthenticati
 def database_bytes(folder: Path) -> bytes:
     """The SQLite database with its WAL and shared-memory files, as stored on disk."""
     return b"".join(path.read_bytes() for path in sorted(folder.glob("bot.db*")))
-
-
-@pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIdentity]:
-    """A bot registration whose tokens and keys are served on loopback (one per module).
-
-    The bot trusts the local HTTPS token endpoint through ``REQUESTS_CA_BUNDLE``,
-    the standard way to give ``requests`` (MSAL's transport) a private CA.
-    """
-    with ThreadedServers() as servers, pytest.MonkeyPatch.context() as patch:
-        local = LocalIdentity(servers, tmp_path_factory.mktemp("identity")).start()
-        patch.setenv("REQUESTS_CA_BUNDLE", str(local.ca_path))
-        yield local
 
 
 @pytest.fixture

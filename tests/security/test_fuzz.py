@@ -288,7 +288,7 @@ def test_nesting_deeper_than_the_recursion_limit(bot: LiveBot, depth: int, where
     bot.check(bot.post(raw), conversation_id, allowed)
 
 
-@pytest.mark.parametrize("field_name,make", [
+@pytest.mark.parametrize(("field_name", "make"), [
     ("entities", lambda n: [{}] * n),
     ("attachments", lambda n: [{"contentType": "text/html", "content": ""}] * (n // 8)),
     ("membersAdded", lambda n: [{"id": "29:x"}] * (n // 3)),
@@ -308,11 +308,12 @@ def test_huge_arrays_and_strings(bot: LiveBot, field_name: str, make: Any) -> No
     bot.check(bot.post(raw), conversation_id, {200, 400})
 
 
-@pytest.mark.parametrize("content_type,allowed", [
+@pytest.mark.parametrize(("content_type", "allowed"), [
     (None, {415}), ("", {415}), ("text/plain", {415}), ("application/xml", {415}),
     ("application/x-www-form-urlencoded", {415}), ("multipart/form-data; boundary=x", {415}),
     ("application/jsonp", {415}), ("application/json; charset=utf-8", {200}),
-    ("application/json;charset=latin-1", {200, 400}), ("application/json; charset=utf-16", {200, 400}),
+    ("application/json;charset=latin-1", {200, 400}),
+    ("application/json; charset=utf-16", {200, 400}),
     ("APPLICATION/JSON", {200}), ("application/json, text/plain", {200, 400, 415}),
 ])
 def test_missing_and_odd_content_types(bot: LiveBot, content_type: str | None,

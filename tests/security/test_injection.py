@@ -1,4 +1,4 @@
-"""Whatever a customer types, every PowerShell line the bot shows is one command with literal arguments.
+"""Whatever a customer types, each PowerShell line the bot shows is one command, literal arguments.
 
 An admin copies these lines into an elevated Exchange Online / Graph session,
 and the mailbox address in them is text the customer typed. The property:
@@ -142,7 +142,7 @@ def templates(knowledge: Knowledge) -> list[str]:
 
 
 # ----- the tokenizer itself ---------------------------------------------------------------
-@pytest.mark.parametrize("line,dangerous", [
+@pytest.mark.parametrize(("line", "dangerous"), [
     ("Get-CASMailbox -Identity 'a@b.com' | Format-List X", False),
     ("Get-CASMailbox -Identity 'o''brien@b.com'", False),
     ("Set-CASMailbox -Identity 'a@b.com' -SmtpClientAuthenticationDisabled $false", False),

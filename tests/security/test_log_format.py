@@ -65,7 +65,7 @@ class Level(enum.IntEnum):
     HIGH = 3
 
 
-class Mode(str, enum.Enum):
+class Mode(str, enum.Enum):  # noqa: UP042 - the str mix-in on purpose: str() differs from StrEnum
     """A str enum."""
 
     FAST = "fast"
@@ -97,7 +97,7 @@ Pair = namedtuple("Pair", "a b")
 # characters and, sometimes, lone surrogates.
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=12) | st.sampled_from(
     ["", "ſ", "paſſword=hunter2hunter2", "Ünïcödé ✓ 日本語", "\u2028\x00\x7f\t\n\"\\", "\ud800",
-     "NaN", "null", "turn", "asking_mailbox_type"] + SECRETS)
+     "NaN", "null", "turn", "asking_mailbox_type", *SECRETS])
 KEYS = TEXT | st.sampled_from(["password", "client_secret", "ts", "level", "logger", "exc",
                                "conversation_id", "state", "events", "_private", ""])
 SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(-2**70, 2**70)

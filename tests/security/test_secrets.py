@@ -1,4 +1,4 @@
-"""Tokens and secrets never reach the logs, the stored state or a reply; bodies stay out of INFO logs.
+"""Tokens and secrets never reach the logs, the stored state or a reply; nor bodies the INFO logs.
 
 The bot runs as a real ``python app.py`` process with an app id, trusting a
 local OpenID metadata endpoint and getting its own token from a local token

@@ -80,8 +80,10 @@ async def test_compose_search_honours_skip_and_count(bot_client: Any, connector:
     query = [{"name": "query", "value": "password"}]
     _, _, everything = await chat.post(compose_query(chat, query))
     _, _, page = await chat.post(compose_query(chat, query, skip=1, count=2))
-    titles = [a["preview"]["content"]["title"] for a in everything["composeExtension"]["attachments"]]
-    page_titles = [a["preview"]["content"]["title"] for a in page["composeExtension"]["attachments"]]
+    titles = [a["preview"]["content"]["title"]
+              for a in everything["composeExtension"]["attachments"]]
+    page_titles = [a["preview"]["content"]["title"]
+                   for a in page["composeExtension"]["attachments"]]
     assert len(titles) >= 3
     assert page_titles == titles[1:3]
 

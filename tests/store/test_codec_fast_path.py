@@ -241,7 +241,7 @@ def test_cycles_raise_as_before() -> None:
     listed.append(listed)
     for value in (looped, {"l": listed}, listed):
         assert_same(value)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="nested deeper than"):
         encode_item(looped)
 
 
@@ -339,7 +339,7 @@ def test_reading_gives_what_the_hook_gave(value: Any) -> None:
     expected = decode_slow(text)
     for stored in (text, text.encode("utf-8")):  # SQLite gives str, a bytes column bytes
         if not isinstance(expected, dict):
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="not a JSON object"):
                 codec.decode_item(stored)
             continue
         got = codec.decode_item(stored)

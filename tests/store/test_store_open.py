@@ -15,7 +15,7 @@ def test_sqlite_urls_resolve_like_settings() -> None:
     assert sqlite_path_from_url("sqlite:///var/bot.db") == str(PROJECT_ROOT / "var" / "bot.db")
     assert sqlite_path_from_url("sqlite:////srv/bot/state.db") == "/srv/bot/state.db"
     assert sqlite_path_from_url("memory://") == ":memory:"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs a path"):
         sqlite_path_from_url("sqlite:///")
 
 

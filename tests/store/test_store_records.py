@@ -86,7 +86,7 @@ async def test_one_open_ticket_per_customer(store_factory: StoreFactory) -> None
 
 
 async def test_create_needs_a_conversation_id(store: Any) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no conversation id"):
         await store.tickets.create_ticket(customer_ref={"channelId": "msteams"})
 
 
@@ -150,7 +150,7 @@ async def test_update_only_touches_given_fields(store: Any) -> None:
     assert same.customer_name == "Dana" and same.summary == {"a": 1} and same.solved is False
     cleared = await store.tickets.update_ticket(ticket.id, summary={"b": 2}, solved=None)
     assert cleared.summary == {"b": 2} and cleared.solved is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="rating must be a whole number from 1 to 5"):
         await store.tickets.update_ticket(ticket.id, rating=6)
     assert await store.tickets.update_ticket("missing", rating=3) is None
 
@@ -170,7 +170,7 @@ async def test_queue_and_listing(store: Any, clock: Any) -> None:
     assert await store.tickets.queue_position(ids[0]) == 1
     assert await store.tickets.queue_position(ids[2]) == 2
     assert await store.tickets.queue_position(ids[1]) is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="ticket status must be one of"):
         await store.tickets.list_tickets("open")  # type: ignore[arg-type]
 
 
@@ -268,7 +268,7 @@ async def test_audit_stats_by_kind_and_cause(store: Any, clock: Any) -> None:
     }
     assert await store.audit.counts_by_detail("handoff", "solved", 7) == {"true": 2, "false": 1}
     assert await store.audit.counts_by_kind(7, now=clock.now.replace(year=2027)) == {}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="detail field must be an identifier"):
         await store.audit.counts_by_detail("diagnosis", "cause') OR 1=1 --", 7)
 
     recent = await store.audit.recent(limit=2, kind="diagnosis")

@@ -20,6 +20,7 @@ from bot.store.retention import (
     Retention,
     RetentionJob,
 )
+from dialogs import store_keys
 from tests.store.conftest import FakeClock, StorageFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,10 +189,19 @@ def test_retention_days_is_a_setting_read_once() -> None:
 def test_the_expiring_prefixes_are_the_ones_the_bot_writes() -> None:
     """A renamed key prefix would keep its items forever: the writers must use these."""
     assert VAULT_PREFIX == TOKEN_CACHES
+    # One list of prefixes (dialogs/store_keys.py): retention expires exactly its EXPIRING…
+    assert {(e.sql.split()[2], e.prefix) for e in EXPIRIES if e.prefix} == set(
+        store_keys.EXPIRING)
+    assert store_keys.sign_in_exchange("d").startswith(SIGN_IN_EXCHANGES)
+    assert store_keys.check_runs("u").startswith(CHECK_RUNS)
+    assert store_keys.token_cache("u").startswith(TOKEN_CACHES)
+    # …and no module writes a prefix of its own: every literal prefix is in that one module.
     product = [p for part in ("bot", "dialogs", "checks") for p in (ROOT / part).rglob("*.py")
-               if "store" not in p.parts]
+               if p.name != "store_keys.py"]
     sources = "\n".join(p.read_text(encoding="utf-8") for p in product)
-    for prefix in (SIGN_IN_EXCHANGES, CHECK_RUNS):
-        assert re.search(rf"""f?["']{re.escape(prefix)}""", sources), prefix
+    for prefix in (SIGN_IN_EXCHANGES, CHECK_RUNS, TOKEN_CACHES, store_keys.CONVERSATION,
+                   store_keys.THREAD_LANE, store_keys.TIMEOUT_NOTICE,
+                   store_keys.SUPPORT_CHANNEL, store_keys.RETENTION_CLAIM):
+        assert not re.search(rf"""f?["']{re.escape(prefix)}""", sources), prefix
     assert {e.name for e in EXPIRIES if e.prefix} == {
         "sign-in exchanges", "check-run counters", "token caches"}

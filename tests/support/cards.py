@@ -1,4 +1,4 @@
-"""Validate cards against the official Adaptive Card 1.5 schema, Teams extensions allowed explicitly.
+"""Validate cards against the official Adaptive Card 1.5 schema; Teams extensions allowed by name.
 
 The schema is strict, so Teams-only parts fail it as they are. Exactly two
 are allowed, and each is checked on its own before it is taken out: the

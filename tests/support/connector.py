@@ -18,6 +18,7 @@ the roster can be told to fail or to be slow.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import uuid
@@ -213,7 +214,8 @@ class LocalConnector:
         body = await request.json()
         if not (body.get("channelData") or {}).get("channel") and body.get("members"):
             return self._personal_chat(request, body)
-        new_id = f"{(body.get('channelData') or {}).get('channel', {}).get('id', 'conv')};messageid={next(self._ids)}"
+        channel = (body.get("channelData") or {}).get("channel", {}).get("id", "conv")
+        new_id = f"{channel};messageid={next(self._ids)}"
         activity = body.get("activity")
         if isinstance(activity, dict):
             self.received.append(ReceivedActivity(new_id, "POST", request.path, activity,
@@ -241,7 +243,7 @@ class LocalConnector:
         """Forget what was received so far."""
         self.received.clear()
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> None:
+    async def wait_for(self, count: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - its error says what arrived
         """Wait until at least ``count`` activities arrived (for proactive sends)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while len(self.received) < count:
@@ -249,7 +251,5 @@ class LocalConnector:
             if remaining <= 0:
                 raise TimeoutError(f"expected {count} activities, got {len(self.received)}")
             self._event.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), remaining)
-            except TimeoutError:
-                pass

@@ -21,7 +21,8 @@ class Chat:
 
     client: TestClient
     connector: LocalConnector
-    conversation_id: str = field(default_factory=lambda: f"a:test-conversation-{next(_conversations)}")
+    conversation_id: str = field(
+        default_factory=lambda: f"a:test-conversation-{next(_conversations)}")
     user_id: str = "29:customer-user"
     user_name: str = "Alex Wilber"
     tenant_id: str = "8d6a7f2c-1b3e-4c5d-9e8f-0a1b2c3d4e5f"

@@ -1,4 +1,4 @@
-"""A local stand-in for Bot Framework's identity services: signed channel tokens and the bot's token.
+"""A local stand-in for Bot Framework's identity services: signed channel tokens, the bot's token.
 
 Teams' Bot Connector signs each request to the bot with a JWT whose keys are
 published at ``login.botframework.com`` (OpenID metadata -> ``jwks_uri`` ->

@@ -54,7 +54,7 @@ class BotProcess:
         """The base URL, without a trailing slash."""
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, timeout: float = 30.0) -> BotProcess:
+    async def start(self, timeout: float = 30.0) -> BotProcess:  # noqa: ASYNC109 - its error shows the app's log
         """Start the process and wait until ``/healthz`` says 200."""
         self.process = self._spawn()
         deadline = asyncio.get_running_loop().time() + timeout

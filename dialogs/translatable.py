@@ -17,6 +17,10 @@ Five sources, each read where it is kept:
 
 ``make i18n`` (``tools/i18n.py``) turns this into the PO template and updates
 the catalogs; the catalog tests compare the catalogs with it.
+
+It sits above the features, beside :mod:`dialogs.gallery`, not inside
+:mod:`dialogs.i18n`: it reads every feature's sentences, and the features say
+theirs through ``dialogs.i18n``, which therefore knows none of them.
 """
 
 from __future__ import annotations
