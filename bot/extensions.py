@@ -46,6 +46,8 @@ class TurnScope:
     flow_replies: list[Reply] = field(default_factory=list)
     # Outbox lanes written outside the turn's own write (a take over typed in a thread).
     lanes: list[str] = field(default_factory=list)
+    # What a feature read of the turn before the flow, for its after_turn (not stored).
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def writes(self) -> TurnWrites:
         """Everything to store with the record."""

@@ -172,7 +172,7 @@ class HandoffExtension(BotExtension):
         scope: TurnScope = turn_context.turn_state[SCOPE]
         activity = turn_context.activity
         await self._maybe_sweep()
-        message = await self._message(turn_context, turn)
+        message = scope.memo["handoff"] = await self._message(turn_context, turn)
         if is_channel(activity):
             if parse_command(turn.text or "") is not None:
                 return False  # kb, ps, diagnose…: the staff tools answer those, here too
@@ -202,7 +202,7 @@ class HandoffExtension(BotExtension):
             return
         scope: TurnScope = turn_context.turn_state[SCOPE]
         state = self._state(scope.record)
-        message = await self._message(turn_context, turn)
+        message = scope.memo.get("handoff") or await self._message(turn_context, turn)
         replaced = self.desk.after_flow(message, state, result.events, scope.flow_replies)
         if replaced is not None:
             scope.flow_replies[:] = replaced

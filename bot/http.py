@@ -189,13 +189,18 @@ class ConversationLocks:
             lock = asyncio.Lock()
         self._locks[conversation_id] = (lock, users + 1)
         try:
-            try:
-                await asyncio.wait_for(lock.acquire(), budget.remaining(10.0))
-            except TimeoutError as error:
-                from bot.conversation import TurnNotStored
+            if users == 0:
+                # Nobody holds or waits for this conversation here (the usual case): the
+                # lock is free and taken at once, without wait_for's task and timer.
+                await lock.acquire()
+            else:
+                try:
+                    await asyncio.wait_for(lock.acquire(), budget.remaining(10.0))
+                except TimeoutError as error:
+                    from bot.conversation import TurnNotStored
 
-                raise TurnNotStored("earlier turns of this conversation took the whole "
-                                    "budget") from error
+                    raise TurnNotStored("earlier turns of this conversation took the whole "
+                                        "budget") from error
             try:
                 yield
             finally:

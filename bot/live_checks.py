@@ -146,13 +146,14 @@ class LiveChecksExtension(BotExtension):
 
     async def before_turn(self, turn_context: TurnContext, turn: TurnInput) -> bool:
         """Take the turn when it asks for, signs in to, or answers the live checks."""
-        who, chat = _who(turn_context.activity), _Chat(self.services, turn_context)
+        chat = _Chat(self.services, turn_context)
         action = turn.action if isinstance(turn.action, Mapping) else None
         if action is not None and action.get("msa") == SIGN_IN:
-            await self._follow(turn_context,
-                               await self.desk.sign_in_pressed(who, chat, action.get("mailbox")))
+            await self._follow(turn_context, await self.desk.sign_in_pressed(
+                _who(turn_context.activity), chat, action.get("mailbox")))
         elif wants_live_checks(turn.text, action):
-            await self._follow(turn_context, await self.desk.asked(who, chat))
+            await self._follow(turn_context,
+                               await self.desk.asked(_who(turn_context.activity), chat))
         elif turn.text and (pasted := await self.desk.pasted(chat, turn.text)):
             await self.services.effects.run(pasted.effects, turn_context)
         else:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from pathlib import Path
 
 from dialogs.text import clean_text, normalise, plain_text, said
@@ -24,6 +26,16 @@ def test_normalise_and_said_compare_words_not_spelling() -> None:
 
 def test_plain_text_drops_invisible_characters_and_keeps_line_breaks() -> None:
     assert plain_text("a\u200bb\u202ec\nd\te\x00") == "abc\nd\te"
+
+
+def test_plain_text_keeps_and_drops_every_character_as_its_unicode_category_says() -> None:
+    # Printable text takes a shortcut; every code point, alone and in printable text, must
+    # come out as the category rule says (kept unless "Other", line breaks and tabs kept).
+    for code in range(sys.maxunicode + 1):
+        ch = chr(code)
+        kept = ch in "\n\t" or unicodedata.category(ch)[0] != "C"
+        assert plain_text(ch) == (ch if kept else ""), hex(code)
+        assert plain_text(f"a {ch}\nb") == (f"a {ch}\nb" if kept else "a \nb"), hex(code)
 
 
 def test_no_feature_keeps_a_copy_of_its_own() -> None:
