@@ -97,6 +97,15 @@ def code_block(lines: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _run(words: str, *, theirs: bool, size: str | None = None) -> dict[str, Any]:
+    """One TextRun: someone else's words in monospace, ours subtle (TextRuns read no markdown)."""
+    run: dict[str, Any] = {"type": "TextRun", "text": plain_text(words) if theirs else words}
+    run["fontType" if theirs else "isSubtle"] = "Monospace" if theirs else True
+    if size:
+        run["size"] = size
+    return run
+
+
 def verbatim(value: str, *, label: str = "") -> dict[str, Any]:
     """Words the bot did not write (a pasted error), shown exactly as written, in monospace.
 
@@ -105,27 +114,19 @@ def verbatim(value: str, *, label: str = "") -> dict[str, Any]:
     every Teams client, with no escaping to get right. Control and format
     characters (bidi overrides, zero-width) are dropped.
     """
-    shown = plain_text(value)
-    inlines: list[dict[str, Any]] = []
-    if label:
-        inlines.append({"type": "TextRun", "text": label, "isSubtle": True, "size": "Small"})
-    inlines.append({"type": "TextRun", "text": shown, "fontType": "Monospace", "size": "Small"})
+    inlines = [_run(label, theirs=False, size="Small")] if label else []
+    inlines.append(_run(value, theirs=True, size="Small"))
     return {"type": "RichTextBlock", "inlines": inlines}
 
 
 def quoted(template: str, field: str, value: str) -> dict[str, Any]:
     """A sentence of ours around someone else's words: ``template`` with ``{field}`` as ``value``.
 
-    The sentence is subtle text; the words in it are a TextRun, which never reads
-    markdown, so a pasted error's ``**``, ``_`` or ``[x](y)`` shows as typed (as
-    in ``verbatim``).
+    The sentence is subtle text; the words in it are shown as in ``verbatim``.
     """
     before, _, after = template.partition("{" + field + "}")
-    shown = plain_text(value)
-    inlines = [{"type": "TextRun", "text": part, "isSubtle": True} if kind == "ours"
-               else {"type": "TextRun", "text": part, "fontType": "Monospace"}
-               for kind, part in (("ours", before), ("theirs", shown), ("ours", after)) if part]
-    return {"type": "RichTextBlock", "inlines": inlines}
+    runs = [_run(before, theirs=False), _run(value, theirs=True), _run(after, theirs=False)]
+    return {"type": "RichTextBlock", "inlines": [run for run in runs if run["text"]]}
 
 
 def submit(title: str, data: Mapping[str, Any], *, style: str | None = None) -> dict[str, Any]:
