@@ -824,12 +824,25 @@ def localized_title(cause: Cause, lang: str) -> str:
 
 
 _FIRST_SENTENCE = re.compile(r"^[^.!?]*?[,!]\s+")
-_LAST_SENTENCE = re.compile(r"\s*[^.!?]*[!]\s*$")
+
+
+def _without_closing(text: str) -> str:
+    """``text`` without a closing exclamation ("… again. Thank you!"): the sentence after the
+    last ``.``, ``!`` or ``?`` before the final ``!``.
+
+    Found from the end: as a pattern (``\\s*[^.!?]*!\\s*$``) it was tried from every
+    position of the text, the slowest step of a summary card.
+    """
+    body = text.rstrip()
+    if not body.endswith("!"):
+        return text
+    body = body[:-1]
+    return body[:max(body.rfind("."), body.rfind("!"), body.rfind("?")) + 1]
 
 
 def _middle(forward: str) -> str:
     """A forward text without its greeting ("Hello," …) and closing thanks ("Thank you!")."""
-    return _LAST_SENTENCE.sub("", _FIRST_SENTENCE.sub("", forward, count=1)).strip()
+    return _without_closing(_FIRST_SENTENCE.sub("", forward, count=1)).strip()
 
 
 def _option_title(spec: Question, value: str) -> str:

@@ -82,3 +82,22 @@ def test_make_chat_shows_the_questions_and_lettered_buttons(tmp_path: Path) -> N
     assert out.index("Question 1 of 10") < out.index("Question 2 of 10") \
         < out.index("Question 3 of 10")
     assert "Traceback" not in out + completed.stderr
+
+
+async def test_the_started_server_collects_young_objects_less_often() -> None:
+    # The server's start (not app creation: tests build many apps in one process)
+    # raises the youngest generation's threshold; see app._freeze_startup_objects.
+    import gc
+
+    from aiohttp import web
+
+    import app
+
+    before = gc.get_threshold()
+    try:
+        await app._freeze_startup_objects(web.Application())
+        assert gc.get_threshold() == (app.YOUNG_COLLECTION_THRESHOLD, *before[1:])
+        assert before[0] < app.YOUNG_COLLECTION_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -442,6 +442,15 @@ def loads(text: str | bytes | None) -> Any:
     return _parse(text)
 
 
+def parse_json(text: str) -> Any:
+    """``json.loads(text)`` for any JSON text (the same value, the same errors), faster.
+
+    For request bodies: what ``json.loads`` refuses raises ValueError (or
+    RecursionError, nested too deep) here too.
+    """
+    return _parse(text)
+
+
 def _untagged(text: str | bytes) -> bool:
     """True when no object in the document can be a type tag, so no hook is needed.
 

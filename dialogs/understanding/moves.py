@@ -11,6 +11,11 @@ from __future__ import annotations
 import re
 
 W = r"[\w-]*"
+# A plan for later ("I'll test it tomorrow") is no wait. Said as a lookahead, which
+# :func:`moves_in` leaves out when no such word is in the message (then it always
+# holds): tried at every position, it would scan the rest of the message each time.
+_LATER = r"\b(?:later|tomorrow|velak|rit|позже|потом|завтра)\b"
+_NOT_LATER = r"(?!.*" + _LATER + r")"
 
 _MOVES: tuple[tuple[str, str], ...] = (
     ("wait", r"\bwait\b|hold on|hang on|\bone sec|\ba sec\b|\bsec\b|just a (?:moment|minute|sec)|"
@@ -27,7 +32,7 @@ _MOVES: tuple[tuple[str, str], ...] = (
              r"проверяю|ищу|спрошу|"
              # A plan, said in the first person: "I'll test it now", "tūlīt notestēšu",
              # "сейчас протестирую" (a Latvian future in -šu, a Russian perfective in -ю/-у).
-             r"(?!.*\b(?:later|tomorrow|velak|rit|позже|потом|завтра)\b)(?:"
+             + _NOT_LATER + r"(?:"
              r"\bi'?ll (?:\w+ )?(?:test|try|check|send|look|ask|do|run|find|get back)\b|"
              r"\bi will (?:\w+ )?(?:test|try|check|send|look|ask|do|run|find)\b|"
              r"\b(?:gonna|going to) (?:test|try|check|send|look|ask)\b|"
@@ -94,6 +99,10 @@ _MOVES: tuple[tuple[str, str], ...] = (
                + r" (?:адрес|ответ)"),
 )
 _COMPILED = tuple((move, re.compile(pattern)) for move, pattern in _MOVES)
+# The same patterns without the lookahead: what they match when no "later" word is there.
+_COMPILED_NOW = tuple((move, re.compile(pattern.replace(_NOT_LATER, "")))
+                      for move, pattern in _MOVES)
+_SAYS_LATER = re.compile(_LATER)
 _GREETING = re.compile(
     r"^\W*(?:hi|hello|hey|hei|hiya|hallo|howdy|good (?:morning|afternoon|evening|day)|greetings|"
     r"sveik" + W + r"|labdien|labrit|labvakar|cau|cav|sveiciens|привет" + W + r"|здравствуй" + W
@@ -117,7 +126,8 @@ _ERROR_WORDS = re.compile(
 
 def moves_in(folded: str) -> list[str]:
     """The moves a folded message asks for, in the order of :data:`_MOVES`."""
-    return [move for move, pattern in _COMPILED if pattern.search(folded)]
+    compiled = _COMPILED if _SAYS_LATER.search(folded) else _COMPILED_NOW
+    return [move for move, pattern in compiled if pattern.search(folded)]
 
 
 # "Error: …", "error 9.9.9 …", "kļūda 550 …": a message that opens like a log line.
