@@ -15,6 +15,7 @@ import asyncio
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 TURN_BUDGET_SECONDS = 10.0
 # Whatever a turn still waits for (a store that stopped answering holds a statement for
@@ -47,3 +48,28 @@ def remaining(default: float) -> float:
 def in_turn() -> bool:
     """True inside a turn that has a deadline."""
     return _DEADLINE.get() is not None
+
+
+async def done_or_timeout(task: asyncio.Future[Any], seconds: float) -> None:
+    """Wait until ``task`` is done or ``seconds`` passed, whichever is first; never cancels it.
+
+    ``asyncio.wait({task}, timeout=seconds)`` without its sets and second
+    future: three times a turn (the answer to Teams, the reply, the outbox),
+    where its cost showed.
+    """
+    if task.done():
+        return
+    loop = asyncio.get_running_loop()
+    woken = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    timer = loop.call_later(seconds, wake)
+    task.add_done_callback(wake)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)

@@ -237,7 +237,7 @@ class EffectRunner:
             await task
             return
         if not task.done():
-            await _until_done_or(task, budget.remaining(0.0))
+            await budget.done_or_timeout(task, budget.remaining(0.0))
         if not task.done():
             _LOGGER.info("%s continues after the answer to Teams", what)
             self._background.add(task)
@@ -257,28 +257,6 @@ class EffectRunner:
         for task in list(self._background):
             task.cancel()
         await self.outbox.close()
-
-
-async def _until_done_or(task: asyncio.Future[Any], seconds: float) -> None:
-    """Wait until ``task`` is done or ``seconds`` passed, whichever is first; never cancels it.
-
-    ``asyncio.wait({task}, timeout=seconds)`` without its sets and second
-    future: twice a turn, where its cost showed.
-    """
-    loop = asyncio.get_running_loop()
-    woken = loop.create_future()
-
-    def wake(_: object = None) -> None:
-        if not woken.done():
-            woken.set_result(None)
-
-    timer = loop.call_later(seconds, wake)
-    task.add_done_callback(wake)
-    try:
-        await woken
-    finally:
-        timer.cancel()
-        task.remove_done_callback(wake)
 
 
 class OutboxWorker:

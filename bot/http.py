@@ -129,8 +129,8 @@ async def messages(request: web.Request) -> web.Response:
 
     try:
         running = asyncio.ensure_future(turn())
-        done, _ = await asyncio.wait({running}, timeout=budget.ANSWER_WITHIN_SECONDS)
-        if not done:
+        await budget.done_or_timeout(running, budget.ANSWER_WITHIN_SECONDS)
+        if not running.done():
             # Something the turn waits for does not answer (a stalled database). Teams must
             # hear back within 15 s: not done is not stored, so 503, and Teams delivers it
             # again. The turn is not cut off mid-write; if it lands after all, the redelivery
