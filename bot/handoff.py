@@ -69,6 +69,11 @@ def is_channel(activity: Any) -> bool:
     return getattr(activity.conversation, "conversation_type", None) == "channel"
 
 
+def _asks_for_queue(text: str) -> bool:
+    """True for ``queue``, the one staff word of a chat (a long paste is not normalised to see)."""
+    return len(text) <= 100 and said(text) == QUEUE
+
+
 def files_of(attachments: Sequence[Any] | None) -> tuple[tuple[str, str], ...]:
     """Shared files of a message as (name, url); HTML copies of the text and cards are skipped."""
     found: list[tuple[str, str]] = []
@@ -160,7 +165,7 @@ class HandoffExtension(BotExtension):
         sender = sender_of(activity)
         text = (turn.text or "").strip()
         action = turn.action if isinstance(turn.action, Mapping) else None
-        staff = ((is_channel(activity) or said(text) == QUEUE)  # the one staff word of a chat
+        staff = ((is_channel(activity) or _asks_for_queue(text))
                  and await self.staff.is_staff(turn_context))
         return Message(conversation_id=activity.conversation.id, activity_id=activity.id,
                        sender=Person(sender.id or "agent", sender.name, staff), text=text,

@@ -24,6 +24,10 @@ _PHRASES = frozenset(
     )
 )
 
+# Longer typed text is no request for the checks, whatever its spacing: every phrase
+# above is under 30 characters (a pasted error is not read for them at all).
+_LONGEST_ASKING = 200
+
 
 def wants_live_checks(text: str, action: Mapping[str, Any] | None = None) -> bool:
     """Tell whether a turn asks for the live checks (button or typed words).
@@ -37,7 +41,9 @@ def wants_live_checks(text: str, action: Mapping[str, Any] | None = None) -> boo
     """
     if isinstance(action, Mapping) and action.get("msa") == RUN_CHECKS:
         return True
-    said = normalise(text or "")
+    if not text or len(text) > _LONGEST_ASKING:
+        return False  # a pasted error or a story, not a request in a few words
+    said = normalise(text)
     return bool(said) and len(said) <= 60 and said in _PHRASES
 
 

@@ -273,7 +273,9 @@ class Understanding:
         opens_as_question = questions.opens_as_question(folded)
         coded = (has_error_code(text) and len(text) >= 20) or moves.pasted_after_lead_in(text)
         long = len(text) >= _SHORT_ANSWER
-        worded = long and (moves.reads_like_error_text(text) or names_a_bare_code(text))
+        # (Only a text without a code needs its words weighed: the rest is decided by coded.)
+        worded = not coded and long and (moves.reads_like_error_text(text)
+                                         or names_a_bare_code(text))
         if (coded or worded) and not opens_as_question:
             # A pasted error with its code, or a long text in an error's words: the diagnosis
             # reads it, whatever else it says (so neither its facts nor the classifier are
@@ -293,7 +295,7 @@ class Understanding:
             draft = replace(draft, other_topic=True)
         # A short answer in an error's words ("authentication unsuccessful") answers the question.
         answered = any(f.name == question and not f.bare for f in facts) and not long
-        if not long:
+        if not long and not coded:
             worded = moves.reads_like_error_text(text) or names_a_bare_code(text)
         if (coded or (worded and not answered)) and not opens_as_question:
             return draft.reading("error", 0.9)
