@@ -67,6 +67,10 @@ class Dialect:
         self.name = name
         self._numbered = numbered
         self._fragments = dict(fragments)
+        # The last time parameter made (the moment, its value): one turn stamps the same
+        # moment on its state, audit and transcript rows. One tuple, replaced whole, so a
+        # thread reading it never pairs one moment with another's value.
+        self._last_time: tuple[datetime | None, Any] = (None, None)
         self._texts: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -91,8 +95,13 @@ class Dialect:
     # -- values ---------------------------------------------------------------------------
     def time(self, ts: datetime) -> Any:
         """The parameter for a point in time (a naive ``ts`` is taken to be UTC)."""
-        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-        return ts.isoformat(timespec="microseconds") if self.name == "sqlite" else ts
+        moment, made = self._last_time
+        if moment is ts:
+            return made
+        utc = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        value = utc.isoformat(timespec="microseconds") if self.name == "sqlite" else utc
+        self._last_time = (ts, value)
+        return value
 
     def read_time(self, value: datetime | str) -> datetime:
         """The aware UTC datetime a time column holds."""

@@ -43,6 +43,20 @@ def test_times_are_sortable_text_in_sqlite_and_aware_datetimes_in_postgres() -> 
     assert earlier < later  # fixed width: text order is time order
 
 
+
+def test_a_moment_stamped_on_several_rows_is_made_once_and_never_mixed_up() -> None:
+    # One turn stamps the same datetime on several rows: the value is made once; another
+    # moment, even one equal in value but in another zone, gets its own.
+    first = datetime(2026, 12, 6, 9, 30, 0, 1, tzinfo=UTC)
+    made = SQLITE.time(first)
+    assert SQLITE.time(first) is made
+    later = first + timedelta(seconds=1)
+    assert SQLITE.time(later) == "2026-12-06T09:30:01.000001+00:00"
+    assert SQLITE.time(first) == made
+    riga = first.astimezone(timezone(timedelta(hours=2)))
+    assert POSTGRES.time(riga) == first and POSTGRES.time(riga).tzinfo == UTC
+    assert POSTGRES.time(first + timedelta(hours=1)) == first + timedelta(hours=1)
+
 async def test_a_sqlite_body_that_would_suspend_is_refused_and_rolled_back(
     sqlite_file: Path,
 ) -> None:
