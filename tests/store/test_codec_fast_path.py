@@ -371,3 +371,18 @@ def test_tagged_documents_still_rebuild_their_objects() -> None:
     plain = encode_item(STATE_ITEM)
     with mock.patch.object(codec, "_object_hook", side_effect=AssertionError("hook ran")):
         assert codec.decode_item(plain) == {k: v for k, v in STATE_ITEM.items() if k != "e_tag"}
+
+
+def test_orjson_writes_ordinary_state_and_json_dumps_floats_it_would_spell_otherwise() -> None:
+    # orjson and json.dumps spell 1e16 and 1e-05 differently ("1e16", "1e-5"): a value
+    # holding such a float is written by the standard encoder, everything else by orjson.
+    real = codec.orjson.dumps
+    with mock.patch.object(codec.orjson, "dumps", side_effect=real) as dumped:
+        text = encode_item(STATE_ITEM)
+        assert dumped.call_count == 1
+        for odd in (1e16, 1.5e-05, -2e20):
+            body = {"snapshot": {"confidence": odd}, "seen": [["a", 1765065600.25]]}
+            assert encode_item(body) == codec._encode_item_slow(body)
+            assert dumps_value(odd) == json.dumps(odd)
+        assert dumped.call_count == 1
+    assert text == codec._encode_item_slow(STATE_ITEM)
