@@ -409,6 +409,20 @@ def _plain(value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> i
             if not _same_in_both(item):
                 found = _PLAIN_EXPONENT
             continue
+        if (kind is list or kind is tuple) and depth < MAX_DEPTH:
+            # A flat list of scalars (the state's [activity id, time] pairs) is checked
+            # here, without a call per list; anything else inside it takes the call.
+            for member in item:
+                inside = type(member)
+                if inside is str or inside is int or inside is bool or member is None:
+                    continue
+                if inside is float:
+                    if not _same_in_both(member):
+                        found = _PLAIN_EXPONENT
+                    continue
+                break
+            else:
+                continue
         if kind is dict or kind is list or kind is tuple:
             inner = _plain(item, depth)
             if not inner:
