@@ -114,11 +114,11 @@ _COMMANDS: Mapping[str, str] = {
 }
 _END_PUNCTUATION = " .!?,;:)(-"
 
-_LANGUAGE_NAMES = (
+_LANGUAGE_NAMES = tuple((code, re.compile(pattern)) for code, pattern in (
     ("en", r"\benglish\b|\bangliski\b|\banglu\b|английск\w*|по[- ]английски"),
     ("lv", r"\blatvian\b|\blatviski\b|\blatviesu\b|латышск\w*|по[- ]латышски"),
     ("ru", r"\brussian\b|\bkrieviski\b|\bkrievu\b|русск\w*|по[- ]русски|\bpo[- ]russki\b"),
-)
+))
 _LOCALE_LANGS = {"lv": "lv", "ru": "ru", "en": "en"}
 
 
@@ -301,10 +301,19 @@ class Understanding:
             return draft.reading("error", 0.9)
         strong = [f for f in facts if not f.bare]
         bare = [f for f in facts if f.bare]
-        matched = [m for m in moves.moves_in(folded) if not (m == "skip" and question is None)]
+        found: list[list[str]] = []
+
+        def moves_asked() -> list[str]:
+            # The moves the message asks for, worked out when first needed (an answer with
+            # facts of its own, the commonest message, never needs them).
+            if not found:
+                found.append([m for m in moves.moves_in(folded)
+                              if not (m == "skip" and question is None)])
+            return found[0]
+
         top, p_top = scores.top("intent")
 
-        if context == "fix" and not strong and not matched:
+        if context == "fix" and not strong and not moves_asked():
             polar = confirmation_of(text)
             if polar is not None:  # "yes" / "nē" / "нет" to "Did this solve it?"
                 return draft.reading("fix_worked" if polar == "yes" else "fix_failed", 0.9)
@@ -323,16 +332,17 @@ class Understanding:
         listing = len({f.name for f in strong}) >= 2 and "?" not in folded
         if (opens_as_question or (asks and top == "question")) and not listing:
             # ("have E3, MFA on, SD off" opens like a question; several facts say it is none.)
-            return self._question(draft, matched)
+            return self._question(draft, moves_asked())
         if strong:
             for move in ("change", "start_over", "back"):
-                if move in matched and top == move:
+                if top == move and move in moves_asked():
                     return self._move(draft, move, facts)
             if asks and not listing:
                 # "E3?", "business basic хватит?": a doubt or a question; ask before storing.
                 facts = [_doubted(f) for f in facts]
             return draft.with_facts("answer" if question in {f.name for f in facts} else "facts",
                                     0.9, facts)
+        matched = moves_asked()
         if matched:
             move = max(matched, key=lambda m: scores.probability("intent", m))
             unsure_only = all(f.value == "unsure" for f in bare)
@@ -442,10 +452,10 @@ class Understanding:
     @staticmethod
     def _language_choice(said: str) -> str | None:
         """The language a short message asks for ("latviski", "in English please", "по-русски")."""
-        if len(said.split()) > 8:
+        if len(said.split(None, 8)) > 8:  # more than 8 words (a long paste is not split whole)
             return None
         for code, pattern in _LANGUAGE_NAMES:
-            if re.search(pattern, said):
+            if pattern.search(said):
                 return code
         return None
 
