@@ -483,7 +483,10 @@ class Rule:
         Returns:
             True if the rule applies.
         """
-        return all(facts.get(c.fact) in c.values for c in self.when)
+        for condition in self.when:  # (a loop: findings tries every rule on many turns)
+            if facts.get(condition.fact) not in condition.values:
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -567,10 +570,23 @@ class Knowledge:
     summary_table: tuple[SummaryRow, ...]
     answers: Mapping[str, Answer] = field(default_factory=dict)
 
-    @property
+    # The knowledge is immutable: its lookups are made once (they ran on every turn).
+    @functools.cached_property
     def cause_ids(self) -> tuple[str, ...]:
         """Cause ids in fix order."""
         return tuple(cause.id for cause in self.causes)
+
+    @functools.cached_property
+    def _causes_by_id(self) -> Mapping[str, Cause]:
+        # The first cause of each id, as the scan it replaces found it.
+        by_id: dict[str, Cause] = {}
+        for cause in self.causes:
+            by_id.setdefault(cause.id, cause)
+        return by_id
+
+    @functools.cached_property
+    def _fix_order(self) -> Mapping[str, int]:
+        return {cause_id: n for n, cause_id in enumerate(self.cause_ids)}
 
     def cause(self, cause_id: str) -> Cause:
         """Return a cause by id.
@@ -584,10 +600,10 @@ class Knowledge:
         Raises:
             KeyError: If there is no such cause.
         """
-        for cause in self.causes:
-            if cause.id == cause_id:
-                return cause
-        raise KeyError(f"Unknown cause {cause_id!r}.")
+        cause = self._causes_by_id.get(cause_id)
+        if cause is None:
+            raise KeyError(f"Unknown cause {cause_id!r}.")
+        return cause
 
     def question(self, question_id: str) -> Question:
         """Return a question by id (the fact name).
@@ -676,7 +692,7 @@ class Knowledge:
             if rule.cause in chosen or not rule.matches(facts):
                 continue
             chosen[rule.cause] = Finding(self.cause(rule.cause), rule.severity, rule.note, index)
-        position = {cause_id: n for n, cause_id in enumerate(self.cause_ids)}
+        position = self._fix_order
         rank = {Severity.BLOCKER: 0, Severity.WARNING: 1}
         return sorted(chosen.values(), key=lambda f: (rank[f.severity], position[f.cause.id]))
 
