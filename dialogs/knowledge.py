@@ -483,7 +483,7 @@ class Rule:
         Returns:
             True if the rule applies.
         """
-        for condition in self.when:  # (a loop: findings tries every rule on many turns)
+        for condition in self.when:  # noqa: SIM110 - a loop, not all(): tried for every rule, many turns
             if facts.get(condition.fact) not in condition.values:
                 return False
         return True
