@@ -107,6 +107,10 @@ def validate_identity(text: str) -> str:
     return candidate
 
 
+# Each single-quote character, doubled (str.translate: one C pass over the text).
+_DOUBLED_QUOTES = {ord(quote): quote + quote for quote in SINGLE_QUOTE_CHARS}
+
+
 def quote_literal(value: str) -> str:
     """Quote any text as one PowerShell single-quoted string literal.
 
@@ -122,8 +126,7 @@ def quote_literal(value: str) -> str:
     Returns:
         The literal, starting and ending with an ASCII apostrophe.
     """
-    escaped = "".join(ch + ch if ch in SINGLE_QUOTE_CHARS else ch for ch in value)
-    return f"'{escaped}'"
+    return f"'{value.translate(_DOUBLED_QUOTES)}'"
 
 
 def placeholders(template: str) -> list[str]:
