@@ -387,49 +387,35 @@ _NOT_PLAIN, _PLAIN, _PLAIN_EXPONENT = 0, 1, 2
 def _plain(value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> int:
     """Whether the exact dict, list or tuple ``value`` holds only plain JSON (see above):
     ``_NOT_PLAIN`` (0, false), ``_PLAIN`` or ``_PLAIN_EXPONENT``."""
-    # depth is the container's own depth; its members sit one deeper, and
-    # to_json_value refuses anything deeper than MAX_DEPTH. Stopping every
-    # container at MAX_DEPTH also bounds cycles.
-    if depth >= MAX_DEPTH:
-        return _NOT_PLAIN
-    depth += 1
-    if type(value) is dict:
-        for key in value:
-            if type(key) is not str:
-                return _NOT_PLAIN
-        members: Any = value.values()
-    else:
-        members = value
+    # A container's depth is its own; its members sit one deeper, and to_json_value
+    # refuses anything deeper than MAX_DEPTH. Stopping every container at MAX_DEPTH
+    # also bounds cycles. The containers wait on a stack rather than in calls: the
+    # state's many small lists ([activity id, time] pairs) cost no call each.
     found = _PLAIN
-    for item in members:
-        kind = type(item)
-        if kind is str or kind is int or kind is bool or item is None:
-            continue
-        if kind is float:
-            if not _same_in_both(item):
-                found = _PLAIN_EXPONENT
-            continue
-        if (kind is list or kind is tuple) and depth < MAX_DEPTH:
-            # A flat list of scalars (the state's [activity id, time] pairs) is checked
-            # here, without a call per list; anything else inside it takes the call.
-            for member in item:
-                inside = type(member)
-                if inside is str or inside is int or inside is bool or member is None:
-                    continue
-                if inside is float:
-                    if not _same_in_both(member):
-                        found = _PLAIN_EXPONENT
-                    continue
-                break
-            else:
-                continue
-        if kind is dict or kind is list or kind is tuple:
-            inner = _plain(item, depth)
-            if not inner:
-                return _NOT_PLAIN
-            found = max(found, inner)
-        else:
+    waiting: list[tuple[Any, int]] = [(value, depth)]
+    while waiting:
+        container, level = waiting.pop()
+        if level >= MAX_DEPTH:
             return _NOT_PLAIN
+        level += 1
+        if type(container) is dict:
+            for key in container:
+                if type(key) is not str:
+                    return _NOT_PLAIN
+            members: Any = container.values()
+        else:
+            members = container
+        for item in members:
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            if kind is float:
+                if not _same_in_both(item):
+                    found = _PLAIN_EXPONENT
+            elif kind is dict or kind is list or kind is tuple:
+                waiting.append((item, level))
+            else:
+                return _NOT_PLAIN
     return found
 
 
