@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 from pathlib import Path
 
 from app import build_engine
 from bot.settings import Settings
-from bot.terminal import CardPrinter, run_terminal_chat, terminal_text
-from tests.live.test_live_terminal import TypedLines, button, shows
+from bot.terminal import CardPrinter, terminal_text
+from tests.support.terminal import button, shows, terminal_chat
 
 
 def test_markdown_becomes_terminal_text() -> None:
@@ -42,9 +41,7 @@ def test_buttons_are_letters_and_a_toggle_prints_what_it_hid(knowledge) -> None:
 
 async def test_a_chat_in_the_terminal_shows_no_raw_markdown(tmp_path: Path) -> None:
     settings = Settings(storage_url=f"sqlite:///{tmp_path}/bot.db")
-    stdin, out = TypedLines(), io.StringIO()
-    chat = asyncio.create_task(run_terminal_chat(settings, build_engine(settings), stdin, out))  # type: ignore[arg-type]
-    try:
+    async with terminal_chat(settings, build_engine(settings)) as (stdin, out):
         welcome = await shows(out, "] Language")
         assert "Check my tenant" not in welcome  # no sign-in configured here
         stdin.type(button(welcome, "Start"))
@@ -57,6 +54,3 @@ async def test_a_chat_in_the_terminal_shows_no_raw_markdown(tmp_path: Path) -> N
         assert "**" not in shown and "](http" not in shown
         assert "Microsoft 365 admin center (https://admin.microsoft.com) › Users" in shown
         assert question
-    finally:
-        stdin.type("quit")
-        await asyncio.wait_for(chat, 10)

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import queue
-import time
 from pathlib import Path
 
 from app import build_engine
 from bot.settings import Settings
-from bot.terminal import PASTE_END, PASTE_START, read_message, run_terminal_chat
+from bot.terminal import PASTE_END, PASTE_START, read_message
+from tests.support.terminal import shows, terminal_chat
 
 PASTED_ERROR = (
     "Sending failed.\n"
     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the\n"
     "Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.\n"
 )
-
-
-class TypedLines:
-    """Stdin fed line by line by the test (``readline`` blocks like a terminal's)."""
-
-    def __init__(self) -> None:
-        self._lines: queue.Queue[str] = queue.Queue()
-
-    def type(self, text: str) -> None:
-        for line in text.splitlines(keepends=True):
-            self._lines.put(line)
-
-    def readline(self) -> str:
-        return self._lines.get(timeout=30)
 
 
 def lines(*given: str):  # type: ignore[no-untyped-def]
@@ -54,10 +38,8 @@ async def test_a_typed_line_is_one_message_and_a_paste_cut_short_is_kept() -> No
 
 
 async def test_make_chat_diagnoses_a_pasted_error_in_one_turn(tmp_path: Path) -> None:
-    stdin, out = TypedLines(), io.StringIO()
     settings = Settings(storage_url=f"sqlite:///{tmp_path}/bot.db")
-    chat = asyncio.create_task(run_terminal_chat(settings, build_engine(), stdin, out))  # type: ignore[arg-type]
-    try:
+    async with terminal_chat(settings, build_engine()) as (stdin, out):
         await shows(out, "you> ")
         stdin.type(PASTE_START + PASTED_ERROR + PASTE_END + "\n")
         await shows(out, "No, still failing")
@@ -66,15 +48,3 @@ async def test_make_chat_diagnoses_a_pasted_error_in_one_turn(tmp_path: Path) ->
         # One turn: the prompt the paste answered and the next one, nothing in between.
         assert after.count("you> ") == 2, after
         assert "Authenticated SMTP is turned off for the whole organisation" in after
-    finally:
-        stdin.type("quit\n")
-        await asyncio.wait_for(chat, 10)
-
-
-async def shows(out: io.StringIO, text: str, within: float = 10.0) -> str:
-    """Wait until the terminal output contains ``text``; returns the output."""
-    deadline = time.monotonic() + within
-    while text not in out.getvalue():
-        assert time.monotonic() < deadline, f"{text!r} never shown:\n{out.getvalue()[-2000:]}"
-        await asyncio.sleep(0.02)
-    return out.getvalue()

@@ -8,7 +8,6 @@ server never builds it.
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,8 +17,8 @@ from app import build_engine
 from bot.identity import StaffDirectory
 from bot.keys import SERVICES_KEY
 from bot.settings import Settings
-from bot.terminal import PrintingAdapter, TerminalStaff, run_terminal_chat, terminal_help
-from tests.live.test_live_terminal import TypedLines, button, shows
+from bot.terminal import PrintingAdapter, TerminalStaff, terminal_help
+from tests.support.terminal import button, shows, terminal_chat
 
 # Staff are members of a tenant the terminal is not in: nobody at the terminal is staff
 # because of the configured rule, only because it is the terminal.
@@ -32,9 +31,7 @@ def since(out: io.StringIO, mark: int) -> str:
 
 async def test_make_chat_answers_staff_commands_and_runs_a_local_handoff(tmp_path: Path) -> None:
     settings = Settings(storage_url=f"sqlite:///{tmp_path}/bot.db", **STAFF_ONLY_ELSEWHERE)
-    stdin, out = TypedLines(), io.StringIO()
-    chat = asyncio.create_task(run_terminal_chat(settings, build_engine(settings), stdin, out))  # type: ignore[arg-type]
-    try:
+    async with terminal_chat(settings, build_engine(settings)) as (stdin, out):
         await shows(out, "] Language")
         stdin.type("kb smtp auth disabled")
         shown = await shows(out, "Knowledge: smtp auth disabled")
@@ -73,25 +70,17 @@ async def test_make_chat_answers_staff_commands_and_runs_a_local_handoff(tmp_pat
         assert "handed the conversation back to me" in ended
         stdin.type(button(ended, "Yes, solved"))
         await shows(out, "you> ", within=5)
-    finally:
-        stdin.type("quit")
-        await asyncio.wait_for(chat, 10)
 
 
 async def test_help_lists_the_terminal_the_staff_and_the_agent_commands(tmp_path: Path) -> None:
     settings = Settings(storage_url=f"sqlite:///{tmp_path}/bot.db")
-    stdin, out = TypedLines(), io.StringIO()
-    chat = asyncio.create_task(run_terminal_chat(settings, build_engine(settings), stdin, out))  # type: ignore[arg-type]
-    try:
+    async with terminal_chat(settings, build_engine(settings)) as (stdin, out):
         await shows(out, "/help")
         stdin.type("/help")
         shown = await shows(out, "/agent done")
         for line in ("kb <words>", "ps tenant", "/agent take", "/agent <text>", "quit"):
             assert line in shown
         assert terminal_help() in shown
-    finally:
-        stdin.type("quit")
-        await asyncio.wait_for(chat, 10)
 
 
 def _turn(adapter: Any) -> Any:
