@@ -48,7 +48,7 @@ def assess(knowledge: Knowledge, answers: Mapping[str, object]) -> Assessment:
         The assessment.
     """
     facts = {question: value for question, value in answers.items() if isinstance(value, str)}
-    order = {cause_id: n for n, cause_id in enumerate(knowledge.cause_ids)}
+    order = knowledge.fix_order
     findings = tuple(sorted(knowledge.findings(facts), key=lambda f: order[f.cause.id]))
     causes = {finding.cause.id for finding in findings}
     concerned = {condition.fact for finding in findings

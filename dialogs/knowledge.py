@@ -585,7 +585,8 @@ class Knowledge:
         return by_id
 
     @functools.cached_property
-    def _fix_order(self) -> Mapping[str, int]:
+    def fix_order(self) -> Mapping[str, int]:
+        """Each cause id's place in fix order (0 first), to sort findings by."""
         return {cause_id: n for n, cause_id in enumerate(self.cause_ids)}
 
     def cause(self, cause_id: str) -> Cause:
@@ -692,7 +693,7 @@ class Knowledge:
             if rule.cause in chosen or not rule.matches(facts):
                 continue
             chosen[rule.cause] = Finding(self.cause(rule.cause), rule.severity, rule.note, index)
-        position = self._fix_order
+        position = self.fix_order
         rank = {Severity.BLOCKER: 0, Severity.WARNING: 1}
         return sorted(chosen.values(), key=lambda f: (rank[f.severity], position[f.cause.id]))
 

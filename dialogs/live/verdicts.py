@@ -167,7 +167,7 @@ def failed_causes(
             continue
         if worst.get(result.cause_id) is not CheckStatus.FAIL:
             worst[result.cause_id] = result.status
-    order = {cause_id: n for n, cause_id in enumerate(knowledge.cause_ids)}
+    order = knowledge.fix_order
     return sorted(worst.items(), key=lambda item: order[item[0]])
 
 
