@@ -218,9 +218,6 @@ class HandoffDesk:
             if ticket.status != "taken" or title is None:
                 return Outcome()
             body = p.CUSTOMER_PRESSED.format(title=title)
-            shown = f"**{p.name_of(name, 'Customer')}:** {p.inert(body)}"
-        else:
-            shown = p.customer_says(name, body)
         if ticket.status == "taken" and ticket.support_thread_ref is None:
             return Outcome(taken=True)  # a handoff hub has the conversation; the bot stays quiet
         if not body:
@@ -240,7 +237,9 @@ class HandoffDesk:
             return Outcome(lines=[line])
         relay = None
         if ticket.support_thread_ref is not None:
-            relay = SayTo(ticket.support_thread_ref, (Reply(shown),), ticket_id=ticket.id,
+            # Made inert only when it goes to the thread (most waiting messages are just kept).
+            relay = SayTo(ticket.support_thread_ref, (Reply(p.customer_says(name, body)),),
+                          ticket_id=ticket.id,
                           on_fail=Undeliverable(ticket.customer_ref,
                                                 tr(ToCustomer.NOT_PASSED_ON)))
         line = KeepLine(ticket.id, message.conversation_id, "customer", body, name,
