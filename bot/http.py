@@ -23,8 +23,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
@@ -181,9 +180,14 @@ class ConversationLocks:
         """Start with none; a lock lives while someone holds or waits for it."""
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
-    async def hold(self, conversation_id: str) -> AsyncIterator[None]:
-        """Wait for the conversation's earlier turns (within the turn's budget), then run."""
+    def hold(self, conversation_id: str) -> _Held:
+        """Wait for the conversation's earlier turns (within the turn's budget), then run.
+
+        ``async with locks.hold(conversation_id): …``
+        """
+        return _Held(self, conversation_id)
+
+    async def _acquire(self, conversation_id: str) -> asyncio.Lock:
         lock, users = self._locks.get(conversation_id, (None, 0))
         if lock is None:
             lock = asyncio.Lock()
@@ -201,16 +205,43 @@ class ConversationLocks:
 
                     raise TurnNotStored("earlier turns of this conversation took the whole "
                                         "budget") from error
-            try:
-                yield
-            finally:
-                lock.release()
+        except BaseException:
+            self._leave(conversation_id, lock)
+            raise
+        return lock
+
+    def _release(self, conversation_id: str, lock: asyncio.Lock) -> None:
+        try:
+            lock.release()
         finally:
-            _, users = self._locks[conversation_id]
-            if users <= 1:
-                del self._locks[conversation_id]
-            else:
-                self._locks[conversation_id] = (lock, users - 1)
+            self._leave(conversation_id, lock)
+
+    def _leave(self, conversation_id: str, lock: asyncio.Lock) -> None:
+        _, users = self._locks[conversation_id]
+        if users <= 1:
+            del self._locks[conversation_id]
+        else:
+            self._locks[conversation_id] = (lock, users - 1)
+
+
+class _Held:
+    """``ConversationLocks.hold``'s context: a class, since it wraps every turn and an
+    ``@asynccontextmanager`` generator costs several times as much to enter and leave."""
+
+    __slots__ = ("_conversation_id", "_lock", "_locks")
+
+    def __init__(self, locks: ConversationLocks, conversation_id: str) -> None:
+        self._locks = locks
+        self._conversation_id = conversation_id
+        self._lock: asyncio.Lock | None = None
+
+    async def __aenter__(self) -> None:
+        self._lock = await self._locks._acquire(self._conversation_id)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            self._locks._release(self._conversation_id, lock)
 
 
 class LateTurns:
