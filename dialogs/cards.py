@@ -506,9 +506,13 @@ def fix_sections(cause: Cause, facts: Mapping[str, Any], *, lang: str = SOURCE_L
         lang: The conversation's language.
         evidence: What the customer's error said that points at this cause.
     """
+    return _fix_sections(cause, Known.from_facts(facts), lang, evidence)
+
+
+def _fix_sections(cause: Cause, known: Known, lang: str, evidence: str) -> list[dict[str, Any]]:
+    """:func:`fix_sections` with the known values already read (a card reads them once)."""
     tr = translator(lang)
     cause = _localized_cause(cause, lang)
-    known = Known.from_facts(facts)
     first = cause.fix.first
     why = [text(cause.why)]
     if evidence:
@@ -556,13 +560,19 @@ def _localized_cause(cause: Cause, lang: str) -> Cause:
 
 def forward_texts(cause: Cause, facts: Mapping[str, Any], lang: str) -> list[str]:
     """The text for the IT provider: in the customer's language, then in English below it."""
-    known = Known.from_facts(facts)
-    english = known.fill(cause.forward_text, translator(SOURCE_LANG))
+    return _forward_texts(cause, Known.from_facts(facts), lang)
+
+
+def _forward_texts(cause: Cause, known: Known, lang: str) -> list[str]:
+    english = _forward_text(cause, known, SOURCE_LANG)
     if lang == SOURCE_LANG:
         return [english]
-    tr = translator(lang)
-    local = known.fill(_localized_cause(cause, lang).forward_text, tr)
-    return [local, tr(messages.IN_ENGLISH), english]
+    return [_forward_text(cause, known, lang), translator(lang)(messages.IN_ENGLISH), english]
+
+
+def _forward_text(cause: Cause, known: Known, lang: str) -> str:
+    """The text for the IT provider in ``lang`` alone, the known values filled in."""
+    return known.fill(_localized_cause(cause, lang).forward_text, translator(lang))
 
 
 def _forward_card(tr: Translator, paragraphs: Sequence[str]) -> dict[str, Any]:
@@ -576,19 +586,19 @@ def _forward_card(tr: Translator, paragraphs: Sequence[str]) -> dict[str, Any]:
             "card": {"type": "AdaptiveCard", "body": body}}
 
 
-def forward_action(cause: Cause, facts: Mapping[str, Any], *,
-                   lang: str = SOURCE_LANG) -> dict[str, Any]:
+def forward_action(cause: Cause, known: Known, *, lang: str = SOURCE_LANG) -> dict[str, Any]:
     """An Action.ShowCard holding the text to forward to the IT provider."""
-    return _forward_card(translator(lang), forward_texts(cause, facts, lang))
+    return _forward_card(translator(lang), _forward_texts(cause, known, lang))
 
 
 def fix_card(knowledge: Knowledge, cause_id: str, facts: Mapping[str, Any], *,
              lang: str = SOURCE_LANG) -> Card:
     """The fix card for one cause — the same card for customers and for staff."""
     cause = knowledge.cause(cause_id)
+    known = Known.from_facts(facts)
     title = localized(knowledge, lang).cause(cause_id).title
-    body = [text(title, weight="Bolder", size="Medium"), *fix_sections(cause, facts, lang=lang)]
-    return card(body, [forward_action(cause, facts, lang=lang)])
+    body = [text(title, weight="Bolder", size="Medium"), *_fix_sections(cause, known, lang, "")]
+    return card(body, [forward_action(cause, known, lang=lang)])
 
 
 def diagnosis_card(knowledge: Knowledge, facts: Mapping[str, Any], cause_id: str, *,
@@ -596,17 +606,18 @@ def diagnosis_card(knowledge: Knowledge, facts: Mapping[str, Any], cause_id: str
     """A pasted error's most likely cause, its fix and "Did this solve it?"."""
     tr = translator(lang)
     cause = knowledge.cause(cause_id)
+    known = Known.from_facts(facts)
     diagnosis = facts.get("diagnosis", {})
     evidence = diagnosis.get("evidence") if diagnosis.get("index", 0) == 0 else ""
     body: list[dict[str, Any]] = [
         text(localized(knowledge, lang).cause(cause_id).title, weight="Bolder", size="Medium"),
-        *fix_sections(cause, facts, lang=lang, evidence=str(evidence or "")),
+        *_fix_sections(cause, known, lang, str(evidence or "")),
     ]
     actions = [
         submit(tr(messages.YES_IT_WORKS), {"msa": "fix_worked", "cause": cause_id},
                style="positive"),
         submit(tr(messages.NO_STILL_FAILING), {"msa": "fix_failed", "cause": cause_id}),
-        forward_action(cause, facts, lang=lang),
+        forward_action(cause, known, lang=lang),
     ]
     # "Back" leaves the diagnosis for the guided questions (or the summary, when all are answered).
     return card(body, actions + _nav_actions(tr))
@@ -696,26 +707,31 @@ def summary_card(knowledge: Knowledge, facts: Mapping[str, Any], *, lang: str = 
     """
     answers = facts.get("answers", {})
     assessment = assess(knowledge, answers if isinstance(answers, Mapping) else {})
+    known = Known.from_facts(facts)
     detailed = len(assessment.findings)
-    result = _summary(knowledge, facts, assessment, detailed, lang, live_checks)
+    result = _summary(knowledge, facts, known, assessment, detailed, lang, live_checks)
     while detailed > 0 and card_bytes(result) > SUMMARY_MAX_BYTES:
         detailed -= 1
-        result = _summary(knowledge, facts, assessment, detailed, lang, live_checks)
+        result = _summary(knowledge, facts, known, assessment, detailed, lang, live_checks)
     return result
+
+
+# The size check's encoder, made once (json.dumps with options builds one per call); a
+# card is a tree of fresh dicts and lists, so the check for reference cycles is skipped.
+_CARD_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 def card_bytes(value: Mapping[str, Any]) -> int:
     """Return the size of a card as Teams receives it (UTF-8 JSON)."""
-    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    return len(_CARD_JSON.encode(value).encode("utf-8"))
 
 
 def _summary(
-    knowledge: Knowledge, facts: Mapping[str, Any], assessment: Assessment, detailed: int,
-    lang: str, live_checks: bool,
+    knowledge: Knowledge, facts: Mapping[str, Any], known: Known, assessment: Assessment,
+    detailed: int, lang: str, live_checks: bool,
 ) -> Card:
     tr = translator(lang)
     local = localized(knowledge, lang)
-    known = Known.from_facts(facts)
     answers = facts.get("answers", {})
     body: list[dict[str, Any]] = [text(tr(messages.SUMMARY_TITLE), weight="Bolder", size="Large")]
     if known.mailbox:
@@ -760,7 +776,7 @@ def _summary(
         # Live checks read the real settings instead of relying on the answers.
         actions.append(submit(tr(messages.CHECK_MY_TENANT), {"msa": "run_checks"}))
     if findings:
-        actions.append(_summary_forward_action(findings, facts, detailed, lang))
+        actions.append(_summary_forward_action(findings, known, detailed, lang))
     return card(body, actions + _nav_actions(tr))
 
 
@@ -791,20 +807,20 @@ def _summary_item(
 
 
 def _summary_forward_action(
-    findings: Sequence[Finding], facts: Mapping[str, Any], detailed: int, lang: str
+    findings: Sequence[Finding], known: Known, detailed: int, lang: str
 ) -> dict[str, Any]:
     tr = translator(lang)
 
     def request(in_lang: str) -> list[str]:
         tr_here = translator(in_lang)
         blank = f"‹{tr_here(messages.SENDING_MAILBOX_ADDRESS)}›"
-        mailbox = Known.from_facts(facts).mailbox or blank
+        mailbox = known.mailbox or blank
         parts = [tr_here.format(messages.FORWARD_HELLO, mailbox=mailbox)]
         for number, finding in enumerate(findings, start=1):
             if number <= detailed:
                 # Each cause's text is a whole message; inside this one, drop its greeting
                 # and thanks (the first and last sentence).
-                whole = forward_texts(finding.cause, facts, in_lang)[0]
+                whole = _forward_text(finding.cause, known, in_lang)
                 parts.append(f"{number}. {_middle(whole)}")
             else:
                 title = localized_title(finding.cause, in_lang)
