@@ -437,6 +437,31 @@ def _literal_anchors(regex: str) -> tuple[tuple[str, ...], ...]:
         for alt in alternatives)
 
 
+def _trie_regex(words: Iterable[str]) -> str:
+    """A regex for any of ``words`` (none empty) that matches the longest one it can.
+
+    Written as a trie (``ab(?:c|d(?:e)?)``), so ``re`` compares a character once
+    per position instead of once per word, and at each level a longer word is
+    tried before the end of a shorter one.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def branches(node: dict[str, Any]) -> str:
+        children = [re.escape(char) + branches(child)
+                    for char, child in sorted(node.items()) if char]
+        if not children:
+            return ""
+        either = children[0] if len(children) == 1 else f"(?:{'|'.join(children)})"
+        return f"(?:{either})?" if "" in node else either
+
+    return branches(trie)
+
+
 def _field(item: Any, name: str, default: Any = None) -> Any:
     if isinstance(item, Mapping):
         return item.get(name, default)
@@ -567,23 +592,26 @@ class Diagnoser:
                     f"bad pattern for {same[0].cause_id}: {regex!r}: {error}") from error
             compiled.append(_Compiled(tuple(same), pattern, _literal_anchors(regex)))
         self._patterns = tuple(compiled)
-        # Prefilter: one substring test per distinct anchor (the longest one of
-        # each alternative) selects the regexes worth running; patterns
-        # without an anchor always run.
-        gates: dict[str, list[int]] = {}
+        # Prefilter: the gates (the rarest anchor of each alternative) that occur in
+        # the text select the regexes worth running; patterns without an anchor
+        # always run.
+        gates: dict[str, set[int]] = {}
         always: list[int] = []
         for index, item in enumerate(self._patterns):
             if not item.anchors:
                 always.append(index)
             for alternative in item.anchors:
-                gates.setdefault(alternative[0], []).append(index)
-        # Gates are grouped by their first three characters: a text lacking those
-        # skips the whole group with one test (many gates share "aut", "5.7", ...).
-        groups: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
-        for gate, indexes in gates.items():
-            groups.setdefault(gate[:3], []).append((gate, tuple(indexes)))
-        self._gates = tuple((prefix, tuple(members)) for prefix, members in groups.items())
+                gates.setdefault(alternative[0], set()).add(index)
         self._always = tuple(always)
+        # One scan finds every gate in the text (a substring test per gate scanned the
+        # text some 200 times): at each position the finder reports the longest gate
+        # that starts there, and each gate opens its own patterns and those of the gates
+        # that are its prefixes, which start there too.
+        self._gate_finder = (re.compile(f"(?=({_trie_regex(gates)}))") if gates else None)
+        self._opened_by = {
+            gate: frozenset().union(*(indexes for shorter, indexes in gates.items()
+                                       if gate.startswith(shorter)))
+            for gate in gates}
 
     @classmethod
     def from_knowledge(cls, knowledge: Any) -> Diagnoser:
@@ -597,11 +625,9 @@ class Diagnoser:
         return sum(len(item.specs) for item in self._patterns)
 
     def _hits(self, text: str) -> Iterator[tuple[PatternSpec, re.Match[str]]]:
-        lowered = text.lower()
-        # A comprehension keeps the per-gate cost to one C-level substring test.
-        opened = [indexes for prefix, members in self._gates if prefix in lowered
-                  for gate, indexes in members if gate in lowered]
-        selected = set(self._always).union(*opened)
+        found = self._gate_finder.findall(text.lower()) if self._gate_finder else ()
+        opened_by = self._opened_by
+        selected = set(self._always).union(*(opened_by[gate] for gate in set(found)))
         patterns = self._patterns
         for index in sorted(selected):
             item = patterns[index]
