@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Kind(StrEnum):
@@ -56,8 +57,20 @@ class Event:
         Raises:
             ValueError: for a kind this module does not know (a typo in the flow).
         """
-        kind, _, detail = text.partition(":")
-        return cls(Kind(kind), detail)
+        return _parsed(text) if cls is Event else cls(*_parts(text))
+
+
+# The flow spells a turn's events as strings and every turn reads them back; they come
+# from a small set (kinds x questions, causes, states, languages), and building one
+# (an enum lookup and a frozen dataclass) costs microseconds, so each is made once.
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> Event:
+    return Event(*_parts(text))
+
+
+def _parts(text: str) -> tuple[Kind, str]:
+    kind, _, detail = text.partition(":")
+    return Kind(kind), detail
 
 
 def typed(events: Iterable[str | Event]) -> list[Event]:
