@@ -38,7 +38,9 @@ Design:
   asks for the whole error line. With no leader ``cause`` is ``"unknown"``.
 * **Bounded cost.** Only the first and last few thousand characters are read
   (the reply is near one end of a pasted log), and a pattern's regex only runs
-  when its literal anchor (derived from the regex) occurs in the text.
+  when its literal anchor (derived from the regex) occurs in the text. A
+  top-level alternation ``a|b|c`` runs one alternative at a time, each only
+  when its own anchor occurs, and keeps the match the alternation would find.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from dialogs.knowledge import per_knowledge
@@ -259,10 +263,12 @@ class _Compiled:
     # Every spec with this exact regex (several causes may share one, e.g. a
     # reason-less 5.7.139): the regex runs once and counts for each of them.
     specs: tuple[PatternSpec, ...]
-    pattern: re.Pattern[str]
-    # Lower-case literals that every match contains (maybe none). Checking
-    # them with ``in`` is far cheaper than running the regex.
-    anchors: tuple[tuple[str, ...], ...]
+    # The regex whole, or one pattern per alternative of a top-level ``a|b|c``
+    # (see :func:`_split_alternatives`); its match is the leftmost of theirs.
+    branches: tuple[re.Pattern[str], ...]
+    # Per branch: lower-case literals that every match contains (maybe none).
+    # Checking them is far cheaper than running the regex.
+    anchors: tuple[tuple[tuple[str, ...], ...], ...]
 
 
 # --- normalisation --------------------------------------------------------------------
@@ -437,6 +443,75 @@ def _literal_anchors(regex: str) -> tuple[tuple[str, ...], ...]:
         for alt in alternatives)
 
 
+def _parse_tree(node: Any) -> Any:
+    """A parsed regex (``re._parser`` output) as plain nested tuples, for comparing."""
+    if isinstance(node, list | tuple):
+        return tuple(map(_parse_tree, node))
+    data = getattr(node, "data", None)
+    return tuple(map(_parse_tree, data)) if isinstance(data, list) else node
+
+
+def _split_alternatives(pattern: re.Pattern[str]) -> tuple[str, ...]:
+    """The alternatives of a top-level alternation ``a|b|c``, or ``()`` to keep it whole.
+
+    A case-insensitive alternation with weak anchors tries every alternative at
+    every position of the text; searched one by one, an alternative runs only
+    when its own anchor occurs and can use its own literal prefix. The
+    alternation's match is the leftmost of the alternatives' matches (on a tie
+    the first alternative's, and its extent), so nothing changes, provided each
+    piece of text is exactly one alternative: the split is kept only when the
+    stdlib's parser reads every piece, under the pattern's flags, exactly as it
+    reads that alternative of the whole, and the regex has no capturing group
+    (whose numbers, and references to them, a split would change).
+    """
+    regex = pattern.pattern
+    try:
+        from re import _constants as sre_constants
+        from re import _parser as sre_parse
+
+        whole = sre_parse.parse(regex, pattern.flags)
+        if (pattern.groups or len(whole.data) != 1
+                or whole.data[0][0] is not sre_constants.BRANCH):
+            return ()
+        pieces = _top_level_pieces(regex)
+        alternatives = whole.data[0][1][1]
+        if len(pieces) != len(alternatives):
+            return ()
+        for piece, alternative in zip(pieces, alternatives, strict=True):
+            if _parse_tree(sre_parse.parse(piece, pattern.flags)) != _parse_tree(alternative):
+                return ()
+    except Exception:  # noqa: BLE001 - a private API: it must never break diagnosis
+        return ()
+    return pieces
+
+
+def _top_level_pieces(regex: str) -> tuple[str, ...]:
+    """``regex`` cut at each ``|`` outside groups, character classes and escapes."""
+    pieces: list[str] = []
+    depth = start = index = 0
+    while index < len(regex):
+        char = regex[index]
+        if char == "\\":
+            index += 1
+        elif char == "[":
+            # A "]" right after "[" or "[^" is a literal, not the end of the class.
+            index += 2 if regex[index + 1:index + 2] == "^" else 1
+            if regex[index:index + 1] == "]":
+                index += 1
+            while index < len(regex) and regex[index] != "]":
+                index += 2 if regex[index] == "\\" else 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            pieces.append(regex[start:index])
+            start = index + 1
+        index += 1
+    pieces.append(regex[start:])
+    return tuple(pieces)
+
+
 def _trie_regex(words: Iterable[str]) -> str:
     """A regex for any of ``words`` (none empty) that matches the longest one it can.
 
@@ -590,18 +665,25 @@ class Diagnoser:
             except re.error as error:
                 raise ValueError(
                     f"bad pattern for {same[0].cause_id}: {regex!r}: {error}") from error
-            compiled.append(_Compiled(tuple(same), pattern, _literal_anchors(regex)))
+            pieces = _split_alternatives(pattern)
+            if pieces:
+                branches = tuple(re.compile(piece, pattern.flags) for piece in pieces)
+                anchors = tuple(map(_literal_anchors, pieces))
+            else:
+                branches, anchors = (pattern,), (_literal_anchors(regex),)
+            compiled.append(_Compiled(tuple(same), branches, anchors))
         self._patterns = tuple(compiled)
         # Prefilter: the gates (the rarest anchor of each alternative) that occur in
-        # the text select the regexes worth running; patterns without an anchor
-        # always run.
-        gates: dict[str, set[int]] = {}
-        always: list[int] = []
+        # the text select the (pattern, branch) pairs worth running; branches without
+        # an anchor always run.
+        gates: dict[str, set[tuple[int, int]]] = {}
+        always: list[tuple[int, int]] = []
         for index, item in enumerate(self._patterns):
-            if not item.anchors:
-                always.append(index)
-            for alternative in item.anchors:
-                gates.setdefault(alternative[0], set()).add(index)
+            for branch, branch_anchors in enumerate(item.anchors):
+                if not branch_anchors:
+                    always.append((index, branch))
+                for alternative in branch_anchors:
+                    gates.setdefault(alternative[0], set()).add((index, branch))
         self._always = tuple(always)
         # One scan finds every gate in the text (a substring test per gate scanned the
         # text some 200 times): at each position the finder reports the longest gate
@@ -629,9 +711,16 @@ class Diagnoser:
         opened_by = self._opened_by
         selected = set(self._always).union(*(opened_by[gate] for gate in set(found)))
         patterns = self._patterns
-        for index in sorted(selected):
+        for index, pairs in groupby(sorted(selected), key=itemgetter(0)):
             item = patterns[index]
-            match = item.pattern.search(text)
+            branches = item.branches
+            # The alternation's match: the leftmost of its branches' matches, the
+            # first branch's on a tie (written out: this loop runs for every pattern).
+            match = None
+            for _, branch in pairs:
+                found_here = branches[branch].search(text)
+                if found_here is not None and (match is None or found_here.start() < match.start()):
+                    match = found_here
             if match is not None:
                 for spec in item.specs:
                     yield spec, match

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dialogs.diagnosis import (
     Diagnoser,
+    PatternSpec,
     _literal_anchors,
+    _split_alternatives,
     code_to_cause,
     diagnose,
     diagnoser_for,
@@ -208,6 +211,33 @@ def test_bad_pattern_is_reported() -> None:
         Diagnoser.from_knowledge(
             {"causes": [{"id": "x", "title": "X", "patterns": [{"regex": "(", "weight": 1,
                                                                  "label": "l"}]}]})
+
+
+# A top-level alternation runs one alternative at a time, each behind its own anchor:
+# the match must stay the alternation's (leftmost; on a tie the first alternative's).
+SPLIT_REGEXES = (r"(?i)abc|abcd|bcd\b|(?<!x)cde", r"a[|]bc|[^]|]cde|\|abc",
+                 r"(?=abc)a|abc|bcd(?!e)")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="abcdexA|]", max_size=16))
+@example("x ABCDE abcde")
+@example("]cde a|bc |abcd")
+def test_split_alternation_keeps_the_alternations_match(text: str) -> None:
+    for regex in SPLIT_REGEXES:
+        assert _split_alternatives(re.compile(regex))
+        diagnoser = Diagnoser([PatternSpec("x", regex, 1.0, "l")])
+        whole = re.compile(regex).search(text)
+        assert [(m.span(), m.group(0)) for _, m in diagnoser._hits(text)] == (
+            [(whole.span(), whole.group(0))] if whole else [])
+
+
+@pytest.mark.parametrize("regex", [r"(a)bc|\1bc", r"abc", r"(?:abc|bcd)", r"abc|abd", r"a|b",
+                                   "(?x) abc # c|d\n | bcd"])
+def test_alternation_is_kept_whole_when_a_split_could_change_it(regex: str) -> None:
+    # Capturing groups (their numbers), no top-level alternation, or a parse that
+    # differs piece by piece (a common prefix, a character set, verbose comments).
+    assert _split_alternatives(re.compile(regex)) == ()
 
 
 # --- bad input: never an exception, always within budget -----------------------------------------
