@@ -10,6 +10,7 @@ validates and single-quotes it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -129,11 +130,17 @@ def quoted(template: str, field: str, value: str) -> dict[str, Any]:
     return {"type": "RichTextBlock", "inlines": [run for run in runs if run["text"]]}
 
 
-def submit(title: str, data: Mapping[str, Any], *, style: str | None = None) -> dict[str, Any]:
-    """Return an Action.Submit whose data carries the ``msa`` verb the engine understands."""
+def submit(title: str, data: Mapping[str, Any], *, style: str | None = None,
+           secondary: bool = False) -> dict[str, Any]:
+    """Return an Action.Submit whose data carries the ``msa`` verb the engine understands.
+
+    ``secondary`` puts the button in Teams' "…" menu instead of the row.
+    """
     action: dict[str, Any] = {"type": "Action.Submit", "title": title, "data": dict(data)}
     if style:
         action["style"] = style
+    if secondary:
+        action["mode"] = "secondary"
     return action
 
 
@@ -305,12 +312,10 @@ def details(sections: Sequence[tuple[str, str, list[dict[str, Any]]]]) -> list[d
 
 
 def _nav_actions(tr: Translator, *, back: bool = True) -> list[dict[str, Any]]:
-    actions = []
-    if back:
-        actions.append(submit(tr(messages.BACK), {"msa": "back"}))
-    actions.append(submit(tr(messages.START_OVER), {"msa": "start_over"}))
-    actions.append(submit(tr(messages.TALK_TO_A_PERSON), {"msa": "person"}))
-    return [dict(a, mode="secondary") for a in actions]
+    actions = [submit(tr(messages.BACK), {"msa": "back"}, secondary=True)] if back else []
+    actions.append(submit(tr(messages.START_OVER), {"msa": "start_over"}, secondary=True))
+    actions.append(submit(tr(messages.TALK_TO_A_PERSON), {"msa": "person"}, secondary=True))
+    return actions
 
 
 def language_action(lang: str) -> dict[str, Any]:
@@ -401,11 +406,12 @@ def overview_card(knowledge: Knowledge, *, lang: str = SOURCE_LANG,
     return card(body, [submit(tr(messages.START_GUIDED_CHECK), {"msa": "continue"})])
 
 
-def _progress(question: str, tr: Translator) -> str:
+@functools.cache  # static text, asked on every question: made once per question and language
+def _progress(question: str, lang: str) -> str:
     from dialogs.flow import QUESTIONS
 
-    return tr.format(messages.PROGRESS, number=QUESTIONS.index(question) + 1,
-                     total=len(QUESTIONS))
+    return translator(lang).format(messages.PROGRESS, number=QUESTIONS.index(question) + 1,
+                                   total=len(QUESTIONS))
 
 
 def question_card(
@@ -426,7 +432,7 @@ def question_card(
     body: list[dict[str, Any]] = []
     if hint:
         body.append(text(hint, color="Attention"))
-    body.append(text(_progress(question, tr), subtle=True, size="Small"))
+    body.append(text(_progress(question, tr.lang), subtle=True, size="Small"))
     body.append(text(spec.prompt, weight="Bolder", size="Medium"))
     if question == "auth_method":
         body.append(_notice_short(tr))

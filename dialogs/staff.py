@@ -493,8 +493,8 @@ def diagnosis_card(knowledge: Knowledge, diagnosis: Diagnosis) -> Card:
     else:
         alternatives = [(knowledge.cause(c).title, c) for c in diagnosis.alternatives[:2]
                         if c != UNKNOWN_CAUSE]
-    actions = [dict(submit(f"Or: {label}"[:60], {"msa": "show_fix", "cause": cause_id}),
-                    mode="secondary") for label, cause_id in alternatives]
+    actions = [submit(f"Or: {label}"[:60], {"msa": "show_fix", "cause": cause_id}, secondary=True)
+               for label, cause_id in alternatives]
     return _with_header(cards.fix_card(knowledge, best.cause_id, {}), header, actions)
 
 
