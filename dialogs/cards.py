@@ -4,8 +4,8 @@ One builder per card, shared by every path that shows it: the guided flow,
 the diagnosis, the live checks and the staff tools all insert the same fix
 card (:func:`fix_card`). PowerShell goes in a Teams ``CodeBlock`` with a
 monospace ``TextBlock`` fallback for clients without it; a typed identity only
-reaches a PowerShell line through :func:`dialogs.powershell.render`, which
-validates and single-quotes it.
+reaches a PowerShell line validated and single-quoted (:func:`powershell_lines`,
+with :mod:`dialogs.powershell`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dialogs.knowledge import (
     Question,
 )
 from dialogs.powershell import PLACEHOLDER as IDENTITY
-from dialogs.powershell import InvalidIdentity, quote_literal, render, validate_identity
+from dialogs.powershell import InvalidIdentity, fill_identity, quote_literal, validate_identity
 from dialogs.text import plain_text
 
 Card = dict[str, Any]
@@ -56,7 +56,12 @@ def shown_text(value: str) -> str:
     """
     if "<" not in value:  # most texts: no regular expression needed (cards hold dozens)
         return value
-    return _ANGLE_PLACEHOLDER.sub(r"‹\1›", value)
+    # A function, not the template r"‹\1›": re expands a template in Python per call.
+    return _ANGLE_PLACEHOLDER.sub(_in_guillemets, value)
+
+
+def _in_guillemets(placeholder: re.Match[str]) -> str:
+    return f"‹{placeholder[1]}›"
 
 
 # ----- small element helpers ------------------------------------------------
@@ -240,14 +245,20 @@ class Known:
         def stand_in(source: str) -> str:
             return f"‹{tr(source)}›" if in_path else tr(source)
 
-        mailbox = self.mailbox or (stand_in(messages.THE_MAILBOX) if in_path
-                                   else f"‹{tr(messages.SENDING_MAILBOX_ADDRESS)}›")
-        return (value
-                .replace(IDENTITY, quote_literal(self.mailbox) if self.mailbox
-                         else IDENTITY_PLACEHOLDER)
-                .replace(MAILBOX_PLACEHOLDER, mailbox)
-                .replace("{domain}", self.domain or stand_in(messages.YOUR_DOMAIN))
-                .replace("{app_id}", self.app_id or "<Application (client) ID>"))
+        # Each value (a quoted literal, a translated stand-in) is made only when the
+        # text names it; the replacements stay in this order.
+        if IDENTITY in value:
+            value = value.replace(IDENTITY, quote_literal(self.mailbox) if self.mailbox
+                                  else IDENTITY_PLACEHOLDER)
+        if MAILBOX_PLACEHOLDER in value:
+            value = value.replace(MAILBOX_PLACEHOLDER, self.mailbox or (
+                stand_in(messages.THE_MAILBOX) if in_path
+                else f"‹{tr(messages.SENDING_MAILBOX_ADDRESS)}›"))
+        if "{domain}" in value:
+            value = value.replace("{domain}", self.domain or stand_in(messages.YOUR_DOMAIN))
+        if "{app_id}" in value:
+            value = value.replace("{app_id}", self.app_id or "<Application (client) ID>")
+        return value
 
 
 def identity_of(facts: Mapping[str, Any]) -> str | None:
@@ -257,17 +268,25 @@ def identity_of(facts: Mapping[str, Any]) -> str | None:
 
 
 def powershell_lines(templates: Sequence[str], identity: str | None) -> list[str]:
-    """Fill PowerShell templates with the quoted identity, or a visible placeholder."""
+    """Fill PowerShell templates with the quoted identity, or a visible placeholder.
+
+    An identity that is not a valid address gets the placeholder too. It is
+    validated and quoted once for all the lines that need it.
+    """
+    literal = None
+    if identity and any(IDENTITY in template for template in templates):
+        try:
+            literal = quote_literal(validate_identity(identity))
+        except InvalidIdentity:
+            literal = IDENTITY_PLACEHOLDER
     lines = []
     for template in templates:
-        if "{identity}" in template:
-            try:
-                lines.append(render(template, identity) if identity else
-                             template.replace("{identity}", IDENTITY_PLACEHOLDER))
-            except InvalidIdentity:
-                lines.append(template.replace("{identity}", IDENTITY_PLACEHOLDER))
-        else:
+        if IDENTITY not in template:
             lines.append(template)
+        elif literal is None:  # no identity given
+            lines.append(template.replace(IDENTITY, IDENTITY_PLACEHOLDER))
+        else:
+            lines.append(fill_identity(template, literal))
     return lines
 
 

@@ -173,14 +173,39 @@ def render(template: str, identity: str | None) -> str:
         IdentityRequired: If the template needs an identity and none was given.
         InvalidIdentity: If the identity is not an acceptable mailbox address.
     """
-    unknown = [name for name in placeholders(template) if name != PLACEHOLDER]
-    if unknown:
-        raise ValueError(f"Unknown placeholder(s) {unknown} in PowerShell template {template!r}.")
+    _reject_unknown_placeholders(template)
     if not needs_identity(template):
         return template
     if identity is None:
         raise IdentityRequired("This PowerShell line needs the mailbox address.")
     return template.replace(PLACEHOLDER, quote_literal(validate_identity(identity)))
+
+
+def fill_identity(template: str, literal: str) -> str:
+    """Put ``literal`` where a template says ``{identity}``, as it is.
+
+    For many lines with one mailbox: the caller validates and quotes the address
+    once (``quote_literal(validate_identity(address))``), or passes a visible
+    stand-in, instead of :func:`render` doing it again for every line.
+
+    Args:
+        template: A PowerShell line template.
+        literal: The quoted, validated address, or a stand-in.
+
+    Returns:
+        The line.
+
+    Raises:
+        ValueError: If the template contains a placeholder other than ``{identity}``.
+    """
+    _reject_unknown_placeholders(template)
+    return template.replace(PLACEHOLDER, literal)
+
+
+def _reject_unknown_placeholders(template: str) -> None:
+    unknown = [name for name in placeholders(template) if name != PLACEHOLDER]
+    if unknown:
+        raise ValueError(f"Unknown placeholder(s) {unknown} in PowerShell template {template!r}.")
 
 
 def render_all(lines: Iterable[str], identity: str | None) -> list[str]:

@@ -12,6 +12,7 @@ from dialogs.powershell import (
     SINGLE_QUOTE_CHARS,
     IdentityRequired,
     InvalidIdentity,
+    fill_identity,
     needs_identity,
     placeholders,
     quote_literal,
@@ -221,6 +222,14 @@ def test_render_rejects_injection_attempts(hostile: str) -> None:
 def test_render_rejects_unknown_placeholders() -> None:
     with pytest.raises(ValueError, match="mailbox"):
         render("Get-Mailbox {mailbox}", "user@contoso.com")
+
+
+def test_fill_identity_puts_the_literal_as_given_and_rejects_unknown_placeholders() -> None:
+    literal = quote_literal(validate_identity(" o'brien@contoso.com "))
+    assert fill_identity(TEMPLATE, literal) == render(TEMPLATE, "o'brien@contoso.com")
+    assert fill_identity("Connect-ExchangeOnline", literal) == "Connect-ExchangeOnline"
+    with pytest.raises(ValueError, match="mailbox"):
+        fill_identity("Get-Mailbox {mailbox} {identity}", literal)
 
 
 def test_render_all_keeps_order_and_fills_every_line() -> None:
