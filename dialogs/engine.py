@@ -18,8 +18,7 @@ takes the turn wins. Nothing below the table looks at the text's words again.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -163,10 +162,12 @@ def _copy_json(value: Any) -> Any:
     (they are immutable); anything else still goes through ``copy.deepcopy``.
     """
     kind = type(value)
+    # Most items are strings: shared here without a call per item (a hot path: every turn).
     if kind is dict:
-        return {key: _copy_json(item) for key, item in value.items()}
+        return {key: item if type(item) in _IMMUTABLE_JSON else _copy_json(item)
+                for key, item in value.items()}
     if kind is list:
-        return [_copy_json(item) for item in value]
+        return [item if type(item) in _IMMUTABLE_JSON else _copy_json(item) for item in value]
     if kind in _IMMUTABLE_JSON or value is None:
         return value
     return copy.deepcopy(value)
@@ -278,20 +279,25 @@ class FlowEngine:
             The new snapshot, the replies and the domain events.
         """
         events: list[str] = []
-        with self._attached(self._session(snapshot, turn.locale)) as session:
+        # A plain try/finally rather than a context manager: this runs on every turn.
+        session = self._borrow(snapshot, turn.locale)
+        try:
             self._dispatch(session, turn, events)
             if not session.replies:
                 # Never silence: whatever happened, say where we are.
                 session.say_where_we_are()
             return self._result(session, events)
+        finally:
+            self._give_back(session)
 
-    @contextmanager
-    def _attached(self, loaded: TroubleshootingSession) -> Iterator[TroubleshootingSession]:
-        """Borrow a session model attached to the machine, holding ``loaded``'s state and facts.
+    def _borrow(self, snapshot: Mapping[str, Any] | None,
+                locale: str | None) -> TroubleshootingSession:
+        """Borrow a session model attached to the machine, holding the snapshot's state and facts.
 
         Turns never overlap on one model: each borrows its own (popping and
         appending a list is atomic, so threads are safe too), and a model
-        goes back empty, so nothing of one conversation reaches the next.
+        goes back empty (:meth:`_give_back`), so nothing of one conversation
+        reaches the next.
         """
         try:
             session = self._idle.pop()
@@ -299,23 +305,26 @@ class FlowEngine:
             session = TroubleshootingSession(facts={}, knowledge=self.knowledge)
             self.machine.add_model(session, initial=INITIAL_STATE)
         # The machine keeps the state in the model's ``state`` attribute and nowhere else.
-        session.state = loaded.state
-        session.facts = loaded.facts
-        session.lang = loaded.lang
-        session.lang_chosen = loaded.lang_chosen
-        session.lang_written = loaded.lang_written
-        session.live_checks = loaded.live_checks
+        self._load(session, snapshot, locale)
+        return session
+
+    def _give_back(self, session: TroubleshootingSession) -> None:
+        """Return a borrowed model to the pool, emptied of the conversation."""
+        session.facts = {}
         session.replies = []
-        try:
-            yield session
-        finally:
-            session.facts = {}
-            session.replies = []
-            self._idle.append(session)
+        self._idle.append(session)
 
     # ----- internals -------------------------------------------------------
     def _session(self, snapshot: Mapping[str, Any] | None,
                  locale: str | None = None) -> TroubleshootingSession:
+        """A session model (not attached to the machine) holding the snapshot's state and facts."""
+        session = TroubleshootingSession(facts={}, knowledge=self.knowledge)
+        self._load(session, snapshot, locale)
+        return session
+
+    def _load(self, session: TroubleshootingSession, snapshot: Mapping[str, Any] | None,
+              locale: str | None) -> None:
+        """Load the snapshot (state, facts, language) and the engine's settings into ``session``."""
         state = INITIAL_STATE
         facts: dict[str, Any] = {}
         if snapshot and snapshot.get("v") == FLOW_VERSION and snapshot.get("state") in STATES:
@@ -324,10 +333,11 @@ class FlowEngine:
             # A deep copy: the turn must never change the caller's snapshot (a retried turn
             # or a second turn on the same snapshot would otherwise see this turn's changes).
             facts = _copy_json(dict(raw_facts)) if isinstance(raw_facts, Mapping) else {}
-        lang, chosen, written = _language_state(snapshot, locale)
-        return TroubleshootingSession(facts=facts, knowledge=self.knowledge, state=state,
-                                      lang=lang, lang_chosen=chosen,
-                                      lang_written=written, live_checks=self.live_checks)
+        session.state = state
+        session.facts = facts
+        session.lang, session.lang_chosen, session.lang_written = _language_state(snapshot, locale)
+        session.live_checks = self.live_checks
+        session.replies = []
 
     @staticmethod
     def _result(session: TroubleshootingSession, events: list[str]) -> TurnResult:
@@ -342,7 +352,9 @@ class FlowEngine:
     def _fire(self, session: TroubleshootingSession, trigger: str) -> bool:
         """Fire ``trigger``; False when no row of the table applies here."""
         try:
-            return bool(session.trigger(trigger))  # type: ignore[attr-defined]
+            # The model's own trigger method (``session.next_question()``), fetched by name:
+            # one call less than ``session.trigger(name)``, and the same MachineError.
+            return bool(getattr(session, trigger)())
         except MachineError:
             return False
 
@@ -484,7 +496,11 @@ class FlowEngine:
             self._remember(session, stored, events, echo=True)
             self._unsure(session, question, events)
             return
-        before = {finding.cause.id for finding in self._findings(session)}
+        # Only a diagnosis on the screen weighs new findings (below; the state does not
+        # change before then), so only then are the findings before this message needed.
+        diagnosis_shown = session.state in {"clarifying_error", "proposing_fix"}
+        before = {finding.cause.id for finding in self._findings(session)} if diagnosis_shown \
+            else set()
         self._remember(session, stored, events, echo=answer is None)
         pending = reading.to_confirm
         if pending is not None and pending.name != "mailbox":
@@ -506,7 +522,7 @@ class FlowEngine:
             self._answer(session, str(question), answer, events,
                          echo={str(question): answer, **stored})
             return
-        if session.state in {"clarifying_error", "proposing_fix"}:
+        if diagnosis_shown:
             # A diagnosis is on the screen, and the summary that would weigh these
             # facts is behind it: "it's a shared mailbox" may be the real cause.
             self._say_new_findings(session, before)
