@@ -493,12 +493,21 @@ def parse_json(text: str) -> Any:
 def _untagged(text: str | bytes) -> bool:
     """True when no object in the document can be a type tag, so no hook is needed.
 
-    A tag's key is ``"$type"``; an escaped spelling such as ``"\\u0024type"`` is
-    caught by looking for any ``\\u`` escape at all. The encoder writes such
-    escapes only for control characters, so nearly every document passes.
+    A tag's key is ``"$type"``, and JSON can spell its ``$`` only as ``$`` or as
+    ``\\u0024``: a document with neither holds no tag. That is checked first, with
+    one-character searches and, only in a document with a backslash, one for
+    ``\\u0024`` (a quarter of the time the two searches below take on a state
+    document: CPython finds one character far faster than a string). A document
+    with a ``$`` passes when it has no ``"$type"`` and no ``\\u`` escape at all
+    (which catches an escaped spelling such as ``"$\\u0074ype"``; the encoder
+    writes such escapes only for control characters).
     """
     if isinstance(text, str):
+        if "$" not in text:
+            return "\\" not in text or "\\u0024" not in text
         return TYPE_KEY not in text and "\\u" not in text
+    if b"$" not in text:
+        return b"\\" not in text or b"\\u0024" not in text
     return TYPE_KEY.encode() not in text and b"\\u" not in text
 
 
