@@ -30,6 +30,7 @@ import math
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +55,8 @@ _MIN_DF = 2
 # The temperature is fitted on held-back folds; each fold starts from the whole data's weights.
 _FOLDS = 3
 _FOLD_ITERATIONS = 20
-# The lean path: 1 + log(n) for feature counts up to this, and the words whose ids are kept.
-_COUNT_TABLE = 64
-_WORD_CACHE = 50_000
+# The lean path: how many words (per context class) whose feature ids are kept.
+_WORD_CACHE = 12_500
 
 
 def context_class(context: str | None) -> str:
@@ -169,27 +169,29 @@ class LinearModel:
         self.heads = tuple(heads)
         self.known_words = frozenset(known_words)
         self.key = key
-        # The lean path's tables (see :meth:`scores`).
-        self._idf = self.idf.tolist()
-        self._one_plus_log = (1.0 + np.log(np.arange(1, _COUNT_TABLE + 1,
-                                                     dtype=np.float64))).tolist()
-        self._word_ids: dict[str, tuple[int | None, tuple[int, ...]]] = {}
+        # The lean path's word cache, by context class (see :meth:`scores`).
+        self._word_ids: dict[str, dict[str, tuple[tuple[int, ...], tuple[int, ...]]]] = {}
         self._head_spans = tuple((head.name, head.labels, head.start, head.stop, head.temperature,
                                   range(len(head.labels))) for head in self.heads)
 
     def vector(self, names: Iterable[str]) -> tuple[list[int], np.ndarray]:
         """The feature ids of ``names`` and their normalised weights (unknown names dropped)."""
-        counts: dict[int, int] = {}
         lookup = self.vocabulary.get
-        for name in names:
-            index = lookup(name)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        ids = list(counts)
-        if not ids:
+        ids, values = self._weighted(Counter(index for index in map(lookup, names)
+                                             if index is not None))
+        return ids.tolist(), values
+
+    def _weighted(self, counts: Mapping[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of counted features and their weights: (1 + log count) x idf, L2-normalised.
+
+        In the order of ``counts`` (the order the dot products sum in).
+        """
+        size = len(counts)
+        ids = np.fromiter(counts, dtype=np.intp, count=size)
+        if not size:
             return ids, np.zeros(0)
-        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(ids))))
-        values *= self.idf[ids]
+        values = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=size))
+        values *= self.idf.take(ids)
         values /= math.sqrt(float(values @ values)) or 1.0
         return ids, values
 
@@ -201,18 +203,14 @@ class LinearModel:
         feature ids are looked up once and kept, and the heads' two dozen scores are
         turned into probabilities in plain Python (numpy costs a microsecond or two a
         call, and a softmax per head is a dozen calls). Only what must match numpy's
-        rounding stays numpy: the dot products and ``exp``; the sums add up in numpy's
-        own order (:func:`_numpy_sum`).
+        rounding stays numpy: the vector, the dot products and ``exp``; the sums add up
+        in numpy's own order (:func:`_numpy_sum`).
         """
-        counts = self._feature_counts(clean(text), context)
-        if counts:
-            ids = list(counts)
-            table = self._one_plus_log
-            idf = self._idf
-            values = np.array([(table[n - 1] if n <= _COUNT_TABLE else _one_plus_log(n)) * idf[i]
-                               for i, n in counts.items()])
-            values /= math.sqrt(float(values @ values)) or 1.0
-            raw = (self.bias + values @ self.weights[ids]).tolist()
+        # Counter keeps the order first seen: the order vector() sums in.
+        ids, values = self._weighted(Counter(self._feature_ids(clean(text), context)))
+        if len(ids):
+            # (take: a row pick without the fancy-indexing overhead; the same matrix.)
+            raw = (self.bias + values @ self.weights.take(ids, axis=0)).tolist()
         else:
             raw = self.bias.tolist()
         shifted: list[float] = []
@@ -233,14 +231,13 @@ class LinearModel:
             out[name] = tuple([(labels[i], probabilities[i]) for i in order])
         return Scores(out)
 
-    def _feature_counts(self, cleaned: str, context: str | None) -> dict[int, int]:
-        """How often each known feature of :func:`features` occurs, in the order first seen.
+    def _feature_ids(self, cleaned: str, context: str | None) -> list[int]:
+        """The ids of the known features of :func:`features`, in its order (repeats kept).
 
-        The order matters: it is the order :meth:`vector` sums in, so the dot
-        products round the same way.
+        The order matters: the first time each id is seen is the order :meth:`vector`
+        sums in, so the dot products round the same way.
         """
         lookup = self.vocabulary.get
-        counts: dict[int, int] = {}
         words = WORD.findall(cleaned)
         ctx = context_class(context)
         size = len(words)
@@ -253,39 +250,37 @@ class LinearModel:
             fixed.append("shape:?")
         if "!" in cleaned:
             fixed.append("shape:!")
-        for name in fixed:
-            index = lookup(name)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-        cache = self._word_ids
-        crossed = f"x:{ctx}:"
+        found = [index for index in map(lookup, fixed) if index is not None]
+        cache = self._word_ids.get(ctx)
+        if cache is None or len(cache) >= _WORD_CACHE:
+            cache = self._word_ids[ctx] = {}  # words nobody repeats must not grow the process
         previous = "<s>"
         for word in words:
             entry = cache.get(word)
             if entry is None:
-                entry = self._word_entry(word)
-            word_id, grams = entry
-            if word_id is not None:
-                counts[word_id] = counts.get(word_id, 0) + 1
-            index = lookup(crossed + word)
-            if index is not None:
-                counts[index] = counts.get(index, 0) + 1
+                entry = cache[word] = self._word_entry(word, ctx)
+            own, grams = entry
+            found += own
             index = lookup(f"b:{previous}_{word}")
             if index is not None:
-                counts[index] = counts.get(index, 0) + 1
-            for index in grams:
-                counts[index] = counts.get(index, 0) + 1
+                found.append(index)
+            found += grams
             previous = word
         if words:
             for name in (f"b:{previous}_</s>", f"x:{ctx}:<{size <= 2}>"):
                 index = lookup(name)
                 if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-        return counts
+                    found.append(index)
+        return found
 
-    def _word_entry(self, word: str) -> tuple[int | None, tuple[int, ...]]:
-        """A word's own feature id and its character n-grams' (known ones, in order), kept."""
+    def _word_entry(self, word: str, ctx: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """A word's known feature ids in ``ctx``: its own and crossed ones, and its n-grams'.
+
+        (The bigram between them depends on the word before: it is looked up each time.)
+        """
         lookup = self.vocabulary.get
+        own = tuple(index for index in (lookup("w:" + word), lookup(f"x:{ctx}:{word}"))
+                    if index is not None)
         padded = f" {word} "
         grams: list[int] = []
         for n in (3, 4):
@@ -295,11 +290,7 @@ class LinearModel:
                 index = lookup("c:" + padded[i:i + n])
                 if index is not None:
                     grams.append(index)
-        entry = (lookup("w:" + word), tuple(grams))
-        if len(self._word_ids) >= _WORD_CACHE:
-            self._word_ids.clear()  # words nobody repeats must not grow the process
-        self._word_ids[word] = entry
-        return entry
+        return own, tuple(grams)
 
     # ----- persistence (numpy arrays only; nothing is unpickled) -------------------------------
     def save(self, path: Path) -> None:
@@ -338,11 +329,6 @@ class LinearModel:
             return cls([str(v) for v in data["vocabulary"]], data["idf"], data["weights"],
                        data["bias"], heads, (str(w) for w in data["known_words"]),
                        str(data["key"][0]))
-
-
-def _one_plus_log(count: int) -> float:
-    """1 + log(count) as numpy computes it over an array (its rounding, not libm's)."""
-    return float((1.0 + np.log(np.array([count], dtype=np.float64)))[0])
 
 
 def _numpy_sum(values: Sequence[float]) -> float:
