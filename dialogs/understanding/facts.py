@@ -24,13 +24,12 @@ import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 from dialogs.understanding import lexicon
-from dialogs.understanding.text import ADDRESS
+from dialogs.understanding.text import ADDRESS, first_characters
 
 # Facts with a plain yes / no / not sure answer.
 BINARY_FACTS = frozenset({"mfa", "security_defaults", "conditional_access", "license"})
@@ -121,55 +120,6 @@ class _Found:
     bare: bool = False
 
 
-def _first_characters(pattern: str) -> frozenset[str] | None:
-    """The characters a match of ``pattern`` can begin with (None: it cannot be told)."""
-    import re._constants as ops  # type: ignore[import-not-found]  # the parser re itself uses
-    import re._parser as parser  # type: ignore[import-not-found]
-
-    def first(items: Any) -> tuple[set[str] | None, bool]:
-        found: set[str] = set()
-        for op, value in items:
-            if op is ops.LITERAL:
-                return found | {chr(value)}, False
-            if op is ops.IN:
-                chars: set[str] = set()
-                for kind, item in value:
-                    if kind is ops.LITERAL:
-                        chars.add(chr(item))
-                    elif kind is ops.RANGE and item[1] - item[0] < 400:
-                        chars.update(chr(c) for c in range(item[0], item[1] + 1))
-                    else:
-                        return None, False
-                return found | chars, False
-            if op is ops.SUBPATTERN:
-                value = ((op_value, item_value) for op_value, item_value in value[3])
-                inner, empty = first(list(value))
-            elif op is ops.BRANCH:
-                inner, empty = set(), False
-                for alternative in value[1]:
-                    chars_of, empty_of = first(alternative)
-                    if chars_of is None:
-                        return None, False
-                    inner |= chars_of
-                    empty = empty or empty_of
-            elif op in (ops.MAX_REPEAT, ops.MIN_REPEAT):
-                inner, empty = first(value[2])
-                empty = empty or value[0] == 0
-            elif op in (ops.AT, ops.ASSERT, ops.ASSERT_NOT):
-                continue
-            else:
-                return None, False
-            if inner is None:
-                return None, False
-            found |= inner
-            if not empty:
-                return found, False
-        return found, True
-
-    chars, empty = first(parser.parse(pattern))
-    return None if chars is None or empty else frozenset(chars)
-
-
 def _spaces_to_runs(pattern: str) -> str:
     """Let a literal space in a pattern match any run of spaces (outside [...] classes)."""
     out, depth, escaped, skip = [], 0, False, False
@@ -225,7 +175,7 @@ class FactReader:
         chosen = [(index, _spaces_to_runs(entry.pattern))
                   for index, entry in enumerate(self._entries)
                   if entry.lang is None or entry.lang == lang]
-        firsts = [(index, pattern, _first_characters(pattern)) for index, pattern in chosen]
+        firsts = [(index, pattern, first_characters(pattern)) for index, pattern in chosen]
         characters = set().union(*(first for _, _, first in firsts if first is not None))
         buckets = {}
         for character in characters:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from dialogs.understanding.text import compile_guarded
+
 W = r"[\w-]*"
 # A plan for later ("I'll test it tomorrow") is no wait. Said as a lookahead, which
 # :func:`moves_in` leaves out when no such word is in the message (then it always
@@ -98,9 +100,9 @@ _MOVES: tuple[tuple[str, str], ...] = (
                r"(?:ответ" + W + r"|ящик" + W + r"|адрес" + W + r")|неправильн" + W
                + r" (?:адрес|ответ)"),
 )
-_COMPILED = tuple((move, re.compile(pattern)) for move, pattern in _MOVES)
+_COMPILED = tuple((move, compile_guarded(pattern)) for move, pattern in _MOVES)
 # The same patterns without the lookahead: what they match when no "later" word is there.
-_COMPILED_NOW = tuple((move, re.compile(pattern.replace(_NOT_LATER, "")))
+_COMPILED_NOW = tuple((move, compile_guarded(pattern.replace(_NOT_LATER, "")))
                       for move, pattern in _MOVES)
 _SAYS_LATER = re.compile(_LATER)
 _GREETING = re.compile(
@@ -114,14 +116,14 @@ def greets(folded: str) -> bool:
     return _GREETING.search(folded) is not None
 
 # Errors said in words: what Microsoft and mail libraries print, not what people say.
-_ERROR_WORDS = re.compile(
-    r"(?i)exception|authentication unsuccessful,|smtpclientauthentication is disabled|"
+_ERROR_WORDS = compile_guarded(
+    r"exception|authentication unsuccessful,|smtpclientauthentication is disabled|"
     r"starttls is required|"
     r"wrong version number|ssl routines|remote certificate|first record does not look|"
     r"client not authenticated|unrecognized authentication|not allowed to send as|"
     r"access denied|mailbox unavailable|the server response was|invalid login|"
     r"handshake failed|no compatible authentication|auth extension not supported|"
-    r"traffic not accepted|sender thread limit|quota ?exceeded|submission")
+    r"traffic not accepted|sender thread limit|quota ?exceeded|submission", re.IGNORECASE)
 
 
 def moves_in(folded: str) -> list[str]:

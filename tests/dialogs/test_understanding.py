@@ -14,11 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialogs.knowledge import Knowledge
-from dialogs.understanding import STORE_BAR, Reading, Understanding
+from dialogs.understanding import STORE_BAR, Reading, Understanding, moves
 from dialogs.understanding.dataset import load
 from dialogs.understanding.facts import FactReader, _spaces_to_runs, scan_text
 from dialogs.understanding.lexicon import TERMS
 from dialogs.understanding.model import LinearModel, clean, features, train
+from dialogs.understanding.text import compile_guarded
 
 
 @pytest.fixture(scope="module")
@@ -309,3 +310,20 @@ def _reader() -> FactReader:
     if not _READER:
         _READER.append(FactReader())
     return _READER[0]
+
+
+# ----- a guarded pattern finds what the plain one finds -----------------------------------------
+_GUARDED = [*((pattern, 0) for _, pattern in moves._MOVES),
+            (moves._ERROR_WORDS.pattern.split("(?:", 1)[1][:-1], re.IGNORECASE)]  # its own
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*_WORDS, "wait", "hold on", "skip", "human", "back", "ſubmission",
+                                 "Exception", "подожди", "позже", "pagaidi", "later"]),
+                min_size=1, max_size=14))
+def test_a_guarded_pattern_finds_what_the_plain_one_finds(words: list[str]) -> None:
+    text = " ".join(words)
+    for pattern, flags in _GUARDED:
+        fast = compile_guarded(pattern, flags).search(text)
+        plain = re.compile(pattern, flags).search(text)
+        assert (fast and fast.span()) == (plain and plain.span())
