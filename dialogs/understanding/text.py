@@ -113,7 +113,9 @@ _LETTER = re.compile(r"[a-zа-яё]")
 def fold(text: str) -> str:
     """Lower-case ``text``, map diacritics and "ё" away, unify quotes and collapse spaces."""
     folded = unicodedata.normalize("NFKC", text).lower().translate(_FOLD)
-    folded = _BLANK_LINES.sub("\n", _SPACES.sub(" ", folded))
+    folded = _SPACES.sub(" ", folded)
+    if "\n" in folded:  # (the blank-line pattern needs one: a one-line message skips its scan)
+        folded = _BLANK_LINES.sub("\n", folded)
     return folded.strip()
 
 
