@@ -132,7 +132,11 @@ def cyrillic_share(folded: str) -> float:
 
 def find_address(text: str) -> str | None:
     """Return the mailbox address in ``text`` when it is one we can put in PowerShell."""
-    for candidate in ADDRESS.findall(text or ""):
+    if not text or "@" not in text:
+        # Every address has one; without it the pattern would still be tried from every
+        # position of the text (and retried along each run of letters: slow on a paste).
+        return None
+    for candidate in ADDRESS.findall(text):
         candidate = candidate.strip(".'")
         try:
             return validate_identity(candidate)
