@@ -10,11 +10,12 @@ validation rules, no polymorphism, no XML), so the same walk over each
 model's ``_attribute_map`` can be done directly.
 
 That walk is compiled once per model class: a reader (JSON key -> attribute
-and a reader chosen for its declared type) and a writer (attribute-map order,
-one ``attrgetter`` for all values, a writer chosen per declared type), kept
-for the life of the process. Per value there is then no comparison of
-``data_type`` strings, no generic recursion for the str, bool and int fields
-most keys hold, and no ``try`` per field. A reader builds the object as
+and a reader chosen for its declared type) and a writer (a function generated
+from the attribute map: one attribute read per field, in attribute-map order,
+a writer chosen per declared type), kept for the life of the process. Per
+value there is then no comparison of ``data_type`` strings, no generic
+recursion for the str, bool and int fields most keys hold, and no ``try``
+per field. A reader builds the object as
 ``cls.__new__`` plus a filled copy of the ``__dict__`` that ``cls()`` has,
 where the constructor, probed once per class, is a plain store of its
 arguments; the object is then ``==`` msrest's with the same ``vars()`` in the
@@ -41,7 +42,7 @@ import datetime
 import functools
 import inspect
 import json
-import operator
+import keyword
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -142,11 +143,11 @@ def _fields(cls: type) -> tuple[tuple[str, str, str], ...] | None:
 
 
 # ----- serialization ---------------------------------------------------------------
-# Each model class gets one writer function, built on first use and kept: its
-# fields as (JSON key, value writer) pairs in attribute-map order, read by one
-# C-level attrgetter. The value writer of every declared type is chosen when the
-# writer is built, so writing a value is one call (or none: "str" is written
-# inline); ``data_type`` strings are no longer compared per value.
+# Each model class gets one writer function, generated on first use and kept:
+# its fields read one by one in attribute-map order. The value writer of every
+# declared type is chosen when the writer is built, so writing a value is one
+# call (or none: "str" is written inline); ``data_type`` strings are no longer
+# compared per value.
 def _unicode(value: Any) -> Any:
     # msrest's serialize_unicode: an enum (anything with .value) gives its value.
     try:
@@ -281,33 +282,54 @@ def _model_writer(cls: type) -> Callable[[Any], dict[str, Any]]:
 
 
 def _build_model_writer(cls: type) -> Callable[[Any], dict[str, Any]]:
-    """A function writing a model of ``cls`` as msrest's ``_serialize`` does, or ``_refuse``."""
+    """A function writing a model of ``cls`` as msrest's ``_serialize`` does, or ``_refuse``.
+
+    The function is generated from the class's fields and compiled once (see
+    ``_writer_source``): one attribute read and one None test per field, no
+    loop, no tuple of all values, no per-field writer lookup. For speed: it
+    writes an Activity in about half the time of a loop over the fields.
+    """
     fields = _fields(cls)
-    if not fields:
+    if not fields or not all(attr.isidentifier() and not keyword.iskeyword(attr)
+                             for attr, _, _ in fields):
         return _refuse
-    getter = operator.attrgetter(*(attr for attr, _, _ in fields))
-    specs = tuple((key, _value_writer(data_type)) for _, key, data_type in fields)
-    values: Callable[[Any], tuple[Any, ...]] = getter
-    if len(specs) == 1:
-
-        def one_value(model: Any) -> tuple[Any, ...]:
-            """The one field's value, as a tuple like attrgetter's for several fields."""
-            return (getter(model),)
-
-        values = one_value
-
-    def write(model: Any) -> dict[str, Any]:
-        """The model's JSON: its non-None fields in attribute-map order."""
-        result: dict[str, Any] = {}
-        for (key, writer), value in zip(specs, values(model), strict=True):
-            if value is not None:
-                if writer is None:  # "str", the common case
-                    result[key] = value if type(value) is str else _unicode(value)
-                else:
-                    result[key] = writer(value)
-        return result
-
+    writers = [_value_writer(data_type) for _, _, data_type in fields]
+    namespace: dict[str, Any] = {"_unicode": _unicode}
+    namespace.update({f"write_{index}": writer for index, writer in enumerate(writers)
+                      if writer is not None})
+    exec(_writer_source(cls, fields, writers), namespace)  # noqa: S102 - our own generated code
+    write: Callable[[Any], dict[str, Any]] = namespace["write"]
     return write
+
+
+def _writer_source(cls: type, fields: tuple[tuple[str, str, str], ...],
+                   writers: list[Callable[[Any], Any] | None]) -> str:
+    """The source of ``write(model)``: each non-None field, in attribute-map order, written.
+
+    A "str" field (writer None) is written inline, as ``_unicode`` would; any
+    other through ``write_<index>``, its value writer. For a ChannelAccount::
+
+        def write(model):
+            result = {}
+            value = model.id
+            if value is not None:
+                result['id'] = value if type(value) is str else _unicode(value)
+            ...
+            return result
+    """
+    lines = ["def write(model):",
+             f'    """Write a {cls.__name__}: its non-None fields in attribute-map order."""',
+             "    result = {}"]
+    for index, ((attr, key, _), writer) in enumerate(zip(fields, writers, strict=True)):
+        lines.append(f"    value = model.{attr}")
+        lines.append("    if value is not None:")
+        if writer is None:
+            written = "value if type(value) is str else _unicode(value)"
+            lines.append(f"        result[{key!r}] = {written}")
+        else:
+            lines.append(f"        result[{key!r}] = write_{index}(value)")
+    lines.append("    return result")
+    return "\n".join(lines) + "\n"
 
 
 def to_json(model: Model, data_type: str | None = None) -> dict[str, Any]:
