@@ -28,6 +28,7 @@ import functools
 import json
 import logging
 import random
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -408,6 +409,28 @@ class _LoadedResponse(HTTPClientResponse):
         self.internal_response.raise_for_status()
 
 
+# An ASCII character ``quote(..., safe="")`` escapes, and each one's escape.
+_ESCAPED = re.compile(r"[^A-Za-z0-9_.~-]")
+_ESCAPES = {chr(code): f"%{code:02X}" for code in range(128)}
+
+
+def _escape(character: re.Match[str]) -> str:
+    return _ESCAPES[character.group()]
+
+
+def quote_segment(text: str) -> str:
+    """``urllib.parse.quote(text, safe="")``: a URL path segment with nothing left safe.
+
+    For ASCII text (every Teams id) a regex finds the few characters to escape
+    (the ``:`` of ``a:1...``, ``19:...@thread``); ``quote`` escapes any id with
+    one of them byte by byte in Python, several times slower. Other text is
+    ``quote``'s (it encodes to UTF-8 first, or raises as it does).
+    """
+    if text.isascii():
+        return _ESCAPED.sub(_escape, text)
+    return quote(text, safe="")
+
+
 class ConnectorSender:
     """The Bot Connector calls the turn path makes, over one shared aiohttp session."""
 
@@ -423,10 +446,10 @@ class ConnectorSender:
     @staticmethod
     def url(base_url: str, conversation_id: str, activity_id: str | None = None) -> str:
         """The connector URL msrest would build (ids quoted with nothing left safe)."""
-        url = f"{base_url.rstrip('/')}/v3/conversations/{quote(str(conversation_id), safe='')}"
+        url = f"{base_url.rstrip('/')}/v3/conversations/{quote_segment(str(conversation_id))}"
         url += "/activities"
         if activity_id is not None:
-            url += "/" + quote(str(activity_id), safe="")
+            url += "/" + quote_segment(str(activity_id))
         return url
 
     async def call(

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import jwt
@@ -29,8 +30,17 @@ from botbuilder.schema import Activity, ConversationAccount, ConversationReferen
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import MicrosoftAppCredentials
 from botframework.connector.models import ErrorResponseException
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.adapter import SORRY, ConnectorSender, FastCloudAdapter, build_adapter, send_replies
+from bot.adapter import (
+    SORRY,
+    ConnectorSender,
+    FastCloudAdapter,
+    build_adapter,
+    quote_segment,
+    send_replies,
+)
 from bot.keys import ADAPTER_KEY
 from bot.render import to_activity
 from bot.settings import Settings
@@ -193,6 +203,21 @@ def test_urls_are_built_like_msrest_builds_them() -> None:
                     arguments["activityId"] = operations._serialize.url("a", activity_id, "str")
                 expected = client._client.format_url(template, **arguments)
                 assert ConnectorSender.url(base, conversation_id, activity_id) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(alphabet=st.characters(max_codepoint=127)), st.text()))
+def test_ids_are_quoted_as_quote_with_nothing_safe_quotes_them(text: str) -> None:
+    for identifier in (text, "a:" + text, "".join(map(chr, range(128))) + text):
+        try:
+            expected: Any = quote(identifier, safe="")
+        except UnicodeEncodeError as error:  # a lone surrogate
+            expected = type(error)
+        try:
+            got: Any = quote_segment(identifier)
+        except UnicodeEncodeError as error:
+            got = type(error)
+        assert got == expected
 
 
 # ----- errors --------------------------------------------------------------------------
