@@ -37,6 +37,7 @@ from msrest.serialization import Model
 
 from bot import wire
 from bot.render import to_activity
+from bot.store.codec import parse_json
 from bot.wire import (
     OwnCardAttachment,
     _parse_iso,
@@ -117,6 +118,42 @@ def test_resource_responses_read_like_the_connector() -> None:
         got = model_from_json("ResourceResponse", data)
         assert isinstance(got, ResourceResponse) and got == expected
         assert got.additional_properties == expected.additional_properties
+
+
+def parsed_or_error(parse: Any, body: bytes) -> Any:
+    try:
+        value = parse(body)
+    except ValueError:
+        return ValueError
+    except RecursionError:
+        return RecursionError
+    return json.dumps(value), repr(value)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**80, max_value=2**80) | st.floats()
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(JSON_VALUES, st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32"]), st.booleans(),
+       st.binary(max_size=20))
+@example({"id": "1:abc"}, "utf-8", True, b'{"id":"a","id":"b"}')
+@example({"id": "x"}, "utf-8", False, b'{"id":NaN, "n": 1e400, "s": "\\ud800"}')
+@example({"id": "x"}, "utf-8", False, b'"\xed\xa0\x80"')
+@example({"id": "x"}, "utf-8", False, b"[" * 3000 + b"]" * 3000)
+def test_response_bodies_parse_as_json_loads_parses_them(
+        value: Any, encoding: str, ascii_only: bool, raw: bytes) -> None:
+    # ConnectorSender._resource_response reads connector answers with parse_json.
+    try:
+        body = json.dumps(value, ensure_ascii=ascii_only).encode(encoding)
+    except UnicodeEncodeError:
+        body = b"null"
+    for case in (body, raw, b'{"id":' + raw + b"}"):
+        assert parsed_or_error(parse_json, case) == parsed_or_error(json.loads, case)
 
 
 def test_bodies_msrest_refuses_are_refused_the_same_way() -> None:

@@ -483,11 +483,12 @@ def loads(text: str | bytes | None) -> Any:
     return _parse(text)
 
 
-def parse_json(text: str) -> Any:
-    """``json.loads(text)`` for any JSON text (the same value, the same errors), faster.
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads(text)`` for any JSON text or body (the same value, the same errors), faster.
 
-    For request bodies: what ``json.loads`` refuses raises ValueError (or
-    RecursionError, nested too deep) here too.
+    For request and response bodies: what ``json.loads`` refuses raises
+    ValueError (or RecursionError, nested too deep) here too. Bytes that are
+    not UTF-8 JSON orjson reads (UTF-16, a BOM) are ``json.loads``'s.
     """
     return _parse(text)
 
