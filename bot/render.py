@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes
 
-from bot.wire import OwnCardAttachment
+from bot.wire import OwnCardAttachment, new_model
 from dialogs.session import Reply
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -19,13 +20,15 @@ def paragraphs(*texts: str) -> str:
 
 def to_activity(reply: Reply) -> Activity:
     """Return one message activity for a reply: its text, its card, or both."""
-    activity = Activity(type=ActivityTypes.message)
+    fields: dict[str, Any] = {}
     if reply.text:
-        activity.text = reply.text
-        activity.text_format = "markdown"
+        fields["text"] = reply.text
+        fields["text_format"] = "markdown"
     if reply.card is not None:
         # CardFactory.adaptive_card's attachment, marked as the bot's own plain JSON.
-        activity.attachments = [OwnCardAttachment(content_type=ADAPTIVE_CARD, content=reply.card)]
+        fields["attachments"] = [OwnCardAttachment(content_type=ADAPTIVE_CARD,
+                                                   content=reply.card)]
+    activity: Activity = new_model(Activity, type=ActivityTypes.message, **fields)
     return activity
 
 

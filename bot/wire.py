@@ -699,6 +699,40 @@ def _build_model_reader(cls: type, table: str) -> Callable[[Any], Any]:
     return fill
 
 
+# class -> (the __dict__ of cls() when filling a copy builds what cls(...) builds, else
+# None; the names of its fields), found on first use (see new_model).
+_BLANKS: dict[type, tuple[dict[str, Any] | None, frozenset[str]]] = {}
+
+
+def new_model(cls: type, /, **attributes: Any) -> Any:
+    """Return ``cls(**attributes)``: a new schema model with these fields set.
+
+    For speed, a class whose constructor is a plain store of its arguments
+    (``_instance_template``, checked once per class as for the readers) is
+    built as a filled copy of the ``__dict__`` its ``cls()`` has: an
+    ``Activity`` in under half the time its constructor takes (msrest's
+    ``Model.__init__`` plus forty assignments); for a class with a few fields
+    the constructor is as fast. The object is the same: ``==``, and the same
+    ``vars()`` in the same order. Other classes, and names that are not
+    fields, go to the constructor.
+    """
+    blank = _BLANKS.get(cls)
+    if blank is None:
+        fields = _fields(cls) or ()
+        field_names = tuple(attr for attr, _, _ in fields)
+        blank = _BLANKS[cls] = (_instance_template(cls, field_names) if fields else None,
+                                frozenset(field_names))
+    template, names = blank
+    if template is None or not names.issuperset(attributes):
+        return cls(**attributes)
+    state = template.copy()
+    state.update(attributes)
+    state["additional_properties"] = {}
+    instance: Any = object.__new__(cls)
+    instance.__dict__ = state
+    return instance
+
+
 def model_from_json(data_type: str, data: Any) -> Any:
     """Return what the SDK's connector deserializes ``data`` into as ``data_type``.
 

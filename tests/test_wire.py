@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 import time
 from pathlib import Path
@@ -590,6 +591,26 @@ def test_dict_fill_only_where_the_constructor_is_a_plain_store(cls: type, kind: 
             assert got is wire._MISSING
         else:
             assert_same(got, expected)
+
+
+@pytest.mark.parametrize("cls", [*sorted(
+    (v for v in CONNECTOR_MODELS.values() if issubclass(v, Model)), key=lambda c: c.__name__),
+    OwnCardAttachment, PlainModel, DefaultingModel, ExtraStateModel, PropertyModel, SlottedModel,
+    KwargsOnlyModel], ids=lambda c: c.__name__)
+def test_new_model_builds_what_the_constructor_builds(cls: type) -> None:
+    names = list(getattr(cls, "_attribute_map", {}))
+    marker = object()
+    for chosen in ([], names, names[::2], names[1::3], [*names[:1], "not_a_field"]):
+        arguments = {name: marker if index % 2 else f"v{index}"
+                     for index, name in enumerate(chosen)}
+        expected = outcome(functools.partial(cls, **arguments))
+        got = outcome(functools.partial(wire.new_model, cls, **arguments))
+        if isinstance(expected, type):  # an exception: the constructor refuses these names
+            assert got is expected
+            continue
+        assert type(got) is cls and got == expected
+        assert list(vars(got).items()) == list(vars(expected).items())
+        assert got.additional_properties is not wire.new_model(cls).additional_properties
 
 
 def test_fixtures_and_replies_never_fall_back_to_msrest(monkeypatch: pytest.MonkeyPatch) -> None:
