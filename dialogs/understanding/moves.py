@@ -39,9 +39,12 @@ _MOVES: tuple[tuple[str, str], ...] = (
              r"\bi will (?:\w+ )?(?:test|try|check|send|look|ask|do|run|find)\b|"
              r"\b(?:gonna|going to) (?:test|try|check|send|look|ask)\b|"
              r"\blet me (?:test|try|send|run)\b|"
-             r"\b(?:tulit|tagad|uzreiz|tulin|tuliт)\b.{0,20}\b\w{3,}su\b|\b(?:pa|no|iz|pār|"
-             r"par)?\w{3,}"
-             r"(?:esu|asu|isu|osu|usu)\b(?= (?:un|tad|tulit|tagad|uzreiz)|\W*$)|"
+             r"\b(?:tulit|tagad|uzreiz|tulin|tuliт)\b.{0,20}\b\w{3,}su\b|"
+             # A word of 3+ letters and -esu/-asu/…, said from its ending (the letters
+             # before it a lookbehind): then every match begins with a vowel, and
+             # compile_guarded's lookahead turns the other positions away at one
+             # character, where "\b\w{3,}" was tried, and backtracked, at every word.
+             r"(?<=\w{3})(?:esu|asu|isu|osu|usu)\b(?= (?:un|tad|tulit|tagad|uzreiz)|\W*$)|"
              r"(?:сейчас|щас|ща|сразу|пойду|попробую|давайте я|дайте я) ?(?:\w+ )?\w{3,}[юу]\b"
              r"(?! вам)|\bпопробую\b|\bотпишусь\b)"),
     ("skip", r"\bskip\b|\blater\b|\bmove on\b|next (?:one|question)|ask (?:me )?the next|"
