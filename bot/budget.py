@@ -80,7 +80,8 @@ async def done_or_timeout(task: asyncio.Future[Any], seconds: float) -> None:
         if not woken.done():
             woken.set_result(None)
 
-    timer = loop.call_later(seconds, wake)
+    # call_at rather than call_later: the same timer, one Python call fewer (a turn has two).
+    timer = loop.call_at(loop.time() + seconds, wake)
     task.add_done_callback(wake)
     try:
         await woken

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -230,9 +230,10 @@ class EffectRunner:
                                     content={"activities": [dict(a) for a in event.transcript]})],
             entities=[])
 
-    async def within_budget(self, work: Awaitable[Any], what: str) -> None:
+    async def within_budget(self, work: Coroutine[Any, Any, Any], what: str) -> None:
         """Wait for ``work`` while the turn has time; after that it goes on in the background."""
-        task = asyncio.ensure_future(work)
+        # The loop's create_task: what ensure_future does with a coroutine, without its checks.
+        task = asyncio.get_running_loop().create_task(work)
         if not budget.in_turn():
             await task
             return

@@ -127,7 +127,7 @@ async def messages(request: web.Request) -> web.Response:
                 )
 
     try:
-        running = asyncio.ensure_future(turn())
+        running = asyncio.get_running_loop().create_task(turn())  # ensure_future, less its checks
         await budget.done_or_timeout(running, budget.ANSWER_WITHIN_SECONDS)
         if not running.done():
             # Something the turn waits for does not answer (a stalled database). Teams must
