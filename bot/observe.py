@@ -39,8 +39,8 @@ class TurnEventsRecorder(BotExtension):
     ) -> None:
         """Count and audit the turn's domain events, with the turn's own write."""
         activity = turn_context.activity
-        conversation_id = activity.conversation.id if activity.conversation else None
-        tenant_id = tenant_of(activity)
+        # Read only when the turn has something to audit (most turns do not).
+        where: tuple[str | None, str] | None = None
         effects: list[Effect] = []
         for event in result.events:
             kind, detail = event.kind.value, event.detail
@@ -51,8 +51,11 @@ class TurnEventsRecorder(BotExtension):
             elif kind == "person_requested":
                 effects.append(Count("msa_handoffs_total", {"kind": "requested"}))
             if kind in AUDITED:
+                if where is None:
+                    where = (activity.conversation.id if activity.conversation else None,
+                             tenant_of(activity))
                 effects.append(Audit(kind, {"cause": detail} if detail else {},
-                                     conversation_id=conversation_id, tenant_id=tenant_id))
+                                     conversation_id=where[0], tenant_id=where[1]))
         scope = turn_context.turn_state.get(SCOPE)
         if scope is not None:
             scope.plan.add(effects)
@@ -62,8 +65,8 @@ class TurnEventsRecorder(BotExtension):
                 self.metrics.inc(effect.name, **dict(effect.labels))
             elif isinstance(effect, Audit):
                 try:
-                    await self.audit.append(effect.kind, conversation_id=conversation_id,
-                                            tenant_id=tenant_id, detail=dict(effect.detail))
+                    await self.audit.append(effect.kind, conversation_id=effect.conversation_id,
+                                            tenant_id=effect.tenant_id, detail=dict(effect.detail))
                 except Exception:  # auditing must never break a customer's turn
                     _LOGGER.warning("audit append failed", exc_info=True,
-                                    extra={"conversation_id": conversation_id})
+                                    extra={"conversation_id": effect.conversation_id})
