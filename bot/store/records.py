@@ -10,6 +10,7 @@ lock is needed. They share the database with the state storage.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -61,6 +62,26 @@ def new_ticket_id() -> str:
     return secrets.token_hex(6)
 
 
+# Ticket's fields in declaration order (what its constructor stores, and in which order).
+_TICKET_FIELDS = tuple(field.name for field in dataclasses.fields(Ticket))
+
+
+def _new_ticket(**fields: Any) -> Ticket:
+    """``Ticket(**fields)``, built in about half the time when every field is given in order.
+
+    A frozen dataclass's ``__init__`` stores each of Ticket's 17 fields
+    through ``object.__setattr__`` (4-5 µs a ticket, and every turn while a
+    ticket is open reads one); filling the new instance's ``__dict__`` gives
+    the same object (``==``, the same ``vars()`` in the same order). Ticket
+    has no ``__post_init__`` and no slots, so the constructor does nothing else.
+    """
+    if tuple(fields) != _TICKET_FIELDS:
+        return Ticket(**fields)
+    ticket = object.__new__(Ticket)
+    ticket.__dict__.update(fields)
+    return ticket
+
+
 def ticket_of(row: Row, dialect: Dialect) -> Ticket:
     """The ticket a row of :data:`TICKET_COLUMNS` holds."""
     (
@@ -68,7 +89,7 @@ def ticket_of(row: Row, dialect: Dialect) -> Ticket:
         created_at, updated_at, thread_id, thread_ref, taken_at, closed_at,
         agent_id, agent_name, rating, solved,
     ) = row
-    return Ticket(
+    return _new_ticket(
         id=ticket_id,
         status=cast(TicketStatus, status),
         customer_conversation_id=conv_id,

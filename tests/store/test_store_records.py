@@ -292,3 +292,31 @@ async def test_key_value_settings(store_factory: StoreFactory) -> None:
     assert await one.kv.delete("support_channel") is True
     assert await one.kv.delete("support_channel") is False
     assert await two.kv.get("support_channel") is None
+
+
+def test_ticket_of_builds_the_same_ticket_as_the_constructor() -> None:
+    """ticket_of fills the Ticket's __dict__ (for speed): the same object its constructor makes."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from bot.store.base import Ticket
+    from bot.store.dialect import POSTGRES, SQLITE
+    from bot.store.records import TICKET_COLUMNS, _new_ticket, ticket_of
+
+    assert len(TICKET_COLUMNS.split(",")) == len(dataclasses.fields(Ticket))
+    at = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
+    for dialect, stamp in ((SQLITE, at.isoformat()), (POSTGRES, at)):
+        for thread_ref, solved in ((None, None), ('{"conversation": {"id": "t"}}', 1)):
+            row = ("id1", "taken", "c1", '{"conversation": {"id": "c1"}}', "Ann", "t1",
+                   '{"lang": "lv"}', stamp, stamp, "t" if thread_ref else None, thread_ref,
+                   stamp, None, "a1", "Agent", 4, solved)
+            ticket = ticket_of(row, dialect)
+            made = Ticket(**{f.name: getattr(ticket, f.name) for f in dataclasses.fields(Ticket)})
+            assert ticket == made and repr(ticket) == repr(made)
+            assert list(vars(ticket).items()) == list(vars(made).items())
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                ticket.status = "closed"  # type: ignore[misc]
+    # Fields not given in declaration order go to the constructor.
+    names = [f.name for f in dataclasses.fields(Ticket)]
+    odd = _new_ticket(**{name: None for name in reversed(names)})
+    assert list(vars(odd)) == names
