@@ -71,7 +71,13 @@ def is_channel(activity: Any) -> bool:
 
 def _asks_for_queue(text: str) -> bool:
     """True for ``queue``, the one staff word of a chat (a long paste is not normalised to see)."""
-    return len(text) <= 100 and said(text) == QUEUE
+    # For speed (every chat turn asks): said() only lower-cases and drops characters of ASCII
+    # text without an "&" (no entity to unescape), so such text without a q cannot say
+    # "queue": answered in about 0.2 µs instead of said()'s 1.3-3.6.
+    if len(text) > 100 or (text.isascii() and "&" not in text and "q" not in text
+                           and "Q" not in text):
+        return False
+    return said(text) == QUEUE
 
 
 def files_of(attachments: Sequence[Any] | None) -> tuple[tuple[str, str], ...]:

@@ -19,10 +19,15 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from app import create_app
+from bot.handoff import _asks_for_queue
 from bot.settings import Settings
 from bot.store import open_store
+from dialogs.handoff.policy import QUEUE
+from dialogs.text import said
 from tests.checks.fakes import TlsMaterial
 from tests.support.connector import LocalConnector
 from tests.support.handoff import (
@@ -295,3 +300,17 @@ async def test_staff_see_the_queue_in_their_own_chat_and_customers_do_not(
 def shown_all(replies: list[dict[str, Any]]) -> str:
     """Every text and card of ``replies``, as one string."""
     return " ".join(shown(reply) for reply in replies)
+
+
+_QUEUE_PIECES = ["queue", "QUEUE", "q", "Q", "ueue", "&#113;", "&#x51;", "&amp;", "&q",
+                 "ｑｕｅｕｅ", "ⓠ", "<p>", "</p>", "<at>", "'", "’", "_", ".", " ", "\u00a0",
+                 "yes", "é", "к"]
+
+
+@given(st.lists(st.sampled_from(_QUEUE_PIECES), max_size=6).map("".join) | st.text(max_size=110))
+@example("&#113;ueue")
+@example("<p>QUEUE!</p>")
+@example("queue" + " " * 95)
+def test_asks_for_queue_is_said_queue(text: str) -> None:
+    """The ASCII-without-a-q shortcut answers as said() does (short texts only)."""
+    assert _asks_for_queue(text) == (len(text) <= 100 and said(text) == QUEUE)
