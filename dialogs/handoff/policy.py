@@ -43,9 +43,11 @@ def escalation_reason(events: Sequence[Event], state: str, facts: Mapping[str, A
         return "person_requested"
     if has(events, Kind.FIX_FAILED) and _whole(facts.get("failed_fixes")) >= FIXES_BEFORE_A_PERSON:
         return "fixes_failed"
+    if state != "summary":  # most turns: no need to look through the events again
+        return None
     new_type = any(e.kind in (Kind.ANSWERED, Kind.VOLUNTEERED) and e.detail == "mailbox_type"
                    for e in events)
-    if state == "summary" and new_type and unsupported_mailbox(facts, knowledge):
+    if new_type and unsupported_mailbox(facts, knowledge):
         return "dead_end"
     return None
 
