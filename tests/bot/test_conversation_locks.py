@@ -41,18 +41,25 @@ async def test_a_failing_turn_releases_the_conversation() -> None:
     assert locks._locks == {}
 
 
-async def test_a_turn_waiting_past_its_budget_is_not_stored_and_leaves_no_count() -> None:
-    locks = ConversationLocks()
+async def hold_until_released(locks: ConversationLocks, conversation: str,
+                              ) -> tuple[asyncio.Future[None], asyncio.Event]:
+    """A turn that holds ``conversation`` until the returned event is set (and its task)."""
     held = asyncio.Event()
     release = asyncio.Event()
 
-    async def first() -> None:
-        async with locks.hold("a"):
+    async def turn() -> None:
+        async with locks.hold(conversation):
             held.set()
             await release.wait()
 
-    holder = asyncio.ensure_future(first())
+    holder = asyncio.ensure_future(turn())
     await held.wait()
+    return holder, release
+
+
+async def test_a_turn_waiting_past_its_budget_is_not_stored_and_leaves_no_count() -> None:
+    locks = ConversationLocks()
+    holder, release = await hold_until_released(locks, "a")
     with budget.turn_budget(0.05), pytest.raises(TurnNotStored):
         async with locks.hold("a"):
             pytest.fail("ran while the first turn held the conversation")
@@ -64,20 +71,12 @@ async def test_a_turn_waiting_past_its_budget_is_not_stored_and_leaves_no_count(
 
 async def test_a_cancelled_waiter_leaves_no_count() -> None:
     locks = ConversationLocks()
-    held = asyncio.Event()
-    release = asyncio.Event()
-
-    async def first() -> None:
-        async with locks.hold("a"):
-            held.set()
-            await release.wait()
+    holder, release = await hold_until_released(locks, "a")
 
     async def second() -> None:
         async with locks.hold("a"):
             pytest.fail("a cancelled waiter ran")
 
-    holder = asyncio.ensure_future(first())
-    await held.wait()
     waiter = asyncio.ensure_future(second())
     await asyncio.sleep(0.01)
     assert locks._locks["a"][1] == 2
