@@ -35,13 +35,12 @@ from dialogs.engine import TurnInput, TurnResult
 from dialogs.handoff import cards as hc
 from dialogs.handoff import phrases
 from dialogs.handoff.desk import DeskConfig, HandoffDesk, Message, into_request_card
-from dialogs.handoff.policy import QUEUE, check_as_dict
+from dialogs.handoff.policy import asks_for_queue, check_as_dict
 from dialogs.handoff.ports import ConversationState, Person
 from dialogs.i18n import language
 from dialogs.session import Reply
 from dialogs.staff import parse_command
 from dialogs.support_hours import parse_support_hours
-from dialogs.text import said
 from dialogs.understanding import contains_password
 
 if TYPE_CHECKING:
@@ -67,17 +66,6 @@ def channel_of(activity: Any) -> str:
 def is_channel(activity: Any) -> bool:
     """True for a message in a Teams team channel (where agents work), not a chat."""
     return getattr(activity.conversation, "conversation_type", None) == "channel"
-
-
-def _asks_for_queue(text: str) -> bool:
-    """True for ``queue``, the one staff word of a chat (a long paste is not normalised to see)."""
-    # For speed (every chat turn asks): said() only lower-cases and drops characters of ASCII
-    # text without an "&" (no entity to unescape), so such text without a q cannot say
-    # "queue": answered in about 0.2 µs instead of said()'s 1.3-3.6.
-    if len(text) > 100 or (text.isascii() and "&" not in text and "q" not in text
-                           and "Q" not in text):
-        return False
-    return said(text) == QUEUE
 
 
 def files_of(attachments: Sequence[Any] | None) -> tuple[tuple[str, str], ...]:
@@ -171,7 +159,7 @@ class HandoffExtension(BotExtension):
         sender = sender_of(activity)
         text = (turn.text or "").strip()
         action = turn.action if isinstance(turn.action, Mapping) else None
-        staff = ((is_channel(activity) or _asks_for_queue(text))
+        staff = ((is_channel(activity) or asks_for_queue(text))
                  and await self.staff.is_staff(turn_context))
         return Message(conversation_id=activity.conversation.id, activity_id=activity.id,
                        sender=Person(sender.id or "agent", sender.name, staff), text=text,

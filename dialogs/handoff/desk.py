@@ -50,6 +50,7 @@ from dialogs.handoff.policy import (
     DONE_PHRASES,
     QUEUE,
     REGISTER_PHRASES,
+    asks_for_queue,
     escalation_reason,
     pressed_title,
     rating_of,
@@ -192,7 +193,7 @@ class HandoffDesk:
                                now: datetime) -> Outcome:
         """Before the flow: feedback, a relay to the agent, or let the flow answer (not taken)."""
         action = message.action or {}
-        if message.sender.staff and not action and said(message.text) == QUEUE:
+        if message.sender.staff and not action and asks_for_queue(message.text):
             return Outcome(True, await self.queue(now))  # staff may ask in their own chat too
         if action.get("msa") in (hc.VERB_SOLVED, hc.VERB_RATING):
             return await self._feedback(message, state, str(action.get("ticket") or ""),

@@ -35,6 +35,17 @@ _RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|stars?|out of 5|no 5|из 5|zvaigz
 FIXES_BEFORE_A_PERSON = 2
 
 
+def asks_for_queue(text: str) -> bool:
+    """True for ``queue``, the one staff word of a chat (a long paste is not normalised to see)."""
+    # For speed (every chat turn asks): said() only lower-cases and drops characters of ASCII
+    # text without an "&" (no entity to unescape), so such text without a q cannot say
+    # "queue": answered in about 0.2 µs instead of said()'s 1.3-3.6.
+    if len(text) > 100 or (text.isascii() and "&" not in text and "q" not in text
+                           and "Q" not in text):
+        return False
+    return said(text) == QUEUE
+
+
 def escalation_reason(events: Sequence[Event], state: str, facts: Mapping[str, Any],
                       knowledge: Knowledge) -> str | None:
     """Why this turn's outcome needs a person: ``person_requested``, ``fixes_failed``,

@@ -23,10 +23,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from app import create_app
-from bot.handoff import _asks_for_queue
 from bot.settings import Settings
 from bot.store import open_store
-from dialogs.handoff.policy import QUEUE
+from dialogs.handoff.policy import QUEUE, asks_for_queue
 from dialogs.text import said
 from tests.checks.fakes import TlsMaterial
 from tests.support.connector import LocalConnector
@@ -313,4 +312,4 @@ _QUEUE_PIECES = ["queue", "QUEUE", "q", "Q", "ueue", "&#113;", "&#x51;", "&amp;"
 @example("queue" + " " * 95)
 def test_asks_for_queue_is_said_queue(text: str) -> None:
     """The ASCII-without-a-q shortcut answers as said() does (short texts only)."""
-    assert _asks_for_queue(text) == (len(text) <= 100 and said(text) == QUEUE)
+    assert asks_for_queue(text) == (len(text) <= 100 and said(text) == QUEUE)
